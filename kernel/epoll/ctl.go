@@ -1,0 +1,157 @@
+package epoll
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// exclusiveAllowed are the bits an EPOLLEXCLUSIVE registration may carry.
+const exclusiveAllowed = waiter.EventIn | waiter.EventOut | waiter.EventErr |
+	waiter.EventHUp | waiter.EventWakeup | waiter.EventET | waiter.EventExclusive
+
+// The caller (the syscall layer) has already checked, in Linux's order, the
+// event copy-in, that both fds are open, that the target is pollable (EPERM)
+// and that the epfd is an epoll (EINVAL). Add, Modify and Delete do the rest
+// of epoll_ctl, in Linux's order: WAKEUP stripping, the same-file check,
+// EXCLUSIVE validation, the loop check, the key lookup, then the operation.
+
+// Add registers id with the given interest and data (EPOLL_CTL_ADD). A
+// failed Add leaves no trace.
+func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64) error {
+	events = ep.stripWakeup(events)
+	if id.File == ep.file {
+		return unix.EINVAL
+	}
+	if id.File.Pollable() == nil {
+		return unix.EPERM
+	}
+	target, targetIsEpoll := FromFile(id.File)
+	if events&waiter.EventExclusive != 0 && (targetIsEpoll || events&^exclusiveAllowed != 0) {
+		return unix.EINVAL
+	}
+	// A full check is needed when the new link may lengthen a path: the
+	// target is an epoll, or this instance is itself watched.
+	if targetIsEpoll || ep.file.Watched() {
+		d := ep.domain
+		d.nestMu.Lock()
+		defer d.nestMu.Unlock()
+		if targetIsEpoll && ep.loopCheck(target) {
+			return unix.ELOOP
+		}
+		ep.mu.Lock()
+		defer ep.mu.Unlock()
+		return ep.insertLocked(id, target, events, data, true)
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.insertLocked(id, nil, events, data, false)
+}
+
+func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64, fullCheck bool) error {
+	if _, ok := ep.interest[id]; ok {
+		return unix.EEXIST
+	}
+	d := ep.domain
+	if d.watches.Add(1) > d.maxWatches.Load() {
+		d.watches.Add(-1)
+		return unix.ENOSPC
+	}
+	it := &item{ep: ep, id: id, nested: target, events: events | waiter.EventErr | waiter.EventHUp, data: data}
+	it.hook.Init(it, events&waiter.EventExclusive != 0, false)
+	it.watch.Owner = it
+	ep.interest[id] = it
+	id.File.AddWatch(&it.watch)
+	if target != nil {
+		d.graphMu.Lock()
+		ep.nested.push(it)
+		d.graphMu.Unlock()
+	}
+	if fullCheck && !ep.reversePathsOK(it) {
+		ep.removeLocked(it)
+		return unix.EINVAL
+	}
+	id.File.EventRegister(&it.hook)
+	ep.queueIfReadyLocked(it)
+	return nil
+}
+
+// Modify replaces the interest and data of id (EPOLL_CTL_MOD) and re-arms
+// it: if the target is ready now and the item is not queued, it is queued.
+func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uint64) error {
+	events = ep.stripWakeup(events)
+	if id.File == ep.file {
+		return unix.EINVAL
+	}
+	if id.File.Pollable() == nil {
+		return unix.EPERM
+	}
+	if events&waiter.EventExclusive != 0 {
+		return unix.EINVAL
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	it, ok := ep.interest[id]
+	if !ok {
+		return unix.ENOENT
+	}
+	if it.events&waiter.EventExclusive != 0 {
+		return unix.EINVAL
+	}
+	ep.readyMu.Lock()
+	it.events = events | waiter.EventErr | waiter.EventHUp
+	it.data = data
+	ep.readyMu.Unlock()
+	ep.queueIfReadyLocked(it)
+	return nil
+}
+
+// Delete removes id (EPOLL_CTL_DEL). A queued event of it is lost; nobody
+// is woken.
+func (ep *EventPoll) Delete(id FileIdentifier) error {
+	if id.File == ep.file {
+		return unix.EINVAL
+	}
+	if id.File.Pollable() == nil {
+		return unix.EPERM
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	it, ok := ep.interest[id]
+	if !ok {
+		return unix.ENOENT
+	}
+	ep.removeLocked(it)
+	return nil
+}
+
+func (ep *EventPoll) stripWakeup(events waiter.EventMask) waiter.EventMask {
+	if !ep.domain.keepWakeup.Load() {
+		events &^= waiter.EventWakeup
+	}
+	return events
+}
+
+// queueIfReadyLocked polls it's target once and, if it is ready and not
+// queued, queues it and wakes one waiter and the instance's pollers (what
+// ADD and MOD do). ep.mu must be held.
+func (ep *EventPoll) queueIfReadyLocked(it *item) {
+	if it.id.File.Readiness(it.events)&it.events == 0 {
+		return
+	}
+	ep.readyMu.Lock()
+	if it.linked {
+		ep.readyMu.Unlock()
+		return
+	}
+	ep.ready.pushBack(it)
+	wakeWaiter := !ep.waiters.Empty()
+	wakePollers := !ep.pollers.Empty()
+	ep.readyMu.Unlock()
+	if wakeWaiter {
+		ep.waiters.Notify(waiter.EventIn)
+	}
+	if wakePollers {
+		ep.pollers.Notify(waiter.EventIn)
+	}
+}

@@ -1,0 +1,233 @@
+package epoll
+
+import (
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// EventPoll is an epoll instance (Linux's struct eventpoll). It is the
+// implementation of an fs.File, so it is reference counted, pollable and can
+// be watched by other instances.
+type EventPoll struct {
+	domain *Domain  // immutable
+	file   *fs.File // immutable; the instance's own open file description
+
+	// mu serialises control operations and harvests (Linux's ep->mtx). It
+	// guards interest, every item's removed flag, and makes a harvest's walk
+	// exclusive. Readiness of targets is checked under mu but never under
+	// readyMu.
+	mu       sync.Mutex
+	interest map[FileIdentifier]*item
+
+	// readyMu guards the ready list, the scan state and the overflow list
+	// (Linux's ep->lock). Wakeup callbacks take it; nothing is polled under
+	// it.
+	readyMu sync.Mutex
+	ready   itemList
+	// scanning is set while a harvest or a readiness check walks a private
+	// copy of the ready list; wakeups then go to the overflow list.
+	scanning         bool
+	ovfHead, ovfTail *item
+
+	// waiters holds the threads blocked in Wait (exclusive, auto-removing
+	// entries); pollers holds whoever polls the instance's own file (outer
+	// instances, poll callers).
+	waiters waiter.Queue
+	pollers waiter.Queue
+
+	// nested lists the items whose target is an epoll. Guarded by
+	// domain.graphMu.
+	nested itemList2
+	// gen and depth cache the longest downward chain during one full check.
+	// Guarded by domain.nestMu.
+	gen   uint64
+	depth int
+}
+
+// itemList2 links items through nestedNext/nestedPrev.
+type itemList2 struct{ head *item }
+
+func (l *itemList2) push(it *item) {
+	it.nestedPrev, it.nestedNext = nil, l.head
+	if l.head != nil {
+		l.head.nestedPrev = it
+	}
+	l.head = it
+}
+
+func (l *itemList2) remove(it *item) {
+	if it.nestedPrev != nil {
+		it.nestedPrev.nestedNext = it.nestedNext
+	} else {
+		l.head = it.nestedNext
+	}
+	if it.nestedNext != nil {
+		it.nestedNext.nestedPrev = it.nestedPrev
+	}
+	it.nestedNext, it.nestedPrev = nil, nil
+}
+
+// NewFile creates an epoll instance in d and returns its file, with one
+// reference owned by the caller and status flags O_RDWR.
+func NewFile(d *Domain) *fs.File {
+	ep := &EventPoll{domain: d, interest: make(map[FileIdentifier]*item)}
+	ep.file = fs.New(ep, unix.O_RDWR)
+	return ep.file
+}
+
+// FromFile returns the instance behind f, if f is an epoll file.
+func FromFile(f *fs.File) (*EventPoll, bool) {
+	ep, ok := f.Impl().(*EventPoll)
+	return ep, ok
+}
+
+// File returns the instance's own file.
+func (ep *EventPoll) File() *fs.File { return ep.file }
+
+// Read implements fs.Impl: reading an epoll file is EINVAL.
+func (ep *EventPoll) Read(*fs.File, []byte) (int, error) { return 0, unix.EINVAL }
+
+// Write implements fs.Impl: writing an epoll file is EINVAL.
+func (ep *EventPoll) Write(*fs.File, []byte) (int, error) { return 0, unix.EINVAL }
+
+// Release implements fs.Impl: the last reference is gone, so every
+// registration goes (their watch units are given back) and pollers are told.
+func (ep *EventPoll) Release(*fs.File) {
+	ep.mu.Lock()
+	for _, it := range ep.interest {
+		ep.removeLocked(it)
+	}
+	ep.mu.Unlock()
+	if !ep.pollers.Empty() {
+		ep.pollers.Notify(waiter.EventIn)
+	}
+}
+
+// EventRegister implements fs.Pollable: outer instances and poll callers
+// hook the instance's poll queue.
+func (ep *EventPoll) EventRegister(_ *fs.File, e *waiter.Entry) { ep.pollers.Register(e) }
+
+// EventUnregister implements fs.Pollable.
+func (ep *EventPoll) EventUnregister(_ *fs.File, e *waiter.Entry) { ep.pollers.Unregister(e) }
+
+// Readiness implements fs.Pollable (Linux's ep_eventpoll_poll): IN|RDNORM
+// if some queued item is ready now, else 0. As in Linux, queued items found
+// not ready are dropped from the ready list on the way; the walk stops at
+// the first ready one.
+func (ep *EventPoll) Readiness(*fs.File, waiter.EventMask) waiter.EventMask {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	tx := ep.startScan()
+	var res waiter.EventMask
+	for it := tx.head; it != nil; {
+		next := it.next
+		if it.id.File.Readiness(it.events)&it.events != 0 {
+			res = waiter.EventIn | waiter.EventRdNorm
+			break
+		}
+		tx.remove(it)
+		it = next
+	}
+	ep.doneScan(&tx)
+	return res
+}
+
+// startScan hands the ready list to the caller (who holds ep.mu) and sends
+// wakeups to the overflow list until doneScan (Linux's ep_start_scan).
+func (ep *EventPoll) startScan() itemList {
+	ep.readyMu.Lock()
+	tx := ep.ready
+	ep.ready = itemList{}
+	ep.scanning = true
+	ep.readyMu.Unlock()
+	return tx
+}
+
+// doneScan rebuilds the ready list as: the scan's leftovers in order, then
+// items woken during the scan (oldest first, unless already queued), then
+// what the scan re-queued (level-triggered deliveries). If anything is
+// ready and a thread waits, one is woken (Linux's ep_done_scan).
+func (ep *EventPoll) doneScan(tx *itemList) {
+	ep.readyMu.Lock()
+	requeued := ep.ready
+	ep.ready = *tx
+	*tx = itemList{}
+	for it := ep.ovfHead; it != nil; {
+		next := it.ovfNext
+		it.ovfNext, it.onOvf = nil, false
+		if !it.linked {
+			ep.ready.pushBack(it)
+		}
+		it = next
+	}
+	ep.ovfHead, ep.ovfTail = nil, nil
+	ep.ready.appendList(&requeued)
+	ep.scanning = false
+	wake := !ep.ready.empty() && !ep.waiters.Empty()
+	ep.readyMu.Unlock()
+	if wake {
+		ep.waiters.Notify(waiter.EventIn)
+	}
+}
+
+// EventsAvailable reports whether anything is queued, or a harvest is in
+// progress (Linux's ep_events_available): a hint that a harvest may find
+// events, not a promise.
+func (ep *EventPoll) EventsAvailable() bool {
+	ep.readyMu.Lock()
+	avail := !ep.ready.empty() || ep.scanning
+	ep.readyMu.Unlock()
+	return avail
+}
+
+// Interests returns the registrations, as fdinfo lists them, sorted by fd
+// number (ties, the same number registered for two files, in no particular
+// order).
+func (ep *EventPoll) Interests() []Interest {
+	ep.mu.Lock()
+	out := make([]Interest, 0, len(ep.interest))
+	for _, it := range ep.interest {
+		out = append(out, Interest{Fd: it.id.Fd, File: it.id.File, Events: it.events, Data: it.data})
+	}
+	ep.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Fd < out[j].Fd })
+	return out
+}
+
+// Len returns the number of registrations.
+func (ep *EventPoll) Len() int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return len(ep.interest)
+}
+
+// removeLocked takes it out of the instance: off the target's queue (after
+// which its callback cannot run), off the target's watch list, out of the
+// interest set and the ready list. ep.mu must be held, and no scan can be
+// in progress (scans hold ep.mu too).
+func (ep *EventPoll) removeLocked(it *item) {
+	it.id.File.EventUnregister(&it.hook)
+	it.id.File.RemoveWatch(&it.watch)
+	delete(ep.interest, it.id)
+	if it.nested != nil {
+		ep.domain.graphMu.Lock()
+		ep.nested.remove(it)
+		ep.domain.graphMu.Unlock()
+	}
+	ep.readyMu.Lock()
+	if it.linked {
+		ep.ready.remove(it)
+	}
+	ep.readyMu.Unlock()
+	it.removed = true
+	ep.domain.watches.Add(-1)
+}
+
+// HasWaiters reports whether a thread is blocked in Wait (for tests and
+// diagnostics).
+func (ep *EventPoll) HasWaiters() bool { return !ep.waiters.Empty() }

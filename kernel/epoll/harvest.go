@@ -1,0 +1,140 @@
+package epoll
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// ReadEvents harvests up to max events without blocking (Linux's
+// ep_send_events). buf is the chunk in which events are gathered; each full
+// chunk, and the last one, goes to w. With a nil w every event is accepted
+// and max is capped at len(buf), so ReadEvents(dst, len(dst), nil) simply
+// fills dst.
+//
+// Each queued item is polled again: one whose target is no longer ready (for
+// the stored interest) is dropped silently; a ready one is reported with
+// current readiness ∩ interest. After a successful copy a ONESHOT item is
+// disarmed and a level-triggered one re-queued at the tail. If w accepts
+// fewer events than offered, the rest go back to the head of the ready
+// list untouched, and ReadEvents returns the count accepted so far with
+// w's error only when that count is 0.
+func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error) {
+	if w == nil && max > len(buf) {
+		max = len(buf)
+	}
+	if max <= 0 || len(buf) == 0 {
+		return 0, nil
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+
+	tx := ep.startScan()
+	delivered, pending := 0, 0
+	var err error
+	for it := tx.head; it != nil && delivered+pending < max; {
+		next := it.next
+		mask := it.id.File.Readiness(it.events) & it.events
+		if mask == 0 {
+			tx.remove(it)
+			it = next
+			continue
+		}
+		buf[pending] = Event{Events: mask, Data: it.data}
+		pending++
+		it = next
+		if pending == len(buf) || delivered+pending == max || it == nil {
+			var n int
+			n, err = ep.flush(&tx, buf[:pending], w)
+			delivered += n
+			if n < pending {
+				break
+			}
+			pending = 0
+		}
+	}
+	if pending > 0 && err == nil {
+		// The walk ended on a stale item after gathering some events.
+		var n int
+		n, err = ep.flush(&tx, buf[:pending], w)
+		delivered += n
+	}
+	ep.doneScan(&tx)
+	if delivered > 0 {
+		return delivered, nil
+	}
+	return 0, err
+}
+
+// flush hands evs to w and commits the items they came from: the first
+// len(evs) items of tx, since stale items were dropped as the walk met them.
+func (ep *EventPoll) flush(tx *itemList, evs []Event, w EventWriter) (int, error) {
+	n, err := len(evs), error(nil)
+	if w != nil {
+		n, err = w.WriteEvents(evs)
+		if n < 0 {
+			n = 0
+		}
+		if n > len(evs) {
+			n = len(evs)
+		}
+		if n < len(evs) && err == nil {
+			err = unix.EFAULT
+		}
+	}
+	ep.readyMu.Lock()
+	for i := 0; i < n; i++ {
+		it := tx.head
+		tx.remove(it)
+		switch {
+		case it.events&waiter.EventOneshot != 0:
+			it.events &= waiter.PrivateBits
+		case it.events&waiter.EventET == 0:
+			ep.ready.pushBack(it)
+		}
+	}
+	ep.readyMu.Unlock()
+	return n, err
+}
+
+// Wait is epoll_wait's loop (Linux's ep_poll). It harvests whenever events
+// may be available and returns as soon as it delivered at least one; it
+// returns 0 when nonblocking is set or the deadline has passed with nothing
+// delivered, and EINTR when a signal is pending and nothing was delivered.
+// A thread that was woken always harvests, even if its deadline passed at
+// the same time, and a wakeup that finds only stale items puts the thread
+// back to sleep until the same deadline: Wait never returns 0 early.
+func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadline time.Time, nonblocking bool) (int, error) {
+	timedOut := nonblocking
+	eavail := ep.EventsAvailable()
+	e := b.WaitEntry()
+	for {
+		if eavail {
+			if n, err := ep.ReadEvents(buf, max, w); n != 0 || err != nil {
+				return n, err
+			}
+		}
+		if timedOut {
+			return 0, nil
+		}
+		if b.SignalPending() {
+			return 0, unix.EINTR
+		}
+		ep.readyMu.Lock()
+		eavail = !ep.ready.empty() || ep.scanning
+		if !eavail {
+			ep.waiters.Register(e)
+		}
+		ep.readyMu.Unlock()
+		if eavail {
+			continue
+		}
+		timedOut = b.Sleep(deadline)
+		// Woken threads were unlinked by the waker; one that is still linked
+		// timed out or was interrupted.
+		stillLinked := ep.waiters.Unregister(e)
+		eavail = !(timedOut && stillLinked)
+	}
+}

@@ -1,0 +1,156 @@
+package epoll
+
+import (
+	"github.com/guestpoll/guestpoll/kernel/fs"
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// item is one registration (Linux's epitem).
+type item struct {
+	ep     *EventPoll     // immutable
+	id     FileIdentifier // immutable
+	nested *EventPoll     // the target when it is an epoll, else nil; immutable
+
+	// hook is the entry on the target's wait queue(s); its waker is the
+	// item. Registered while the item is in ep.interest.
+	hook waiter.Entry
+	// watch links the item on the target file's watch list so the file's
+	// final release removes it.
+	watch fs.Watch
+
+	// events is the stored interest (with ERR|HUP added, WAKEUP stripped;
+	// only private bits once a ONESHOT entry fired) and data the user data.
+	// Written with both ep.mu and ep.readyMu held; read under either.
+	events waiter.EventMask
+	data   uint64
+
+	// next and prev link the item into ep.ready, or, during a scan, into
+	// the scan's private list; linked says it is on one of them. Guarded by
+	// ep.readyMu outside scans; during a scan the scanning thread (holding
+	// ep.mu) owns the links of the items on its private list, and wakeups
+	// touch only the overflow fields.
+	next, prev *item
+	linked     bool
+
+	// ovfNext links the item on ep's overflow list (wakeups that arrive
+	// during a scan); onOvf says it is on it. Guarded by ep.readyMu.
+	ovfNext *item
+	onOvf   bool
+
+	// nestedNext and nestedPrev link the item on ep.nested when its target
+	// is an epoll. Guarded by the domain's graphMu.
+	nestedNext, nestedPrev *item
+
+	// removed is set once the item has left ep.interest. Guarded by ep.mu.
+	removed bool
+}
+
+// Wake is the wakeup callback (Linux's ep_poll_callback). It runs with the
+// target's queue lock held, never looks at the target's state, and only
+// queues the item and wakes whoever waits on the instance.
+func (it *item) Wake(key waiter.EventMask) bool {
+	ep := it.ep
+	ep.readyMu.Lock()
+	ev := it.events
+	if ev&^waiter.PrivateBits == 0 || key != 0 && key&ev == 0 {
+		// A fired ONESHOT entry, or a wakeup for events nobody asked for:
+		// ignored, and not counted as taking an exclusive wakeup.
+		ep.readyMu.Unlock()
+		return ev&waiter.EventExclusive == 0
+	}
+	if ep.scanning {
+		if !it.onOvf {
+			it.onOvf = true
+			if ep.ovfTail != nil {
+				ep.ovfTail.ovfNext = it
+			} else {
+				ep.ovfHead = it
+			}
+			ep.ovfTail = it
+		}
+	} else if !it.linked {
+		ep.ready.pushBack(it)
+	}
+	wakeWaiter := !ep.waiters.Empty()
+	take := ev&waiter.EventExclusive == 0
+	if wakeWaiter && !take {
+		// An exclusive hook takes the wakeup only when a thread is there to
+		// consume it and the key is what the entry waits for.
+		switch key & (waiter.EventIn | waiter.EventOut) {
+		case waiter.EventIn:
+			take = ev&waiter.EventIn != 0
+		case waiter.EventOut:
+			take = ev&waiter.EventOut != 0
+		case 0:
+			take = true
+		}
+	}
+	wakePollers := !ep.pollers.Empty()
+	ep.readyMu.Unlock()
+
+	if wakeWaiter {
+		ep.waiters.Notify(waiter.EventIn)
+	}
+	if wakePollers {
+		ep.pollers.Notify(waiter.EventIn)
+	}
+	return take
+}
+
+// FileReleased removes the item when its target's last reference goes.
+func (it *item) FileReleased(*fs.Watch) {
+	ep := it.ep
+	ep.mu.Lock()
+	if !it.removed {
+		ep.removeLocked(it)
+	}
+	ep.mu.Unlock()
+}
+
+// WatcherFile returns the epoll file that owns the item.
+func (it *item) WatcherFile() *fs.File { return it.ep.file }
+
+// itemList is an intrusive FIFO of items linked through next/prev.
+type itemList struct{ head, tail *item }
+
+func (l *itemList) empty() bool { return l.head == nil }
+
+func (l *itemList) pushBack(it *item) {
+	it.prev, it.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = it
+	} else {
+		l.head = it
+	}
+	l.tail = it
+	it.linked = true
+}
+
+func (l *itemList) remove(it *item) {
+	if it.prev != nil {
+		it.prev.next = it.next
+	} else {
+		l.head = it.next
+	}
+	if it.next != nil {
+		it.next.prev = it.prev
+	} else {
+		l.tail = it.prev
+	}
+	it.next, it.prev, it.linked = nil, nil, false
+}
+
+// appendList moves every item of o to the back of l.
+func (l *itemList) appendList(o *itemList) {
+	if o.head == nil {
+		return
+	}
+	if l.tail == nil {
+		*l = *o
+	} else {
+		l.tail.next = o.head
+		o.head.prev = l.tail
+		l.tail = o.tail
+	}
+	*o = itemList{}
+}

@@ -1,0 +1,17 @@
+// Package fd holds fd tables: the map from a task's file descriptor numbers
+// to open file descriptions (fs.File), with FD_CLOEXEC per number and the
+// RLIMIT_NOFILE soft limit.
+//
+// # Invariants
+//
+//   - Each installed number holds exactly one reference on its File.
+//   - A new number is always the lowest free one at or above the requested
+//     minimum, and below the limit (else EMFILE), as in Linux.
+//   - Closing a number drops its reference after the table lock is released,
+//     because a final release may take epoll locks.
+//
+// # Lock order
+//
+// Table.mu is a leaf: nothing else is locked under it, and File.DecRef is
+// never called while holding it.
+package fd

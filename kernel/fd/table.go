@@ -1,0 +1,323 @@
+package fd
+
+import (
+	"math"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
+)
+
+// NrOpen is Linux's fs.nr_open default: the largest number of fds a table
+// can ever hold, and the ceiling for RLIMIT_NOFILE.
+const NrOpen = 1 << 20
+
+// DefaultLimit is the RLIMIT_NOFILE a new table starts with.
+const DefaultLimit = 1024
+
+type slot struct {
+	file    *fs.File
+	cloexec bool
+}
+
+// Table is an fd table. Its zero value is not usable; call NewTable.
+type Table struct {
+	mu sync.Mutex
+	// slots[i] is fd i. Guarded by mu.
+	slots []slot
+	// lowestFree is a lower bound on the lowest free number. Guarded by mu.
+	lowestFree int32
+	// limit is the RLIMIT_NOFILE soft limit; maxLimit the hard limit.
+	// Guarded by mu.
+	limit, maxLimit uint64
+	// open counts installed fds. Guarded by mu.
+	open int
+}
+
+// NewTable returns an empty table with the default limits.
+func NewTable() *Table {
+	return &Table{limit: DefaultLimit, maxLimit: NrOpen}
+}
+
+// Limit returns the RLIMIT_NOFILE soft and hard limits.
+func (t *Table) Limit() (soft, hard uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.limit, t.maxLimit
+}
+
+// SetLimit sets RLIMIT_NOFILE. As in Linux: soft > hard is EINVAL, hard
+// above nr_open is EPERM, and raising the hard limit needs a privilege the
+// model grants (it is the embedder's kernel).
+func (t *Table) SetLimit(soft, hard uint64) error {
+	if soft > hard {
+		return unix.EINVAL
+	}
+	if hard > NrOpen && hard != math.MaxUint64 {
+		return unix.EPERM
+	}
+	if hard == math.MaxUint64 {
+		return unix.EPERM
+	}
+	t.mu.Lock()
+	t.limit, t.maxLimit = soft, hard
+	t.mu.Unlock()
+	return nil
+}
+
+// Get returns the file at fd with a new reference, which the caller must
+// drop with DecRef, and its FD_CLOEXEC flag. A closed or negative fd is
+// EBADF.
+func (t *Table) Get(fd int32) (*fs.File, bool, error) {
+	t.mu.Lock()
+	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
+		t.mu.Unlock()
+		return nil, false, unix.EBADF
+	}
+	s := t.slots[fd]
+	s.file.IncRef()
+	t.mu.Unlock()
+	return s.file, s.cloexec, nil
+}
+
+// Install puts f at the lowest free number ≥ min, taking over the caller's
+// reference on success. On failure (EMFILE, or EINVAL for min beyond the
+// limit as F_DUPFD reports it) the caller keeps its reference.
+func (t *Table) Install(f *fs.File, min int32, cloexec bool) (int32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fd, err := t.allocLocked(min)
+	if err != nil {
+		return -1, err
+	}
+	t.setLocked(fd, f, cloexec)
+	return fd, nil
+}
+
+// InstallPair installs two files at the two lowest free numbers, or neither
+// (pipe2, socketpair).
+func (t *Table) InstallPair(a, b *fs.File, cloexec bool) (int32, int32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fa, err := t.allocLocked(0)
+	if err != nil {
+		return -1, -1, err
+	}
+	t.setLocked(fa, a, cloexec)
+	fb, err := t.allocLocked(0)
+	if err != nil {
+		t.slots[fa] = slot{}
+		t.open--
+		if fa < t.lowestFree {
+			t.lowestFree = fa
+		}
+		return -1, -1, err
+	}
+	t.setLocked(fb, b, cloexec)
+	return fa, fb, nil
+}
+
+func (t *Table) allocLocked(min int32) (int32, error) {
+	if min < 0 {
+		return -1, unix.EINVAL
+	}
+	limit := t.limit
+	if limit > NrOpen {
+		limit = NrOpen
+	}
+	start := min
+	if start < t.lowestFree {
+		start = t.lowestFree
+	}
+	fd := start
+	for int(fd) < len(t.slots) && t.slots[fd].file != nil {
+		fd++
+	}
+	if uint64(fd) >= limit {
+		return -1, unix.EMFILE
+	}
+	if min <= t.lowestFree {
+		t.lowestFree = fd
+	}
+	return fd, nil
+}
+
+func (t *Table) setLocked(fd int32, f *fs.File, cloexec bool) {
+	for int(fd) >= len(t.slots) {
+		t.slots = append(t.slots, slot{})
+	}
+	t.slots[fd] = slot{file: f, cloexec: cloexec}
+	t.open++
+}
+
+// Close removes fd and drops its reference. A closed or negative fd is
+// EBADF.
+func (t *Table) Close(fd int32) error {
+	t.mu.Lock()
+	f := t.removeLocked(fd)
+	t.mu.Unlock()
+	if f == nil {
+		return unix.EBADF
+	}
+	f.DecRef()
+	return nil
+}
+
+func (t *Table) removeLocked(fd int32) *fs.File {
+	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
+		return nil
+	}
+	f := t.slots[fd].file
+	t.slots[fd] = slot{}
+	t.open--
+	if fd < t.lowestFree {
+		t.lowestFree = fd
+	}
+	return f
+}
+
+// CloseRange closes every open fd in [first, last] (close_range without
+// flags), or with cloexecOnly sets FD_CLOEXEC on them instead
+// (CLOSE_RANGE_CLOEXEC).
+func (t *Table) CloseRange(first, last uint32, cloexecOnly bool) {
+	var closed []*fs.File
+	t.mu.Lock()
+	for fd := uint64(first); fd <= uint64(last) && fd < uint64(len(t.slots)); fd++ {
+		if t.slots[fd].file == nil {
+			continue
+		}
+		if cloexecOnly {
+			t.slots[fd].cloexec = true
+			continue
+		}
+		closed = append(closed, t.removeLocked(int32(fd)))
+	}
+	t.mu.Unlock()
+	for _, f := range closed {
+		f.DecRef()
+	}
+}
+
+// Dup installs a new reference to fd's file at the lowest free number ≥ min
+// with the given FD_CLOEXEC (dup, F_DUPFD, F_DUPFD_CLOEXEC).
+func (t *Table) Dup(fd, min int32, cloexec bool) (int32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
+		return -1, unix.EBADF
+	}
+	if min < 0 || uint64(min) >= t.limit {
+		return -1, unix.EINVAL
+	}
+	nfd, err := t.allocLocked(min)
+	if err != nil {
+		return -1, err
+	}
+	f := t.slots[fd].file
+	f.IncRef()
+	t.setLocked(nfd, f, cloexec)
+	return nfd, nil
+}
+
+// Dup2 makes newfd refer to oldfd's file, closing whatever newfd held, in
+// Linux's order of checks: for dup3 (isDup3) oldfd == newfd is EINVAL before
+// anything else; for dup2 it returns newfd if oldfd is open (else EBADF);
+// then newfd outside [0, RLIMIT_NOFILE) is EBADF, then a closed oldfd EBADF.
+func (t *Table) Dup2(oldfd, newfd int32, cloexec, isDup3 bool) (int32, error) {
+	t.mu.Lock()
+	if oldfd == newfd {
+		open := oldfd >= 0 && int(oldfd) < len(t.slots) && t.slots[oldfd].file != nil
+		t.mu.Unlock()
+		switch {
+		case isDup3:
+			return -1, unix.EINVAL
+		case !open:
+			return -1, unix.EBADF
+		}
+		return newfd, nil
+	}
+	if newfd < 0 || uint64(newfd) >= t.limit || newfd >= NrOpen {
+		t.mu.Unlock()
+		return -1, unix.EBADF
+	}
+	if oldfd < 0 || int(oldfd) >= len(t.slots) || t.slots[oldfd].file == nil {
+		t.mu.Unlock()
+		return -1, unix.EBADF
+	}
+	f := t.slots[oldfd].file
+	f.IncRef()
+	old := t.removeLocked(newfd)
+	t.setLocked(newfd, f, cloexec)
+	t.mu.Unlock()
+	if old != nil {
+		old.DecRef()
+	}
+	return newfd, nil
+}
+
+// CloseOnExec returns fd's FD_CLOEXEC flag.
+func (t *Table) CloseOnExec(fd int32) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
+		return false, unix.EBADF
+	}
+	return t.slots[fd].cloexec, nil
+}
+
+// SetCloseOnExec sets fd's FD_CLOEXEC flag.
+func (t *Table) SetCloseOnExec(fd int32, cloexec bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
+		return unix.EBADF
+	}
+	t.slots[fd].cloexec = cloexec
+	return nil
+}
+
+// Fork returns a copy of the table, as fork(2) copies it: the same files
+// (each with a new reference), the same flags and limits.
+func (t *Table) Fork() *Table {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := &Table{
+		slots:      make([]slot, len(t.slots)),
+		lowestFree: t.lowestFree,
+		limit:      t.limit,
+		maxLimit:   t.maxLimit,
+		open:       t.open,
+	}
+	copy(n.slots, t.slots)
+	for _, s := range n.slots {
+		if s.file != nil {
+			s.file.IncRef()
+		}
+	}
+	return n
+}
+
+// CloseAll closes every fd (process exit).
+func (t *Table) CloseAll() {
+	t.CloseRange(0, math.MaxUint32, false)
+}
+
+// Len returns the number of open fds.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open
+}
+
+// ForEach calls fn for each open fd in ascending order, with the table
+// locked; fn must not call back into the table or drop references.
+func (t *Table) ForEach(fn func(fd int32, f *fs.File, cloexec bool)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, s := range t.slots {
+		if s.file != nil {
+			fn(int32(i), s.file, s.cloexec)
+		}
+	}
+}

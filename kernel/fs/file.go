@@ -1,0 +1,174 @@
+package fs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// Impl is what a file type provides to its open file description. Read and
+// Write never block: they return unix.EAGAIN when they would, and the
+// syscall layer decides whether to wait (by registering on the file's queue
+// for the matching events) or to fail.
+type Impl interface {
+	// Read reads into dst. f carries the status flags (O_NONBLOCK only
+	// matters to the syscall layer; O_DIRECT matters to pipes).
+	Read(f *File, dst []byte) (int, error)
+	// Write writes src.
+	Write(f *File, src []byte) (int, error)
+	// Release frees the file's resources when the last reference goes. It
+	// may notify waiters (a pipe end losing its last reader wakes the other
+	// side).
+	Release(f *File)
+}
+
+// Pollable is implemented by file types that epoll may watch. A type that
+// does not implement it (a regular file) makes epoll_ctl fail with EPERM.
+type Pollable interface {
+	// Readiness returns the file's current event mask. mask is the set of
+	// events the caller is interested in; a few types compute some bits only
+	// when asked (Linux's poll key), everything else ignores it. Readiness
+	// takes the file's state lock and must never be called with a ready-list
+	// or queue lock held.
+	Readiness(f *File, mask waiter.EventMask) waiter.EventMask
+	// EventRegister hooks e on the wait queue(s) whose wakeups describe this
+	// file: a pipe's read end hooks the reader queue, its write end the
+	// writer queue.
+	EventRegister(f *File, e *waiter.Entry)
+	// EventUnregister undoes EventRegister.
+	EventUnregister(f *File, e *waiter.Entry)
+}
+
+// Status flags (the O_* values of Linux's F_GETFL).
+const (
+	AccessModeMask      = unix.O_ACCMODE
+	StatusFlagsSettable = unix.O_NONBLOCK | unix.O_APPEND | unix.O_DIRECT
+)
+
+// File is an open file description: what one or more fds, in one or more fd
+// tables, refer to. It is reference counted; the last DecRef removes it from
+// every epoll instance watching it and then releases the implementation.
+type File struct {
+	refs  atomic.Int64
+	flags atomic.Uint32 // access mode and status flags (O_*)
+	impl  Impl
+
+	// watchMu guards watches. It is taken inside an epoll instance's mutex
+	// and never the other way round.
+	watchMu sync.Mutex
+	watches watchList
+}
+
+// New returns a File with one reference, owned by the caller.
+func New(impl Impl, flags uint32) *File {
+	f := &File{impl: impl}
+	f.flags.Store(flags)
+	f.refs.Store(1)
+	return f
+}
+
+// Impl returns the file type's implementation.
+func (f *File) Impl() Impl { return f.impl }
+
+// IncRef takes a reference. The caller must already hold one (directly or
+// through an fd table whose lock it holds).
+func (f *File) IncRef() { f.refs.Add(1) }
+
+// TryIncRef takes a reference if the file has not been released yet.
+func (f *File) TryIncRef() bool {
+	for {
+		n := f.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Refs returns the current reference count (for invariant checks).
+func (f *File) Refs() int64 { return f.refs.Load() }
+
+// DecRef drops a reference. The last one removes every watch (epoll
+// registrations of this file) and then releases the implementation. It must
+// not be called with an epoll instance's lock held.
+func (f *File) DecRef() {
+	switch n := f.refs.Add(-1); {
+	case n > 0:
+		return
+	case n < 0:
+		panic("fs: File.DecRef on a released file")
+	}
+	f.releaseWatches()
+	f.impl.Release(f)
+}
+
+// Released reports whether the last reference has gone.
+func (f *File) Released() bool { return f.refs.Load() <= 0 }
+
+// StatusFlags returns the access mode and status flags.
+func (f *File) StatusFlags() uint32 { return f.flags.Load() }
+
+// SetStatusFlags replaces the settable status flags (F_SETFL), keeping the
+// access mode and anything not settable.
+func (f *File) SetStatusFlags(flags uint32) {
+	for {
+		old := f.flags.Load()
+		nf := old&^StatusFlagsSettable | flags&StatusFlagsSettable
+		if f.flags.CompareAndSwap(old, nf) {
+			return
+		}
+	}
+}
+
+// Nonblocking reports whether O_NONBLOCK is set.
+func (f *File) Nonblocking() bool { return f.flags.Load()&unix.O_NONBLOCK != 0 }
+
+// Readable and Writable report the access mode.
+func (f *File) Readable() bool { return f.flags.Load()&AccessModeMask != unix.O_WRONLY }
+func (f *File) Writable() bool { return f.flags.Load()&AccessModeMask != unix.O_RDONLY }
+
+// Pollable returns the file's poll operations, or nil when the file type has
+// none (epoll_ctl then fails with EPERM).
+func (f *File) Pollable() Pollable {
+	p, _ := f.impl.(Pollable)
+	return p
+}
+
+// Readiness returns the file's current events restricted to nothing: the
+// whole mask the type computes for a caller interested in mask. A file that
+// is not pollable or is already released reports 0.
+func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
+	p, ok := f.impl.(Pollable)
+	if !ok || f.Released() {
+		return 0
+	}
+	return p.Readiness(f, mask)
+}
+
+// EventRegister hooks e on the file's wait queue(s). The file must be
+// pollable.
+func (f *File) EventRegister(e *waiter.Entry) { f.impl.(Pollable).EventRegister(f, e) }
+
+// EventUnregister unhooks e.
+func (f *File) EventUnregister(e *waiter.Entry) { f.impl.(Pollable).EventUnregister(f, e) }
+
+// Read and Write call the implementation after checking the access mode
+// (EBADF, as Linux's vfs_read and vfs_write do).
+func (f *File) Read(dst []byte) (int, error) {
+	if !f.Readable() {
+		return 0, unix.EBADF
+	}
+	return f.impl.Read(f, dst)
+}
+
+func (f *File) Write(src []byte) (int, error) {
+	if !f.Writable() {
+		return 0, unix.EBADF
+	}
+	return f.impl.Write(f, src)
+}

@@ -1,0 +1,39 @@
+// Package waiter holds event masks and wait queues: the mechanism by which a
+// file tells the things that watch it (epoll registrations, blocked tasks,
+// poll callers) that its state changed.
+//
+// # Model
+//
+// A Queue is Linux's wait_queue_head. An Entry is a wait_queue_entry: a Waker
+// to call and whether the entry is exclusive. Non-exclusive entries are
+// inserted at the head of the queue and exclusive ones at the tail, exactly
+// as add_wait_queue and add_wait_queue_exclusive do, because the order in
+// which hooks are called is observable (it decides the order in which an
+// epoll instance queues two registrations of one file).
+//
+// Notify(key) is wake_up with nr_exclusive = 1: it calls every non-exclusive
+// entry, then exclusive entries in order until one of them reports that it
+// took the wakeup. NotifyAll(key) calls every entry. The key is the event
+// mask the state change signals; key 0 means "all events". Filtering by key
+// is the callee's business, as in Linux.
+//
+// # Invariants
+//
+//   - An Entry is on at most one Queue at a time.
+//   - Wake is called with the queue's lock held, so after Unregister returns
+//     no Wake of that entry is running or will run.
+//   - An entry marked auto-remove is unlinked by the walk when its Wake
+//     returns true; Linked reports whether that happened.
+//
+// # Lock order and the rule for callers
+//
+// Queue.mu is a leaf with respect to file state: a Waker runs under it and
+// may take its own locks (an epoll ready-list lock, another queue's lock
+// when it forwards a wakeup upwards through nested epoll), but it must never
+// call Register or Unregister on the queue that is calling it and never take
+// a lock that a readiness check needs. Files therefore call Notify only
+// after releasing the locks that guard their state: a readiness check may
+// then run at any time, and a notification never waits for one.
+//
+// Notify, NotifyAll, Register and Unregister allocate nothing.
+package waiter
