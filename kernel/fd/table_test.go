@@ -1,0 +1,159 @@
+package fd_test
+
+import (
+	"errors"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/internal/kerneltest"
+	"github.com/guestpoll/guestpoll/kernel/epoll"
+	"github.com/guestpoll/guestpoll/kernel/fd"
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+func TestLowestFreeAndClose(t *testing.T) {
+	tb := fd.NewTable()
+	var fds []int32
+	for i := 0; i < 4; i++ {
+		f, _ := kerneltest.NewFakeFile(0)
+		n, err := tb.Install(f, 0, false)
+		if err != nil || n != int32(i) {
+			t.Fatalf("install %d: got %d, %v", i, n, err)
+		}
+		fds = append(fds, n)
+	}
+	if err := tb.Close(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Close(1); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("double close: %v", err)
+	}
+	f, _ := kerneltest.NewFakeFile(0)
+	if n, _ := tb.Install(f, 0, false); n != 1 {
+		t.Fatalf("lowest free not reused: %d", n)
+	}
+	if n, _ := tb.Dup(0, 10, true); n != 10 {
+		t.Fatalf("F_DUPFD 10 gave %d", n)
+	}
+	if c, _ := tb.CloseOnExec(10); !c {
+		t.Fatal("cloexec not set")
+	}
+	if n, _ := tb.Dup(0, 0, false); n != 4 {
+		t.Fatalf("dup gave %d", n)
+	}
+}
+
+func TestLimitEMFILE(t *testing.T) {
+	tb := fd.NewTable()
+	if err := tb.SetLimit(2, 10); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		f, _ := kerneltest.NewFakeFile(0)
+		if _, err := tb.Install(f, 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, ff := kerneltest.NewFakeFile(0)
+	if _, err := tb.Install(f, 0, false); !errors.Is(err, unix.EMFILE) {
+		t.Fatalf("got %v, want EMFILE", err)
+	}
+	if ff.Released() {
+		t.Fatal("failed install consumed the caller's reference")
+	}
+	if _, _, err := tb.InstallPair(f, f, false); !errors.Is(err, unix.EMFILE) {
+		t.Fatalf("pair: got %v", err)
+	}
+	if _, err := tb.Dup2(0, 5, false, false); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("dup2 beyond limit: got %v, want EBADF", err)
+	}
+	if err := tb.SetLimit(3, 2); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("soft > hard: %v", err)
+	}
+	f.DecRef()
+}
+
+func TestDup2AndDup3Order(t *testing.T) {
+	tb := fd.NewTable()
+	f, _ := kerneltest.NewFakeFile(0)
+	tb.Install(f, 0, false)
+	for _, tc := range []struct {
+		old, new int32
+		dup3     bool
+		want     error
+	}{
+		{0, 0, false, nil},
+		{5, 5, false, unix.EBADF},
+		{5, 5, true, unix.EINVAL}, // EINVAL even though 5 is closed
+		{0, 0, true, unix.EINVAL},
+		{5, -1, false, unix.EBADF},
+		{5, 3, false, unix.EBADF},
+		{0, 3, true, nil},
+	} {
+		_, err := tb.Dup2(tc.old, tc.new, false, tc.dup3)
+		if !errors.Is(err, tc.want) && !(err == nil && tc.want == nil) {
+			t.Errorf("dup(%d,%d,dup3=%v) = %v, want %v", tc.old, tc.new, tc.dup3, err, tc.want)
+		}
+	}
+}
+
+func TestCloseOfLastFdRemovesEpollRegistrationButDupKeepsIt(t *testing.T) {
+	tb := fd.NewTable()
+	d := epoll.NewDomain()
+	epf := epoll.NewFile(d)
+	ep, _ := epoll.FromFile(epf)
+	tb.Install(epf, 0, false)
+	f, ff := kerneltest.NewFakeFile(waiter.EventIn)
+	n, _ := tb.Install(f, 0, false)
+	dupn, _ := tb.Dup(n, 0, false)
+	if err := ep.Add(epoll.FileIdentifier{File: f, Fd: n}, waiter.EventIn, 1); err != nil {
+		t.Fatal(err)
+	}
+	tb.Close(n)
+	if ep.Len() != 1 || ff.Released() {
+		t.Fatal("closing one of two fds removed the registration")
+	}
+	tb.Close(dupn)
+	if ep.Len() != 0 || !ff.Released() {
+		t.Fatal("final close did not remove the registration")
+	}
+	tb.CloseAll()
+	if d.Watches() != 0 || tb.Len() != 0 {
+		t.Fatal("leak after CloseAll")
+	}
+}
+
+func TestForkSharesFiles(t *testing.T) {
+	tb := fd.NewTable()
+	f, ff := kerneltest.NewFakeFile(0)
+	tb.Install(f, 0, true)
+	child := tb.Fork()
+	tb.CloseAll()
+	if ff.Released() {
+		t.Fatal("fork copy holds no reference")
+	}
+	if c, err := child.CloseOnExec(0); err != nil || !c {
+		t.Fatal("cloexec not copied")
+	}
+	child.CloseAll()
+	if !ff.Released() {
+		t.Fatal("file leaked")
+	}
+}
+
+func TestCloseRange(t *testing.T) {
+	tb := fd.NewTable()
+	for i := 0; i < 6; i++ {
+		f, _ := kerneltest.NewFakeFile(0)
+		tb.Install(f, 0, false)
+	}
+	tb.CloseRange(4, ^uint32(0), true)
+	if c, _ := tb.CloseOnExec(5); !c {
+		t.Fatal("CLOSE_RANGE_CLOEXEC not applied")
+	}
+	tb.CloseRange(1, 3, false)
+	if tb.Len() != 3 {
+		t.Fatalf("%d open", tb.Len())
+	}
+}

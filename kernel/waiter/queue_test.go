@@ -1,0 +1,159 @@
+package waiter
+
+import (
+	"testing"
+)
+
+type recorder struct {
+	name string
+	log  *[]string
+	take bool
+	keys []EventMask
+}
+
+func (r *recorder) Wake(key EventMask) bool {
+	*r.log = append(*r.log, r.name)
+	r.keys = append(r.keys, key)
+	return r.take
+}
+
+func newEntry(name string, log *[]string, exclusive, take, autoRemove bool) (*Entry, *recorder) {
+	r := &recorder{name: name, log: log, take: take}
+	e := &Entry{}
+	e.Init(r, exclusive, autoRemove)
+	return e, r
+}
+
+func TestNotifyOrderAndExclusiveBudget(t *testing.T) {
+	var log []string
+	var q Queue
+	n1, _ := newEntry("n1", &log, false, true, false)
+	n2, _ := newEntry("n2", &log, false, true, false)
+	x1, _ := newEntry("x1", &log, true, false, false) // declines
+	x2, _ := newEntry("x2", &log, true, true, false)
+	x3, _ := newEntry("x3", &log, true, true, false)
+	for _, e := range []*Entry{n1, x1, n2, x2, x3} {
+		q.Register(e)
+	}
+	q.Notify(EventIn)
+	// Non-exclusive newest first, then exclusive in order until one takes.
+	want := []string{"n2", "n1", "x1", "x2"}
+	if !equal(log, want) {
+		t.Fatalf("Notify called %v, want %v", log, want)
+	}
+	log = nil
+	q.NotifyAll(0)
+	want = []string{"n2", "n1", "x1", "x2", "x3"}
+	if !equal(log, want) {
+		t.Fatalf("NotifyAll called %v, want %v", log, want)
+	}
+}
+
+func TestAutoRemoveAndUnregister(t *testing.T) {
+	var log []string
+	var q Queue
+	s, _ := newEntry("s", &log, true, true, true)
+	q.Register(s)
+	if q.Empty() || !q.Linked(s) {
+		t.Fatal("not registered")
+	}
+	q.Notify(EventOut)
+	if q.Linked(s) || !q.Empty() {
+		t.Fatal("auto-remove entry still linked after taking a wakeup")
+	}
+	if q.Unregister(s) {
+		t.Fatal("Unregister of a woken entry reported it linked")
+	}
+	q.Register(s)
+	if !q.Unregister(s) {
+		t.Fatal("Unregister of a linked entry reported it unlinked")
+	}
+	q.Notify(EventIn)
+	if len(log) != 1 {
+		t.Fatalf("unregistered entry called: %v", log)
+	}
+}
+
+func TestNotifyPassesKey(t *testing.T) {
+	var log []string
+	var q Queue
+	e, r := newEntry("e", &log, false, true, false)
+	q.Register(e)
+	q.Notify(EventOut | EventWrNorm)
+	q.NotifyAll(0)
+	if len(r.keys) != 2 || r.keys[0] != EventOut|EventWrNorm || r.keys[1] != 0 {
+		t.Fatalf("keys %v", r.keys)
+	}
+}
+
+func TestNotifyAllocatesNothing(t *testing.T) {
+	var q Queue
+	s := NewSleeper()
+	var e Entry
+	e.Init(s, true, false)
+	q.Register(&e)
+	if n := testing.AllocsPerRun(100, func() { q.Notify(EventIn); s.Drain() }); n != 0 {
+		t.Fatalf("Notify allocates %v", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { q.Unregister(&e); q.Register(&e) }); n != 0 {
+		t.Fatalf("Register/Unregister allocate %v", n)
+	}
+}
+
+func TestMaskStringAndParse(t *testing.T) {
+	for _, tc := range []struct {
+		m EventMask
+		s string
+	}{
+		{0, "0"},
+		{EventIn, "IN"},
+		{EventIn | EventErr | EventHUp | EventET, "IN|ERR|HUP|ET"},
+		{EventOut | EventHUp, "OUT|HUP"},
+		{EventIn | 1<<16 | 1<<20, "IN|0x110000"},
+		{1 << 27, "0x8000000"},
+		{EventRdNorm | EventRdHUp | EventExclusive | EventWakeup | EventOneshot, "RDNORM|RDHUP|EXCLUSIVE|WAKEUP|ONESHOT"},
+	} {
+		if got := tc.m.String(); got != tc.s {
+			t.Errorf("%#x.String() = %q, want %q", uint32(tc.m), got, tc.s)
+		}
+		if !stringsHasHex(tc.s) {
+			if m, ok := ParseEventMask(tc.s); !ok || m != tc.m {
+				t.Errorf("ParseEventMask(%q) = %v, %v", tc.s, m, ok)
+			}
+		}
+	}
+	for _, s := range []string{"IN|OUT", "0x2a", "42", "-1", "0"} {
+		if _, ok := ParseEventMask(s); !ok {
+			t.Errorf("ParseEventMask(%q) failed", s)
+		}
+	}
+	if m, _ := ParseEventMask("-1"); m != 0xffffffff {
+		t.Errorf("-1 parsed as %#x", uint32(m))
+	}
+	for _, s := range []string{"", "IN|", "FOO", "IN|0x1", "in"} {
+		if _, ok := ParseEventMask(s); ok {
+			t.Errorf("ParseEventMask(%q) accepted", s)
+		}
+	}
+}
+
+func stringsHasHex(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '0' && s[i+1] == 'x' {
+			return true
+		}
+	}
+	return false
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
