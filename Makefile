@@ -1,0 +1,42 @@
+# guestpoll: the two commands are `make conformance` (the main job) and
+# `make test` (every test). See README.md.
+
+GO ?= go
+CORPUS ?= conformance/testdata
+BACKENDS ?= linux,model
+FUZZTIME ?= 30s
+
+.PHONY: all test conformance record bench fuzz lint vet
+
+all: lint test
+
+# Every test, with the race detector, including the conformance corpus on
+# every backend (go test ./conformance/...).
+test: vet
+	$(GO) test -race -timeout 20m ./...
+
+# The whole script corpus on every backend, with a readable report.
+conformance:
+	$(GO) run ./cmd/epollconf -backends $(BACKENDS) $(CORPUS)
+
+# Re-record the corpus's expectations from the linux backend.
+record:
+	$(GO) run ./cmd/epollconf -backends linux -record $(CORPUS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Each fuzz target for FUZZTIME (seed corpora already run in `make test`).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+vet:
+	$(GO) vet ./...
+
+lint: vet
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
