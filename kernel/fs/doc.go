@@ -20,10 +20,46 @@
 // queue wakeups, on the same state changes, because edge-triggered epoll
 // observes every one of them (see linux-epoll-semantics.md §9).
 //
+// # File types
+//
+// One file per type; each file's header comment gives the details.
+//
+//   - Pipes (pipe.go, NewPipe): 16 slots of up to 4096 bytes, with Linux's
+//     merge rule, PIPE_BUF atomicity and O_DIRECT packets. Read end IN|RDNORM
+//     with data, HUP without writers; write end OUT|WRNORM while a slot is
+//     free, ERR without readers. A write wakes readers (IN|RDNORM) if the
+//     pipe was empty or has ever been polled; a read wakes writers
+//     (OUT|WRNORM) when it frees a slot of a full pipe; losing the last
+//     reader or writer wakes both queues with key 0. Blocking pipe I/O has
+//     its own wakeups: see BlockingIO (blocking.go).
+//   - eventfd (eventfd.go, NewEventfd): IN while the counter is non-zero, OUT
+//     while it is below 0xfffffffffffffffe; every successful write wakes
+//     with IN, every successful read with OUT.
+//   - AF_UNIX sockets (socket.go, NewSocketPair, NewSocket, Shutdowner):
+//     stream, datagram and seqpacket, one wait queue per socket, skb
+//     truesize accounting against SO_SNDBUF; data wakes the receiver with
+//     IN|PRI|RDNORM|RDBAND per skb, each freed skb wakes its sender with
+//     OUT|WRNORM|WRBAND if the sender is writable, shutdown and close wake
+//     with key 0.
+//   - timerfd (timerfd.go, NewTimerfd, TimerFile) on a Clock (clock.go:
+//     RealClock, FakeClock): IN while expirations are unread; each expiry
+//     wakes with IN; a periodic timer is re-armed by read/gettime, so it
+//     fires once per read cycle.
+//   - Regular files (regular.go, NewRegular): memfd-like bytes with an
+//     offset; not Pollable, so epoll_ctl refuses them with EPERM.
+//
+// CheckInvariants (invariants.go) checks a file's internal consistency for
+// fuzzers. Notifications owed by an operation are collected in a small
+// stack array (wakeups.go) and sent after the state lock is released.
+//
 // # Lock order
 //
 //	epoll instance mutex  >  File.watchMu
-//	file state lock (pipe, eventfd, socket, timerfd mutex)  >  nothing
+//	file state lock (pipe, eventfd, socket, timerfd mutex)  >  FakeClock mutex
+//
+// The two sockets of a pair share one state lock. A timerfd calls its
+// Clock (AfterFunc, Stop, Now) under its lock; a Clock runs callbacks
+// without its own lock held, and never synchronously inside AfterFunc.
 //
 // A file never holds its state lock while notifying a queue: it records what
 // to notify, unlocks, then notifies (see package waiter). Readiness takes only

@@ -1,0 +1,388 @@
+package fs
+
+import (
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// Pipes (linux-epoll-semantics.md §9.1).
+//
+// Capacity is counted in slots, not bytes: a ring of 16 slots, each holding
+// up to one 4096-byte page. A write first tries to merge its length modulo
+// 4096 into the last slot (if the pipe is not empty, that slot was written
+// in normal mode and the bytes fit after its data), then fills fresh slots
+// a page at a time. So writes of at most PIPE_BUF bytes are atomic, 65536
+// one-byte writes fit, and a reader frees room only by emptying a slot.
+// A writer whose file has O_DIRECT ("packet mode") never merges and marks
+// its slots as packets; a read stops after a packet and discards whatever
+// of it was not read.
+
+const (
+	// PipeBuf is PIPE_BUF: writes up to this size are atomic.
+	PipeBuf = 4096
+
+	pipeSlots    = 16 // PIPE_DEF_BUFFERS: F_GETPIPE_SZ is 65536
+	pipePageSize = 4096
+)
+
+// pipeSlot is one pipe_buffer: the live bytes are page[off:off+len].
+type pipeSlot struct {
+	off, len int32
+	packet   bool // written in packet mode (O_DIRECT): never merged into
+}
+
+// pipe is the state both ends share.
+type pipe struct {
+	mu sync.Mutex
+	// slots [tail, head) (mod pipeSlots) are in use. Guarded by mu.
+	slots      [pipeSlots]pipeSlot
+	head, tail uint32
+	// pages backs the slots; allocated by the first write. Guarded by mu.
+	pages *[pipeSlots][pipePageSize]byte
+	// readers and writers count open ends (each 0 or 1: dup'd fds share
+	// one File). Guarded by mu.
+	readers, writers int
+	// polled is Linux's poll_usage: set by the first poll of either end,
+	// after which every write wakes readers. Guarded by mu.
+	polled bool
+
+	readQ  waiter.Queue // rd_wait: read end's hooks, blocked readers
+	writeQ waiter.Queue // wr_wait: write end's hooks, blocked writers
+}
+
+// pipeEnd is the Impl of one end.
+type pipeEnd struct {
+	p      *pipe
+	reader bool
+}
+
+// NewPipe returns the two ends of a new pipe (pipe2). flags may hold
+// O_NONBLOCK and O_DIRECT (O_CLOEXEC belongs to the fd table and is
+// ignored here; the syscall layer rejects other bits). As in Linux, the
+// write end gets both status flags and the read end only O_NONBLOCK: packet
+// mode is a property of the writer.
+func NewPipe(flags uint32) (r, w *File) {
+	p := &pipe{readers: 1, writers: 1}
+	r = New(&pipeEnd{p: p, reader: true}, unix.O_RDONLY|flags&unix.O_NONBLOCK)
+	w = New(&pipeEnd{p: p}, unix.O_WRONLY|flags&(unix.O_NONBLOCK|unix.O_DIRECT))
+	return r, w
+}
+
+func (p *pipe) usedLocked() uint32 { return p.head - p.tail }
+func (p *pipe) emptyLocked() bool  { return p.head == p.tail }
+func (p *pipe) fullLocked() bool   { return p.usedLocked() >= pipeSlots }
+
+// Read implements Impl.Read: a non-blocking read.
+func (e *pipeEnd) Read(f *File, dst []byte) (int, error) {
+	return e.ReadRound(f, dst, IORound{})
+}
+
+// Write implements Impl.Write: a non-blocking write.
+func (e *pipeEnd) Write(f *File, src []byte) (int, error) {
+	return e.WriteRound(f, src, IORound{})
+}
+
+// ReadRound implements BlockingIO.
+func (e *pipeEnd) ReadRound(f *File, dst []byte, r IORound) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil // a null read succeeds, before anything else
+	}
+	p := e.p
+	total := len(dst)
+	ret := 0
+	wakeWriter := false
+	wakeNextReader := r.Resumed
+
+	p.mu.Lock()
+	for {
+		if !p.emptyLocked() {
+			s := &p.slots[p.tail%pipeSlots]
+			chars := int(s.len)
+			if chars > total {
+				chars = total
+			}
+			page := &p.pages[p.tail%pipeSlots]
+			copy(dst[ret:ret+chars], page[s.off:int(s.off)+chars])
+			ret += chars
+			s.off += int32(chars)
+			s.len -= int32(chars)
+			if s.packet {
+				// A packet is read at most once: the rest is discarded.
+				total = chars
+				s.len = 0
+			}
+			if s.len == 0 {
+				// Freeing a slot of a full pipe is what wakes writers.
+				if p.fullLocked() {
+					wakeWriter = true
+				}
+				*s = pipeSlot{}
+				p.tail++
+			}
+			total -= chars
+			if total == 0 {
+				break
+			}
+			if !p.emptyLocked() {
+				continue
+			}
+		}
+		if p.writers == 0 || ret > 0 {
+			break // EOF, or a short read
+		}
+		if !r.WillSleep {
+			p.mu.Unlock()
+			return 0, unix.EAGAIN
+		}
+		// About to sleep. Linux wakes writers here only if it freed slots
+		// without reading anything, which needs empty slots that this
+		// model never creates.
+		p.mu.Unlock()
+		if wakeWriter {
+			p.writeQ.Notify(waiter.EventOut | waiter.EventWrNorm)
+		}
+		return 0, unix.EAGAIN
+	}
+	if p.emptyLocked() {
+		wakeNextReader = false
+	}
+	p.mu.Unlock()
+
+	if wakeWriter {
+		p.writeQ.Notify(waiter.EventOut | waiter.EventWrNorm)
+	}
+	if wakeNextReader {
+		p.readQ.Notify(waiter.EventIn | waiter.EventRdNorm)
+	}
+	return ret, nil
+}
+
+// WriteRound implements BlockingIO.
+func (e *pipeEnd) WriteRound(f *File, src []byte, r IORound) (int, error) {
+	if len(src) == 0 {
+		return 0, nil // a null write succeeds and wakes nobody
+	}
+	p := e.p
+	packet := f.StatusFlags()&unix.O_DIRECT != 0
+	ret := 0
+	var err error
+	wasEmpty := false
+	wakeNextWriter := false
+
+	p.mu.Lock()
+	if r.Resumed {
+		// After a sleep Linux re-reads emptiness and goes straight to
+		// fresh slots.
+		wasEmpty = p.emptyLocked()
+		wakeNextWriter = true
+	} else {
+		if p.readers == 0 {
+			err = unix.EPIPE
+			goto out
+		}
+		wasEmpty = p.emptyLocked()
+		if chars := len(src) % pipePageSize; chars != 0 && !wasEmpty {
+			i := (p.head - 1) % pipeSlots
+			s := &p.slots[i]
+			end := int(s.off) + int(s.len)
+			if !s.packet && end+chars <= pipePageSize {
+				copy(p.pages[i][end:end+chars], src[:chars])
+				s.len += int32(chars)
+				ret = chars
+				if ret == len(src) {
+					goto out
+				}
+			}
+		}
+	}
+	for {
+		if p.readers == 0 {
+			if ret == 0 {
+				err = unix.EPIPE
+			}
+			break
+		}
+		if !p.fullLocked() {
+			if p.pages == nil {
+				p.pages = new([pipeSlots][pipePageSize]byte)
+			}
+			i := p.head % pipeSlots
+			p.head++
+			n := copy(p.pages[i][:], src[ret:])
+			p.slots[i] = pipeSlot{len: int32(n), packet: packet}
+			ret += n
+			if ret == len(src) {
+				break
+			}
+			if !p.fullLocked() {
+				continue
+			}
+		}
+		// Full, with bytes left to write.
+		if !r.WillSleep {
+			if ret == 0 {
+				err = unix.EAGAIN
+			}
+			break
+		}
+		// About to sleep: wake readers only if this round found the pipe
+		// empty (poll_usage plays no part here).
+		p.mu.Unlock()
+		if wasEmpty {
+			p.readQ.Notify(waiter.EventIn | waiter.EventRdNorm)
+		}
+		return ret, unix.EAGAIN
+	}
+out:
+	if p.fullLocked() {
+		wakeNextWriter = false
+	}
+	// "Epoll nonsensically wants a wakeup whether the pipe was already
+	// empty or not": once polled, every write (even one that failed with
+	// EAGAIN) wakes readers.
+	wakeReaders := wasEmpty || p.polled
+	p.mu.Unlock()
+
+	if wakeReaders {
+		p.readQ.Notify(waiter.EventIn | waiter.EventRdNorm)
+	}
+	if wakeNextWriter {
+		p.writeQ.Notify(waiter.EventOut | waiter.EventWrNorm)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return ret, nil
+}
+
+// Release implements Impl.Release. Losing the last reader or the last
+// writer while the other side remains wakes everybody on both queues.
+func (e *pipeEnd) Release(f *File) {
+	p := e.p
+	p.mu.Lock()
+	if e.reader {
+		p.readers--
+	} else {
+		p.writers--
+	}
+	wake := (p.readers == 0) != (p.writers == 0)
+	if p.readers == 0 && p.writers == 0 {
+		p.pages = nil
+	}
+	p.mu.Unlock()
+	if wake {
+		p.readQ.NotifyAll(0)
+		p.writeQ.NotifyAll(0)
+	}
+}
+
+// Readiness implements Pollable. Like pipe_poll it also marks the pipe as
+// polled, which makes every later write wake readers; callers that are not
+// modelling a poll (a blocking read deciding whether to sleep) must not
+// call it.
+func (e *pipeEnd) Readiness(f *File, mask waiter.EventMask) waiter.EventMask {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.polled = true
+	var m waiter.EventMask
+	if e.reader {
+		if !p.emptyLocked() {
+			m |= waiter.EventIn | waiter.EventRdNorm
+		}
+		if p.writers == 0 {
+			m |= waiter.EventHUp
+		}
+	} else {
+		if !p.fullLocked() {
+			m |= waiter.EventOut | waiter.EventWrNorm
+		}
+		if p.readers == 0 {
+			m |= waiter.EventErr
+		}
+	}
+	return m
+}
+
+// EventRegister implements Pollable: the read end hooks the reader queue,
+// the write end the writer queue.
+func (e *pipeEnd) EventRegister(f *File, w *waiter.Entry) { e.queue().Register(w) }
+
+// EventUnregister implements Pollable.
+func (e *pipeEnd) EventUnregister(f *File, w *waiter.Entry) { e.queue().Unregister(w) }
+
+func (e *pipeEnd) queue() *waiter.Queue {
+	if e.reader {
+		return &e.p.readQ
+	}
+	return &e.p.writeQ
+}
+
+func (e *pipeEnd) blockingWaitExclusive() bool { return true }
+
+// PipeSize is F_GETPIPE_SZ: the capacity in bytes.
+func (e *pipeEnd) PipeSize() int { return pipeSlots * pipePageSize }
+
+// Buffered is FIONREAD: the bytes waiting to be read.
+func (e *pipeEnd) Buffered() int {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for i := p.tail; i != p.head; i++ {
+		n += int(p.slots[i%pipeSlots].len)
+	}
+	return n
+}
+
+// SlotsUsed returns how many of the 16 slots hold data (for tests and
+// fuzzers).
+func (e *pipeEnd) SlotsUsed() int {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return int(p.usedLocked())
+}
+
+// CheckInvariants implements InvariantChecker.
+func (e *pipeEnd) CheckInvariants() error {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readers < 0 || p.readers > 1 || p.writers < 0 || p.writers > 1 {
+		return fmt.Errorf("pipe: readers=%d writers=%d", p.readers, p.writers)
+	}
+	used := p.usedLocked()
+	if used > pipeSlots {
+		return fmt.Errorf("pipe: %d slots in use (head %d, tail %d)", used, p.head, p.tail)
+	}
+	if used > 0 && p.pages == nil {
+		return fmt.Errorf("pipe: %d slots in use without pages", used)
+	}
+	for i := uint32(0); i < pipeSlots; i++ {
+		idx := p.tail + i
+		s := p.slots[idx%pipeSlots]
+		if i >= used {
+			if s != (pipeSlot{}) {
+				return fmt.Errorf("pipe: free slot %d not clear: %+v", idx%pipeSlots, s)
+			}
+			continue
+		}
+		if s.len <= 0 || s.off < 0 || int(s.off)+int(s.len) > pipePageSize {
+			return fmt.Errorf("pipe: slot %d has off %d len %d", idx%pipeSlots, s.off, s.len)
+		}
+	}
+	return nil
+}
+
+// PipeInfo is implemented by pipe ends: F_GETPIPE_SZ, FIONREAD and the slot
+// count.
+type PipeInfo interface {
+	PipeSize() int
+	Buffered() int
+	SlotsUsed() int
+}
