@@ -1,0 +1,55 @@
+// Package syscalls is guestpoll's Linux-ABI syscall layer. A guest thread is
+// a Task; it issues Task.Syscall(nr, args) with the syscall numbers of its
+// Arch (AMD64 or ARM64), and pointer arguments are addresses in its Memory.
+// Handlers decode and validate the arguments in Linux's order (the errno
+// that wins when several checks fail is the one Linux reports: see
+// linux-epoll-semantics.md §1A, §2.1, §4.1), then call into the kernel
+// model: the fd table (kernel/fd), files (kernel/fs) and epoll
+// (kernel/epoll).
+//
+// # What the package owns
+//
+//   - The syscall tables per arch and the handlers: epoll_create[1],
+//     epoll_ctl, epoll_wait/pwait/pwait2, read/write/readv/writev, close,
+//     close_range, dup/dup2/dup3, fcntl, poll/ppoll, pipe/pipe2,
+//     eventfd/eventfd2, socket/socketpair/shutdown (AF_UNIX only),
+//     timerfd_create/settime/gettime, getrlimit/setrlimit/prlimit64,
+//     clock_gettime, memfd_create. Any other number is ENOSYS.
+//   - The guest ABI: struct epoll_event is 12 bytes packed (data at 4) on
+//     amd64 and 16 bytes (data at 8) on arm64; timespec, itimerspec, iovec,
+//     pollfd, rlimit and sigset_t are their 64-bit layouts.
+//   - Blocking: a Task is the epoll.Blocker of its epoll_wait calls and
+//     sleeps the same way in read, write and poll, on one reusable
+//     waiter.Sleeper, one time.Timer and a signal channel.
+//   - Signals, as far as syscalls see them: Interrupt makes a signal pending;
+//     one not blocked by the task's mask ends a sleep (EINTR) and is
+//     consumed ("its handler runs") when the syscall returns. pwait, pwait2
+//     and ppoll install their temporary mask for the call; on EINTR the
+//     handler runs under it, otherwise the old mask is restored first.
+//   - GuestMemory, an in-process Memory with lazily allocated pages.
+//   - FDInfo, the text of /proc/self/fdinfo/N.
+//
+// # Invariants
+//
+//   - A handler never keeps a file reference past its return, except the
+//     ones held by the fd table.
+//   - Blocking waits register the task's entries only while the call runs;
+//     when Syscall returns, no entry of the task is on any wait queue.
+//   - Steady-state syscalls allocate nothing: the event chunk, the I/O
+//     buffer (64 KiB), the iovec and pollfd arrays are per-task scratch,
+//     grown at most once to the largest size used.
+//   - Events are copied out chunk by chunk; a fault in slot k > 0 returns k
+//     and leaves the rest queued (epoll.EventWriter's contract).
+//
+// # Concurrency and lock order
+//
+// A Task is one thread: Syscall must not be called concurrently on the same
+// Task; its scratch state needs no lock. Only Interrupt, SetSignalMask and
+// the signal accessors are safe from other goroutines; Task.sigMu guards the
+// mask and the pending set and is a leaf lock (nothing is acquired under
+// it). The fd table has its own lock, taken and released inside each fd.Table
+// call; files are used outside it with a reference. Epoll and file locks
+// are taken inside the kernel packages, never while the syscall layer holds
+// sigMu. GuestMemory has its own RWMutex, also a leaf. Kernel.inoMu (fdinfo
+// inode numbers) is a leaf taken only by FDInfo.
+package syscalls

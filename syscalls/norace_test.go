@@ -1,0 +1,5 @@
+//go:build !race
+
+package syscalls
+
+const raceEnabled = false

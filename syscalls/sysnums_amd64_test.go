@@ -1,0 +1,34 @@
+//go:build linux && amd64
+
+package syscalls
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The hand-written amd64 numbers agree with golang.org/x/sys/unix.
+func TestAMD64NumbersMatchUnix(t *testing.T) {
+	for got, want := range map[int]int{
+		AMD64Read: unix.SYS_READ, AMD64Write: unix.SYS_WRITE, AMD64Close: unix.SYS_CLOSE,
+		AMD64Poll: unix.SYS_POLL, AMD64Readv: unix.SYS_READV, AMD64Writev: unix.SYS_WRITEV,
+		AMD64Pipe: unix.SYS_PIPE, AMD64Dup: unix.SYS_DUP, AMD64Dup2: unix.SYS_DUP2,
+		AMD64Socket: unix.SYS_SOCKET, AMD64Shutdown: unix.SYS_SHUTDOWN,
+		AMD64Socketpair: unix.SYS_SOCKETPAIR, AMD64Fcntl: unix.SYS_FCNTL,
+		AMD64Getrlimit: unix.SYS_GETRLIMIT, AMD64Setrlimit: unix.SYS_SETRLIMIT,
+		AMD64EpollCreate: unix.SYS_EPOLL_CREATE, AMD64ClockGettime: unix.SYS_CLOCK_GETTIME,
+		AMD64EpollWait: unix.SYS_EPOLL_WAIT, AMD64EpollCtl: unix.SYS_EPOLL_CTL,
+		AMD64Ppoll: unix.SYS_PPOLL, AMD64EpollPwait: unix.SYS_EPOLL_PWAIT,
+		AMD64TimerfdCreate: unix.SYS_TIMERFD_CREATE, AMD64Eventfd: unix.SYS_EVENTFD,
+		AMD64TimerfdSettime: unix.SYS_TIMERFD_SETTIME, AMD64TimerfdGettime: unix.SYS_TIMERFD_GETTIME,
+		AMD64Eventfd2: unix.SYS_EVENTFD2, AMD64EpollCreate1: unix.SYS_EPOLL_CREATE1,
+		AMD64Dup3: unix.SYS_DUP3, AMD64Pipe2: unix.SYS_PIPE2, AMD64Prlimit64: unix.SYS_PRLIMIT64,
+		AMD64MemfdCreate: unix.SYS_MEMFD_CREATE, AMD64CloseRange: unix.SYS_CLOSE_RANGE,
+		AMD64EpollPwait2: unix.SYS_EPOLL_PWAIT2,
+	} {
+		if got != want {
+			t.Errorf("amd64 number %d, unix says %d", got, want)
+		}
+	}
+}
