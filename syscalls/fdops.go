@@ -43,7 +43,7 @@ func hCloseRange(t *Task, a *[6]uintptr) (uintptr, errno) {
 }
 
 func hDup(t *Task, a *[6]uintptr) (uintptr, errno) {
-	n, err := t.fds.Dup(int32(a[0]), 0, false)
+	n, err := t.fds.Dup(int32(a[0]), false)
 	if err != nil {
 		return 0, errnoOf(err)
 	}
@@ -84,7 +84,7 @@ func hFcntl(t *Task, a *[6]uintptr) (uintptr, errno) {
 		if soft, _ := t.fds.Limit(); uint64(arg) >= soft || uint64(arg) > math.MaxInt32 {
 			return 0, unix.EINVAL
 		}
-		nfd, err := t.fds.Dup(n, int32(arg), cmd == unix.F_DUPFD_CLOEXEC)
+		nfd, err := t.fds.DupFrom(n, int32(arg), cmd == unix.F_DUPFD_CLOEXEC)
 		if err != nil {
 			return 0, errnoOf(err)
 		}

@@ -125,7 +125,9 @@ func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadli
 		ep.readyMu.Lock()
 		eavail = !ep.ready.empty() || ep.scanning
 		if !eavail {
-			ep.waiters.Register(e)
+			// Linux puts epoll sleepers at the head: the last thread to
+			// block is the first woken.
+			ep.waiters.RegisterHead(e)
 		}
 		ep.readyMu.Unlock()
 		if eavail {

@@ -33,13 +33,13 @@ func TestLowestFreeAndClose(t *testing.T) {
 	if n, _ := tb.Install(f, 0, false); n != 1 {
 		t.Fatalf("lowest free not reused: %d", n)
 	}
-	if n, _ := tb.Dup(0, 10, true); n != 10 {
+	if n, _ := tb.DupFrom(0, 10, true); n != 10 {
 		t.Fatalf("F_DUPFD 10 gave %d", n)
 	}
 	if c, _ := tb.CloseOnExec(10); !c {
 		t.Fatal("cloexec not set")
 	}
-	if n, _ := tb.Dup(0, 0, false); n != 4 {
+	if n, _ := tb.Dup(0, false); n != 4 {
 		t.Fatalf("dup gave %d", n)
 	}
 }
@@ -64,6 +64,12 @@ func TestLimitEMFILE(t *testing.T) {
 	}
 	if _, _, err := tb.InstallPair(f, f, false); !errors.Is(err, unix.EMFILE) {
 		t.Fatalf("pair: got %v", err)
+	}
+	if _, err := tb.Dup(0, false); !errors.Is(err, unix.EMFILE) {
+		t.Fatalf("dup at the limit: got %v, want EMFILE", err)
+	}
+	if _, err := tb.DupFrom(0, 2, false); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("F_DUPFD at the limit: got %v, want EINVAL", err)
 	}
 	if _, err := tb.Dup2(0, 5, false, false); !errors.Is(err, unix.EBADF) {
 		t.Fatalf("dup2 beyond limit: got %v, want EBADF", err)
@@ -106,7 +112,7 @@ func TestCloseOfLastFdRemovesEpollRegistrationButDupKeepsIt(t *testing.T) {
 	tb.Install(epf, 0, false)
 	f, ff := kerneltest.NewFakeFile(waiter.EventIn)
 	n, _ := tb.Install(f, 0, false)
-	dupn, _ := tb.Dup(n, 0, false)
+	dupn, _ := tb.Dup(n, false)
 	if err := ep.Add(epoll.FileIdentifier{File: f, Fd: n}, waiter.EventIn, 1); err != nil {
 		t.Fatal(err)
 	}

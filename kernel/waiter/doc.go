@@ -9,7 +9,9 @@
 // inserted at the head of the queue and exclusive ones at the tail, exactly
 // as add_wait_queue and add_wait_queue_exclusive do, because the order in
 // which hooks are called is observable (it decides the order in which an
-// epoll instance queues two registrations of one file).
+// epoll instance queues two registrations of one file). RegisterHead puts
+// an exclusive entry at the head instead, as __add_wait_queue_exclusive does
+// for threads blocked in epoll_wait (the last to block is woken first).
 //
 // Notify(key) is wake_up with nr_exclusive = 1: it calls every non-exclusive
 // entry, then exclusive entries in order until one of them reports that it

@@ -53,12 +53,23 @@ func (q *Queue) Register(e *Entry) {
 	q.mu.Unlock()
 }
 
-func (q *Queue) link(e *Entry) {
+// RegisterHead links e at the head of q whatever its kind, as Linux's
+// __add_wait_queue_exclusive does for threads blocked in epoll_wait: the
+// most recent sleeper is the first woken.
+func (q *Queue) RegisterHead(e *Entry) {
+	q.mu.Lock()
+	q.linkAt(e, true)
+	q.mu.Unlock()
+}
+
+func (q *Queue) link(e *Entry) { q.linkAt(e, !e.exclusive) }
+
+func (q *Queue) linkAt(e *Entry, atHead bool) {
 	if e.q != nil {
 		panic("waiter: entry registered twice")
 	}
 	e.q = q
-	if e.exclusive || q.head == nil {
+	if !atHead || q.head == nil {
 		e.prev, e.next = q.tail, nil
 		if q.tail != nil {
 			q.tail.next = e

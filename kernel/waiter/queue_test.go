@@ -157,3 +157,16 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+func TestRegisterHeadIsWokenFirst(t *testing.T) {
+	var log []string
+	var q Queue
+	a, _ := newEntry("a", &log, true, true, true)
+	b, _ := newEntry("b", &log, true, true, true)
+	q.RegisterHead(a)
+	q.RegisterHead(b)
+	q.Notify(EventIn)
+	if !equal(log, []string{"b"}) || !q.Linked(a) {
+		t.Fatalf("woke %v; want the most recent sleeper only", log)
+	}
+}
