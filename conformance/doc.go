@@ -1,0 +1,198 @@
+// Package conformance is guestpoll's differential conformance suite: it
+// parses conformance scripts (the format is specified in
+// shared/conformance-scripts.md), runs them on backends, and compares the
+// traces with the trace of the real kernel.
+//
+// # Pieces
+//
+//   - Parse turns script text into a Script: one Step per line, with the
+//     file:line of every problem (ParseErrors; never a panic, nothing is
+//     skipped silently). It also parses traces, which are scripts with a
+//     result on every step and possibly a final "!! REASON" line.
+//   - Results are structured values (Result, compared with go-cmp), so the
+//     comparison ignores white space and spelling ("0x5" equals "IN|OUT",
+//     "EWOULDBLOCK" equals "EAGAIN") and fd results are compared by shape
+//     ("fd fd"), never by number. Expectation holds "=> *" and "=> A || B".
+//   - FormatScript and FormatTrace print scripts and traces; a printed trace
+//     parses back to the same steps and results (tested, and fuzzed by
+//     FuzzParse).
+//   - Execute is the shared executor, which runs a Script on a Machine.
+//   - Backends are registered by name (Register, RegisterBackend) and looked
+//     up with LookupBackend. The "linux" backend is built in.
+//   - Compare, ApplyKnown, RunSuite, WriteText, WriteJSON and RecordFiles
+//     are the comparison, the known-divergences list, the suite runner, the
+//     reports and recording; cmd/epollconf is a thin CLI over them.
+//
+// # The executor and the Machine seam
+//
+// Every backend shares the step semantics because every step is carried
+// out by Execute, which only asks a Machine to execute raw x86-64 Linux
+// system calls and to access guest memory:
+//
+//   - Execute builds every guest structure itself in memory from
+//     Machine.Alloc: the packed 12-byte struct epoll_event (u32 events at 0,
+//     u64 data at 4), struct pollfd, struct timespec, struct itimerspec,
+//     struct rlimit, the 8-byte sigset (sigsetsize 8), int[2] for pipe2 and
+//     socketpair, the name "conf" for memfd_create; and decodes results the
+//     same way. Each thread has its own scratch page, its own events buffer
+//     (EventsBufferSize bytes, large enough for MaxEvents events, mapped
+//     lazily) and its own read/write buffer.
+//   - The calls made are exactly: epoll_create, epoll_create1, pipe2,
+//     eventfd2, socketpair(AF_UNIX), socket(AF_UNIX), timerfd_create,
+//     memfd_create("conf", 0) for open_regular, dup, dup2, dup3, close,
+//     write, read, timerfd_settime (with clock_gettime on the timer's clock
+//     for "+MS"), shutdown, fcntl (F_SETFL, F_GETFL, F_GETFD), getrlimit and
+//     setrlimit (RLIMIT_NOFILE), poll (one pollfd), epoll_ctl, epoll_wait,
+//     epoll_pwait, epoll_pwait2, plus getrlimit/setrlimit and close during
+//     cleanup. Integer arguments are passed sign-extended, as C does.
+//   - fdinfo is the one step that is not a system call: Machine.Fdinfo
+//     returns the text of /proc/self/fdinfo/N, and the executor parses it
+//     (ParseFdinfo), sorts it and names the targets.
+//   - BADPTR is Machine.BadPtr: an inaccessible user address.
+//   - Threads: the executor runs each script thread (and the main script
+//     thread, MainThread) on a goroutine of its own, brackets it with
+//     Machine.StartThread/StopThread, and sends "interrupt T" through
+//     Machine.Interrupt.
+//
+// Adding a backend therefore means implementing Machine (see machine.go for
+// the exact contract of each method) and registering it:
+//
+//	conformance.RegisterBackend("model", func() (conformance.Machine, error) { ... })
+//
+// in the init function of the backend's package, which cmd/epollconf
+// (backends.go) and the conformance tests blank-import. BackendSpec.Isolated
+// runs a backend's scripts each in a fresh child process instead.
+//
+// # The linux backend
+//
+// Each script runs in a fresh child process: the current binary re-executed
+// (os.Executable) with GUESTPOLL_CONFORMANCE_CHILD=1 and
+// GODEBUG=asyncpreemptoff=1 (so that no SIGURG interrupts epoll_wait). Every
+// binary that can run it calls RunChildIfRequested first thing in main and
+// TestMain. The script goes in on stdin (JSON); outcomes come back one JSON
+// line at a time on a copy of stdout at fd 900 or above (so a script may
+// close fd 1), which keeps the steps done so far if the child dies. The
+// child closes the fds it inherited without close-on-exec, ignores SIGPIPE
+// (signal.Ignore, so the kernel discards it and writes fail with EPIPE),
+// installs a SIGUSR1 handler with signal.Notify and then clears SA_RESTART
+// from it with a raw rt_sigaction (Go installs its handlers with
+// SA_RESTART), and initialises the Go runtime's netpoller before the
+// script so that the runtime's own fds are not created mid-script. Script
+// threads are goroutines locked to their OS thread; they are never
+// unlocked, so each ends with its goroutine. Calls go through
+// unix.Syscall6. "interrupt T" is tgkill(pid, tid, SIGUSR1); after an
+// interrupt, the thread's next call is preceded by a getpid so that a
+// signal that arrived just as the interrupted call returned is handled
+// there and cannot hit the next call. Memory is anonymous MAP_NORESERVE
+// mmaps; BADPTR points into a PROT_NONE mapping. Fdinfo reads
+// /proc/self/fdinfo/N, lifting RLIMIT_NOFILE's soft limit to the hard limit
+// around the open when a script lowered it (with a raw prlimit64, which
+// does not disturb the Go runtime's own RLIMIT_NOFILE bookkeeping; a
+// creation racing with it on another script thread could see the lifted
+// limit, and the open takes the lowest free fd for a moment). The
+// parent kills a child that outlives a generous watchdog (2 minutes plus
+// the script's sleeps and within bounds plus the join and cleanup
+// timeouts), and then ends the trace with "!! REASON".
+//
+// # Goroutines and locks
+//
+// Execute runs the steps on the calling goroutine. Only that goroutine
+// touches the name table (fdNames), the set of fds to close at the end and
+// the timer clocks, so they need no lock. Each script thread is a worker
+// goroutine with a FIFO of jobs; worker.mu guards the queue, the running
+// job and the stop flag, and a sync.Cond wakes the worker. A job's done
+// channel is closed under worker.mu when it finishes; joins and main-thread
+// calls wait on it with a timeout (Options.JoinTimeout, 30 s). Interrupt
+// holds worker.mu while it calls Machine.Interrupt, so the worker cannot
+// start its next job meanwhile. executor.rlMu guards the saved
+// RLIMIT_NOFILE (setrlimit_nofile may run on any thread). Machine methods
+// are called concurrently from the workers and the executor.
+//
+// RunSuite runs (script, backend) units on -j goroutines. Runs of
+// timing-sensitive scripts (those with a thread, sleep, interrupt or
+// within) take a sync.RWMutex exclusively, all others share it, so that
+// timing-sensitive scripts never compete for the two CPUs. A
+// timing-sensitive script that diverges or fails is run again, alone, on
+// every backend (Retries, default 1 in the CLI and tests); the last run
+// decides and the report says so.
+//
+// # Decisions where the contract is open
+//
+//   - Names. A name may not be a step word (join, sleep, interrupt, within)
+//     or an operation name. Using a name that no earlier step binds is a
+//     parse error. Binding a name that is still open, or using a name whose
+//     creating call failed, is found only while running: the trace ends
+//     with "!! script error: FILE:LINE: ..." on every backend, and the
+//     verdict is an error.
+//   - Threads. The arguments of 'T & CALL' are resolved (names to numbers)
+//     when the 'T &' step executes; the call's effects on names (bindings,
+//     closes, dup2 onto a name) and the naming of its fdinfo result happen
+//     when it is joined. A 'within' on a thread's call is checked and
+//     reported at its join. 'interrupt T' sends nothing when T has no call
+//     running. Threads of one name started after a full join are new
+//     threads (new ThreadID, new OS thread on linux).
+//   - dup2 and dup3 take no 'NAME =' binding: NEW, when it is a name, is
+//     bound again. dup2 of a number onto itself changes nothing.
+//   - Pointers. epoll_ctl's three-argument form passes NULL. The events
+//     buffer of epoll_pwait and epoll_pwait2 is replaced by an optional
+//     last NULL or BADPTR after SIGNALS (epoll_pwait2 needs SIGNALS written
+//     out to have one: 'epoll_pwait2 ep 8 0 0 NULL BADPTR'). A fifth
+//     epoll_pwait2 token is always SIGNALS.
+//   - Numbers. 32-bit positions (fds, SIZE, MAXEVENTS, timeouts, flags)
+//     accept -2^31..2^32-1; 64-bit ones (DATA, VALUE, SEC, NSEC, SIGNALS
+//     numbers, setrlimit_nofile N, INTERVAL_MS) any 64-bit value, negative
+//     numbers in two's complement. TYPE, CLOCK, OP and HOW take one name or
+//     a number. poll's EVENTS is 16 bits and takes no private flags (ET,
+//     ONESHOT, WAKEUP, EXCLUSIVE). write and read counts go up to MaxIO
+//     (about 2 GiB); the bytes written are zeros.
+//   - timerfd_settime. Milliseconds split with truncating division, so a
+//     negative VALUE_MS gives a negative tv_nsec (EINVAL, as Linux says). A
+//     plain number with ABSTIME is an absolute time in milliseconds on the
+//     timer's clock. The clock for "+MS" is the CLOCK the timer was created
+//     with (followed through dup, dup2 and dup3); for an fd the script did
+//     not create with timerfd_create, CLOCK_MONOTONIC.
+//   - setrlimit_nofile N keeps the current hard limit. RLIMIT_NOFILE is
+//     read before the first one and restored at the end.
+//   - close. Any result but EBADF counts as closed (Linux releases the fd
+//     even when close reports an error).
+//   - Results. fcntl_getfl is printed as the access mode and flags joined
+//     by '|' ("RDWR|NONBLOCK"); expectations may also separate them with
+//     spaces. eventfd_read of fewer than 8 bytes shows the count and the
+//     little-endian value of the bytes read. fdinfo entries with the same
+//     target number are ordered by mask, then data. Errno numbers without
+//     a name print as "E<number>" (e.g. a leaked kernel-internal code);
+//     EWOULDBLOCK, ENOTSUP and EDEADLOCK are accepted as aliases. Masks in
+//     results may end with one number for unnamed bits, as printed; masks
+//     in arguments never mix names and numbers. An expectation's count must
+//     match the events listed ("=> 2 [IN 0x1]" is a parse error). "=> -" is
+//     only for 'T &', sleep and interrupt; TIMEOUT and errno names are
+//     accepted on calls and joins. "=>" with nothing after it is only valid
+//     for fdinfo (the empty list).
+//   - Traces. A "!! REASON" line may only be the last step line, needs a
+//     reason, and a script containing one is refused when run. A trace that
+//     ends with "!!" (a TIMEOUT, a runner error, a crashed child, a thread
+//     that could not be joined at the end, a script error) is an error of
+//     that backend, never a divergence, even for a script listed as a known
+//     divergence. Printed traces may carry comments with fd numbers and
+//     timings; comments are ignored when parsing.
+//   - Comparison. A step with an expectation is checked against it on
+//     every backend, linux included; a step without one is compared with
+//     the linux trace (on other backends). A step the linux trace lacks (it
+//     stopped early) makes the other backend's verdict an error.
+//   - Ending. Queued calls are dropped; the script's fds (bound or not) are
+//     closed in ascending order by the main thread (by a helper thread if
+//     the main thread is stuck); running calls are then interrupted
+//     repeatedly for Options.CleanupTimeout (5 s); fds returned by calls
+//     that finished during cleanup are closed; RLIMIT_NOFILE is restored.
+//     Machine.Close is skipped when a thread could not be joined.
+//   - Known divergences (known-divergences.txt beside this file): each line
+//     is "relative/path.script [@backend,...] reason", the path relative to
+//     the list's directory. Without @backends an entry applies to every
+//     backend except linux (linux is the oracle; a linux expectation
+//     failure is a recording problem). A listed script that passes is
+//     reported as fixed and does not fail the run.
+//   - Recording writes the result after the existing "=>" (or adds one,
+//     aligned with the script's other expectations), keeps comments, blank
+//     lines, "*" and "A || B", adds nothing to steps without a result, and
+//     refuses a trace that stopped early or missed a within bound.
+package conformance

@@ -1,0 +1,323 @@
+package conformance
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ScriptExt is the extension of script files.
+const ScriptExt = ".script"
+
+// FindScripts expands files and directory trees into the sorted list of
+// *.script files they contain. A file named explicitly is taken whatever
+// its extension.
+func FindScripts(paths []string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		c := filepath.Clean(p)
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			add(p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.HasSuffix(path, ScriptExt) {
+				add(path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// SuiteOptions configure RunSuite.
+type SuiteOptions struct {
+	// Paths are script files or directory trees of *.script files.
+	Paths []string
+	// Backends are the backends whose verdicts are reported (default:
+	// every registered backend).
+	Backends []string
+	// NoOracle skips running linux when it is not in Backends; steps
+	// without expectations are then not checked on other backends.
+	NoOracle bool
+	// Run, if set, selects scripts whose path matches it.
+	Run *regexp.Regexp
+	// Skip, if set, drops scripts for which it returns true.
+	Skip func(path string) bool
+	// Jobs is how many script runs go on at once (default 4). Runs of
+	// timing-sensitive scripts (threads, sleep, interrupt, within) are
+	// never concurrent with any other run.
+	Jobs int
+	// Retries is how many times a timing-sensitive script whose verdict is
+	// an unknown divergence or a runner error is run again, alone, on
+	// every backend; the last run decides. The CLI default is 1.
+	Retries int
+	// Known is the known-divergences list (may be nil).
+	Known *KnownDivergences
+	// Exec tunes the executor.
+	Exec Options
+	// Progress, if set, is called after each run (serialized).
+	Progress func(Progress)
+}
+
+// Progress reports one finished run.
+type Progress struct {
+	Done, Total int
+	Backend     string
+	Path        string
+	Failed      bool // the trace ended with "!! REASON"
+}
+
+// ScriptResult is everything about one script.
+type ScriptResult struct {
+	Path       string
+	ParseError string `json:",omitempty"`
+	Verdicts   []Verdict
+	// Traces are the printed traces, by backend, kept for scripts that
+	// did not pass everywhere.
+	Traces map[string]string `json:",omitempty"`
+
+	script *Script
+	traces map[string]*Trace
+}
+
+// Script returns the parsed script (nil after a parse error).
+func (r *ScriptResult) Script() *Script { return r.script }
+
+// Trace returns the trace of one backend (nil if it did not run).
+func (r *ScriptResult) Trace(backend string) *Trace { return r.traces[backend] }
+
+// SuiteResult is the outcome of RunSuite.
+type SuiteResult struct {
+	Backends []string
+	Scripts  []*ScriptResult
+	Warnings []string `json:",omitempty"`
+	Duration time.Duration
+}
+
+// RunSuite runs every selected script on the selected backends (and on
+// linux as the oracle) and compares the traces.
+func RunSuite(opts SuiteOptions) (*SuiteResult, error) {
+	start := time.Now()
+	backends := opts.Backends
+	if len(backends) == 0 {
+		backends = Backends()
+	}
+	runSet := append([]string(nil), backends...)
+	hasLinux := false
+	for _, b := range backends {
+		hasLinux = hasLinux || b == "linux"
+	}
+	if !hasLinux && !opts.NoOracle {
+		runSet = append([]string{"linux"}, runSet...)
+	}
+	impls := map[string]Backend{}
+	for _, b := range runSet {
+		impl, err := LookupBackend(b)
+		if err != nil {
+			return nil, err
+		}
+		impls[b] = impl
+	}
+	paths, err := FindScripts(opts.Paths)
+	if err != nil {
+		return nil, err
+	}
+	res := &SuiteResult{Backends: backends}
+	for _, e := range opts.Known.Missing() {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s:%d: listed script %s does not exist", opts.Known.Path, e.Line, e.Script))
+	}
+	var units []unit
+	for _, p := range paths {
+		if opts.Run != nil && !opts.Run.MatchString(filepath.ToSlash(p)) {
+			continue
+		}
+		if opts.Skip != nil && opts.Skip(p) {
+			continue
+		}
+		sr := &ScriptResult{Path: p, traces: map[string]*Trace{}}
+		res.Scripts = append(res.Scripts, sr)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			sr.ParseError = err.Error()
+			continue
+		}
+		sc, err := Parse(p, string(data))
+		if err != nil {
+			sr.ParseError = err.Error()
+			continue
+		}
+		sr.script = sc
+		for _, b := range runSet {
+			units = append(units, unit{sr: sr, backend: impls[b]})
+		}
+	}
+	s := &scheduler{jobs: opts.Jobs, exec: opts.Exec, progress: opts.Progress, total: len(units)}
+	s.run(units)
+
+	verdicts := func(sr *ScriptResult, retried bool) {
+		sr.Verdicts = nil
+		oracle := sr.traces["linux"]
+		for _, b := range backends {
+			v := Compare(sr.script, sr.traces[b], oracle)
+			v.Path, v.Retried = sr.Path, retried
+			ApplyKnown(&v, opts.Known.Lookup(sr.Path, b))
+			sr.Verdicts = append(sr.Verdicts, v)
+		}
+	}
+	for _, sr := range res.Scripts {
+		if sr.script != nil {
+			verdicts(sr, false)
+		}
+	}
+	for try := 0; try < opts.Retries; try++ {
+		var again []unit
+		var srs []*ScriptResult
+		for _, sr := range res.Scripts {
+			if sr.script == nil || !sr.script.timingSensitive() || !needsRetry(sr) {
+				continue
+			}
+			srs = append(srs, sr)
+			for _, b := range runSet {
+				again = append(again, unit{sr: sr, backend: impls[b]})
+			}
+		}
+		if len(again) == 0 {
+			break
+		}
+		s.total += len(again)
+		s.run(again)
+		for _, sr := range srs {
+			verdicts(sr, true)
+		}
+	}
+	for _, sr := range res.Scripts {
+		if sr.script == nil {
+			continue
+		}
+		clean := true
+		for _, v := range sr.Verdicts {
+			clean = clean && v.Status == StatusPass
+		}
+		if clean {
+			continue
+		}
+		sr.Traces = map[string]string{}
+		for b, tr := range sr.traces {
+			sr.Traces[b] = FormatTrace(sr.script, tr, TraceFormat{Notes: true})
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func needsRetry(sr *ScriptResult) bool {
+	for _, v := range sr.Verdicts {
+		if v.Status == StatusDiverged || v.Status == StatusError && !sr.traces[v.Backend].ScriptError {
+			return true
+		}
+	}
+	return false
+}
+
+type unit struct {
+	sr      *ScriptResult
+	backend Backend
+}
+
+// scheduler runs units on a pool of goroutines. Timing-sensitive scripts
+// take the lock exclusively, others share it.
+type scheduler struct {
+	jobs     int
+	exec     Options
+	progress func(Progress)
+	rw       sync.RWMutex
+	mu       sync.Mutex // guards results, done, progress calls
+	done     int
+	total    int
+}
+
+func (s *scheduler) run(units []unit) {
+	jobs := s.jobs
+	if jobs <= 0 {
+		jobs = 4
+	}
+	ch := make(chan unit)
+	var wg sync.WaitGroup
+	for i := 0; i < jobs; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range ch {
+				s.runOne(u)
+			}
+		}()
+	}
+	for _, u := range units {
+		ch <- u
+	}
+	close(ch)
+	wg.Wait()
+}
+
+func (s *scheduler) runOne(u unit) {
+	sc := u.sr.script
+	if sc.timingSensitive() {
+		s.rw.Lock()
+	} else {
+		s.rw.RLock()
+	}
+	tr := u.backend.Run(sc, s.exec)
+	if sc.timingSensitive() {
+		s.rw.Unlock()
+	} else {
+		s.rw.RUnlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u.sr.traces[u.backend.Name()] = tr
+	s.done++
+	if s.progress != nil {
+		s.progress(Progress{Done: s.done, Total: s.total, Backend: u.backend.Name(), Path: sc.Path, Failed: tr.Failed()})
+	}
+}
+
+// Failed reports whether the suite has an unknown divergence, an error or
+// an invalid script.
+func (r *SuiteResult) Failed() bool {
+	for _, sr := range r.Scripts {
+		if sr.ParseError != "" {
+			return true
+		}
+		for _, v := range sr.Verdicts {
+			if v.Status == StatusDiverged || v.Status == StatusError {
+				return true
+			}
+		}
+	}
+	return false
+}
