@@ -60,8 +60,9 @@
 //	conformance.RegisterBackend("model", func() (conformance.Machine, error) { ... })
 //
 // in the init function of the backend's package, which cmd/epollconf
-// (backends.go) and the conformance tests blank-import. BackendSpec.Isolated
-// runs a backend's scripts each in a fresh child process instead.
+// blank-imports (backends.go); conformance/backends_test.go blank-imports it
+// too when TestCorpus is to cover it. BackendSpec.Isolated runs a backend's
+// scripts each in a fresh child process instead of in the current one.
 //
 // # The linux backend
 //
