@@ -1,10 +1,3 @@
-// Package modelbackend registers the conformance suite's "model" backend:
-// every script runs on a fresh model kernel, entered only through the
-// syscall layer (package syscalls), with one guest task per script thread.
-//
-// Blank-import it to make the backend available:
-//
-//	import _ "github.com/guestpoll/guestpoll/conformance/modelbackend"
 package modelbackend
 
 import (
