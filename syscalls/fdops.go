@@ -79,9 +79,9 @@ func hFcntl(t *Task, a *[6]uintptr) (uintptr, errno) {
 	defer f.DecRef()
 	switch cmd {
 	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
-		// Linux: arg is an unsigned long; at or beyond RLIMIT_NOFILE it is
-		// EINVAL.
-		if soft, _ := t.fds.Limit(); uint64(arg) >= soft || uint64(arg) > math.MaxInt32 {
+		// arg is an unsigned long; the table rejects it at or beyond
+		// RLIMIT_NOFILE (EINVAL), which anything above int32 always is.
+		if uint64(arg) > math.MaxInt32 {
 			return 0, unix.EINVAL
 		}
 		nfd, err := t.fds.DupFrom(n, int32(arg), cmd == unix.F_DUPFD_CLOEXEC)

@@ -54,10 +54,7 @@ func (t *Table) SetLimit(soft, hard uint64) error {
 	if soft > hard {
 		return unix.EINVAL
 	}
-	if hard > NrOpen && hard != math.MaxUint64 {
-		return unix.EPERM
-	}
-	if hard == math.MaxUint64 {
+	if hard > NrOpen { // RLIM_INFINITY included
 		return unix.EPERM
 	}
 	t.mu.Lock()
@@ -202,30 +199,24 @@ func (t *Table) CloseRange(first, last uint32, cloexecOnly bool) {
 // Dup installs a new reference to fd's file at the lowest free number
 // (dup): EBADF for a closed fd, EMFILE at the limit.
 func (t *Table) Dup(fd int32, cloexec bool) (int32, error) {
-	return t.dup(fd, 0, cloexec)
+	return t.dup(fd, 0, cloexec, false)
 }
 
 // DupFrom installs a new reference to fd's file at the lowest free number
-// ≥ min (F_DUPFD, F_DUPFD_CLOEXEC): EBADF for a closed fd, EINVAL when min
-// is negative or not below RLIMIT_NOFILE, EMFILE when nothing is free.
+// ≥ min (F_DUPFD, F_DUPFD_CLOEXEC): EBADF for a closed fd, then EINVAL when
+// min is negative or not below RLIMIT_NOFILE, EMFILE when nothing is free.
 func (t *Table) DupFrom(fd, min int32, cloexec bool) (int32, error) {
-	t.mu.Lock()
-	bad := min < 0 || uint64(min) >= t.limit
-	t.mu.Unlock()
-	if bad {
-		if _, err := t.CloseOnExec(fd); err != nil {
-			return -1, err
-		}
-		return -1, unix.EINVAL
-	}
-	return t.dup(fd, min, cloexec)
+	return t.dup(fd, min, cloexec, true)
 }
 
-func (t *Table) dup(fd, min int32, cloexec bool) (int32, error) {
+func (t *Table) dup(fd, min int32, cloexec, checkMin bool) (int32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
 		return -1, unix.EBADF
+	}
+	if checkMin && (min < 0 || uint64(min) >= t.limit) {
+		return -1, unix.EINVAL
 	}
 	nfd, err := t.allocLocked(min)
 	if err != nil {

@@ -139,9 +139,10 @@ func (f *File) Pollable() Pollable {
 	return p
 }
 
-// Readiness returns the file's current events restricted to nothing: the
-// whole mask the type computes for a caller interested in mask. A file that
-// is not pollable or is already released reports 0.
+// Readiness returns the file's whole current event mask, as the type
+// computes it for a caller interested in mask (the caller intersects it with
+// its interest). A file that is not pollable or is already released reports
+// 0.
 func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
 	p, ok := f.impl.(Pollable)
 	if !ok || f.Released() {
