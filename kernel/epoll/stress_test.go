@@ -59,13 +59,12 @@ func TestStressNothingLost(t *testing.T) {
 		file *fs.File
 	}
 	var insts []inst
-	for i, mode := range []waiter.EventMask{0, waiter.EventET} {
+	for _, mode := range []waiter.EventMask{0, waiter.EventET} {
 		ep, f := newEpoll(t, d)
 		insts = append(insts, inst{ep, f})
 		for j, cf := range cfiles {
 			must(t, ep.Add(epoll.FileIdentifier{File: cf, Fd: int32(j)}, waiter.EventIn|mode, uint64(j)))
 		}
-		_ = i
 	}
 
 	var consumed atomic.Int64
