@@ -26,25 +26,24 @@ func init() {
 	register(sysMemfdCreate, hMemfdCreate)
 }
 
-// installPair installs a and b and writes their numbers as int[2] at addr;
-// on a fault both are closed again (EFAULT), as Linux installs only after
-// the copy succeeds.
-func (t *Task) installPair(a, b *fs.File, cloexec bool, addr uint64) (uintptr, errno) {
-	fa, fb, err := t.fds.InstallPair(a, b, cloexec)
+// reservePair reserves two fd numbers (EMFILE), as pipe2 and socketpair do
+// before they copy the numbers out.
+func (t *Task) reservePair() (a, b int32, e errno) {
+	a, err := t.fds.Reserve()
 	if err != nil {
-		a.DecRef()
-		b.DecRef()
-		return 0, errnoOf(err)
+		return -1, -1, errnoOf(err)
 	}
-	buf := t.small[:8]
-	binary.LittleEndian.PutUint32(buf, uint32(fa))
-	binary.LittleEndian.PutUint32(buf[4:], uint32(fb))
-	if e := t.copyOut(addr, buf); e != 0 {
-		t.fds.Close(fa)
-		t.fds.Close(fb)
-		return 0, e
+	b, err = t.fds.Reserve()
+	if err != nil {
+		t.fds.Unreserve(a)
+		return -1, -1, errnoOf(err)
 	}
-	return 0, 0
+	return a, b, 0
+}
+
+func (t *Task) unreservePair(a, b int32) {
+	t.fds.Unreserve(a)
+	t.fds.Unreserve(b)
 }
 
 func (t *Task) install(f *fs.File, cloexec bool) (uintptr, errno) {
@@ -73,8 +72,27 @@ func (t *Task) pipe2(addr uint64, flags uint32) (uintptr, errno) {
 	if flags&oNotificationPipe != 0 {
 		return 0, unix.ENOPKG
 	}
+	// do_pipe2: create the files, reserve both numbers, copy them out as
+	// one int[2], and install only when all of that succeeded.
 	r, w := fs.NewPipe(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
-	return t.installPair(r, w, flags&unix.O_CLOEXEC != 0, addr)
+	fr, fw, e := t.reservePair()
+	if e == 0 {
+		buf := t.small[:8]
+		binary.LittleEndian.PutUint32(buf, uint32(fr))
+		binary.LittleEndian.PutUint32(buf[4:], uint32(fw))
+		if e = t.copyOut(addr, buf); e != 0 {
+			t.unreservePair(fr, fw)
+		}
+	}
+	if e != 0 {
+		r.DecRef()
+		w.DecRef()
+		return 0, e
+	}
+	cloexec := flags&unix.O_CLOEXEC != 0
+	t.fds.InstallReserved(fr, r, cloexec)
+	t.fds.InstallReserved(fw, w, cloexec)
+	return 0, 0
 }
 
 func hEventfd(t *Task, a *[6]uintptr) (uintptr, errno) {
@@ -135,16 +153,44 @@ func hSocket(t *Task, a *[6]uintptr) (uintptr, errno) {
 	return t.install(f, flags&unix.O_CLOEXEC != 0)
 }
 
+// hSocketpair follows __sys_socketpair's order: the flag bits (EINVAL),
+// then two fd numbers are reserved (EMFILE) and stored one at a time (a
+// fault on the second leaves the first written: EFAULT), and only then are
+// family, type and protocol checked and the sockets made.
 func hSocketpair(t *Task, a *[6]uintptr) (uintptr, errno) {
-	typ, flags, e := sockArgs(int32(a[0]), int32(a[1]), int32(a[2]))
+	if uint32(a[1])&^uint32(sockTypeMask|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK) != 0 {
+		return 0, unix.EINVAL
+	}
+	fx, fy, e := t.reservePair()
 	if e != 0 {
 		return 0, e
 	}
-	x, y, err := fs.NewSocketPair(typ, flags&unix.O_NONBLOCK)
-	if err != nil {
-		return 0, errnoOf(err)
+	vec := uint64(a[3])
+	buf := t.small[:4]
+	binary.LittleEndian.PutUint32(buf, uint32(fx))
+	if e = t.copyOut(vec, buf); e == 0 {
+		binary.LittleEndian.PutUint32(buf, uint32(fy))
+		e = t.copyOut(vec+4, buf)
 	}
-	return t.installPair(x, y, flags&unix.O_CLOEXEC != 0, uint64(a[3]))
+	var typ int
+	var flags uint32
+	if e == 0 {
+		typ, flags, e = sockArgs(int32(a[0]), int32(a[1]), int32(a[2]))
+	}
+	var x, y *fs.File
+	if e == 0 {
+		var err error
+		x, y, err = fs.NewSocketPair(typ, flags&unix.O_NONBLOCK)
+		e = errnoOf(err)
+	}
+	if e != 0 {
+		t.unreservePair(fx, fy)
+		return 0, e
+	}
+	cloexec := flags&unix.O_CLOEXEC != 0
+	t.fds.InstallReserved(fx, x, cloexec)
+	t.fds.InstallReserved(fy, y, cloexec)
+	return 0, 0
 }
 
 func hShutdown(t *Task, a *[6]uintptr) (uintptr, errno) {

@@ -142,3 +142,21 @@ func sx(e unix.Errno) string {
 }
 
 func neg(v int) uintptr { return uintptr(v) }
+
+func (x *tt) putU32(addr uint64, v ...uint32) {
+	x.tb.Helper()
+	b := make([]byte, 4*len(v))
+	for i, u := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], u)
+	}
+	x.put(addr, b)
+}
+
+// setNofile sets RLIMIT_NOFILE's soft limit, keeping the hard one.
+func (x *tt) setNofile(soft uint64) {
+	x.tb.Helper()
+	_, hard := x.t.fds.Limit()
+	if err := x.t.fds.SetLimit(soft, hard); err != nil {
+		x.tb.Fatal(err)
+	}
+}

@@ -7,6 +7,10 @@
 //   - Each installed number holds exactly one reference on its File.
 //   - A new number is always the lowest free one at or above the requested
 //     minimum, and below the limit (else EMFILE), as in Linux.
+//   - A number may be reserved (Reserve) before its file exists, as Linux's
+//     get_unused_fd_flags does: it is neither free nor open until
+//     InstallReserved or Unreserve, so no other thread can see a file that
+//     a failing pipe2 or socketpair is about to drop.
 //   - Closing a number drops its reference after the table lock is released,
 //     because a final release may take epoll locks.
 //

@@ -19,7 +19,13 @@ const DefaultLimit = 1024
 type slot struct {
 	file    *fs.File
 	cloexec bool
+	// reserved marks a number taken by Reserve and not yet installed: it
+	// is not free, but it is not open either (EBADF to every lookup, EBUSY
+	// to dup2, skipped by close_range and fork).
+	reserved bool
 }
+
+func (s *slot) busy() bool { return s.file != nil || s.reserved }
 
 // Table is an fd table. Its zero value is not usable; call NewTable.
 type Table struct {
@@ -92,27 +98,45 @@ func (t *Table) Install(f *fs.File, min int32, cloexec bool) (int32, error) {
 	return fd, nil
 }
 
-// InstallPair installs two files at the two lowest free numbers, or neither
-// (pipe2, socketpair).
-func (t *Table) InstallPair(a, b *fs.File, cloexec bool) (int32, int32, error) {
+// Reserve takes the lowest free number without installing anything
+// (get_unused_fd_flags), for calls that must fail cleanly after choosing
+// their numbers: pipe2 and socketpair reserve two, copy them out, and only
+// then install (or Unreserve on failure). A reserved number is not open:
+// lookups give EBADF and dup2 onto it EBUSY, as in Linux.
+func (t *Table) Reserve() (int32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fa, err := t.allocLocked(0)
+	fd, err := t.allocLocked(0)
 	if err != nil {
-		return -1, -1, err
+		return -1, err
 	}
-	t.setLocked(fa, a, cloexec)
-	fb, err := t.allocLocked(0)
-	if err != nil {
-		t.slots[fa] = slot{}
-		t.open--
-		if fa < t.lowestFree {
-			t.lowestFree = fa
-		}
-		return -1, -1, err
+	t.growLocked(fd)
+	t.slots[fd].reserved = true
+	return fd, nil
+}
+
+// InstallReserved installs f at a number returned by Reserve, taking over
+// the caller's reference (fd_install).
+func (t *Table) InstallReserved(fd int32, f *fs.File, cloexec bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.slots) || !t.slots[fd].reserved {
+		panic("fd: InstallReserved on a number that is not reserved")
 	}
-	t.setLocked(fb, b, cloexec)
-	return fa, fb, nil
+	t.setLocked(fd, f, cloexec)
+}
+
+// Unreserve frees a number returned by Reserve (put_unused_fd).
+func (t *Table) Unreserve(fd int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd < 0 || int(fd) >= len(t.slots) || !t.slots[fd].reserved {
+		panic("fd: Unreserve on a number that is not reserved")
+	}
+	t.slots[fd] = slot{}
+	if fd < t.lowestFree {
+		t.lowestFree = fd
+	}
 }
 
 func (t *Table) allocLocked(min int32) (int32, error) {
@@ -128,7 +152,7 @@ func (t *Table) allocLocked(min int32) (int32, error) {
 		start = t.lowestFree
 	}
 	fd := start
-	for int(fd) < len(t.slots) && t.slots[fd].file != nil {
+	for int(fd) < len(t.slots) && t.slots[fd].busy() {
 		fd++
 	}
 	if uint64(fd) >= limit {
@@ -140,10 +164,14 @@ func (t *Table) allocLocked(min int32) (int32, error) {
 	return fd, nil
 }
 
-func (t *Table) setLocked(fd int32, f *fs.File, cloexec bool) {
+func (t *Table) growLocked(fd int32) {
 	for int(fd) >= len(t.slots) {
 		t.slots = append(t.slots, slot{})
 	}
+}
+
+func (t *Table) setLocked(fd int32, f *fs.File, cloexec bool) {
+	t.growLocked(fd)
 	t.slots[fd] = slot{file: f, cloexec: cloexec}
 	t.open++
 }
@@ -253,6 +281,11 @@ func (t *Table) Dup2(oldfd, newfd int32, cloexec, isDup3 bool) (int32, error) {
 		t.mu.Unlock()
 		return -1, unix.EBADF
 	}
+	if int(newfd) < len(t.slots) && t.slots[newfd].reserved {
+		// Another thread is between reserving newfd and installing it.
+		t.mu.Unlock()
+		return -1, unix.EBUSY
+	}
 	f := t.slots[oldfd].file
 	f.IncRef()
 	old := t.removeLocked(newfd)
@@ -298,9 +331,17 @@ func (t *Table) Fork() *Table {
 		open:       t.open,
 	}
 	copy(n.slots, t.slots)
-	for _, s := range n.slots {
-		if s.file != nil {
+	for i := range n.slots {
+		s := &n.slots[i]
+		switch {
+		case s.file != nil:
 			s.file.IncRef()
+		case s.reserved:
+			// Being installed by a thread of the parent: free here.
+			*s = slot{}
+			if int32(i) < n.lowestFree {
+				n.lowestFree = int32(i)
+			}
 		}
 	}
 	return n

@@ -62,8 +62,8 @@ func TestLimitEMFILE(t *testing.T) {
 	if ff.Released() {
 		t.Fatal("failed install consumed the caller's reference")
 	}
-	if _, _, err := tb.InstallPair(f, f, false); !errors.Is(err, unix.EMFILE) {
-		t.Fatalf("pair: got %v", err)
+	if _, err := tb.Reserve(); !errors.Is(err, unix.EMFILE) {
+		t.Fatalf("reserve at the limit: got %v, want EMFILE", err)
 	}
 	if _, err := tb.Dup(0, false); !errors.Is(err, unix.EMFILE) {
 		t.Fatalf("dup at the limit: got %v, want EMFILE", err)
@@ -161,5 +161,56 @@ func TestCloseRange(t *testing.T) {
 	tb.CloseRange(1, 3, false)
 	if tb.Len() != 3 {
 		t.Fatalf("%d open", tb.Len())
+	}
+}
+
+func TestReserve(t *testing.T) {
+	tb := fd.NewTable()
+	defer tb.CloseAll()
+	a, err := tb.Reserve()
+	if err != nil || a != 0 {
+		t.Fatalf("Reserve = %d, %v; want 0", a, err)
+	}
+	// A reserved number is taken but not open.
+	f, ff := kerneltest.NewFakeFile(0)
+	if n, err := tb.Install(f, 0, false); err != nil || n != 1 {
+		t.Fatalf("Install next to a reservation = %d, %v; want 1", n, err)
+	}
+	if _, _, err := tb.Get(a); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("Get(reserved) = %v, want EBADF", err)
+	}
+	if err := tb.Close(a); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("Close(reserved) = %v, want EBADF", err)
+	}
+	if _, err := tb.Dup2(1, a, false, false); !errors.Is(err, unix.EBUSY) {
+		t.Fatalf("dup2 onto a reserved number = %v, want EBUSY", err)
+	}
+	if _, err := tb.Dup2(a, a, false, false); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("dup2(reserved, reserved) = %v, want EBADF", err)
+	}
+	if n := tb.Len(); n != 1 {
+		t.Fatalf("Len = %d, want 1 (reservations are not open fds)", n)
+	}
+	child := tb.Fork()
+	if n, err := child.Dup(1, false); err != nil || n != a {
+		t.Fatalf("fork frees reservations: Dup in child = %d, %v; want %d", n, err, a)
+	}
+	child.CloseAll()
+	// Unreserve frees the number; InstallReserved fills it.
+	tb.Unreserve(a)
+	b, err := tb.Reserve()
+	if err != nil || b != a {
+		t.Fatalf("Reserve after Unreserve = %d, %v; want %d", b, err, a)
+	}
+	g, gf := kerneltest.NewFakeFile(0)
+	tb.InstallReserved(b, g, true)
+	if got, cloexec, err := tb.Get(b); err != nil || got != g || !cloexec {
+		t.Fatalf("Get(installed) = %v, %v, %v", got, cloexec, err)
+	} else {
+		got.DecRef()
+	}
+	tb.CloseAll()
+	if !ff.Released() || !gf.Released() {
+		t.Fatal("CloseAll left a file open")
 	}
 }
