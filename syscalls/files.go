@@ -74,7 +74,10 @@ func (t *Task) pipe2(addr uint64, flags uint32) (uintptr, errno) {
 	}
 	// do_pipe2: create the files, reserve both numbers, copy them out as
 	// one int[2], and install only when all of that succeeded.
-	r, w := fs.NewPipe(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
+	r, w, err := t.k.files().Pipe(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
+	if err != nil {
+		return 0, errnoOf(err)
+	}
 	fr, fw, e := t.reservePair()
 	if e == 0 {
 		buf := t.small[:8]
@@ -107,7 +110,10 @@ func (t *Task) eventfd2(initval, flags uint32) (uintptr, errno) {
 	if flags&^uint32(unix.EFD_CLOEXEC|unix.EFD_NONBLOCK|unix.EFD_SEMAPHORE) != 0 {
 		return 0, unix.EINVAL
 	}
-	f := fs.NewEventfd(uint64(initval), flags&(unix.O_NONBLOCK|fs.EFDSemaphore))
+	f, err := t.k.files().Eventfd(uint64(initval), flags&(unix.O_NONBLOCK|fs.EFDSemaphore))
+	if err != nil {
+		return 0, errnoOf(err)
+	}
 	return t.install(f, flags&unix.EFD_CLOEXEC != 0)
 }
 
@@ -146,7 +152,7 @@ func hSocket(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if e != 0 {
 		return 0, e
 	}
-	f, err := fs.NewSocket(typ, flags&unix.O_NONBLOCK)
+	f, err := t.k.files().Socket(typ, flags&unix.O_NONBLOCK)
 	if err != nil {
 		return 0, errnoOf(err)
 	}
@@ -180,7 +186,7 @@ func hSocketpair(t *Task, a *[6]uintptr) (uintptr, errno) {
 	var x, y *fs.File
 	if e == 0 {
 		var err error
-		x, y, err = fs.NewSocketPair(typ, flags&unix.O_NONBLOCK)
+		x, y, err = t.k.files().SocketPair(typ, flags&unix.O_NONBLOCK)
 		e = errnoOf(err)
 	}
 	if e != 0 {
@@ -211,7 +217,7 @@ func hTimerfdCreate(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if flags&^uint32(unix.TFD_CLOEXEC|unix.TFD_NONBLOCK) != 0 {
 		return 0, unix.EINVAL
 	}
-	f, err := fs.NewTimerfd(t.k.clock, clockID, flags&unix.O_NONBLOCK)
+	f, err := t.k.files().Timerfd(t.k.clock, clockID, flags&unix.O_NONBLOCK)
 	if err != nil {
 		return 0, errnoOf(err)
 	}

@@ -60,9 +60,9 @@ func (t *Task) armWait(f *fs.File) {
 // waits for room for its value, not for OUT): register, try again, and
 // sleep only if the retry still cannot proceed. It returns the retry's
 // result.
-func (t *Task) retryOrSleep(f *fs.File, attempt func() (int, error)) (int, error) {
+func (t *Task) retryOrSleep(f *fs.File, write bool) (int, error) {
 	t.armWait(f)
-	n, err := attempt()
+	n, err := t.attempt(f, write)
 	if err == unix.EAGAIN && !t.SignalPending() {
 		t.Sleep(timeZero)
 	}
@@ -70,65 +70,153 @@ func (t *Task) retryOrSleep(f *fs.File, attempt func() (int, error)) (int, error
 	return n, err
 }
 
-// readOnce performs one read call on f into dst (at most len(dst) bytes),
-// blocking unless f is O_NONBLOCK.
-func (t *Task) readOnce(f *fs.File, dst []byte) (int, errno) {
+// attempt makes one non-blocking transfer between f and the task's guest
+// buffers: through t.seq for an fs.SequenceIO type, else through t.stage
+// (a write consumes t.stage as it goes).
+func (t *Task) attempt(f *fs.File, write bool) (int, error) {
+	if sio, ok := f.Impl().(fs.SequenceIO); ok {
+		if write {
+			return sio.WriteSeq(f, &t.seq)
+		}
+		return sio.ReadSeq(f, &t.seq)
+	}
+	if !write {
+		return f.Read(t.stage)
+	}
+	n, err := f.Write(t.stage)
+	t.stage = t.stage[n:]
+	return n, err
+}
+
+// unwritten is what the current write attempt has left to write.
+func (t *Task) unwritten(f *fs.File) int {
+	if _, ok := f.Impl().(fs.SequenceIO); ok {
+		return t.seq.Len()
+	}
+	return len(t.stage)
+}
+
+// Reads and writes go through the task's guestSeq. File types that copy
+// from or to it themselves (fs.BlockingIO: pipes; fs.SequenceIO: sockets,
+// regular files) see the guest memory directly, with Linux's behaviour when
+// it faults part-way; the others (eventfd, timerfd, files of other
+// packages) are staged through the task's ioBuf.
+
+// doRead reads from f into t.seq, blocking unless f is O_NONBLOCK.
+func (t *Task) doRead(f *fs.File) (int, errno) {
 	if !f.Readable() {
 		return 0, unix.EBADF
 	}
-	bio, isBIO := f.Impl().(fs.BlockingIO)
 	blocking := !f.Nonblocking() && f.Pollable() != nil
-	resumed := false
-	for {
-		var n int
-		var err error
-		if isBIO {
-			n, err = bio.ReadRound(f, dst, fs.IORound{Resumed: resumed, WillSleep: blocking && !t.SignalPending()})
-		} else {
-			n, err = f.Read(dst)
+	switch impl := f.Impl().(type) {
+	case fs.BlockingIO:
+		resumed := false
+		for {
+			n, err := impl.ReadRound(f, &t.seq, fs.IORound{Resumed: resumed, WillSleep: blocking && !t.SignalPending()})
+			if err != unix.EAGAIN || !blocking {
+				return n, errnoOf(err)
+			}
+			if t.SignalPending() {
+				return 0, unix.EINTR
+			}
+			t.sleepOn(f, readWaitMask)
+			resumed = true
 		}
+	case fs.SequenceIO:
+		return t.retryRead(f, blocking)
+	}
+	// Staged: the value is consumed before it is copied out, so a fault
+	// loses it (EFAULT), as for Linux's eventfd and timerfd.
+	t.stage = t.ioBuf[:min(uint64(len(t.ioBuf)), t.seq.left)]
+	n, e := t.retryRead(f, blocking)
+	if e != 0 {
+		return 0, e
+	}
+	if c, _ := t.seq.CopyOut(t.ioBuf[:n]); c < n {
+		return 0, unix.EFAULT
+	}
+	return n, 0
+}
+
+// retryRead makes attempts until one does not return EAGAIN, sleeping in
+// between when the file is blocking.
+func (t *Task) retryRead(f *fs.File, blocking bool) (int, errno) {
+	for {
+		n, err := t.attempt(f, false)
 		if err != unix.EAGAIN || !blocking {
 			return n, errnoOf(err)
 		}
 		if t.SignalPending() {
 			return 0, unix.EINTR
 		}
-		if !isBIO {
-			if n, err = t.retryOrSleep(f, func() (int, error) { return f.Read(dst) }); err != unix.EAGAIN {
-				return n, errnoOf(err)
-			}
-			continue
+		if n, err = t.retryOrSleep(f, false); err != unix.EAGAIN {
+			return n, errnoOf(err)
 		}
-		t.sleepOn(f, readWaitMask)
-		resumed = true
 	}
 }
 
-// writeOnce writes all of src to f (blocking unless O_NONBLOCK), returning
-// the bytes written; resumed carries over between chunks of one call.
-func (t *Task) writeOnce(f *fs.File, src []byte, resumed *bool) (int, errno) {
+// doWrite writes t.seq to f, blocking unless f is O_NONBLOCK: a blocking
+// write returns when everything is written, or with the count so far when
+// a signal or an error ends it (the error itself only if nothing was
+// written).
+func (t *Task) doWrite(f *fs.File) (int, errno) {
 	if !f.Writable() {
 		return 0, unix.EBADF
 	}
-	bio, isBIO := f.Impl().(fs.BlockingIO)
 	blocking := !f.Nonblocking() && f.Pollable() != nil
+	switch impl := f.Impl().(type) {
+	case fs.BlockingIO:
+		return t.writeRounds(f, impl, blocking)
+	case fs.SequenceIO:
+		return t.retryWrite(f, blocking)
+	}
+	// Staged. A fixed-size type fails a write of any other size without
+	// looking at the bytes, so none are copied in for it.
+	size := min(uint64(len(t.ioBuf)), t.seq.left)
+	if fx, ok := f.Impl().(fs.FixedSizeIO); ok && size != uint64(fx.IOSize()) {
+		n, err := f.Write(t.ioBuf[:size])
+		return n, errnoOf(err)
+	}
 	total := 0
 	for {
-		var n int
-		var err error
-		willSleep := blocking && !t.SignalPending()
-		if isBIO {
-			n, err = bio.WriteRound(f, src, fs.IORound{Resumed: *resumed, WillSleep: willSleep})
-		} else {
-			n, err = f.Write(src)
+		buf := t.ioBuf[:size]
+		if c, _ := t.seq.CopyIn(buf); c < len(buf) {
+			if total > 0 {
+				return total, 0
+			}
+			return 0, unix.EFAULT
 		}
+		t.stage = buf
+		n, e := t.retryWrite(f, blocking)
 		total += n
-		src = src[n:]
-		switch {
-		case err == nil && (len(src) == 0 || !isBIO):
+		if e != 0 {
+			if total > 0 {
+				return total, 0
+			}
+			return 0, e
+		}
+		size = min(uint64(len(t.ioBuf)), t.seq.left)
+		if n < len(buf) || size == 0 {
 			return total, 0
-		case err == nil && n == 0:
-			return total, 0 // no progress: never spin
+		}
+	}
+}
+
+// writeRounds is a write to a pipe: rounds over the whole sequence, with
+// the wakeups Linux sends around sleeping (fs.BlockingIO).
+func (t *Task) writeRounds(f *fs.File, bio fs.BlockingIO, blocking bool) (int, errno) {
+	if t.seq.left == 0 {
+		n, err := bio.WriteRound(f, &t.seq, fs.IORound{})
+		return n, errnoOf(err)
+	}
+	total, resumed := 0, false
+	for {
+		willSleep := blocking && !t.SignalPending()
+		n, err := bio.WriteRound(f, &t.seq, fs.IORound{Resumed: resumed, WillSleep: willSleep})
+		total += n
+		switch {
+		case err == nil && (t.seq.left == 0 || n == 0):
+			return total, 0
 		case err == nil:
 			continue
 		case err != unix.EAGAIN || !blocking:
@@ -138,9 +226,9 @@ func (t *Task) writeOnce(f *fs.File, src []byte, resumed *bool) (int, errno) {
 			return 0, errnoOf(err)
 		}
 		if !willSleep || t.SignalPending() {
-			if willSleep && isBIO {
+			if willSleep {
 				// Linux re-checks the pipe once more before giving up.
-				n, _ = bio.WriteRound(f, src, fs.IORound{Resumed: *resumed})
+				n, _ = bio.WriteRound(f, &t.seq, fs.IORound{Resumed: resumed})
 				total += n
 			}
 			if total > 0 {
@@ -148,51 +236,45 @@ func (t *Task) writeOnce(f *fs.File, src []byte, resumed *bool) (int, errno) {
 			}
 			return 0, unix.EINTR
 		}
-		if !isBIO {
-			if n, err = t.retryOrSleep(f, func() (int, error) { return f.Write(src) }); err != unix.EAGAIN {
-				if err != nil {
-					return total, errnoOf(err)
-				}
-				return total + n, 0
-			}
-			continue
-		}
 		t.sleepOn(f, writeWaitMask)
-		*resumed = true
+		resumed = true
 	}
 }
 
-func hRead(t *Task, a *[6]uintptr) (uintptr, errno) {
+// retryWrite makes attempts until everything given is written, the file
+// stops taking bytes, or an error other than a blocking file's EAGAIN ends
+// the write; it sleeps between attempts that would block.
+func (t *Task) retryWrite(f *fs.File, blocking bool) (int, errno) {
+	total := 0
+	for {
+		n, err := t.attempt(f, true)
+		if err == unix.EAGAIN && blocking && !t.SignalPending() {
+			n, err = t.retryOrSleep(f, true)
+		}
+		total += n
+		switch {
+		case err == nil && (t.unwritten(f) == 0 || n == 0):
+			return total, 0
+		case err == nil || err == unix.EAGAIN && blocking && !t.SignalPending():
+			continue // a short write, or woken: try again for the rest
+		case total > 0:
+			return total, 0
+		case err == unix.EAGAIN && blocking:
+			return 0, unix.EINTR
+		}
+		return 0, errnoOf(err)
+	}
+}
+
+// rw is the common part of read and write: fd lookup, access mode (EBADF),
+// the buffer's range (EFAULT), then the transfer over one iovec.
+func (t *Task) rw(a *[6]uintptr, write bool) (uintptr, errno) {
 	f, e := t.getFile(int32(a[0]))
 	if e != 0 {
 		return 0, e
 	}
 	defer f.DecRef()
-	if !f.Readable() {
-		return 0, unix.EBADF
-	}
-	buf, count := uint64(a[1]), uint64(a[2])
-	if !t.rangeOK(buf, count) {
-		return 0, unix.EFAULT
-	}
-	count = min(count, maxRWCount, uint64(len(t.ioBuf)))
-	n, e := t.readOnce(f, t.ioBuf[:count])
-	if e != 0 {
-		return 0, e
-	}
-	if e := t.copyOut(buf, t.ioBuf[:n]); e != 0 {
-		return 0, e
-	}
-	return uintptr(n), 0
-}
-
-func hWrite(t *Task, a *[6]uintptr) (uintptr, errno) {
-	f, e := t.getFile(int32(a[0]))
-	if e != 0 {
-		return 0, e
-	}
-	defer f.DecRef()
-	if !f.Writable() {
+	if write && !f.Writable() || !write && !f.Readable() {
 		return 0, unix.EBADF
 	}
 	buf, count := uint64(a[1]), uint64(a[2])
@@ -200,29 +282,26 @@ func hWrite(t *Task, a *[6]uintptr) (uintptr, errno) {
 		return 0, unix.EFAULT
 	}
 	count = min(count, maxRWCount)
-	total := uint64(0)
-	resumed := false
-	for {
-		chunk := min(count-total, uint64(len(t.ioBuf)))
-		if e := t.copyIn(buf+total, t.ioBuf[:chunk]); e != 0 {
-			if total > 0 {
-				return uintptr(total), 0
-			}
-			return 0, e
-		}
-		n, e := t.writeOnce(f, t.ioBuf[:chunk], &resumed)
-		total += uint64(n)
-		if e != 0 {
-			if total > 0 {
-				return uintptr(total), 0
-			}
-			return 0, e
-		}
-		if uint64(n) < chunk || total == count {
-			return uintptr(total), 0
-		}
-	}
+	t.single[0] = iovec{buf, count}
+	t.seq.reset(t.mem, t.single[:], count)
+	return t.transfer(f, write)
 }
+
+func (t *Task) transfer(f *fs.File, write bool) (uintptr, errno) {
+	var n int
+	var e errno
+	if write {
+		n, e = t.doWrite(f)
+	} else {
+		n, e = t.doRead(f)
+	}
+	t.seq.reset(nil, nil, 0) // drop the references to guest state
+	t.stage = nil
+	return uintptr(n), e
+}
+
+func hRead(t *Task, a *[6]uintptr) (uintptr, errno)  { return t.rw(a, false) }
+func hWrite(t *Task, a *[6]uintptr) (uintptr, errno) { return t.rw(a, true) }
 
 // copyIovecs reads the iovec array: iovcnt outside [0, UIO_MAXIOV] is
 // EINVAL, a copy fault EFAULT, a negative length EINVAL, a segment outside
@@ -257,7 +336,9 @@ func (t *Task) copyIovecs(addr uint64, cnt int32) (uint64, errno) {
 	return total, 0
 }
 
-func hReadv(t *Task, a *[6]uintptr) (uintptr, errno) {
+// rwv is readv and writev: fd lookup, the iovec array, then the access
+// mode, as do_readv and do_writev check them.
+func (t *Task) rwv(a *[6]uintptr, write bool) (uintptr, errno) {
 	f, e := t.getFile(int32(a[0]))
 	if e != 0 {
 		return 0, e
@@ -267,87 +348,15 @@ func hReadv(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if e != 0 {
 		return 0, e
 	}
-	if !f.Readable() {
+	if write && !f.Writable() || !write && !f.Readable() {
 		return 0, unix.EBADF
 	}
-	count := min(total, uint64(len(t.ioBuf)))
-	n, e := t.readOnce(f, t.ioBuf[:count])
-	if e != 0 {
-		return 0, e
-	}
-	data := t.ioBuf[:n]
-	for _, v := range t.iovs {
-		if len(data) == 0 {
-			break
-		}
-		c := min(v.len, uint64(len(data)))
-		if e := t.copyOut(v.base, data[:c]); e != 0 {
-			if copied := n - len(data); copied > 0 {
-				return uintptr(copied), 0
-			}
-			return 0, e
-		}
-		data = data[c:]
-	}
-	return uintptr(n), 0
+	t.seq.reset(t.mem, t.iovs, total)
+	return t.transfer(f, write)
 }
 
-func hWritev(t *Task, a *[6]uintptr) (uintptr, errno) {
-	f, e := t.getFile(int32(a[0]))
-	if e != 0 {
-		return 0, e
-	}
-	defer f.DecRef()
-	total, e := t.copyIovecs(uint64(a[1]), int32(a[2]))
-	if e != 0 {
-		return 0, e
-	}
-	if !f.Writable() {
-		return 0, unix.EBADF
-	}
-	if total == 0 {
-		// Linux still calls the file (a zero-length write).
-		n, e := t.writeOnce(f, t.ioBuf[:0], new(bool))
-		return uintptr(n), e
-	}
-	var written uint64
-	resumed := false
-	iv, ivOff := 0, uint64(0)
-	for written < total {
-		// Gather the next chunk.
-		chunk := 0
-		for chunk < len(t.ioBuf) && iv < len(t.iovs) {
-			v := t.iovs[iv]
-			c := min(v.len-ivOff, uint64(len(t.ioBuf)-chunk))
-			if e := t.copyIn(v.base+ivOff, t.ioBuf[chunk:chunk+int(c)]); e != 0 {
-				if written > 0 || chunk > 0 {
-					break
-				}
-				return 0, e
-			}
-			chunk += int(c)
-			ivOff += c
-			if ivOff == v.len {
-				iv, ivOff = iv+1, 0
-			}
-		}
-		if chunk == 0 {
-			break
-		}
-		n, e := t.writeOnce(f, t.ioBuf[:chunk], &resumed)
-		written += uint64(n)
-		if e != 0 {
-			if written > 0 {
-				return uintptr(written), 0
-			}
-			return 0, e
-		}
-		if n < chunk {
-			break
-		}
-	}
-	return uintptr(written), 0
-}
+func hReadv(t *Task, a *[6]uintptr) (uintptr, errno)  { return t.rwv(a, false) }
+func hWritev(t *Task, a *[6]uintptr) (uintptr, errno) { return t.rwv(a, true) }
 
 // poll and ppoll.
 

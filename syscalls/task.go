@@ -31,8 +31,9 @@ func errnoOf(err error) errno {
 // Kernel is the state shared by every task: the epoll domain (watch
 // accounting, nesting checks) and the clocks.
 type Kernel struct {
-	epoll *epoll.Domain
-	clock fs.Clock
+	epoll   *epoll.Domain
+	clock   fs.Clock
+	creator FileCreator // nil: ModelFiles (see creator.go)
 
 	inoMu   sync.Mutex
 	inos    map[any]inoEntry // fdinfo inode numbers, pruned lazily
@@ -92,6 +93,9 @@ type Task struct {
 	pollEnts []waiter.Entry
 	pollFds  []pollFD
 	iovs     []iovec
+	single   [1]iovec // read and write's one segment
+	seq      guestSeq // the current read or write's guest buffers
+	stage    []byte   // the part of ioBuf a staged read or write uses
 
 	// Delivered counts signals consumed ("handlers run"), for tests.
 	delivered [64]uint32

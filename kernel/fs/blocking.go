@@ -24,10 +24,10 @@ package fs
 //
 // Pipe ends therefore implement BlockingIO, and the syscall layer should use
 // it for blocking pipe I/O: call ReadRound/WriteRound with IORound{WillSleep:
-// true} first; on EAGAIN sleep, then call again with Resumed: true. For a
-// write, bytes written by earlier rounds are not written again: pass the
-// remaining part of the buffer and add up the counts (a round returns the
-// bytes it wrote together with EAGAIN when it would sleep). When a signal
+// true} first; on EAGAIN sleep, then call again with Resumed: true. Rounds
+// consume their IOSequence, so every round of one call gets the same
+// sequence; a write adds up the counts (a round returns the bytes it wrote
+// together with EAGAIN when it would sleep). When a signal
 // interrupts a blocked write, make one last round with WillSleep: false
 // (Linux re-checks the pipe once more and then sends its end-of-call
 // wakeups); a blocked read that is interrupted just returns, without another
@@ -72,8 +72,8 @@ type IORound struct {
 // with WillSleep returns EAGAIN alongside a short count when the rest of the
 // buffer has to wait.
 type BlockingIO interface {
-	ReadRound(f *File, dst []byte, r IORound) (int, error)
-	WriteRound(f *File, src []byte, r IORound) (int, error)
+	ReadRound(f *File, dst IOSequence, r IORound) (int, error)
+	WriteRound(f *File, src IOSequence, r IORound) (int, error)
 }
 
 // exclusiveBlocker is implemented by types whose blocked tasks wait as

@@ -78,22 +78,25 @@ func (p *pipe) fullLocked() bool   { return p.usedLocked() >= pipeSlots }
 
 // Read implements Impl.Read: a non-blocking read.
 func (e *pipeEnd) Read(f *File, dst []byte) (int, error) {
-	return e.ReadRound(f, dst, IORound{})
+	return e.ReadRound(f, NewByteSequence(dst), IORound{})
 }
 
 // Write implements Impl.Write: a non-blocking write.
 func (e *pipeEnd) Write(f *File, src []byte) (int, error) {
-	return e.WriteRound(f, src, IORound{})
+	return e.WriteRound(f, NewByteSequence(src), IORound{})
 }
 
-// ReadRound implements BlockingIO.
-func (e *pipeEnd) ReadRound(f *File, dst []byte, r IORound) (int, error) {
-	if len(dst) == 0 {
+// ReadRound implements BlockingIO. Data is copied a slot at a time; a slot
+// whose copy faults part-way stays in the pipe whole, and the read returns
+// what earlier slots gave, or EFAULT if they gave nothing (pipe_read).
+func (e *pipeEnd) ReadRound(f *File, dst IOSequence, r IORound) (int, error) {
+	if dst.Len() == 0 {
 		return 0, nil // a null read succeeds, before anything else
 	}
 	p := e.p
-	total := len(dst)
+	total := dst.Len()
 	ret := 0
+	var err error
 	wakeWriter := false
 	wakeNextReader := r.Resumed
 
@@ -106,7 +109,12 @@ func (e *pipeEnd) ReadRound(f *File, dst []byte, r IORound) (int, error) {
 				chars = total
 			}
 			page := &p.pages[p.tail%pipeSlots]
-			copy(dst[ret:ret+chars], page[s.off:int(s.off)+chars])
+			if n, _ := dst.CopyOut(page[s.off : int(s.off)+chars]); n < chars {
+				if ret == 0 {
+					err = unix.EFAULT
+				}
+				break
+			}
 			ret += chars
 			s.off += int32(chars)
 			s.len -= int32(chars)
@@ -158,12 +166,15 @@ func (e *pipeEnd) ReadRound(f *File, dst []byte, r IORound) (int, error) {
 	if wakeNextReader {
 		p.readQ.Notify(waiter.EventIn | waiter.EventRdNorm)
 	}
-	return ret, nil
+	return ret, err
 }
 
-// WriteRound implements BlockingIO.
-func (e *pipeEnd) WriteRound(f *File, src []byte, r IORound) (int, error) {
-	if len(src) == 0 {
+// WriteRound implements BlockingIO. The merge into the last slot takes the
+// whole call's length modulo a page, so a call must hand its whole buffer to
+// its first round. A fault part-way through a page drops that page's bytes:
+// the round returns what earlier pages took, or EFAULT (pipe_write).
+func (e *pipeEnd) WriteRound(f *File, src IOSequence, r IORound) (int, error) {
+	if src.Len() == 0 {
 		return 0, nil // a null write succeeds and wakes nobody
 	}
 	p := e.p
@@ -185,15 +196,18 @@ func (e *pipeEnd) WriteRound(f *File, src []byte, r IORound) (int, error) {
 			goto out
 		}
 		wasEmpty = p.emptyLocked()
-		if chars := len(src) % pipePageSize; chars != 0 && !wasEmpty {
+		if chars := src.Len() % pipePageSize; chars != 0 && !wasEmpty {
 			i := (p.head - 1) % pipeSlots
 			s := &p.slots[i]
 			end := int(s.off) + int(s.len)
 			if !s.packet && end+chars <= pipePageSize {
-				copy(p.pages[i][end:end+chars], src[:chars])
+				if n, _ := src.CopyIn(p.pages[i][end : end+chars]); n < chars {
+					err = unix.EFAULT
+					goto out
+				}
 				s.len += int32(chars)
 				ret = chars
-				if ret == len(src) {
+				if src.Len() == 0 {
 					goto out
 				}
 			}
@@ -211,11 +225,17 @@ func (e *pipeEnd) WriteRound(f *File, src []byte, r IORound) (int, error) {
 				p.pages = new([pipeSlots][pipePageSize]byte)
 			}
 			i := p.head % pipeSlots
+			want := min(src.Len(), pipePageSize)
+			if n, _ := src.CopyIn(p.pages[i][:want]); n < want {
+				if ret == 0 {
+					err = unix.EFAULT
+				}
+				break
+			}
 			p.head++
-			n := copy(p.pages[i][:], src[ret:])
-			p.slots[i] = pipeSlot{len: int32(n), packet: packet}
-			ret += n
-			if ret == len(src) {
+			p.slots[i] = pipeSlot{len: int32(want), packet: packet}
+			ret += want
+			if src.Len() == 0 {
 				break
 			}
 			if !p.fullLocked() {

@@ -48,16 +48,27 @@ func NewRegular(flags uint32) *File {
 
 // Read implements Impl.Read: read at the file offset and advance it.
 func (r *regular) Read(f *File, dst []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := r.readAtLocked(dst, r.pos)
-	r.pos += int64(n)
-	return n, nil
+	return r.ReadSeq(f, NewByteSequence(dst))
 }
 
 // Write implements Impl.Write: write at the file offset (at the end with
 // O_APPEND) and advance it.
 func (r *regular) Write(f *File, src []byte) (int, error) {
+	return r.WriteSeq(f, NewByteSequence(src))
+}
+
+// ReadSeq implements SequenceIO. A fault part-way ends the read with the
+// bytes copied before it (EFAULT if none), and the offset moves by those.
+func (r *regular) ReadSeq(f *File, dst IOSequence) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, err := r.readAtLocked(dst, r.pos)
+	r.pos += int64(n)
+	return n, err
+}
+
+// WriteSeq implements SequenceIO, with the same fault rule as ReadSeq.
+func (r *regular) WriteSeq(f *File, src IOSequence) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if f.StatusFlags()&unix.O_APPEND != 0 {
@@ -75,7 +86,7 @@ func (r *regular) ReadAt(f *File, dst []byte, off int64) (int, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.readAtLocked(dst, off), nil
+	return r.readAtLocked(NewByteSequence(dst), off)
 }
 
 // WriteAt implements PositionalIO. As on Linux, pwrite on an O_APPEND file
@@ -89,61 +100,77 @@ func (r *regular) WriteAt(f *File, src []byte, off int64) (int, error) {
 	if f.StatusFlags()&unix.O_APPEND != 0 {
 		off = r.size
 	}
-	return r.writeAtLocked(src, off)
+	return r.writeAtLocked(NewByteSequence(src), off)
 }
 
-func (r *regular) readAtLocked(dst []byte, off int64) int {
+// zeroPage is what a hole reads as.
+var zeroPage [regularPageSize]byte
+
+// faulted turns a short copy into Linux's result: the bytes copied, or
+// EFAULT if there were none.
+func faulted(n int) (int, error) {
+	if n == 0 {
+		return 0, unix.EFAULT
+	}
+	return n, nil
+}
+
+func (r *regular) readAtLocked(dst IOSequence, off int64) (int, error) {
 	if off >= r.size {
-		return 0
+		return 0, nil
 	}
-	if rem := r.size - off; int64(len(dst)) > rem {
-		dst = dst[:rem]
-	}
+	want := int(min(int64(dst.Len()), r.size-off))
 	n := 0
-	for n < len(dst) {
+	for n < want {
 		p := (off + int64(n)) / regularPageSize
 		o := int((off + int64(n)) % regularPageSize)
-		chunk := min(len(dst)-n, regularPageSize-o)
+		chunk := min(want-n, regularPageSize-o)
+		src := zeroPage[o : o+chunk]
 		if page := r.pages[p]; page != nil {
-			copy(dst[n:n+chunk], page[o:o+chunk])
-		} else {
-			clear(dst[n : n+chunk])
+			src = page[o : o+chunk]
 		}
-		n += chunk
+		c, _ := dst.CopyOut(src)
+		n += c
+		if c < chunk {
+			return faulted(n)
+		}
 	}
-	return n
+	return n, nil
 }
 
-func (r *regular) writeAtLocked(src []byte, off int64) (int, error) {
-	if len(src) == 0 {
+func (r *regular) writeAtLocked(src IOSequence, off int64) (int, error) {
+	if src.Len() == 0 {
 		return 0, nil
 	}
 	if off >= math.MaxInt64 {
 		return 0, unix.EFBIG
 	}
-	if rem := math.MaxInt64 - off; int64(len(src)) > rem {
-		src = src[:rem]
-	}
+	want := int(min(int64(src.Len()), math.MaxInt64-off))
 	if r.pages == nil {
 		r.pages = make(map[int64]*[regularPageSize]byte)
 	}
 	n := 0
-	for n < len(src) {
+	var err error
+	for n < want {
 		p := (off + int64(n)) / regularPageSize
 		o := int((off + int64(n)) % regularPageSize)
-		chunk := min(len(src)-n, regularPageSize-o)
+		chunk := min(want-n, regularPageSize-o)
 		page := r.pages[p]
 		if page == nil {
 			page = new([regularPageSize]byte)
 			r.pages[p] = page
 		}
-		copy(page[o:o+chunk], src[n:n+chunk])
-		n += chunk
+		c, _ := src.CopyIn(page[o : o+chunk])
+		n += c
+		if c < chunk {
+			n, err = faulted(n)
+			break
+		}
 	}
 	if end := off + int64(n); end > r.size {
 		r.size = end
 	}
-	return n, nil
+	return n, err
 }
 
 // Seek implements Seeker (SEEK_SET, SEEK_CUR, SEEK_END, and SEEK_DATA /

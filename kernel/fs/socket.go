@@ -290,7 +290,15 @@ const dataReadyKey = waiter.EventIn | waiter.EventPri | waiter.EventRdNorm | wai
 
 // Read implements Impl.Read (read(2), i.e. recvmsg without flags).
 func (s *unixSocket) Read(f *File, dst []byte) (int, error) {
-	if len(dst) == 0 {
+	return s.ReadSeq(f, NewByteSequence(dst))
+}
+
+// ReadSeq implements SequenceIO. A stream read copies skb by skb and stops
+// at the first one whose copy faults, which stays queued whole (EFAULT if
+// nothing came before it). A datagram is dequeued before it is copied: a
+// fault loses it (EFAULT), and whatever does not fit is discarded.
+func (s *unixSocket) ReadSeq(f *File, dst IOSequence) (int, error) {
+	if dst.Len() == 0 {
 		return 0, nil // sock_read_iter: a null read returns at once
 	}
 	if s.typ == unix.SOCK_STREAM {
@@ -299,7 +307,7 @@ func (s *unixSocket) Read(f *File, dst []byte) (int, error) {
 	return s.dgramRead(f, dst)
 }
 
-func (s *unixSocket) streamRead(dst []byte) (int, error) {
+func (s *unixSocket) streamRead(dst IOSequence) (int, error) {
 	var w wakeups
 	s.mu.Lock()
 	if s.state != sockEstablished {
@@ -308,7 +316,7 @@ func (s *unixSocket) streamRead(dst []byte) (int, error) {
 	}
 	copied := 0
 	var err error
-	for copied < len(dst) {
+	for dst.Len() > 0 {
 		b := s.recv.peek()
 		if b == nil {
 			if copied > 0 {
@@ -324,7 +332,13 @@ func (s *unixSocket) streamRead(dst []byte) (int, error) {
 			err = unix.EAGAIN
 			break
 		}
-		n := copy(dst[copied:], b.data[b.consumed:])
+		n := min(len(b.data)-b.consumed, dst.Len())
+		if c, _ := dst.CopyOut(b.data[b.consumed : b.consumed+n]); c < n {
+			if copied == 0 {
+				err = unix.EFAULT
+			}
+			break
+		}
 		copied += n
 		b.consumed += n
 		if b.consumed < len(b.data) {
@@ -341,7 +355,7 @@ func (s *unixSocket) streamRead(dst []byte) (int, error) {
 	return 0, err
 }
 
-func (s *unixSocket) dgramRead(f *File, dst []byte) (int, error) {
+func (s *unixSocket) dgramRead(f *File, dst IOSequence) (int, error) {
 	var w wakeups
 	s.mu.Lock()
 	if s.typ == unix.SOCK_SEQPACKET && s.state != sockEstablished {
@@ -364,22 +378,35 @@ func (s *unixSocket) dgramRead(f *File, dst []byte) (int, error) {
 		return 0, unix.EAGAIN
 	}
 	s.recv.pop()
-	n := copy(dst, b.data) // the rest of the message is discarded
+	n := min(len(b.data), dst.Len()) // the rest of the message is discarded
+	c, _ := dst.CopyOut(b.data[:n])
 	freeSkbLocked(b, &w)
 	s.mu.Unlock()
 	w.run()
+	if c < n {
+		return 0, unix.EFAULT
+	}
 	return n, nil
 }
 
 // Write implements Impl.Write (write(2), i.e. sendmsg without flags).
 func (s *unixSocket) Write(f *File, src []byte) (int, error) {
+	return s.WriteSeq(f, NewByteSequence(src))
+}
+
+// WriteSeq implements SequenceIO. Each skb (a whole datagram, or one piece
+// of a stream write) is copied in after its buffer space is allocated; a
+// fault drops it (which runs the write-space wakeup, as freeing an
+// uncharged skb does) and ends the call with EFAULT, or with the count of
+// the stream pieces already queued.
+func (s *unixSocket) WriteSeq(f *File, src IOSequence) (int, error) {
 	if s.typ == unix.SOCK_STREAM {
 		return s.streamWrite(src)
 	}
 	return s.dgramWrite(src)
 }
 
-func (s *unixSocket) streamWrite(src []byte) (int, error) {
+func (s *unixSocket) streamWrite(src IOSequence) (int, error) {
 	var w wakeups
 	s.mu.Lock()
 	other := s.peer
@@ -393,8 +420,8 @@ func (s *unixSocket) streamWrite(src []byte) (int, error) {
 	}
 	sent := 0
 	var err error
-	for sent < len(src) {
-		size, truesize := streamSkbSize(len(src)-sent, s.sndbuf)
+	for src.Len() > 0 {
+		size, truesize := streamSkbSize(src.Len(), s.sndbuf)
 		// sock_alloc_send_pskb.
 		if err = s.takeErrorLocked(); err != nil {
 			break
@@ -415,7 +442,11 @@ func (s *unixSocket) streamWrite(src []byte) (int, error) {
 			break
 		}
 		data := make([]byte, size)
-		copy(data, src[sent:sent+size])
+		if n, _ := src.CopyIn(data); n < size {
+			s.dropUnchargedLocked(&w)
+			err = unix.EFAULT
+			break
+		}
 		other.recv.push(&skb{data: data, truesize: truesize, sender: s})
 		s.wmem += truesize
 		w.add(&other.queue, dataReadyKey, false)
@@ -429,7 +460,7 @@ func (s *unixSocket) streamWrite(src []byte) (int, error) {
 	return 0, err
 }
 
-func (s *unixSocket) dgramWrite(src []byte) (int, error) {
+func (s *unixSocket) dgramWrite(src IOSequence) (int, error) {
 	var w wakeups
 	s.mu.Lock()
 	n, err := s.dgramWriteLocked(src, &w)
@@ -441,7 +472,7 @@ func (s *unixSocket) dgramWrite(src []byte) (int, error) {
 // dgramWriteLocked is unix_dgram_sendmsg (and unix_seqpacket_sendmsg) in
 // the order of checks Linux 6.18 shows: the message size, the send-buffer
 // allocation (pending error, own SEND_SHUTDOWN, buffer space), the peer.
-func (s *unixSocket) dgramWriteLocked(src []byte, w *wakeups) (int, error) {
+func (s *unixSocket) dgramWriteLocked(src IOSequence, w *wakeups) (int, error) {
 	if s.typ == unix.SOCK_SEQPACKET {
 		if err := s.takeErrorLocked(); err != nil {
 			return 0, err
@@ -450,7 +481,8 @@ func (s *unixSocket) dgramWriteLocked(src []byte, w *wakeups) (int, error) {
 			return 0, unix.ENOTCONN
 		}
 	}
-	if int64(len(src)) > s.sndbuf-32 {
+	size := src.Len()
+	if int64(size) > s.sndbuf-32 {
 		return 0, unix.EMSGSIZE
 	}
 	if err := s.takeErrorLocked(); err != nil {
@@ -463,7 +495,12 @@ func (s *unixSocket) dgramWriteLocked(src []byte, w *wakeups) (int, error) {
 		return 0, unix.EAGAIN
 	}
 	// From here on an skb exists: failing drops it, which runs this
-	// socket's write-space callback.
+	// socket's write-space callback. The message is copied in first.
+	data := make([]byte, size)
+	if n, _ := src.CopyIn(data); n < size {
+		s.dropUnchargedLocked(w)
+		return 0, unix.EFAULT
+	}
 	other := s.peer
 	if other == nil {
 		s.dropUnchargedLocked(w)
@@ -493,13 +530,11 @@ func (s *unixSocket) dgramWriteLocked(src []byte, w *wakeups) (int, error) {
 		s.dropUnchargedLocked(w)
 		return 0, unix.EAGAIN
 	}
-	data := make([]byte, len(src))
-	copy(data, src)
-	truesize := dgramTruesize(len(src))
+	truesize := dgramTruesize(size)
 	other.recv.push(&skb{data: data, truesize: truesize, sender: s})
 	s.wmem += truesize
 	w.add(&other.queue, dataReadyKey, false)
-	return len(src), nil
+	return size, nil
 }
 
 // Shutdown implements Shutdowner.
