@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -435,5 +436,32 @@ func TestFDInfo(t *testing.T) {
 	}
 	if _, e := FDInfo(x.t, 99); e != unix.EBADF {
 		t.Errorf("bad fd: %s", sx(e))
+	}
+	// Both ends of a pipe are one inode, also once the other end is gone;
+	// a new pipe gets another one.
+	ino := func(fd uintptr) string {
+		s, e := FDInfo(x.t, int32(fd))
+		if e != 0 {
+			t.Fatal(e)
+		}
+		return strings.Split(s, "\n")[3]
+	}
+	ir := ino(r)
+	if iw := ino(w); ir != iw {
+		t.Errorf("pipe ends: read end %q, write end %q", ir, iw)
+	}
+	x.must(sysClose, r)
+	if iw := ino(w); iw != ir {
+		t.Errorf("write end after closing the read end: %q, was %q", iw, ir)
+	}
+	r2, _ := x.pipe()
+	if i2 := ino(r2); i2 == ir {
+		t.Errorf("a new pipe shares %q", i2)
+	}
+	// A memfd shows its offset.
+	mfd := x.must(sysMemfdCreate, uintptr(memBase+0xb00), 0)
+	x.writeN(mfd, 1234)
+	if s, _ := FDInfo(x.t, int32(mfd)); !strings.HasPrefix(s, "pos:\t1234\n") {
+		t.Errorf("memfd after writing 1234 bytes:\n%s", s)
 	}
 }

@@ -22,9 +22,23 @@ const (
 	sdevShmem    = 0x1
 )
 
-// pipeIdentity is implemented by file types whose several files share an
-// inode (the two ends of a pipe).
-type pipeIdentity interface{ InodeKey() any }
+// sharedInode is implemented by file types whose several files share an
+// inode (the two ends of a pipe): InodeKey is the same for all of them, and
+// InodeLive reports whether any of them is still open.
+type sharedInode interface {
+	InodeKey() any
+	InodeLive() bool
+}
+
+// offsetter is implemented by files with a file offset (fdinfo's pos).
+type offsetter interface{ Offset() int64 }
+
+func posOf(f *fs.File) int64 {
+	if o, ok := f.Impl().(offsetter); ok {
+		return o.Offset()
+	}
+	return 0
+}
 
 // inoOf returns f's inode number and superblock dev for fdinfo.
 func (k *Kernel) inoOf(f *fs.File) (uint64, uint64) {
@@ -46,11 +60,12 @@ func (k *Kernel) inoOf(f *fs.File) (uint64, uint64) {
 }
 
 // inoFor returns a stable number for f (shared by files whose type reports
-// the same InodeKey), dropping entries of released files.
+// the same InodeKey), dropping entries of inodes no longer open.
 func (k *Kernel) inoFor(f *fs.File) uint64 {
 	var key any = f
-	if p, ok := f.Impl().(pipeIdentity); ok {
-		key = p.InodeKey()
+	shared, ok := f.Impl().(sharedInode)
+	if ok {
+		key = shared.InodeKey()
 	}
 	k.inoMu.Lock()
 	defer k.inoMu.Unlock()
@@ -58,18 +73,26 @@ func (k *Kernel) inoFor(f *fs.File) uint64 {
 		return e.ino
 	}
 	for g, e := range k.inos {
-		if e.file.Released() {
+		if !e.live() {
 			delete(k.inos, g)
 		}
 	}
 	k.nextIno++
-	k.inos[key] = inoEntry{k.nextIno, f}
+	k.inos[key] = inoEntry{ino: k.nextIno, file: f, shared: shared}
 	return k.nextIno
 }
 
 type inoEntry struct {
-	ino  uint64
-	file *fs.File
+	ino    uint64
+	file   *fs.File
+	shared sharedInode // nil unless the inode may outlive file
+}
+
+func (e inoEntry) live() bool {
+	if e.shared != nil {
+		return e.shared.InodeLive()
+	}
+	return !e.file.Released()
 }
 
 // FDInfo returns the text of /proc/self/fdinfo/<fd> for the task's fd: the
@@ -86,12 +109,12 @@ func FDInfo(t *Task, fd int32) (string, unix.Errno) {
 	}
 	ino, _ := t.k.inoOf(f)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "pos:\t0\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", flags, fdinfoMntID, ino)
+	fmt.Fprintf(&sb, "pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", posOf(f), flags, fdinfoMntID, ino)
 	if ep, ok := epoll.FromFile(f); ok {
 		for _, in := range ep.Interests() {
 			tino, sdev := t.k.inoOf(in.File)
 			fmt.Fprintf(&sb, "tfd: %8d events: %8x data: %16x  pos:%d ino:%x sdev:%x\n",
-				in.Fd, uint32(in.Events), in.Data, 0, tino, sdev)
+				in.Fd, uint32(in.Events), in.Data, posOf(in.File), tino, sdev)
 		}
 	}
 	return sb.String(), 0

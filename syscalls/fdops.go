@@ -36,8 +36,9 @@ func hCloseRange(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if flags&^(closeRangeUnshare|closeRangeCloexec) != 0 || first > last {
 		return 0, unix.EINVAL
 	}
-	// CLOSE_RANGE_UNSHARE: the model's tables are shared by design; the
-	// caller that wants a private table forks it before making the task.
+	if flags&closeRangeUnshare != 0 {
+		t.fds = t.fds.Unshare() // a copy of its own if other tasks share it
+	}
 	t.fds.CloseRange(first, last, flags&closeRangeCloexec != 0)
 	return 0, 0
 }

@@ -94,3 +94,40 @@ func TestPipe2FaultInstallsNothing(t *testing.T) {
 		t.Fatalf("pipe2 after a fault gave %d, %d; want 0, 1", r, w)
 	}
 }
+
+// TestCloseRangeUnshare: with CLOSE_RANGE_UNSHARE a task whose table is
+// shared closes the range in a copy of its own, so its siblings keep the
+// fds; a task that is the table's only user closes them in place.
+func TestCloseRangeUnshare(t *testing.T) {
+	x := newTT(t, AMD64)
+	sib := x.sibling()
+	r, w := x.pipe()
+	const closeRangeUnshare = 2
+	x.must(sysCloseRange, w, w, closeRangeUnshare)
+	if _, _, err := x.t.FDTable().Get(int32(w)); err == nil {
+		t.Error("the write end is still open in the caller's table")
+	}
+	if f, _, err := sib.FDTable().Get(int32(w)); err != nil {
+		t.Errorf("the sibling lost the write end: %v", err)
+	} else {
+		f.DecRef()
+	}
+	if x.t.FDTable() == sib.FDTable() {
+		t.Fatal("the caller still shares its sibling's table")
+	}
+	// Alone on its private table, the caller closes in place.
+	tbl := x.t.FDTable()
+	x.must(sysCloseRange, r, r, closeRangeUnshare)
+	if x.t.FDTable() != tbl {
+		t.Error("a table's only user got a copy")
+	}
+	// A private table is closed when its last task exits.
+	x.eventfd(0, 0)
+	if tbl.Len() != 1 {
+		t.Fatalf("private table holds %d fds, want 1", tbl.Len())
+	}
+	x.t.Exit()
+	if tbl.Len() != 0 {
+		t.Errorf("a private table kept %d fds after its last task exited", tbl.Len())
+	}
+}

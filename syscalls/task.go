@@ -108,8 +108,10 @@ const (
 )
 
 // NewTask returns a task of kernel k using fd table table (which other
-// tasks may share), address space mem and syscall ABI arch.
+// tasks may share: the task attaches to it), address space mem and syscall
+// ABI arch. Call Exit when the task is done.
 func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
+	table.Attach()
 	t := &Task{
 		k:       k,
 		fds:     table,
@@ -133,7 +135,16 @@ func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 	return t
 }
 
-// FDTable returns the task's fd table.
+// Exit detaches the task from its fd table, which closes the table if it
+// was the task's own (after close_range with CLOSE_RANGE_UNSHARE). The task
+// must not be used afterwards.
+func (t *Task) Exit() {
+	t.fds.Detach()
+	t.fds = nil
+}
+
+// FDTable returns the task's fd table: the one it was made with, or its own
+// copy after close_range with CLOSE_RANGE_UNSHARE.
 func (t *Task) FDTable() *fd.Table { return t.fds }
 
 // Memory returns the task's address space.

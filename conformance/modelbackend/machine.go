@@ -69,11 +69,15 @@ func (m *Machine) StartThread(t conformance.ThreadID) error {
 	return nil
 }
 
-// StopThread forgets thread t's task.
+// StopThread ends thread t's task.
 func (m *Machine) StopThread(t conformance.ThreadID) {
 	m.mu.Lock()
+	tk := m.tasks[t]
 	delete(m.tasks, t)
 	m.mu.Unlock()
+	if tk != nil {
+		tk.Exit()
+	}
 }
 
 // Syscall runs one system call on t's task.

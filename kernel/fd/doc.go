@@ -11,8 +11,14 @@
 //     get_unused_fd_flags does: it is neither free nor open until
 //     InstallReserved or Unreserve, so no other thread can see a file that
 //     a failing pipe2 or socketpair is about to drop.
+//   - Tasks Attach to the table they use and Detach when done. A table made
+//     by NewTable belongs to its maker, who closes it (CloseAll); a table
+//     made by Unshare (close_range with CLOSE_RANGE_UNSHARE on a shared
+//     table) belongs to its tasks and is closed when the last one detaches.
 //   - Closing a number drops its reference after the table lock is released,
 //     because a final release may take epoll locks.
+//   - CheckInvariants (invariants.go) verifies the table's side of these
+//     for fuzzers and tests.
 //
 // # Lock order
 //

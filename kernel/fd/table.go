@@ -39,6 +39,11 @@ type Table struct {
 	limit, maxLimit uint64
 	// open counts installed fds. Guarded by mu.
 	open int
+	// users counts the tasks attached to the table (Attach, Detach).
+	// private marks a table made by Unshare: it belongs to its users and is
+	// closed when the last one detaches. Guarded by mu.
+	users   int
+	private bool
 }
 
 // NewTable returns an empty table with the default limits.
@@ -344,6 +349,47 @@ func (t *Table) Fork() *Table {
 			}
 		}
 	}
+	return n
+}
+
+// Attach records that one more task uses the table (files_struct's count).
+func (t *Table) Attach() {
+	t.mu.Lock()
+	t.users++
+	t.mu.Unlock()
+}
+
+// Detach records that a task stopped using the table. A table made by
+// Unshare is closed when its last user detaches; any other table belongs to
+// whoever made it with NewTable, who closes it (CloseAll).
+func (t *Table) Detach() {
+	t.mu.Lock()
+	if t.users <= 0 {
+		t.mu.Unlock()
+		panic("fd: Detach without Attach")
+	}
+	t.users--
+	last := t.users == 0 && t.private
+	t.mu.Unlock()
+	if last {
+		t.CloseAll()
+	}
+}
+
+// Unshare gives an attached task a table of its own, as unshare(CLONE_FILES)
+// and close_range(CLOSE_RANGE_UNSHARE) do: if other tasks use t, the caller
+// detaches from it and gets a copy (Fork) that it alone is attached to;
+// otherwise it keeps t.
+func (t *Table) Unshare() *Table {
+	t.mu.Lock()
+	if t.users <= 1 {
+		t.mu.Unlock()
+		return t
+	}
+	t.mu.Unlock()
+	n := t.Fork()
+	n.users, n.private = 1, true
+	t.Detach()
 	return n
 }
 

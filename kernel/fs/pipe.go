@@ -72,6 +72,16 @@ func NewPipe(flags uint32) (r, w *File) {
 	return r, w
 }
 
+// InodeKey identifies the pipe both ends share (fdinfo shows one inode).
+func (e *pipeEnd) InodeKey() any { return e.p }
+
+// InodeLive reports whether either end is still open.
+func (e *pipeEnd) InodeLive() bool {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return e.p.readers+e.p.writers > 0
+}
+
 func (p *pipe) usedLocked() uint32 { return p.head - p.tail }
 func (p *pipe) emptyLocked() bool  { return p.head == p.tail }
 func (p *pipe) fullLocked() bool   { return p.usedLocked() >= pipeSlots }
