@@ -26,6 +26,14 @@
 //     consumed ("its handler runs") when the syscall returns. pwait, pwait2
 //     and ppoll install their temporary mask for the call; on EINTR the
 //     handler runs under it, otherwise the old mask is restored first.
+//     Dispositions belong to the embedder, which owns signal delivery: it
+//     calls Interrupt only for a signal Linux would deliver to the thread
+//     (never one that is ignored, SIG_IGN or by default, since Linux
+//     discards those without waking anybody), and acts itself on fatal
+//     ones (SIGKILL ends the guest; the model need not see it).
+//   - Files come only from the syscalls served here, so there are no O_PATH
+//     files; an embedder that installs files of its own must not install
+//     one (every served syscall would treat it as an ordinary file).
 //   - GuestMemory, an in-process Memory with lazily allocated pages.
 //   - FDInfo, the text of /proc/self/fdinfo/N.
 //

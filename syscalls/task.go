@@ -206,7 +206,8 @@ func (t *Task) setMaskLocked(mask uint64) uint64 {
 // Interrupt sends signal sig (1..64) to the task. A signal the task's
 // current mask does not block ends a blocking call with EINTR; a blocked
 // one stays pending until the mask stops blocking it. Safe to call from any
-// goroutine.
+// goroutine. The caller decides dispositions: it must not send a signal the
+// guest ignores (see the package doc).
 func (t *Task) Interrupt(sig int) {
 	if sig < 1 || sig > 64 {
 		return
