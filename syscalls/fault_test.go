@@ -244,3 +244,18 @@ func resultOf(n uintptr, e unix.Errno) int {
 	}
 	return -int(e)
 }
+
+// TestTimerfdWrite: a timerfd has no write operation: EINVAL before the
+// buffer is looked at, even a kernel address.
+func TestTimerfdWrite(t *testing.T) {
+	x := newTT(t, AMD64)
+	tfd := x.must(sysTimerfdCreate, unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK)
+	for _, p := range []uintptr{hole, memBase, 0xffffffffffff0000} {
+		if _, e := x.call(sysWrite, tfd, p, 8); e != unix.EINVAL {
+			t.Errorf("write(timerfd, %#x, 8) = %s, want EINVAL", p, sx(e))
+		}
+	}
+	if _, e := x.call(sysRead, tfd, 0xffffffffffff0000, 8); e != unix.EFAULT {
+		t.Errorf("read(timerfd, kernel address) = %s, want EFAULT", sx(e))
+	}
+}

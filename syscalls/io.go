@@ -266,6 +266,18 @@ func (t *Task) retryWrite(f *fs.File, blocking bool) (int, errno) {
 	}
 }
 
+// checkAccess is vfs_read and vfs_write's first checks: the access mode
+// (EBADF), then whether the type can write at all (EINVAL).
+func checkAccess(f *fs.File, write bool) errno {
+	if write && !f.Writable() || !write && !f.Readable() {
+		return unix.EBADF
+	}
+	if _, no := f.Impl().(fs.WriteUnsupported); no && write {
+		return unix.EINVAL
+	}
+	return 0
+}
+
 // rw is the common part of read and write: fd lookup, access mode (EBADF),
 // the buffer's range (EFAULT), then the transfer over one iovec.
 func (t *Task) rw(a *[6]uintptr, write bool) (uintptr, errno) {
@@ -274,8 +286,8 @@ func (t *Task) rw(a *[6]uintptr, write bool) (uintptr, errno) {
 		return 0, e
 	}
 	defer f.DecRef()
-	if write && !f.Writable() || !write && !f.Readable() {
-		return 0, unix.EBADF
+	if e := checkAccess(f, write); e != 0 {
+		return 0, e
 	}
 	buf, count := uint64(a[1]), uint64(a[2])
 	if !t.rangeOK(buf, count) {
@@ -348,8 +360,8 @@ func (t *Task) rwv(a *[6]uintptr, write bool) (uintptr, errno) {
 	if e != 0 {
 		return 0, e
 	}
-	if write && !f.Writable() || !write && !f.Readable() {
-		return 0, unix.EBADF
+	if e := checkAccess(f, write); e != 0 {
+		return 0, e
 	}
 	t.seq.reset(t.mem, t.iovs, total)
 	return t.transfer(f, write)

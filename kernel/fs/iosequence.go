@@ -48,6 +48,17 @@ func (e *eventfd) IOSize() int { return 8 }
 // IOSize implements FixedSizeIO: timerfd reads a uint64 tick count.
 func (t *timerfd) IOSize() int { return 8 }
 
+// WriteUnsupported is implemented by file types that have no write
+// operation (timerfd). write and writev on them fail with EINVAL right after
+// the access-mode check, before the buffer is even range-checked, as
+// vfs_write does for a file without FMODE_CAN_WRITE.
+type WriteUnsupported interface {
+	WriteUnsupported()
+}
+
+// WriteUnsupported implements WriteUnsupported.
+func (t *timerfd) WriteUnsupported() {}
+
 // ByteSequence is an IOSequence over a byte slice, which never faults. It
 // lets the []byte entry points (Impl.Read and Impl.Write) share the
 // sequence-based code.
