@@ -104,8 +104,7 @@ func hFcntl(t *Task, a *[6]uintptr) (uintptr, errno) {
 	case unix.F_GETFL:
 		return uintptr(f.StatusFlags()), 0
 	case unix.F_SETFL:
-		f.SetStatusFlags(uint32(arg))
-		return 0, 0
+		return 0, errnoOf(f.SetStatusFlags(uint32(arg)))
 	}
 	return 0, unix.EINVAL
 }

@@ -113,14 +113,27 @@ func (f *File) Released() bool { return f.refs.Load() <= 0 }
 // StatusFlags returns the access mode and status flags.
 func (f *File) StatusFlags() uint32 { return f.flags.Load() }
 
+// DirectIO is implemented by file types that may take O_DIRECT through
+// F_SETFL (Linux's FMODE_CAN_ODIRECT). Of the model's types only pipes do;
+// a type of another package answers per file.
+type DirectIO interface {
+	CanDirectIO(f *File) bool
+}
+
 // SetStatusFlags replaces the settable status flags (F_SETFL), keeping the
-// access mode and anything not settable.
-func (f *File) SetStatusFlags(flags uint32) {
+// access mode and anything not settable. O_DIRECT on a file whose type
+// cannot do direct I/O is EINVAL, and nothing changes.
+func (f *File) SetStatusFlags(flags uint32) error {
+	if flags&unix.O_DIRECT != 0 {
+		if d, ok := f.impl.(DirectIO); !ok || !d.CanDirectIO(f) {
+			return unix.EINVAL
+		}
+	}
 	for {
 		old := f.flags.Load()
 		nf := old&^StatusFlagsSettable | flags&StatusFlagsSettable
 		if f.flags.CompareAndSwap(old, nf) {
-			return
+			return nil
 		}
 	}
 }

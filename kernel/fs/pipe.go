@@ -72,6 +72,10 @@ func NewPipe(flags uint32) (r, w *File) {
 	return r, w
 }
 
+// CanDirectIO implements DirectIO: either end takes O_DIRECT (packet mode
+// matters only to the writer).
+func (e *pipeEnd) CanDirectIO(f *File) bool { return true }
+
 // InodeKey identifies the pipe both ends share (fdinfo shows one inode).
 func (e *pipeEnd) InodeKey() any { return e.p }
 

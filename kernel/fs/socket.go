@@ -574,7 +574,9 @@ func (s *unixSocket) Release(f *File) {
 	s.peer = nil
 	if other != nil && s.typ != unix.SOCK_DGRAM {
 		other.shutdown = shutBoth
-		if s.recv.len() > 0 {
+		// Unread data resets the peer. Like unix_release_sock, look past
+		// a first message with nothing left to read (a zero-length one).
+		if b := s.recv.peek(); b != nil && (len(b.data) > b.consumed || s.recv.len() > 1) {
 			other.err = unix.ECONNRESET
 		}
 		w.add(&other.queue, 0, true)
