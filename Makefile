@@ -23,8 +23,14 @@ conformance:
 record:
 	$(GO) run ./cmd/epollconf -backends linux -record $(CORPUS)
 
+# The model-versus-host benchmarks (issue 7, docs/performance.md): every
+# benchmark BENCHCOUNT times, then the table of medians. The raw output stays
+# in BENCHOUT for benchstat.
+BENCHCOUNT ?= 5
+BENCHOUT ?= /tmp/guestpoll-bench.txt
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./kernel/... ./syscalls/... > $(BENCHOUT) || { cat $(BENCHOUT); exit 1; }
+	$(GO) run ./cmd/benchtable < $(BENCHOUT)
 
 # Each fuzz target for FUZZTIME (seed corpora already run in `make test`).
 fuzz:

@@ -49,7 +49,7 @@ func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64
 }
 
 func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64, fullCheck bool) error {
-	if _, ok := ep.interest[id]; ok {
+	if ep.interest.find(id.File, id.Fd) != nil {
 		return unix.EEXIST
 	}
 	d := ep.domain
@@ -57,14 +57,17 @@ func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events w
 		d.watches.Add(-1)
 		return unix.ENOSPC
 	}
-	it := &item{ep: ep, id: id, nested: target, events: events | waiter.EventErr | waiter.EventHUp, data: data}
+	it := &item{ep: ep, file: id.File, fd: id.Fd, events: events | waiter.EventErr | waiter.EventHUp, data: data}
 	it.hook.Init(it, events&waiter.EventExclusive != 0, false)
 	it.watch.Owner = it
-	ep.interest[id] = it
+	ep.interest.insert(it)
 	id.File.AddWatch(&it.watch)
 	if target != nil {
 		d.graphMu.Lock()
-		ep.nested.push(it)
+		if ep.nested == nil {
+			ep.nested = make(map[*item]struct{})
+		}
+		ep.nested[it] = struct{}{}
 		d.graphMu.Unlock()
 	}
 	if fullCheck && !ep.reversePathsOK(it) {
@@ -91,8 +94,8 @@ func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uin
 	}
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	it, ok := ep.interest[id]
-	if !ok {
+	it := ep.interest.find(id.File, id.Fd)
+	if it == nil {
 		return unix.ENOENT
 	}
 	if it.events&waiter.EventExclusive != 0 {
@@ -117,8 +120,8 @@ func (ep *EventPoll) Delete(id FileIdentifier) error {
 	}
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	it, ok := ep.interest[id]
-	if !ok {
+	it := ep.interest.find(id.File, id.Fd)
+	if it == nil {
 		return unix.ENOENT
 	}
 	ep.removeLocked(it)
@@ -136,11 +139,11 @@ func (ep *EventPoll) stripWakeup(events waiter.EventMask) waiter.EventMask {
 // queued, queues it and wakes one waiter and the instance's pollers (what
 // ADD and MOD do). ep.mu must be held.
 func (ep *EventPoll) queueIfReadyLocked(it *item) {
-	if it.id.File.Readiness(it.events)&it.events == 0 {
+	if it.file.Readiness(it.events)&it.events == 0 {
 		return
 	}
 	ep.readyMu.Lock()
-	if it.linked {
+	if it.queued() {
 		ep.readyMu.Unlock()
 		return
 	}

@@ -36,10 +36,22 @@
 //     target's final release or the instance's release; only then is its
 //     hook on the target's queue and its watch on the target's list.
 //   - An item is on at most one of: the ready list, a scan's private list;
-//     it may also be on the overflow list during a scan.
+//     it may also be on the overflow list during a scan. Items carry no
+//     flags for these: an item is on a list when it has a prev or is the
+//     list's head, and on the overflow list when ovfNext is set (the last
+//     points to itself).
 //   - A fired ONESHOT item keeps only its private bits and is ignored by
 //     wakeups until MOD re-arms it.
 //   - CheckInvariants verifies these.
+//
+// # Memory and cost
+//
+// A registration is one 144-byte item (the only allocation of an ADD) plus
+// about one pointer in the interest table (index.go, a chained hash table
+// rather than a Go map, which would cost some 40 bytes more); epoll-in-epoll
+// registrations are also in a small per-instance set. A harvest takes
+// EventPoll.mu once and readyMu twice, and polls each queued target once;
+// docs/performance.md has the measurements.
 //
 // # Lock order
 //
@@ -56,6 +68,10 @@
 // callbacks are outer instances' items: nesting order again). No callback
 // takes EventPoll.mu, and nothing is polled while readyMu is held.
 //
-// ADD allocates the item (and may grow the interest map); MOD, DEL,
-// wakeups and harvests allocate nothing.
+// ADD allocates the item (and may grow the interest table, or the nested
+// set for an epoll target); MOD, DEL, wakeups and harvests allocate
+// nothing. Waiters' and pollers' queues are tested for emptiness without
+// their lock (waiter.Queue.Empty): waiters register under readyMu, which
+// the wakeup callback holds while it looks, and pollers poll the instance
+// (taking readyMu) after registering.
 package epoll

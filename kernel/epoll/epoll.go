@@ -18,11 +18,10 @@ type EventPoll struct {
 	file   *fs.File // immutable; the instance's own open file description
 
 	// mu serialises control operations and harvests (Linux's ep->mtx). It
-	// guards interest, every item's removed flag, and makes a harvest's walk
-	// exclusive. Readiness of targets is checked under mu but never under
-	// readyMu.
+	// guards interest and makes a harvest's walk exclusive. Readiness of
+	// targets is checked under mu but never under readyMu.
 	mu       sync.Mutex
-	interest map[FileIdentifier]*item
+	interest interestSet
 
 	// readyMu guards the ready list, the scan state and the overflow list
 	// (Linux's ep->lock). Wakeup callbacks take it; nothing is polled under
@@ -40,42 +39,19 @@ type EventPoll struct {
 	waiters waiter.Queue
 	pollers waiter.Queue
 
-	// nested lists the items whose target is an epoll. Guarded by
-	// domain.graphMu.
-	nested itemList2
+	// nested holds the items whose target is an epoll (nil until the
+	// first). Guarded by domain.graphMu.
+	nested map[*item]struct{}
 	// gen and depth cache the longest downward chain during one full check.
 	// Guarded by domain.nestMu.
 	gen   uint64
 	depth int
 }
 
-// itemList2 links items through nestedNext/nestedPrev.
-type itemList2 struct{ head *item }
-
-func (l *itemList2) push(it *item) {
-	it.nestedPrev, it.nestedNext = nil, l.head
-	if l.head != nil {
-		l.head.nestedPrev = it
-	}
-	l.head = it
-}
-
-func (l *itemList2) remove(it *item) {
-	if it.nestedPrev != nil {
-		it.nestedPrev.nestedNext = it.nestedNext
-	} else {
-		l.head = it.nestedNext
-	}
-	if it.nestedNext != nil {
-		it.nestedNext.nestedPrev = it.nestedPrev
-	}
-	it.nestedNext, it.nestedPrev = nil, nil
-}
-
 // NewFile creates an epoll instance in d and returns its file, with one
 // reference owned by the caller and status flags O_RDWR.
 func NewFile(d *Domain) *fs.File {
-	ep := &EventPoll{domain: d, interest: make(map[FileIdentifier]*item)}
+	ep := &EventPoll{domain: d}
 	ep.file = fs.New(ep, unix.O_RDWR)
 	return ep.file
 }
@@ -99,9 +75,7 @@ func (ep *EventPoll) Write(*fs.File, []byte) (int, error) { return 0, unix.EINVA
 // registration goes (their watch units are given back) and pollers are told.
 func (ep *EventPoll) Release(*fs.File) {
 	ep.mu.Lock()
-	for _, it := range ep.interest {
-		ep.removeLocked(it)
-	}
+	ep.interest.forEach(ep.removeLocked)
 	ep.mu.Unlock()
 	if !ep.pollers.Empty() {
 		ep.pollers.Notify(waiter.EventIn)
@@ -126,14 +100,14 @@ func (ep *EventPoll) Readiness(*fs.File, waiter.EventMask) waiter.EventMask {
 	var res waiter.EventMask
 	for it := tx.head; it != nil; {
 		next := it.next
-		if it.id.File.Readiness(it.events)&it.events != 0 {
+		if it.file.Readiness(it.events)&it.events != 0 {
 			res = waiter.EventIn | waiter.EventRdNorm
 			break
 		}
 		tx.remove(it)
 		it = next
 	}
-	ep.doneScan(&tx)
+	ep.doneScan(&tx, 0)
 	return res
 }
 
@@ -148,19 +122,26 @@ func (ep *EventPoll) startScan() itemList {
 	return tx
 }
 
-// doneScan rebuilds the ready list as: the scan's leftovers in order, then
+// doneScan commits the first delivered items of tx (see commitLocked),
+// then rebuilds the ready list as: the scan's leftovers in order, then
 // items woken during the scan (oldest first, unless already queued), then
 // what the scan re-queued (level-triggered deliveries). If anything is
 // ready and a thread waits, one is woken (Linux's ep_done_scan).
-func (ep *EventPoll) doneScan(tx *itemList) {
+func (ep *EventPoll) doneScan(tx *itemList, delivered int) {
 	ep.readyMu.Lock()
+	ep.commitLocked(tx, delivered)
 	requeued := ep.ready
 	ep.ready = *tx
 	*tx = itemList{}
 	for it := ep.ovfHead; it != nil; {
 		next := it.ovfNext
-		it.ovfNext, it.onOvf = nil, false
-		if !it.linked {
+		if next == it {
+			next = nil
+		}
+		it.ovfNext = nil
+		// Unless it is already queued: on the leftovers (now ep.ready) or
+		// on the re-queued list.
+		if it.prev == nil && ep.ready.head != it && requeued.head != it {
 			ep.ready.pushBack(it)
 		}
 		it = next
@@ -190,10 +171,10 @@ func (ep *EventPoll) EventsAvailable() bool {
 // order).
 func (ep *EventPoll) Interests() []Interest {
 	ep.mu.Lock()
-	out := make([]Interest, 0, len(ep.interest))
-	for _, it := range ep.interest {
-		out = append(out, Interest{Fd: it.id.Fd, File: it.id.File, Events: it.events, Data: it.data})
-	}
+	out := make([]Interest, 0, ep.interest.n)
+	ep.interest.forEach(func(it *item) {
+		out = append(out, Interest{Fd: it.fd, File: it.file, Events: it.events, Data: it.data})
+	})
 	ep.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Fd < out[j].Fd })
 	return out
@@ -203,7 +184,7 @@ func (ep *EventPoll) Interests() []Interest {
 func (ep *EventPoll) Len() int {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	return len(ep.interest)
+	return ep.interest.n
 }
 
 // removeLocked takes it out of the instance: off the target's queue (after
@@ -211,20 +192,19 @@ func (ep *EventPoll) Len() int {
 // interest set and the ready list. ep.mu must be held, and no scan can be
 // in progress (scans hold ep.mu too).
 func (ep *EventPoll) removeLocked(it *item) {
-	it.id.File.EventUnregister(&it.hook)
-	it.id.File.RemoveWatch(&it.watch)
-	delete(ep.interest, it.id)
-	if it.nested != nil {
+	it.file.EventUnregister(&it.hook)
+	it.file.RemoveWatch(&it.watch)
+	ep.interest.remove(it)
+	if it.target() != nil {
 		ep.domain.graphMu.Lock()
-		ep.nested.remove(it)
+		delete(ep.nested, it)
 		ep.domain.graphMu.Unlock()
 	}
 	ep.readyMu.Lock()
-	if it.linked {
+	if it.queued() {
 		ep.ready.remove(it)
 	}
 	ep.readyMu.Unlock()
-	it.removed = true
 	ep.domain.watches.Add(-1)
 }
 

@@ -36,7 +36,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	var err error
 	for it := tx.head; it != nil && delivered+pending < max; {
 		next := it.next
-		mask := it.id.File.Readiness(it.events) & it.events
+		mask := it.file.Readiness(it.events) & it.events
 		if mask == 0 {
 			tx.remove(it)
 			it = next
@@ -45,46 +45,53 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 		buf[pending] = Event{Events: mask, Data: it.data}
 		pending++
 		it = next
-		if pending == len(buf) || delivered+pending == max || it == nil {
-			var n int
-			n, err = ep.flush(&tx, buf[:pending], w)
+		if pending == len(buf) && it != nil && delivered+pending < max {
+			// A full chunk and more to walk: hand it over now.
+			n, werr := ep.write(buf[:pending], w)
+			ep.readyMu.Lock()
+			ep.commitLocked(&tx, n)
+			ep.readyMu.Unlock()
 			delivered += n
-			if n < pending {
+			pending = 0
+			if n < len(buf) {
+				err = werr
 				break
 			}
-			pending = 0
 		}
 	}
-	if pending > 0 && err == nil {
-		// The walk ended on a stale item after gathering some events.
-		var n int
-		n, err = ep.flush(&tx, buf[:pending], w)
+	// The last chunk is committed together with the end of the scan, under
+	// one acquisition of the ready-list lock.
+	n := 0
+	if pending > 0 {
+		n, err = ep.write(buf[:pending], w)
 		delivered += n
 	}
-	ep.doneScan(&tx)
+	ep.doneScan(&tx, n)
 	if delivered > 0 {
 		return delivered, nil
 	}
 	return 0, err
 }
 
-// flush hands evs to w and commits the items they came from: the first
-// len(evs) items of tx, since stale items were dropped as the walk met them.
-func (ep *EventPoll) flush(tx *itemList, evs []Event, w EventWriter) (int, error) {
-	n, err := len(evs), error(nil)
-	if w != nil {
-		n, err = w.WriteEvents(evs)
-		if n < 0 {
-			n = 0
-		}
-		if n > len(evs) {
-			n = len(evs)
-		}
-		if n < len(evs) && err == nil {
-			err = unix.EFAULT
-		}
+// write hands evs to w and returns how many it accepted, with an error
+// (EFAULT if w gave none) when that is fewer than len(evs).
+func (ep *EventPoll) write(evs []Event, w EventWriter) (int, error) {
+	if w == nil {
+		return len(evs), nil
 	}
-	ep.readyMu.Lock()
+	n, err := w.WriteEvents(evs)
+	n = max(0, min(n, len(evs)))
+	if n < len(evs) && err == nil {
+		err = unix.EFAULT
+	}
+	return n, err
+}
+
+// commitLocked commits the first n items of tx, whose events were copied
+// out (stale items were dropped as the walk met them): a ONESHOT item is
+// disarmed, a level-triggered one re-queued at the tail of the ready list,
+// an edge-triggered one simply leaves. ep.readyMu must be held.
+func (ep *EventPoll) commitLocked(tx *itemList, n int) {
 	for i := 0; i < n; i++ {
 		it := tx.head
 		tx.remove(it)
@@ -95,8 +102,6 @@ func (ep *EventPoll) flush(tx *itemList, evs []Event, w EventWriter) (int, error
 			ep.ready.pushBack(it)
 		}
 	}
-	ep.readyMu.Unlock()
-	return n, err
 }
 
 // Wait is epoll_wait's loop (Linux's ep_poll). It harvests whenever events

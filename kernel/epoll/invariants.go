@@ -7,69 +7,79 @@ import (
 // CheckInvariants verifies the instance's internal consistency; fuzzers and
 // stress tests call it between operations. It returns the first violation.
 //
-//   - every queued item is registered (in interest, not removed) and queued
-//     once; linked is set exactly for queued items;
+//   - every queued item is registered (in interest) and queued once, and
+//     the list's links are consistent;
 //   - no scan is in progress and the overflow list is empty when no harvest
 //     runs;
-//   - every registered item's target is alive, its watch is linked, and its
-//     nested pointer matches the target's type;
-//   - the nested list holds exactly the items whose target is an epoll.
+//   - the interest table holds each registration once, in its bucket, and
+//     its count is right; every registered item's target is alive;
+//   - the nested set holds exactly the items whose target is an epoll.
 func (ep *EventPoll) CheckInvariants() error {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	ep.readyMu.Lock()
 	defer ep.readyMu.Unlock()
-	if ep.scanning || ep.ovfHead != nil {
+	if ep.scanning || ep.ovfHead != nil || ep.ovfTail != nil {
 		return fmt.Errorf("epoll: scan state left behind (scanning=%v)", ep.scanning)
+	}
+	registered := map[*item]bool{}
+	var err error
+	nested := 0
+	ep.interest.forEach(func(it *item) {
+		switch {
+		case err != nil:
+		case registered[it]:
+			err = fmt.Errorf("epoll: item fd %d in the interest table twice", it.fd)
+		case it.ep != ep || ep.interest.find(it.file, it.fd) != it:
+			err = fmt.Errorf("epoll: interest entry fd %d inconsistent", it.fd)
+		case it.file.Released():
+			err = fmt.Errorf("epoll: item fd %d watches a released file", it.fd)
+		case it.ovfNext != nil:
+			err = fmt.Errorf("epoll: item fd %d left on the overflow list", it.fd)
+		}
+		registered[it] = true
+		if it.target() != nil {
+			nested++
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(registered) != ep.interest.n {
+		return fmt.Errorf("epoll: interest table counts %d, holds %d", ep.interest.n, len(registered))
 	}
 	queued := map[*item]bool{}
 	var prev *item
 	for it := ep.ready.head; it != nil; it = it.next {
 		if queued[it] {
-			return fmt.Errorf("epoll: item fd %d queued twice", it.id.Fd)
+			return fmt.Errorf("epoll: item fd %d queued twice", it.fd)
 		}
 		queued[it] = true
-		if !it.linked || it.prev != prev {
-			return fmt.Errorf("epoll: ready list links broken at fd %d", it.id.Fd)
+		if it.prev != prev {
+			return fmt.Errorf("epoll: ready list links broken at fd %d", it.fd)
 		}
-		if it.removed || ep.interest[it.id] != it {
-			return fmt.Errorf("epoll: queued item fd %d is not registered", it.id.Fd)
+		if !registered[it] {
+			return fmt.Errorf("epoll: queued item fd %d is not registered", it.fd)
 		}
 		prev = it
 	}
 	if ep.ready.tail != prev {
 		return fmt.Errorf("epoll: ready list tail is wrong")
 	}
-	nested := 0
-	for id, it := range ep.interest {
-		if it.id != id || it.ep != ep || it.removed {
-			return fmt.Errorf("epoll: interest entry fd %d inconsistent", id.Fd)
-		}
-		if it.linked != queued[it] {
-			return fmt.Errorf("epoll: item fd %d linked=%v but queued=%v", id.Fd, it.linked, queued[it])
-		}
-		if id.File.Released() {
-			return fmt.Errorf("epoll: item fd %d watches a released file", id.Fd)
-		}
-		target, isEpoll := FromFile(id.File)
-		if isEpoll != (it.nested != nil) || isEpoll && it.nested != target {
-			return fmt.Errorf("epoll: item fd %d nested pointer wrong", id.Fd)
-		}
-		if it.nested != nil {
-			nested++
+	for it := range registered {
+		if !queued[it] && (it.prev != nil || it.next != nil) {
+			return fmt.Errorf("epoll: unqueued item fd %d has links", it.fd)
 		}
 	}
 	ep.domain.graphMu.Lock()
-	n := 0
-	for it := ep.nested.head; it != nil; it = it.nestedNext {
-		n++
-		if it.removed || ep.interest[it.id] != it {
-			return fmt.Errorf("epoll: nested list holds unregistered fd %d", it.id.Fd)
+	defer ep.domain.graphMu.Unlock()
+	for it := range ep.nested {
+		if !registered[it] || it.target() == nil {
+			return fmt.Errorf("epoll: nested set holds fd %d wrongly", it.fd)
 		}
 	}
-	ep.domain.graphMu.Unlock()
-	if n != nested {
-		return fmt.Errorf("epoll: nested list has %d items, interest has %d epoll targets", n, nested)
+	if len(ep.nested) != nested {
+		return fmt.Errorf("epoll: nested set has %d items, interest has %d epoll targets", len(ep.nested), nested)
 	}
 	return nil
 }

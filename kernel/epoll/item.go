@@ -5,18 +5,14 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// item is one registration (Linux's epitem).
+// item is one registration (Linux's epitem). Its size is what a
+// registration costs (it is the only thing ADD allocates), so it holds no
+// flag that its links can tell: it is 144 bytes, the fields that harvests
+// and wakeups touch first.
 type item struct {
-	ep     *EventPoll     // immutable
-	id     FileIdentifier // immutable
-	nested *EventPoll     // the target when it is an epoll, else nil; immutable
-
-	// hook is the entry on the target's wait queue(s); its waker is the
-	// item. Registered while the item is in ep.interest.
-	hook waiter.Entry
-	// watch links the item on the target file's watch list so the file's
-	// final release removes it.
-	watch fs.Watch
+	ep   *EventPoll // immutable
+	file *fs.File   // immutable; with fd, the key (FileIdentifier)
+	fd   int32      // immutable
 
 	// events is the stored interest (with ERR|HUP added, WAKEUP stripped;
 	// only private bits once a ONESHOT entry fired) and data the user data.
@@ -25,25 +21,41 @@ type item struct {
 	data   uint64
 
 	// next and prev link the item into ep.ready, or, during a scan, into
-	// the scan's private list; linked says it is on one of them. Guarded by
-	// ep.readyMu outside scans; during a scan the scanning thread (holding
-	// ep.mu) owns the links of the items on its private list, and wakeups
-	// touch only the overflow fields.
+	// the scan's private list; an item is on a list exactly when it has a
+	// prev or is the list's head (see queued). Guarded by ep.readyMu
+	// outside scans; during a scan the scanning thread (holding ep.mu) owns
+	// the links of the items on its private list, and wakeups touch only
+	// ovfNext.
 	next, prev *item
-	linked     bool
 
 	// ovfNext links the item on ep's overflow list (wakeups that arrive
-	// during a scan); onOvf says it is on it. Guarded by ep.readyMu.
+	// during a scan); it is nil when the item is not on it, and the last
+	// item points to itself. Guarded by ep.readyMu.
 	ovfNext *item
-	onOvf   bool
 
-	// nestedNext and nestedPrev link the item on ep.nested when its target
-	// is an epoll. Guarded by the domain's graphMu.
-	nestedNext, nestedPrev *item
+	// hnext chains the item in its bucket of ep.interest. Guarded by ep.mu.
+	hnext *item
 
-	// removed is set once the item has left ep.interest. Guarded by ep.mu.
-	removed bool
+	// hook is the entry on the target's wait queue(s); its waker is the
+	// item. Registered while the item is in ep.interest.
+	hook waiter.Entry
+	// watch links the item on the target file's watch list so the file's
+	// final release removes it.
+	watch fs.Watch
 }
+
+// id returns the registration's key.
+func (it *item) id() FileIdentifier { return FileIdentifier{File: it.file, Fd: it.fd} }
+
+// target returns the watched instance when the target is an epoll file.
+func (it *item) target() *EventPoll {
+	t, _ := FromFile(it.file)
+	return t
+}
+
+// queued reports whether the item is on ep.ready, outside scans (when no
+// other list exists). ep.readyMu held.
+func (it *item) queued() bool { return it.prev != nil || it.ep.ready.head == it }
 
 // Wake is the wakeup callback (Linux's ep_poll_callback). It runs with the
 // target's queue lock held, never looks at the target's state, and only
@@ -59,8 +71,8 @@ func (it *item) Wake(key waiter.EventMask) bool {
 		return ev&waiter.EventExclusive == 0
 	}
 	if ep.scanning {
-		if !it.onOvf {
-			it.onOvf = true
+		if it.ovfNext == nil {
+			it.ovfNext = it
 			if ep.ovfTail != nil {
 				ep.ovfTail.ovfNext = it
 			} else {
@@ -68,7 +80,7 @@ func (it *item) Wake(key waiter.EventMask) bool {
 			}
 			ep.ovfTail = it
 		}
-	} else if !it.linked {
+	} else if !it.queued() {
 		ep.ready.pushBack(it)
 	}
 	wakeWaiter := !ep.waiters.Empty()
@@ -97,11 +109,12 @@ func (it *item) Wake(key waiter.EventMask) bool {
 	return take
 }
 
-// FileReleased removes the item when its target's last reference goes.
+// FileReleased removes the item when its target's last reference goes
+// (unless a DEL or the instance's release got there first).
 func (it *item) FileReleased(*fs.Watch) {
 	ep := it.ep
 	ep.mu.Lock()
-	if !it.removed {
+	if ep.interest.find(it.file, it.fd) == it {
 		ep.removeLocked(it)
 	}
 	ep.mu.Unlock()
@@ -123,7 +136,6 @@ func (l *itemList) pushBack(it *item) {
 		l.head = it
 	}
 	l.tail = it
-	it.linked = true
 }
 
 func (l *itemList) remove(it *item) {
@@ -137,7 +149,7 @@ func (l *itemList) remove(it *item) {
 	} else {
 		l.tail = it.prev
 	}
-	it.next, it.prev, it.linked = nil, nil, false
+	it.next, it.prev = nil, nil
 }
 
 // appendList moves every item of o to the back of l.

@@ -40,8 +40,8 @@ func (ep *EventPoll) downDepth(forbidden *EventPoll, gen uint64, level int) (int
 		return level, false
 	}
 	depth := 0
-	for it := ep.nested.head; it != nil; it = it.nestedNext {
-		d, cycle := it.nested.downDepth(forbidden, gen, level+1)
+	for it := range ep.nested {
+		d, cycle := it.target().downDepth(forbidden, gen, level+1)
 		if cycle {
 			return 0, true
 		}
@@ -75,12 +75,13 @@ func (ep *EventPoll) upDepth(level int) int {
 // reports whether they stay within pathLimits (Linux's reverse_path_check).
 // ep.mu and d.nestMu are held and it is already inserted.
 func (ep *EventPoll) reversePathsOK(it *item) bool {
-	if it.nested == nil {
-		return pathsWithinLimits(it.id.File)
+	target := it.target()
+	if target == nil {
+		return pathsWithinLimits(it.file)
 	}
 	ok := true
 	seen := map[*fs.File]bool{}
-	it.nested.forEachLeaf(seen, map[*EventPoll]bool{}, func(f *fs.File) bool {
+	target.forEachLeaf(seen, map[*EventPoll]bool{}, func(f *fs.File) bool {
 		ok = pathsWithinLimits(f)
 		return ok
 	})
@@ -98,19 +99,19 @@ func (ep *EventPoll) forEachLeaf(seen map[*fs.File]bool, visited map[*EventPoll]
 	ep.mu.Lock()
 	var children []*EventPoll
 	cont := true
-	for id, it := range ep.interest {
-		if it.nested != nil {
-			children = append(children, it.nested)
-			continue
+	ep.interest.forEach(func(it *item) {
+		if !cont {
+			return
 		}
-		if !seen[id.File] {
-			seen[id.File] = true
-			if !fn(id.File) {
-				cont = false
-				break
-			}
+		if t := it.target(); t != nil {
+			children = append(children, t)
+			return
 		}
-	}
+		if !seen[it.file] {
+			seen[it.file] = true
+			cont = fn(it.file)
+		}
+	})
 	ep.mu.Unlock()
 	for _, c := range children {
 		if !cont {

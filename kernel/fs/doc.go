@@ -55,7 +55,14 @@
 // # Lock order
 //
 //	epoll instance mutex  >  File.watchMu
-//	file state lock (pipe, eventfd, socket, timerfd mutex)  >  FakeClock mutex
+//	file state lock (pipe, socket, timerfd mutex)  >  FakeClock mutex
+//
+// An eventfd has no state lock: its counter is one atomic word.
+//
+// Pipes, sockets and regular files copy through the caller's IOSequence
+// while they hold their state lock, so guest memory (the IOSequence's copy
+// functions) comes after every file state lock and must never call back
+// into a file.
 //
 // The two sockets of a pair share one state lock. A timerfd calls its
 // Clock (AfterFunc, Stop, Now) under its lock; a Clock runs callbacks

@@ -2,7 +2,7 @@ package fs
 
 import (
 	"encoding/binary"
-	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -21,10 +21,12 @@ const EFDSemaphore = 1
 
 const eventfdMax = ^uint64(0) // ULLONG_MAX
 
+// The counter is one atomic word: reads and writes update it with a
+// compare-and-swap and readiness loads it, so no operation takes a lock
+// except the queue's, when somebody is registered.
 type eventfd struct {
-	mu        sync.Mutex
-	count     uint64 // guarded by mu
-	semaphore bool   // immutable
+	count     atomic.Uint64
+	semaphore bool // immutable
 
 	queue waiter.Queue
 }
@@ -33,7 +35,8 @@ type eventfd struct {
 // may hold O_NONBLOCK and EFDSemaphore (O_CLOEXEC is the fd table's and is
 // ignored; the syscall layer rejects other bits).
 func NewEventfd(initval uint64, flags uint32) *File {
-	e := &eventfd{count: initval, semaphore: flags&EFDSemaphore != 0}
+	e := &eventfd{semaphore: flags&EFDSemaphore != 0}
+	e.count.Store(initval)
 	return New(e, unix.O_RDWR|flags&unix.O_NONBLOCK)
 }
 
@@ -44,17 +47,20 @@ func (e *eventfd) Read(f *File, dst []byte) (int, error) {
 	if len(dst) < 8 {
 		return 0, unix.EINVAL
 	}
-	e.mu.Lock()
-	if e.count == 0 {
-		e.mu.Unlock()
-		return 0, unix.EAGAIN
+	var v uint64
+	for {
+		c := e.count.Load()
+		if c == 0 {
+			return 0, unix.EAGAIN
+		}
+		v = c
+		if e.semaphore {
+			v = 1
+		}
+		if e.count.CompareAndSwap(c, c-v) {
+			break
+		}
 	}
-	v := e.count
-	if e.semaphore {
-		v = 1
-	}
-	e.count -= v
-	e.mu.Unlock()
 	e.queue.Notify(waiter.EventOut)
 	binary.LittleEndian.PutUint64(dst, v)
 	return 8, nil
@@ -71,13 +77,15 @@ func (e *eventfd) Write(f *File, src []byte) (int, error) {
 	if v == eventfdMax {
 		return 0, unix.EINVAL
 	}
-	e.mu.Lock()
-	if eventfdMax-e.count <= v {
-		e.mu.Unlock()
-		return 0, unix.EAGAIN
+	for {
+		c := e.count.Load()
+		if eventfdMax-c <= v {
+			return 0, unix.EAGAIN
+		}
+		if e.count.CompareAndSwap(c, c+v) {
+			break
+		}
 	}
-	e.count += v
-	e.mu.Unlock()
 	e.queue.Notify(waiter.EventIn)
 	return 8, nil
 }
@@ -88,9 +96,7 @@ func (e *eventfd) Release(f *File) {}
 // Readiness implements Pollable: IN if the counter is non-zero, OUT while a
 // write of 1 would succeed, ERR in the overflow state. No RDNORM/WRNORM.
 func (e *eventfd) Readiness(f *File, mask waiter.EventMask) waiter.EventMask {
-	e.mu.Lock()
-	c := e.count
-	e.mu.Unlock()
+	c := e.count.Load()
 	var m waiter.EventMask
 	if c > 0 {
 		m |= waiter.EventIn
@@ -111,11 +117,7 @@ func (e *eventfd) EventRegister(f *File, w *waiter.Entry) { e.queue.Register(w) 
 func (e *eventfd) EventUnregister(f *File, w *waiter.Entry) { e.queue.Unregister(w) }
 
 // Count returns the counter (fdinfo's eventfd-count).
-func (e *eventfd) Count() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.count
-}
+func (e *eventfd) Count() uint64 { return e.count.Load() }
 
 // EventfdInfo is implemented by eventfds.
 type EventfdInfo interface {

@@ -21,7 +21,8 @@
 //
 // # Invariants
 //
-//   - An Entry is on at most one Queue at a time.
+//   - An Entry is on at most one Queue at a time, and is unregistered from
+//     the queue it was registered on (an entry does not record its queue).
 //   - Wake is called with the queue's lock held, so after Unregister returns
 //     no Wake of that entry is running or will run.
 //   - An entry marked auto-remove is unlinked by the walk when its Wake
@@ -36,6 +37,10 @@
 // a lock that a readiness check needs. Files therefore call Notify only
 // after releasing the locks that guard their state: a readiness check may
 // then run at any time, and a notification never waits for one.
+//
+// Empty, and Notify of an empty queue, take no lock (Linux's
+// waitqueue_active): a registrant must re-check the state it waits for
+// after Register, and a notifier must change that state before Notify.
 //
 // Notify, NotifyAll, Register and Unregister allocate nothing.
 package waiter

@@ -1,6 +1,9 @@
 package waiter
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Waker is called when the queue an entry is on is notified. key is the
 // event mask of the state change (0: all events). The result matters only
@@ -13,14 +16,16 @@ type Waker interface {
 // Entry is one registration on a Queue. Its zero value is unusable; call
 // Init. An Entry is owned by its registrant and lives as long as it does.
 type Entry struct {
-	// next and prev link the entry into q's list. Guarded by q.mu.
+	// next and prev link the entry into its queue's list; linked says it is
+	// on it. Guarded by that queue's mu. An entry does not record which
+	// queue it is on (it is embedded in every epoll registration, so every
+	// word counts): callers always unregister from the queue they
+	// registered on.
 	next, prev *Entry
-	// q is the queue the entry is on, nil when unlinked. Guarded by q.mu.
-	q *Queue
-
 	waker      Waker // immutable after Init
-	exclusive  bool  // immutable after Init
-	autoRemove bool  // immutable after Init
+	linked     bool
+	exclusive  bool // immutable after Init
+	autoRemove bool // immutable after Init
 }
 
 // Init sets the entry's waker and kind. exclusive entries take part in
@@ -43,6 +48,10 @@ type Queue struct {
 	// entries first (newest first), exclusive entries after (oldest first).
 	// Guarded by mu.
 	head, tail *Entry
+	// active mirrors head != nil; it is written under mu and read without
+	// it (Linux's lockless waitqueue_active), so that Empty and a Notify of
+	// an empty queue take no lock.
+	active atomic.Bool
 }
 
 // Register links e into q: at the head if it is non-exclusive, at the tail
@@ -65,10 +74,13 @@ func (q *Queue) RegisterHead(e *Entry) {
 func (q *Queue) link(e *Entry) { q.linkAt(e, !e.exclusive) }
 
 func (q *Queue) linkAt(e *Entry, atHead bool) {
-	if e.q != nil {
+	if e.linked {
 		panic("waiter: entry registered twice")
 	}
-	e.q = q
+	e.linked = true
+	if q.head == nil {
+		q.active.Store(true)
+	}
 	if !atHead || q.head == nil {
 		e.prev, e.next = q.tail, nil
 		if q.tail != nil {
@@ -95,15 +107,19 @@ func (q *Queue) unlink(e *Entry) {
 	} else {
 		q.tail = e.prev
 	}
-	e.next, e.prev, e.q = nil, nil, nil
+	e.next, e.prev, e.linked = nil, nil, false
+	if q.head == nil {
+		q.active.Store(false)
+	}
 }
 
 // Unregister unlinks e from q and reports whether it was still linked (an
 // auto-remove entry that was woken has already been unlinked). After it
-// returns, e's Wake is not running and will not be called by q.
+// returns, e's Wake is not running and will not be called by q. e must be
+// on q or on no queue.
 func (q *Queue) Unregister(e *Entry) bool {
 	q.mu.Lock()
-	linked := e.q == q
+	linked := e.linked
 	if linked {
 		q.unlink(e)
 	}
@@ -111,21 +127,19 @@ func (q *Queue) Unregister(e *Entry) bool {
 	return linked
 }
 
-// Linked reports whether e is on q.
+// Linked reports whether e is on q (e must be on q or on no queue).
 func (q *Queue) Linked(e *Entry) bool {
 	q.mu.Lock()
-	linked := e.q == q
+	linked := e.linked
 	q.mu.Unlock()
 	return linked
 }
 
 // Empty reports whether nobody is registered (Linux's !waitqueue_active).
-func (q *Queue) Empty() bool {
-	q.mu.Lock()
-	empty := q.head == nil
-	q.mu.Unlock()
-	return empty
-}
+// It takes no lock: the answer is exact for a caller that holds a lock the
+// registrants also hold while registering (epoll's ready-list lock), and
+// otherwise obeys the rule of Notify below.
+func (q *Queue) Empty() bool { return !q.active.Load() }
 
 // Notify is wake_up with one exclusive wakeup: every non-exclusive entry is
 // called, then exclusive entries in order until one takes the wakeup.
@@ -136,11 +150,21 @@ func (q *Queue) Notify(key EventMask) { q.notify(key, 1) }
 func (q *Queue) NotifyAll(key EventMask) { q.notify(key, 0) }
 
 func (q *Queue) notify(key EventMask, exclusiveBudget int) {
+	// An empty queue is not locked. This loses no wakeup as long as every
+	// registrant re-checks the state it waits for after Register (which
+	// every caller does: epoll polls after hooking a file, a sleeper
+	// re-checks after registering) and every notifier changes the state
+	// before calling Notify: with sequentially consistent atomics, either
+	// this load sees the registration or the registrant's check sees the
+	// new state.
+	if !q.active.Load() {
+		return
+	}
 	q.mu.Lock()
 	for e := q.head; e != nil; {
 		next := e.next
 		taken := e.waker.Wake(key)
-		if taken && e.autoRemove && e.q == q {
+		if taken && e.autoRemove && e.linked {
 			q.unlink(e)
 		}
 		if taken && e.exclusive && exclusiveBudget > 0 {

@@ -1,0 +1,14 @@
+package epoll
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestItemSize: an item is what one registration allocates; it must fit
+// the 144-byte size class (docs/performance.md's memory target).
+func TestItemSize(t *testing.T) {
+	if s := unsafe.Sizeof(item{}); s > 144 {
+		t.Errorf("item is %d bytes, want at most 144", s)
+	}
+}
