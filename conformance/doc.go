@@ -95,6 +95,14 @@
 // the script's sleeps and within bounds plus the join and cleanup
 // timeouts), and then ends the trace with "!! REASON".
 //
+// NewInProcessLinuxMachine gives the same machine for use inside the
+// calling process (prepared once as the child is), for the differential
+// fuzzer (conformance/fuzzgen), which runs thousands of small scripts a
+// second and cannot afford a process per script. Without interrupts, its
+// script threads are not locked to OS threads, which makes each step a
+// cheap goroutine hand-off; see its documentation for what scripts must
+// avoid when they share a process.
+//
 // # Goroutines and locks
 //
 // Execute runs the steps on the calling goroutine. Only that goroutine

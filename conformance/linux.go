@@ -31,6 +31,11 @@ func init() {
 // SA_RESTART, SIGPIPE ignored, asynchronous preemption off).
 type linuxMachine struct {
 	pid int
+	// unlocked leaves script threads' goroutines free to move between OS
+	// threads (NewInProcessLinuxMachine without interrupts): handing a
+	// step to an unlocked goroutine is much cheaper, but Interrupt cannot
+	// target one.
+	unlocked bool
 
 	mu      sync.Mutex
 	regions []linuxRegion
@@ -65,9 +70,13 @@ func (m *linuxMachine) StartThread(t ThreadID) error {
 	// The goroutine stays locked to its OS thread until it exits, which
 	// makes the Go runtime end the thread: every script thread gets a fresh
 	// OS thread and leaves nothing behind.
-	runtime.LockOSThread()
+	th := &linuxThread{}
+	if !m.unlocked {
+		runtime.LockOSThread()
+		th.tid = unix.Gettid()
+	}
 	m.mu.Lock()
-	m.threads[t] = &linuxThread{tid: unix.Gettid()}
+	m.threads[t] = th
 	m.mu.Unlock()
 	return nil
 }
@@ -96,6 +105,9 @@ func (m *linuxMachine) Interrupt(t ThreadID) error {
 	th := m.thread(t)
 	if th == nil {
 		return fmt.Errorf("no thread %d", t)
+	}
+	if th.tid == 0 {
+		return fmt.Errorf("thread %d is not locked to an OS thread: this machine cannot interrupt", t)
 	}
 	th.flush.Store(true)
 	return unix.Tgkill(m.pid, th.tid, unix.SIGUSR1)
