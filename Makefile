@@ -3,7 +3,7 @@
 
 GO ?= go
 CORPUS ?= conformance/testdata
-BACKENDS ?= linux,model
+BACKENDS ?= linux,model,hostfd
 FUZZTIME ?= 30s
 
 .PHONY: all test conformance record bench fuzz lint vet

@@ -9,4 +9,7 @@ package main
 // The same import goes into conformance/backends_test.go so that
 // `go test ./conformance/...` runs the corpus on it too.
 
-import _ "github.com/guestpoll/guestpoll/conformance/modelbackend"
+import (
+	_ "github.com/guestpoll/guestpoll/conformance/hostfdbackend"
+	_ "github.com/guestpoll/guestpoll/conformance/modelbackend"
+)

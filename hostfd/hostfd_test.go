@@ -1,0 +1,609 @@
+package hostfd
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/epoll"
+	"github.com/guestpoll/guestpoll/kernel/fd"
+	"github.com/guestpoll/guestpoll/kernel/fs"
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+	"github.com/guestpoll/guestpoll/syscalls"
+)
+
+func newBridge(t testing.TB, shards int) *Bridge {
+	t.Helper()
+	b, err := NewBridge(Options{Shards: shards})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// countFDs counts this process's open fds.
+func countFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents) - 1 // the directory's own fd
+}
+
+func fdOpen(fd int) bool {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	return err == nil
+}
+
+// hostPipe returns a raw host pipe; the caller owns both ends.
+func hostPipe(t testing.TB) (int, int) {
+	t.Helper()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	return p[0], p[1]
+}
+
+// waitEntry is a registration whose wakeups a test can count.
+type waitEntry struct {
+	s *waiter.Sleeper
+	e waiter.Entry
+}
+
+func register(f *fs.File) *waitEntry {
+	w := &waitEntry{s: waiter.NewSleeper()}
+	w.e.Init(w.s, false, false)
+	f.EventRegister(&w.e)
+	return w
+}
+
+func (w *waitEntry) woken(d time.Duration) bool {
+	select {
+	case <-w.s.C():
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+const long = 5 * time.Second
+
+func TestImportPipeFlagsReadWrite(t *testing.T) {
+	b := newBridge(t, 1)
+	r, w := hostPipe(t)
+	fr, err := b.Import(r, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := b.Import(w, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fr.DecRef()
+	defer fw.DecRef()
+	if fr.StatusFlags()&fs.AccessModeMask != unix.O_RDONLY || fr.Nonblocking() {
+		t.Fatalf("read end flags %#o", fr.StatusFlags())
+	}
+	if fw.StatusFlags()&fs.AccessModeMask != unix.O_WRONLY {
+		t.Fatalf("write end flags %#o", fw.StatusFlags())
+	}
+	if fl, _ := unix.FcntlInt(uintptr(r), unix.F_GETFL, 0); fl&unix.O_NONBLOCK == 0 {
+		t.Fatal("host fd not made non-blocking")
+	}
+	if n, err := fr.Read(make([]byte, 8)); n != 0 || err != unix.EAGAIN {
+		t.Fatalf("read of empty pipe: %d, %v", n, err)
+	}
+	if n, err := fw.Write([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	if m := fr.Readiness(waiter.ReadableEvents); m != waiter.EventIn|waiter.EventRdNorm {
+		t.Fatalf("readiness %v", m)
+	}
+	buf := make([]byte, 16)
+	if n, err := fr.Read(buf); n != 5 || err != nil || string(buf[:5]) != "hello" {
+		t.Fatalf("read: %d, %v, %q", n, err, buf[:n])
+	}
+	if _, err := fr.Write(buf); err != unix.EBADF {
+		t.Fatalf("write to read end: %v", err)
+	}
+	// Vectored I/O goes to the host too.
+	if n, err := WriteVec(fw, [][]byte{[]byte("ab"), nil, []byte("cde")}); n != 5 || err != nil {
+		t.Fatalf("writev: %d, %v", n, err)
+	}
+	x, y := make([]byte, 3), make([]byte, 3)
+	if n, err := ReadVec(fr, [][]byte{x, y}); n != 5 || err != nil || string(x)+string(y[:2]) != "abcde" {
+		t.Fatalf("readv: %d, %v, %q %q", n, err, x, y)
+	}
+}
+
+func TestImportKinds(t *testing.T) {
+	b := newBridge(t, 1)
+	efd, _ := unix.Eventfd(3, unix.EFD_CLOEXEC)
+	tfd, _ := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
+	sp, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	defer unix.Close(sp[1])
+	for _, c := range []struct {
+		fd   int
+		kind Kind
+	}{{efd, KindEventfd}, {tfd, KindTimerfd}, {sp[0], KindSocket}} {
+		f, err := b.Import(c.fd, ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := KindOf(f); k != c.kind {
+			t.Errorf("fd %d imported as %v, want %v", c.fd, k, c.kind)
+		}
+		switch c.kind {
+		case KindTimerfd:
+			if _, ok := f.Impl().(fs.TimerFile); !ok {
+				t.Error("timerfd is not a TimerFile")
+			}
+		case KindSocket:
+			s, ok := f.Impl().(fs.Socket)
+			if !ok || s.Type() != unix.SOCK_SEQPACKET {
+				t.Error("socket is not a seqpacket fs.Socket")
+			}
+		case KindEventfd:
+			if m := f.Readiness(waiter.EventIn); m&waiter.EventIn == 0 {
+				t.Errorf("eventfd with counter 3: readiness %v", m)
+			}
+		}
+		f.DecRef()
+		if fdOpen(c.fd) {
+			t.Errorf("fd %d still open after release", c.fd)
+		}
+	}
+	if _, err := b.Import(1<<30, ImportOptions{}); err != ErrBadFD {
+		t.Errorf("import of a closed number: %v", err)
+	}
+}
+
+// TestCloseExactlyOnce counts /proc/self/fd around imports, registrations
+// (which put the fds in the pollers' sets) and releases.
+func TestCloseExactlyOnce(t *testing.T) {
+	before := countFDs(t)
+	b, err := NewBridge(Options{Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*fs.File
+	var ents []*waitEntry
+	for i := 0; i < 40; i++ {
+		r, w, err := b.Pipe(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, r, w)
+		ents = append(ents, register(r))
+	}
+	if got := countFDs(t) - before; got != 80+3 {
+		t.Fatalf("%d new fds after 40 pipes on 3 shards, want 83", got)
+	}
+	if b.Live() != 80 {
+		t.Fatalf("Live %d", b.Live())
+	}
+	for i, f := range files {
+		if i%2 == 0 {
+			f.EventUnregister(&ents[i/2].e)
+		}
+		f.DecRef()
+	}
+	if b.Live() != 0 {
+		t.Fatalf("Live %d after releasing everything", b.Live())
+	}
+	b.Close()
+	if after := countFDs(t); after != before {
+		t.Fatalf("%d fds open after close, %d before", after, before)
+	}
+}
+
+// TestNoDoubleClose: a second release of a released file (a bug elsewhere)
+// must not close the fd number, which the process may have reused.
+func TestNoDoubleClose(t *testing.T) {
+	b := newBridge(t, 1)
+	r, w := hostPipe(t)
+	defer unix.Close(w)
+	f, err := b.Import(r, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent := register(f)
+	f.EventUnregister(&ent.e)
+	impl := f.Impl()
+	f.DecRef()
+	if fdOpen(r) {
+		t.Fatal("fd open after release")
+	}
+	// Reuse the number for an unrelated file.
+	other, _ := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if other != r {
+		if err := unix.Dup3(other, r, unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(other)
+	}
+	impl.Release(f)
+	if !fdOpen(r) {
+		t.Fatal("a second release closed a reused fd number")
+	}
+	unix.Close(r)
+}
+
+func TestImportFailureCloses(t *testing.T) {
+	b := newBridge(t, 1)
+	b.Close()
+	r, w := hostPipe(t)
+	defer unix.Close(w)
+	if _, err := b.Import(r, ImportOptions{}); err != ErrBridgeClosed {
+		t.Fatalf("import after close: %v", err)
+	}
+	if fdOpen(r) {
+		t.Fatal("failed Import left the fd open")
+	}
+}
+
+// TestPollerWakesOnHostEvent: a write by someone outside the model reaches
+// the imported file's queue through the poller.
+func TestPollerWakesOnHostEvent(t *testing.T) {
+	b := newBridge(t, 2)
+	r, w := hostPipe(t)
+	defer unix.Close(w)
+	f, err := b.Import(r, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.DecRef()
+	ent := register(f)
+	defer f.EventUnregister(&ent.e)
+	if m := f.Readiness(waiter.EventIn); m != 0 {
+		t.Fatalf("readiness of empty pipe %v", m)
+	}
+	unix.Write(w, []byte("x"))
+	if !ent.woken(long) {
+		t.Fatal("no wakeup for a host write")
+	}
+	// The host peer closing is HUP, reported once.
+	f.Read(make([]byte, 8))
+	f.Read(make([]byte, 8)) // EAGAIN: IN re-armed
+	unix.Close(w)
+	if !ent.woken(long) {
+		t.Fatal("no wakeup for the host peer's close")
+	}
+	if m := f.Readiness(waiter.EventIn); m&waiter.EventHUp == 0 {
+		t.Fatalf("readiness after peer close %v", m)
+	}
+}
+
+// epollOn returns a model epoll instance watching f (as fd 3) for events.
+func epollOn(t *testing.T, f *fs.File, events waiter.EventMask) *epoll.EventPoll {
+	t.Helper()
+	epf := epoll.NewFile(epoll.NewDomain())
+	t.Cleanup(epf.DecRef)
+	ep, _ := epoll.FromFile(epf)
+	if err := ep.Add(epoll.FileIdentifier{File: f, Fd: 3}, events, 7); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ep.Delete(epoll.FileIdentifier{File: f, Fd: 3}) })
+	return ep
+}
+
+// events harvests ep without blocking, retrying until d has passed when
+// nothing is ready (host events arrive through the poller, asynchronously).
+func events(ep *epoll.EventPoll, d time.Duration) int {
+	buf := make([]epoll.Event, 4)
+	deadline := time.Now().Add(d)
+	for {
+		n, _ := ep.ReadEvents(buf, len(buf), nil)
+		if n > 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// quiet is how long a test waits to conclude that no event comes.
+const quiet = 50 * time.Millisecond
+
+// TestEdgeGuarantee checks what doc.go promises an edge-triggered entry.
+func TestEdgeGuarantee(t *testing.T) {
+	b := newBridge(t, 1)
+
+	t.Run("host peer", func(t *testing.T) {
+		r, w := hostPipe(t)
+		defer unix.Close(w)
+		f, err := b.Import(r, ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.DecRef()
+		ep := epollOn(t, f, waiter.EventIn|waiter.EventET)
+		if n := events(ep, quiet); n != 0 {
+			t.Fatalf("%d events on an empty pipe", n)
+		}
+		unix.Write(w, []byte("a"))
+		if n := events(ep, long); n != 1 {
+			t.Fatal("no edge for the first host write")
+		}
+		// The documented approximation: a second host write while the
+		// guest has not drained the pipe is not a new edge (Linux would
+		// give one).
+		unix.Write(w, []byte("b"))
+		if n := events(ep, quiet); n != 0 {
+			t.Fatal("an edge for a write while still readable: doc.go says there is none; update it")
+		}
+		// Draining to EAGAIN guarantees the next edge.
+		buf := make([]byte, 8)
+		if n, _ := f.Read(buf); n != 2 {
+			t.Fatalf("read %d", n)
+		}
+		if _, err := f.Read(buf); err != unix.EAGAIN {
+			t.Fatalf("second read: %v", err)
+		}
+		unix.Write(w, []byte("c"))
+		if n := events(ep, long); n != 1 {
+			t.Fatal("no edge after the guest drained the pipe")
+		}
+		// Reading exactly what is there (no EAGAIN) guarantees it too.
+		f.Read(buf[:1])
+		unix.Write(w, []byte("d"))
+		if n := events(ep, long); n != 1 {
+			t.Fatal("no edge after a read that emptied the pipe")
+		}
+	})
+
+	t.Run("local pair", func(t *testing.T) {
+		r, w, err := b.Pipe(unix.O_NONBLOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.DecRef()
+		defer w.DecRef()
+		ep := epollOn(t, r, waiter.EventIn|waiter.EventET)
+		for i := 0; i < 3; i++ {
+			// Every write through the model is an edge, synchronously,
+			// even while the pipe is still readable.
+			if n, err := w.Write([]byte("x")); n != 1 || err != nil {
+				t.Fatal(n, err)
+			}
+			if n := events(ep, 0); n != 1 {
+				t.Fatalf("write %d: %d events right after the write, want 1", i, n)
+			}
+			if n := events(ep, quiet); n != 0 {
+				t.Fatalf("write %d: a second, duplicate edge", i)
+			}
+		}
+	})
+
+	t.Run("socketpair and eventfd", func(t *testing.T) {
+		a, c, err := b.SocketPair(unix.SOCK_STREAM, unix.O_NONBLOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.DecRef()
+		defer c.DecRef()
+		ep := epollOn(t, c, waiter.EventIn|waiter.EventRdHUp|waiter.EventET)
+		a.Write([]byte("1"))
+		a.Write([]byte("2"))
+		if n := events(ep, 0); n != 1 {
+			t.Fatalf("%d events after two writes", n)
+		}
+		a.Impl().(fs.Shutdowner).Shutdown(a, unix.SHUT_WR)
+		if n := events(ep, 0); n != 1 {
+			t.Fatal("no edge for the peer's shutdown")
+		}
+		e, err := b.Eventfd(0, unix.O_NONBLOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.DecRef()
+		ep2 := epollOn(t, e, waiter.EventIn|waiter.EventET)
+		one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+		for i := 0; i < 3; i++ {
+			e.Write(one)
+			if n := events(ep2, 0); n != 1 {
+				t.Fatalf("eventfd write %d: %d events", i, n)
+			}
+		}
+	})
+}
+
+// TestBlockingReadInterruptible: a guest's blocking read of an imported
+// host pipe sleeps (no spinning), is ended by a signal, and is woken by a
+// host write through the poller.
+func TestBlockingReadInterruptible(t *testing.T) {
+	b := newBridge(t, 1)
+	r, w := hostPipe(t)
+	defer unix.Close(w)
+	f, err := b.Import(r, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := syscalls.NewKernel()
+	table := fd.NewTable()
+	defer table.CloseAll()
+	n, err := table.Install(f, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := syscalls.NewGuestMemory()
+	const buf = 0x10000
+	mem.Map(buf, 4096)
+	task := syscalls.NewTask(k, table, mem, syscalls.AMD64)
+	const sysRead = 0 // amd64
+	type res struct {
+		n uintptr
+		e unix.Errno
+	}
+	read := func() chan res {
+		ch := make(chan res, 1)
+		go func() {
+			r, e := task.Syscall(sysRead, [6]uintptr{uintptr(n), buf, 100})
+			ch <- res{r, e}
+		}()
+		return ch
+	}
+	var ru0, ru1 unix.Rusage
+	ch := read()
+	unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	time.Sleep(100 * time.Millisecond)
+	unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+	select {
+	case r := <-ch:
+		t.Fatalf("read returned %v while the pipe is empty", r)
+	default:
+	}
+	if cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()); cpu > 50*time.Millisecond {
+		t.Errorf("a blocked read used %v of CPU in 100ms: spinning?", cpu)
+	}
+	task.Interrupt(int(unix.SIGUSR1))
+	select {
+	case r := <-ch:
+		if r.e != unix.EINTR {
+			t.Fatalf("interrupted read: %v", r)
+		}
+	case <-time.After(long):
+		t.Fatal("a signal did not end the blocked read")
+	}
+	ch = read()
+	time.Sleep(20 * time.Millisecond)
+	unix.Write(w, []byte("hello"))
+	select {
+	case r := <-ch:
+		if r.e != 0 || r.n != 5 {
+			t.Fatalf("read after host write: %v", r)
+		}
+	case <-time.After(long):
+		t.Fatal("a host write did not wake the blocked read")
+	}
+	got := make([]byte, 5)
+	mem.CopyIn(buf, got)
+	if string(got) != "hello" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// TestPollersBoundedAndStop: many watched fds cost a fixed number of
+// pollers, and Close stops them all.
+func TestPollersBoundedAndStop(t *testing.T) {
+	g0 := runtime.NumGoroutine()
+	b, err := NewBridge(Options{Shards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := runtime.NumGoroutine() - g0; g > 3 {
+		t.Fatalf("%d goroutines for 3 shards", g)
+	}
+	var files []*fs.File
+	var ents []*waitEntry
+	for i := 0; i < 300; i++ {
+		f, err := b.Eventfd(0, unix.O_NONBLOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		ents = append(ents, register(f))
+		f.Readiness(waiter.EventIn)
+	}
+	if w := b.Watched(); w != 300 {
+		t.Fatalf("Watched %d, want 300", w)
+	}
+	if g := runtime.NumGoroutine() - g0; g > 3 {
+		t.Fatalf("%d goroutines with 300 watched fds", g)
+	}
+	// One host event reaches exactly its file.
+	hostWrite(t, files[123])
+	if !ents[123].woken(long) {
+		t.Fatal("no wakeup")
+	}
+	if ents[124].woken(quiet) {
+		t.Fatal("a neighbour was woken")
+	}
+	for i, f := range files {
+		f.EventUnregister(&ents[i].e)
+		f.DecRef()
+	}
+	b.Close()
+	for i, s := range b.shards {
+		s.mu.Lock()
+		running := s.running
+		s.mu.Unlock()
+		if running {
+			t.Fatalf("poller %d still running after Close", i)
+		}
+	}
+	deadline := time.Now().Add(long)
+	for runtime.NumGoroutine() > g0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > g0 {
+		t.Fatalf("%d goroutines after Close, %d before NewBridge", g, g0)
+	}
+}
+
+// hostWrite writes 1 to an imported eventfd behind the bridge's back, as
+// another process holding the same eventfd would.
+func hostWrite(t testing.TB, f *fs.File) {
+	t.Helper()
+	_, h := hostOf(f)
+	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	if _, err := unix.Write(int(h.fd), one); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoAllocations: readiness queries (every epoll harvest makes one) and
+// reads and writes with their synchronous wakeups allocate nothing.
+func TestNoAllocations(t *testing.T) {
+	b := newBridge(t, 1)
+	r, w, err := b.Pipe(unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.DecRef()
+	defer w.DecRef()
+	ent := register(r)
+	defer r.EventUnregister(&ent.e)
+	buf := make([]byte, 8)
+	if n := testing.AllocsPerRun(100, func() {
+		w.Write(buf)
+		r.Readiness(waiter.EventIn)
+		r.Read(buf)
+		r.Read(buf)
+		ent.s.Drain()
+	}); n != 0 {
+		t.Fatalf("%v allocations per write, readiness and reads", n)
+	}
+}
+
+// TestDirectIOAsksHost: F_SETFL O_DIRECT is accepted where the host
+// accepts it (pipes), refused elsewhere, and reaches the host on write.
+func TestDirectIOAsksHost(t *testing.T) {
+	b := newBridge(t, 1)
+	r, w, err := b.Pipe(unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.DecRef()
+	defer w.DecRef()
+	e, _ := b.Eventfd(0, 0)
+	defer e.DecRef()
+	if err := e.SetStatusFlags(unix.O_DIRECT); err != unix.EINVAL {
+		t.Fatalf("O_DIRECT on an eventfd: %v", err)
+	}
+	if err := w.SetStatusFlags(unix.O_NONBLOCK | unix.O_DIRECT); err != nil {
+		t.Fatalf("O_DIRECT on a pipe: %v", err)
+	}
+	// Packet mode: two writes are two packets, each read returns one.
+	w.Write([]byte("ab"))
+	w.Write([]byte("cd"))
+	buf := make([]byte, 8)
+	if n, _ := r.Read(buf); string(buf[:n]) != "ab" {
+		t.Fatalf("first packet %q", buf[:n])
+	}
+}
