@@ -20,7 +20,8 @@
 //     pollfd, rlimit and sigset_t are their 64-bit layouts.
 //   - Blocking: a Task is the epoll.Blocker of its epoll_wait calls and
 //     sleeps the same way in read, write and poll, on one reusable
-//     waiter.Sleeper, one time.Timer and a signal channel.
+//     waiter.Sleeper (whose token a wakeup or an unblocked signal posts)
+//     and one time.Timer.
 //   - Signals, as far as syscalls see them: Interrupt makes a signal pending;
 //     one not blocked by the task's mask ends a sleep (EINTR) and is
 //     consumed ("its handler runs") when the syscall returns. pwait, pwait2
@@ -36,6 +37,11 @@
 //     one (every served syscall would treat it as an ordinary file).
 //   - GuestMemory, an in-process Memory with lazily allocated pages.
 //   - FDInfo, the text of /proc/self/fdinfo/N.
+//   - Checkpoint state (state.go, for package checkpoint): the kernel's
+//     settings and fdinfo inode numbers, each task's signal mask, pending
+//     and delivered signals and rlimits, and GuestMemory's mappings and
+//     pages, as plain values and back. A task must be outside Syscall
+//     while it is saved.
 //
 // # Invariants
 //
@@ -55,7 +61,9 @@
 // Task; its scratch state needs no lock. Only Interrupt, SetSignalMask and
 // the signal accessors are safe from other goroutines; Task.sigMu guards the
 // mask and the pending set and is a leaf lock (nothing is acquired under
-// it). The fd table has its own lock, taken and released inside each fd.Table
+// it but the sleeper's channel, to post its token); a lockless mirror of
+// "an unblocked signal is pending" lets SignalPending and the end of every
+// syscall skip it. The fd table has its own lock, taken and released inside each fd.Table
 // call; files are used outside it with a reference. Epoll and file locks
 // are taken inside the kernel packages, never while the syscall layer holds
 // sigMu. GuestMemory has its own RWMutex, also a leaf. Kernel.inoMu (fdinfo

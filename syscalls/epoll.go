@@ -214,7 +214,9 @@ func (t *Task) epollWait(a *[6]uintptr, dl waitDeadline) (uintptr, errno) {
 	if !ok {
 		return 0, unix.EINVAL
 	}
-	t.prepareSleep()
+	if !dl.nonblocking {
+		t.prepareSleep()
+	}
 	t.evAddr = evp
 	n, err := ep.Wait(t, t.evBuf[:], int(maxev), t, dl.at, dl.nonblocking)
 	if err != nil {

@@ -102,7 +102,7 @@ func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uin
 		return unix.EINVAL
 	}
 	ep.readyMu.Lock()
-	it.events = events | waiter.EventErr | waiter.EventHUp
+	it.setEvents(events | waiter.EventErr | waiter.EventHUp)
 	it.data = data
 	ep.readyMu.Unlock()
 	ep.queueIfReadyLocked(it)
@@ -148,12 +148,12 @@ func (ep *EventPoll) queueIfReadyLocked(it *item) {
 		return
 	}
 	ep.ready.pushBack(it)
-	wakeWaiter := !ep.waiters.Empty()
-	wakePollers := !ep.pollers.Empty()
-	ep.readyMu.Unlock()
-	if wakeWaiter {
+	ep.publishLocked()
+	if !ep.waiters.Empty() {
 		ep.waiters.Notify(waiter.EventIn)
 	}
+	wakePollers := !ep.pollers.Empty()
+	ep.readyMu.Unlock()
 	if wakePollers {
 		ep.pollers.Notify(waiter.EventIn)
 	}

@@ -60,18 +60,39 @@
 //	    file state locks             (polling a target)
 //	    Domain.graphMu               (nested lists; leaf except for...)
 //	      fs.File.watchMu            (...watch lists, walked bottom-up)
-//	    EventPoll.readyMu
-//	      waiter.Queue.mu of ep.waiters
+//	    EventPoll.readyMu            (also guards ep.waiters; sleepers'
+//	                                  wakers run under it)
+//
+// SaveInstances (state.go, for package checkpoint) holds the EventPoll.mu
+// of every saved instance at once, taken in the caller's order rather than
+// outer before inner: it runs only in a quiescent kernel, where nothing
+// else takes EventPoll.mu (wakeups take readyMu only). Inside it takes each
+// target's watchMu, then each instance's readyMu, in turn.
 //
 // Wakeup callbacks run with the target's queue lock held and take only
-// readyMu and the instance's own queues' locks (waiters, then pollers, whose
-// callbacks are outer instances' items: nesting order again). No callback
-// takes EventPoll.mu, and nothing is polled while readyMu is held.
+// readyMu, wake one sleeper under it (ep.waiters is a waiter.List guarded
+// by readyMu, as Linux guards ep->wq with ep->lock), and after releasing
+// it notify the instance's pollers queue, whose callbacks are outer
+// instances' items (nesting order again). No callback takes EventPoll.mu,
+// and nothing is polled while readyMu is held.
+//
+// # Lockless reads
+//
+// Three things are read without their lock, each as Linux reads them:
+//
+//   - item.events, by the wakeup callback's filter before it takes readyMu
+//     (the filter is repeated under the lock; see item.Wake for why a
+//     racing MOD loses nothing).
+//   - EventPoll.avail, the mirror of "ready list non-empty or a scan in
+//     progress", by EventsAvailable at the start of Wait (Linux's lockless
+//     ep_events_available); Wait checks again under readyMu before it
+//     sleeps. Every readyMu section that changes the ready list or the
+//     scan flag ends with publishLocked.
+//   - The emptiness of the pollers queue and of targets' queues
+//     (waiter.Queue.Empty): pollers poll the instance (taking readyMu)
+//     after registering.
 //
 // ADD allocates the item (and may grow the interest table, or the nested
 // set for an epoll target); MOD, DEL, wakeups and harvests allocate
-// nothing. Waiters' and pollers' queues are tested for emptiness without
-// their lock (waiter.Queue.Empty): waiters register under readyMu, which
-// the wakeup callback holds while it looks, and pollers poll the instance
-// (taking readyMu) after registering.
+// nothing.
 package epoll

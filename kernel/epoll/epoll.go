@@ -3,6 +3,7 @@ package epoll
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -32,11 +33,20 @@ type EventPoll struct {
 	// copy of the ready list; wakeups then go to the overflow list.
 	scanning         bool
 	ovfHead, ovfTail *item
+	// avail mirrors "ready list non-empty or a scan in progress" (Linux's
+	// ep_events_available) for lockless reads: every readyMu section that
+	// changes either ends with publishLocked.
+	avail atomic.Bool
 
 	// waiters holds the threads blocked in Wait (exclusive, auto-removing
-	// entries); pollers holds whoever polls the instance's own file (outer
-	// instances, poll callers).
-	waiters waiter.Queue
+	// entries). Guarded by readyMu, like Linux's ep->wq under ep->lock: the
+	// wakeup callback that queues an item wakes a sleeper under the same
+	// acquisition, and a thread registers under the one that finds nothing
+	// ready.
+	waiters waiter.List
+	// pollers holds whoever polls the instance's own file (outer instances,
+	// poll callers); it has its own lock and is notified after readyMu is
+	// released.
 	pollers waiter.Queue
 
 	// nested holds the items whose target is an epoll (nil until the
@@ -118,8 +128,17 @@ func (ep *EventPoll) startScan() itemList {
 	tx := ep.ready
 	ep.ready = itemList{}
 	ep.scanning = true
+	ep.publishLocked()
 	ep.readyMu.Unlock()
 	return tx
+}
+
+// publishLocked updates the lockless mirror of whether events may be
+// available. ep.readyMu must be held.
+func (ep *EventPoll) publishLocked() {
+	if a := !ep.ready.empty() || ep.scanning; a != ep.avail.Load() {
+		ep.avail.Store(a)
+	}
 }
 
 // doneScan commits the first delivered items of tx (see commitLocked),
@@ -149,22 +168,19 @@ func (ep *EventPoll) doneScan(tx *itemList, delivered int) {
 	ep.ovfHead, ep.ovfTail = nil, nil
 	ep.ready.appendList(&requeued)
 	ep.scanning = false
-	wake := !ep.ready.empty() && !ep.waiters.Empty()
-	ep.readyMu.Unlock()
-	if wake {
+	ep.publishLocked()
+	if !ep.ready.empty() && !ep.waiters.Empty() {
 		ep.waiters.Notify(waiter.EventIn)
 	}
+	ep.readyMu.Unlock()
 }
 
 // EventsAvailable reports whether anything is queued, or a harvest is in
 // progress (Linux's ep_events_available): a hint that a harvest may find
-// events, not a promise.
-func (ep *EventPoll) EventsAvailable() bool {
-	ep.readyMu.Lock()
-	avail := !ep.ready.empty() || ep.scanning
-	ep.readyMu.Unlock()
-	return avail
-}
+// events, not a promise. It takes no lock, as in Linux: a wakeup that
+// happened before the call is seen (it published under readyMu), and Wait
+// checks again under readyMu before it sleeps.
+func (ep *EventPoll) EventsAvailable() bool { return ep.avail.Load() }
 
 // Interests returns the registrations, as fdinfo lists them, sorted by fd
 // number (ties, the same number registered for two files, in no particular
@@ -200,14 +216,26 @@ func (ep *EventPoll) removeLocked(it *item) {
 		delete(ep.nested, it)
 		ep.domain.graphMu.Unlock()
 	}
-	ep.readyMu.Lock()
-	if it.queued() {
-		ep.ready.remove(it)
+	// With nothing queued (avail false), it is not queued either and
+	// readyMu is not needed: it was unhooked above, so no wakeup can queue
+	// it any more, and whatever queued it earlier (a wakeup, finished when
+	// EventUnregister took the queue's lock, or a harvest or ADD or MOD,
+	// under ep.mu) published avail first.
+	if ep.avail.Load() {
+		ep.readyMu.Lock()
+		if it.queued() {
+			ep.ready.remove(it)
+			ep.publishLocked()
+		}
+		ep.readyMu.Unlock()
 	}
-	ep.readyMu.Unlock()
 	ep.domain.watches.Add(-1)
 }
 
 // HasWaiters reports whether a thread is blocked in Wait (for tests and
 // diagnostics).
-func (ep *EventPoll) HasWaiters() bool { return !ep.waiters.Empty() }
+func (ep *EventPoll) HasWaiters() bool {
+	ep.readyMu.Lock()
+	defer ep.readyMu.Unlock()
+	return !ep.waiters.Empty()
+}

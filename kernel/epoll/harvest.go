@@ -97,7 +97,7 @@ func (ep *EventPoll) commitLocked(tx *itemList, n int) {
 		tx.remove(it)
 		switch {
 		case it.events&waiter.EventOneshot != 0:
-			it.events &= waiter.PrivateBits
+			it.setEvents(it.events & waiter.PrivateBits)
 		case it.events&waiter.EventET == 0:
 			ep.ready.pushBack(it)
 		}
@@ -141,7 +141,9 @@ func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadli
 		timedOut = b.Sleep(deadline)
 		// Woken threads were unlinked by the waker; one that is still linked
 		// timed out or was interrupted.
+		ep.readyMu.Lock()
 		stillLinked := ep.waiters.Unregister(e)
+		ep.readyMu.Unlock()
 		eavail = !(timedOut && stillLinked)
 	}
 }

@@ -10,7 +10,7 @@ import (
 //   - every queued item is registered (in interest) and queued once, and
 //     the list's links are consistent;
 //   - no scan is in progress and the overflow list is empty when no harvest
-//     runs;
+//     runs, and the lockless events-available mirror matches the ready list;
 //   - the interest table holds each registration once, in its bucket, and
 //     its count is right; every registered item's target is alive;
 //   - the nested set holds exactly the items whose target is an epoll.
@@ -21,6 +21,9 @@ func (ep *EventPoll) CheckInvariants() error {
 	defer ep.readyMu.Unlock()
 	if ep.scanning || ep.ovfHead != nil || ep.ovfTail != nil {
 		return fmt.Errorf("epoll: scan state left behind (scanning=%v)", ep.scanning)
+	}
+	if ep.avail.Load() == ep.ready.empty() {
+		return fmt.Errorf("epoll: events-available mirror is %v with the ready list empty: %v", ep.avail.Load(), ep.ready.empty())
 	}
 	registered := map[*item]bool{}
 	var err error

@@ -1,6 +1,8 @@
 package epoll
 
 import (
+	"sync/atomic"
+
 	"github.com/guestpoll/guestpoll/kernel/fs"
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
@@ -16,7 +18,11 @@ type item struct {
 
 	// events is the stored interest (with ERR|HUP added, WAKEUP stripped;
 	// only private bits once a ONESHOT entry fired) and data the user data.
-	// Written with both ep.mu and ep.readyMu held; read under either.
+	// Written with both ep.mu and ep.readyMu held (events with
+	// setEvents), read under either; the wakeup callback's filter also
+	// reads events before it takes readyMu (loadEvents). Those are the only
+	// atomic accesses: the rest are ordered by the locks, and a new item
+	// is initialised before anything else can see it.
 	events waiter.EventMask
 	data   uint64
 
@@ -57,16 +63,41 @@ func (it *item) target() *EventPoll {
 // other list exists). ep.readyMu held.
 func (it *item) queued() bool { return it.prev != nil || it.ep.ready.head == it }
 
+// loadEvents reads events without a lock (the wakeup filter).
+func (it *item) loadEvents() waiter.EventMask {
+	return waiter.EventMask(atomic.LoadUint32((*uint32)(&it.events)))
+}
+
+// setEvents changes events; ep.mu and ep.readyMu held.
+func (it *item) setEvents(ev waiter.EventMask) {
+	atomic.StoreUint32((*uint32)(&it.events), uint32(ev))
+}
+
+// ignores reports whether a wakeup with key means nothing to an item whose
+// interest is ev: a fired ONESHOT entry, or events nobody asked for.
+func ignores(ev, key waiter.EventMask) bool {
+	return ev&^waiter.PrivateBits == 0 || key != 0 && key&ev == 0
+}
+
 // Wake is the wakeup callback (Linux's ep_poll_callback). It runs with the
 // target's queue lock held, never looks at the target's state, and only
 // queues the item and wakes whoever waits on the instance.
 func (it *item) Wake(key waiter.EventMask) bool {
+	// A wakeup the interest filters out (an eventfd read's OUT for an IN
+	// registration) is ignored without taking readyMu, and not counted as
+	// taking an exclusive wakeup. The filter is checked again under the
+	// lock, where a harvest disarming a ONESHOT item may have changed it.
+	// A MOD racing with this lockless look loses nothing: it stores the
+	// new interest before it polls the target, and the notifier changed the
+	// target's state before notifying, so either this load sees the new
+	// interest or MOD's poll sees the new state.
+	if ev := it.loadEvents(); ignores(ev, key) {
+		return ev&waiter.EventExclusive == 0
+	}
 	ep := it.ep
 	ep.readyMu.Lock()
 	ev := it.events
-	if ev&^waiter.PrivateBits == 0 || key != 0 && key&ev == 0 {
-		// A fired ONESHOT entry, or a wakeup for events nobody asked for:
-		// ignored, and not counted as taking an exclusive wakeup.
+	if ignores(ev, key) {
 		ep.readyMu.Unlock()
 		return ev&waiter.EventExclusive == 0
 	}
@@ -82,27 +113,28 @@ func (it *item) Wake(key waiter.EventMask) bool {
 		}
 	} else if !it.queued() {
 		ep.ready.pushBack(it)
+		ep.publishLocked()
 	}
-	wakeWaiter := !ep.waiters.Empty()
 	take := ev&waiter.EventExclusive == 0
-	if wakeWaiter && !take {
-		// An exclusive hook takes the wakeup only when a thread is there to
-		// consume it and the key is what the entry waits for.
-		switch key & (waiter.EventIn | waiter.EventOut) {
-		case waiter.EventIn:
-			take = ev&waiter.EventIn != 0
-		case waiter.EventOut:
-			take = ev&waiter.EventOut != 0
-		case 0:
-			take = true
+	if !ep.waiters.Empty() {
+		// One sleeper is woken under readyMu (it registered under it).
+		ep.waiters.Notify(waiter.EventIn)
+		if !take {
+			// An exclusive hook takes the wakeup only when a thread is
+			// there to consume it and the key is what the entry waits for.
+			switch key & (waiter.EventIn | waiter.EventOut) {
+			case waiter.EventIn:
+				take = ev&waiter.EventIn != 0
+			case waiter.EventOut:
+				take = ev&waiter.EventOut != 0
+			case 0:
+				take = true
+			}
 		}
 	}
 	wakePollers := !ep.pollers.Empty()
 	ep.readyMu.Unlock()
 
-	if wakeWaiter {
-		ep.waiters.Notify(waiter.EventIn)
-	}
 	if wakePollers {
 		ep.pollers.Notify(waiter.EventIn)
 	}

@@ -19,12 +19,19 @@
 // mask the state change signals; key 0 means "all events". Filtering by key
 // is the callee's business, as in Linux.
 //
+// A List is the same list without a lock of its own, for an owner that
+// already holds a lock on every path that registers and notifies (an epoll
+// instance keeps its sleepers on a List guarded by its ready-list lock, as
+// Linux guards ep->wq with ep->lock); a Queue is a List plus its lock.
+//
 // # Invariants
 //
-//   - An Entry is on at most one Queue at a time, and is unregistered from
-//     the queue it was registered on (an entry does not record its queue).
-//   - Wake is called with the queue's lock held, so after Unregister returns
-//     no Wake of that entry is running or will run.
+//   - An Entry is on at most one Queue or List at a time, and is
+//     unregistered from the one it was registered on (an entry does not
+//     record its queue).
+//   - Wake is called with the queue's lock (a List's owner's lock) held, so
+//     after Unregister returns no Wake of that entry is running or will
+//     run.
 //   - An entry marked auto-remove is unlinked by the walk when its Wake
 //     returns true; Linked reports whether that happened.
 //
@@ -38,7 +45,7 @@
 // after releasing the locks that guard their state: a readiness check may
 // then run at any time, and a notification never waits for one.
 //
-// Empty, and Notify of an empty queue, take no lock (Linux's
+// Queue.Empty, and Notify of an empty queue, take no lock (Linux's
 // waitqueue_active): a registrant must re-check the state it waits for
 // after Register, and a notifier must change that state before Notify.
 //

@@ -13,14 +13,14 @@ type Waker interface {
 	Wake(key EventMask) bool
 }
 
-// Entry is one registration on a Queue. Its zero value is unusable; call
-// Init. An Entry is owned by its registrant and lives as long as it does.
+// Entry is one registration on a Queue or a List. Its zero value is
+// unusable; call Init. An Entry is owned by its registrant and lives as
+// long as it does.
 type Entry struct {
-	// next and prev link the entry into its queue's list; linked says it is
-	// on it. Guarded by that queue's mu. An entry does not record which
-	// queue it is on (it is embedded in every epoll registration, so every
-	// word counts): callers always unregister from the queue they
-	// registered on.
+	// next and prev link the entry into its list; linked says it is on it.
+	// Guarded by the list's lock. An entry does not record which list it is
+	// on (it is embedded in every epoll registration, so every word
+	// counts): callers always unregister from the list they registered on.
 	next, prev *Entry
 	waker      Waker // immutable after Init
 	linked     bool
@@ -31,7 +31,8 @@ type Entry struct {
 // Init sets the entry's waker and kind. exclusive entries take part in
 // wake-one walks; autoRemove entries are unlinked by the walk once their
 // Wake returns true (Linux's autoremove_wake_function), which is how a
-// sleeper learns it was woken rather than timed out.
+// sleeper learns it was woken rather than timed out. The entry must be on
+// no list.
 func (e *Entry) Init(w Waker, exclusive, autoRemove bool) {
 	e.waker = w
 	e.exclusive = exclusive
@@ -41,14 +42,103 @@ func (e *Entry) Init(w Waker, exclusive, autoRemove bool) {
 // Exclusive reports whether the entry takes part in wake-one walks.
 func (e *Entry) Exclusive() bool { return e.exclusive }
 
-// Queue is a wait queue. The zero value is an empty queue.
-type Queue struct {
-	mu sync.Mutex
+// List is a wait list with no lock of its own: its owner guards every call
+// with a lock it already holds on the paths that register and notify (an
+// epoll instance guards its sleepers with its ready-list lock), and wakers
+// run under that lock. The zero value is an empty list.
+type List struct {
 	// head and tail of a doubly linked list of entries: non-exclusive
 	// entries first (newest first), exclusive entries after (oldest first).
-	// Guarded by mu.
 	head, tail *Entry
-	// active mirrors head != nil; it is written under mu and read without
+}
+
+// Register links e: at the head if it is non-exclusive, at the tail if it
+// is exclusive. e must not be on any list.
+func (l *List) Register(e *Entry) { l.linkAt(e, !e.exclusive) }
+
+// RegisterHead links e at the head whatever its kind, as Linux's
+// __add_wait_queue_exclusive does for threads blocked in epoll_wait: the
+// most recent sleeper is the first woken.
+func (l *List) RegisterHead(e *Entry) { l.linkAt(e, true) }
+
+func (l *List) linkAt(e *Entry, atHead bool) {
+	if e.linked {
+		panic("waiter: entry registered twice")
+	}
+	e.linked = true
+	if !atHead || l.head == nil {
+		e.prev, e.next = l.tail, nil
+		if l.tail != nil {
+			l.tail.next = e
+		} else {
+			l.head = e
+		}
+		l.tail = e
+		return
+	}
+	e.prev, e.next = nil, l.head
+	l.head.prev = e
+	l.head = e
+}
+
+func (l *List) unlink(e *Entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.next, e.prev, e.linked = nil, nil, false
+}
+
+// Unregister unlinks e and reports whether it was still linked (an
+// auto-remove entry that was woken has already been unlinked). e must be on
+// l or on no list.
+func (l *List) Unregister(e *Entry) bool {
+	linked := e.linked
+	if linked {
+		l.unlink(e)
+	}
+	return linked
+}
+
+// Empty reports whether nobody is registered.
+func (l *List) Empty() bool { return l.head == nil }
+
+// Notify is wake_up with one exclusive wakeup: every non-exclusive entry is
+// called, then exclusive entries in order until one takes the wakeup.
+func (l *List) Notify(key EventMask) { l.notify(key, 1) }
+
+// NotifyAll calls every entry, exclusive or not.
+func (l *List) NotifyAll(key EventMask) { l.notify(key, 0) }
+
+func (l *List) notify(key EventMask, exclusiveBudget int) {
+	for e := l.head; e != nil; {
+		next := e.next
+		taken := e.waker.Wake(key)
+		if taken && e.autoRemove && e.linked {
+			l.unlink(e)
+		}
+		if taken && e.exclusive && exclusiveBudget > 0 {
+			exclusiveBudget--
+			if exclusiveBudget == 0 {
+				break
+			}
+		}
+		e = next
+	}
+}
+
+// Queue is a wait queue: a List with its own lock. The zero value is an
+// empty queue.
+type Queue struct {
+	mu   sync.Mutex
+	list List // guarded by mu
+	// active mirrors !list.Empty(); it is written under mu and read without
 	// it (Linux's lockless waitqueue_active), so that Empty and a Notify of
 	// an empty queue take no lock.
 	active atomic.Bool
@@ -58,58 +148,24 @@ type Queue struct {
 // if it is exclusive. e must not be on any queue.
 func (q *Queue) Register(e *Entry) {
 	q.mu.Lock()
-	q.link(e)
+	q.list.Register(e)
+	q.setActive()
 	q.mu.Unlock()
 }
 
-// RegisterHead links e at the head of q whatever its kind, as Linux's
-// __add_wait_queue_exclusive does for threads blocked in epoll_wait: the
-// most recent sleeper is the first woken.
+// RegisterHead links e at the head of q whatever its kind (see
+// List.RegisterHead).
 func (q *Queue) RegisterHead(e *Entry) {
 	q.mu.Lock()
-	q.linkAt(e, true)
+	q.list.RegisterHead(e)
+	q.setActive()
 	q.mu.Unlock()
 }
 
-func (q *Queue) link(e *Entry) { q.linkAt(e, !e.exclusive) }
-
-func (q *Queue) linkAt(e *Entry, atHead bool) {
-	if e.linked {
-		panic("waiter: entry registered twice")
-	}
-	e.linked = true
-	if q.head == nil {
-		q.active.Store(true)
-	}
-	if !atHead || q.head == nil {
-		e.prev, e.next = q.tail, nil
-		if q.tail != nil {
-			q.tail.next = e
-		} else {
-			q.head = e
-		}
-		q.tail = e
-		return
-	}
-	e.prev, e.next = nil, q.head
-	q.head.prev = e
-	q.head = e
-}
-
-func (q *Queue) unlink(e *Entry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		q.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		q.tail = e.prev
-	}
-	e.next, e.prev, e.linked = nil, nil, false
-	if q.head == nil {
-		q.active.Store(false)
+// setActive updates the lockless mirror; q.mu held.
+func (q *Queue) setActive() {
+	if a := !q.list.Empty(); a != q.active.Load() {
+		q.active.Store(a)
 	}
 }
 
@@ -119,10 +175,8 @@ func (q *Queue) unlink(e *Entry) {
 // on q or on no queue.
 func (q *Queue) Unregister(e *Entry) bool {
 	q.mu.Lock()
-	linked := e.linked
-	if linked {
-		q.unlink(e)
-	}
+	linked := q.list.Unregister(e)
+	q.setActive()
 	q.mu.Unlock()
 	return linked
 }
@@ -137,8 +191,8 @@ func (q *Queue) Linked(e *Entry) bool {
 
 // Empty reports whether nobody is registered (Linux's !waitqueue_active).
 // It takes no lock: the answer is exact for a caller that holds a lock the
-// registrants also hold while registering (epoll's ready-list lock), and
-// otherwise obeys the rule of Notify below.
+// registrants also hold while registering, and otherwise obeys the rule of
+// Notify below.
 func (q *Queue) Empty() bool { return !q.active.Load() }
 
 // Notify is wake_up with one exclusive wakeup: every non-exclusive entry is
@@ -161,19 +215,7 @@ func (q *Queue) notify(key EventMask, exclusiveBudget int) {
 		return
 	}
 	q.mu.Lock()
-	for e := q.head; e != nil; {
-		next := e.next
-		taken := e.waker.Wake(key)
-		if taken && e.autoRemove && e.linked {
-			q.unlink(e)
-		}
-		if taken && e.exclusive && exclusiveBudget > 0 {
-			exclusiveBudget--
-			if exclusiveBudget == 0 {
-				break
-			}
-		}
-		e = next
-	}
+	q.list.notify(key, exclusiveBudget)
+	q.setActive()
 	q.mu.Unlock()
 }

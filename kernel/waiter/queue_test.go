@@ -170,3 +170,41 @@ func TestRegisterHeadIsWokenFirst(t *testing.T) {
 		t.Fatalf("woke %v; want the most recent sleeper only", log)
 	}
 }
+
+// TestListUnderOwnersLock: a List behaves as a Queue whose lock is the
+// owner's: wake-one order, auto-removal, Unregister's report, and no
+// allocation.
+func TestListUnderOwnersLock(t *testing.T) {
+	var log []string
+	var l List
+	a, _ := newEntry("a", &log, true, true, true)
+	b, _ := newEntry("b", &log, true, true, true)
+	n, _ := newEntry("n", &log, false, true, false)
+	l.RegisterHead(a)
+	l.RegisterHead(b)
+	l.Register(n)
+	if l.Empty() {
+		t.Fatal("empty after Register")
+	}
+	l.Notify(EventIn)
+	if !equal(log, []string{"n", "b"}) {
+		t.Fatalf("woke %v; want the non-exclusive entry, then the newest sleeper", log)
+	}
+	if l.Unregister(b) {
+		t.Error("a woken auto-remove entry was still linked")
+	}
+	if !l.Unregister(a) || !l.Unregister(n) || !l.Empty() {
+		t.Error("Unregister of linked entries")
+	}
+	s := NewSleeper()
+	var e Entry
+	e.Init(s, true, true)
+	if allocs := testing.AllocsPerRun(100, func() {
+		l.RegisterHead(&e)
+		l.Notify(EventIn)
+		l.Unregister(&e)
+		s.Drain()
+	}); allocs != 0 {
+		t.Fatalf("List register/notify/unregister allocate %v", allocs)
+	}
+}
