@@ -3,7 +3,7 @@
 
 GO ?= go
 CORPUS ?= conformance/testdata
-BACKENDS ?= linux,model,hostfd
+BACKENDS ?= linux,model,model-cr,hostfd
 FUZZTIME ?= 30s
 
 .PHONY: all test conformance record bench fuzz lint vet
@@ -29,7 +29,7 @@ record:
 BENCHCOUNT ?= 5
 BENCHOUT ?= /tmp/guestpoll-bench.txt
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./kernel/... ./syscalls/... > $(BENCHOUT) || { cat $(BENCHOUT); exit 1; }
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./kernel/... ./syscalls/... ./checkpoint/... > $(BENCHOUT) || { cat $(BENCHOUT); exit 1; }
 	$(GO) run ./cmd/benchtable < $(BENCHOUT)
 
 # Each fuzz target for FUZZTIME, one after another (seed corpora already run

@@ -7,4 +7,5 @@ package conformance_test
 import (
 	_ "github.com/guestpoll/guestpoll/conformance/hostfdbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/modelbackend"
+	_ "github.com/guestpoll/guestpoll/conformance/modelcrbackend"
 )

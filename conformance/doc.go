@@ -53,6 +53,9 @@
 //     thread, MainThread) on a goroutine of its own, brackets it with
 //     Machine.StartThread/StopThread, and sends "interrupt T" through
 //     Machine.Interrupt.
+//   - Checkpoints: a Machine that also implements Checkpointer (model-cr)
+//     is asked to checkpoint before every step but the first at which no
+//     thread has a call running or queued.
 //
 // Adding a backend therefore means implementing Machine (see machine.go for
 // the exact contract of each method) and registering it:

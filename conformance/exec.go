@@ -96,7 +96,14 @@ func (ex *executor) record(o Outcome) {
 // run executes the steps until the end or an abort.
 func (ex *executor) run() {
 	to := ex.opts.joinTimeout()
+	cp, _ := ex.m.(Checkpointer)
 	for i, st := range ex.sc.Steps {
+		if cp != nil && i > 0 && ex.idle() {
+			if err := cp.Checkpoint(); err != nil {
+				ex.abort("runner error: checkpoint before line %d: %v", st.Line, err)
+				return
+			}
+		}
 		switch st.Kind {
 		case StepCall:
 			if n := ex.stillOpen(st.Call.Names); n != "" {
@@ -177,6 +184,19 @@ func (ex *executor) run() {
 			ex.record(Outcome{Step: i, Result: Result{Kind: KindNone}})
 		}
 	}
+}
+
+// idle reports whether no thread has a call running or queued.
+func (ex *executor) idle() bool {
+	for _, w := range ex.workers {
+		w.mu.Lock()
+		busy := w.running != nil || len(w.queue) > 0
+		w.mu.Unlock()
+		if busy {
+			return false
+		}
+	}
+	return true
 }
 
 // finish applies a completed call's effects and records its outcome at

@@ -77,6 +77,17 @@ type Machine interface {
 	Close() error
 }
 
+// Checkpointer is implemented by a Machine that can save its whole state
+// and continue from a restored copy (the model-cr backend). The executor
+// calls Checkpoint before every step but the first when no thread has a
+// call running or queued (threads whose calls finished and were not yet
+// joined are idle), on the executor's goroutine; no other Machine method
+// is called meanwhile except StopThread of a thread that is ending. A
+// failed checkpoint aborts the run as a runner error.
+type Checkpointer interface {
+	Checkpoint() error
+}
+
 // Options tune the executor. The zero value means the contract's values.
 type Options struct {
 	// JoinTimeout bounds a join, and a main-thread call (default 30 s).

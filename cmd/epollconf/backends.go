@@ -12,4 +12,5 @@ package main
 import (
 	_ "github.com/guestpoll/guestpoll/conformance/hostfdbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/modelbackend"
+	_ "github.com/guestpoll/guestpoll/conformance/modelcrbackend"
 )

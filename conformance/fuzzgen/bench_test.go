@@ -41,3 +41,12 @@ func BenchmarkRunModel(b *testing.B) {
 		i++
 	}
 }
+
+func BenchmarkRunModelCheckpointed(b *testing.B) {
+	scs := benchInputs()
+	i := 0
+	for b.Loop() {
+		RunModelCheckpointed(scs[i%len(scs)], uint64(i))
+		i++
+	}
+}

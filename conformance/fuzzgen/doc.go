@@ -24,9 +24,14 @@
 //     a fresh model machine, optionally checking its invariants after every
 //     step; Diff compares the two.
 //   - The targets (fuzz_test.go): FuzzEpollSequence (differential, and no
-//     fd of the process leaked by the Linux run), FuzzModelInvariants (the
-//     model alone: modelbackend.Machine.CheckInvariants after every step,
-//     no fd left once the executor cleaned up, no goroutine left).
+//     fd of the process leaked by the Linux run); FuzzEpollSequenceCheckpointed
+//     (the same against RunModelCheckpointed: a model-cr machine that saves
+//     its kernel and restores it into a new one at random points between
+//     steps, chosen from the script's text so that a finding reproduces;
+//     a separate target because such a run costs about 15 plain ones);
+//     FuzzModelInvariants (the model alone:
+//     modelbackend.Machine.CheckInvariants after every step, no fd left
+//     once the executor cleaned up, no goroutine left).
 //     FuzzParse (package conformance) covers the parser.
 //   - cmd/epollfuzz runs every target with a summary (make fuzz), prints
 //     the script a finding decodes to, and re-runs scripts differentially.

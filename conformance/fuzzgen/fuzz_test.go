@@ -27,7 +27,14 @@ func parseGenerated(t *testing.T, in []byte) *conformance.Script {
 // on a Linux run that leaves an fd of the process behind, and on leftover
 // goroutines. go test -fuzz minimizes the input; `go run ./cmd/epollfuzz
 // script FILE` prints the script it decodes to (docs/fuzzing.md).
-func FuzzEpollSequence(f *testing.F) {
+func FuzzEpollSequence(f *testing.F) { fuzzDifferential(f, Diff) }
+
+// FuzzEpollSequenceCheckpointed is FuzzEpollSequence in checkpoint mode:
+// the model side is checkpointed and restored into a brand-new kernel at
+// random points of the script (DiffCheckpointed).
+func FuzzEpollSequenceCheckpointed(f *testing.F) { fuzzDifferential(f, DiffCheckpointed) }
+
+func fuzzDifferential(f *testing.F, diffFn func(*conformance.Script) (string, error)) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		f.Skip("the differential target runs the host kernel's x86-64 system calls")
 	}
@@ -44,7 +51,7 @@ func FuzzEpollSequence(f *testing.F) {
 		sc := parseGenerated(t, in)
 		before := openFDs(t)
 		goroutines := runtime.NumGoroutine()
-		diff, err := Diff(sc)
+		diff, err := diffFn(sc)
 		if err != nil {
 			t.Fatalf("%v\nscript:\n%s", err, conformance.FormatScript(sc))
 		}

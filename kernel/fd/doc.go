@@ -19,6 +19,9 @@
 //     because a final release may take epoll locks.
 //   - CheckInvariants (invariants.go) verifies the table's side of these
 //     for fuzzers and tests.
+//   - Save and RestoreTable (state.go) turn a table into plain values and
+//     back for package checkpoint; a reserved number makes Save fail
+//     (ErrReserved): a call is in progress.
 //
 // # Lock order
 //

@@ -48,14 +48,21 @@
 //   - Regular files (regular.go, NewRegular): memfd-like bytes with an
 //     offset; not Pollable, so epoll_ctl refuses them with EPERM.
 //
+// State (state.go) turns a set of files into plain values and back, for
+// package checkpoint: SaveFiles, FilesState.Validate, RestoreFiles.
+//
 // CheckInvariants (invariants.go) checks a file's internal consistency for
 // fuzzers. Notifications owed by an operation are collected in a small
 // stack array (wakeups.go) and sent after the state lock is released.
 //
 // # Lock order
 //
+//	timerfd fireMu  >  file state lock (pipe, socket, timerfd mutex)  >  FakeClock mutex
 //	epoll instance mutex  >  File.watchMu
-//	file state lock (pipe, socket, timerfd mutex)  >  FakeClock mutex
+//
+// A timerfd's fireMu is held by its expiry for the whole expiry (count and
+// wakeup) and by a checkpoint for the whole save (FreezeTimers): nothing
+// else takes it, and an expiry holds no other lock when it takes it.
 //
 // An eventfd has no state lock: its counter is one atomic word.
 //

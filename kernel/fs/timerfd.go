@@ -42,6 +42,11 @@ type timerfd struct {
 	clockID int32 // REALTIME, MONOTONIC or BOOTTIME (alarm clocks mapped)
 	queue   waiter.Queue
 
+	// fireMu is held by an expiry (fire) for its whole run, state change
+	// and wakeup, and by a checkpoint (FreezeTimers) for the whole save,
+	// so that a save never sees an expiry half done. Taken before mu.
+	fireMu sync.Mutex
+
 	mu sync.Mutex
 	// ticks counts expirations not yet read. Guarded by mu.
 	ticks uint64
@@ -255,6 +260,8 @@ func (t *timerfd) cancelLocked() {
 
 // fire is the expiry (timerfd_triggered): count it and wake one waiter.
 func (t *timerfd) fire(gen uint64) {
+	t.fireMu.Lock()
+	defer t.fireMu.Unlock()
 	t.mu.Lock()
 	if gen != t.gen || !t.armed {
 		t.mu.Unlock()

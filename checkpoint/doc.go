@@ -1,0 +1,122 @@
+// Package checkpoint saves the whole observable state of a model kernel
+// (package syscalls with kernel/fd, kernel/fs and kernel/epoll) to bytes,
+// and restores it into a brand-new kernel, so that the guest cannot tell:
+// the gVisor "runsc checkpoint" use, for the model.
+//
+// # What is saved
+//
+// The graph reachable from the tasks given to Save (and from
+// SaveOptions.Roots): every task's signal mask, pending signals, delivered
+// counts and rlimits; every fd table (numbers, FD_CLOEXEC, RLIMIT_NOFILE,
+// whether it is a private table made by CLOSE_RANGE_UNSHARE); every guest
+// address space (mappings and the pages that are not all zeros); every
+// file (status flags and the type's state: a pipe's slots with their
+// offsets and packet marks, its open ends and poll_usage; an eventfd's
+// counter and mode; an AF_UNIX socket's type, connection, shutdown, pending
+// error, send-buffer charge and queued skbs with their truesize and
+// sender, including released sockets that a live one still names; a
+// timerfd's count, expired and armed state, interval and remaining time;
+// a regular file's pages, size and offset); every epoll instance
+// (registrations with their key, stored interest, data, ONESHOT and
+// EXCLUSIVE state, the ready list in order, nested links) and the
+// domain's max_user_watches and EPOLLWAKEUP setting; the kernel's fdinfo
+// inode numbers. Each object is saved once and referred to by index, so
+// sharing survives: one file behind two fds or two tables, one pipe behind
+// its two ends, one epoll watched by two others.
+//
+// Two orders that Linux makes observable are kept: the ready list's, and
+// the order of the registrations of one file on its wait queue (which
+// decides the order in which a wakeup queues them, and which exclusive
+// entry takes a wake-one). The latter is the order of their ADDs, which is
+// also the order of the file's watch list; each registration saves its
+// position there (WatchRank) and restore registers them in that order.
+//
+// Timerfds are saved relative to the clock: remaining time (negative once
+// passed, so that missed periods are still counted) and interval. Restore
+// arms them relative to the new kernel's clock (RestoreOptions.Clock),
+// after every registration is in place, so an expiry due at once is seen.
+// An absolute CLOCK_REALTIME timer becomes relative: a later clock_settime
+// on the new host does not move it (the model's clocks are never set under
+// a timer anyway).
+//
+// Host fds (package hostfd) cannot be serialized. Each is saved as a name
+// that SaveOptions.HostName gives; Restore asks RestoreOptions.Host for a
+// fresh host fd under that name (as gVisor asks for re-donated fds) and
+// fails with ErrMissingHost if there is none. The new fd's state is the
+// host's, not the saved one: registrations on it are polled once at
+// restore and queued if ready, as an epoll_ctl ADD does (what CRIU's
+// restore of an epoll does for every target), so an edge-triggered entry
+// may see one more event.
+//
+// # Quiescence
+//
+// Save must be called when no task of the kernel is inside a system call
+// (the embedder stops its guest threads between calls, as CRIU freezes a
+// process). Calls in progress are not saved, and one caught half-way
+// (a pipe2 between reserving and installing its numbers, an epoll_wait
+// harvesting) makes Save fail (fd.ErrReserved, epoll.ErrBusy) rather than
+// save a state Linux never shows. Timer expiries are held off for the
+// duration of Save (fs.FreezeTimers), so none is seen counted but not yet
+// notified. Host-side readiness changes may still arrive during Save; they
+// are covered by the re-poll above.
+//
+// A guest thread blocked in epoll_wait, read or poll is not quiescent. An
+// embedder that must checkpoint it interrupts the call first (with a
+// signal the guest handles, Task.Interrupt) and saves once it returned:
+// the call returns EINTR, which is what Linux's epoll_wait returns when the
+// thread is stopped and resumed, even without a signal handler (signal(7);
+// checked on Linux 6.18: SIGSTOP then SIGCONT ends a blocked epoll_wait
+// with EINTR), and so what a task that CRIU froze inside epoll_wait sees
+// after restore.
+// This package does not do that for the embedder: it would need a
+// signal-free interruption that the syscall layer does not have.
+//
+// # Format (version 1)
+//
+// A checkpoint is: the 8 bytes "GPOLLCKP", the version (uvarint), the
+// body, and a CRC-32 (IEEE, little endian) of everything before it.
+// Numbers are varints (encoding/binary: uvarint for unsigned values,
+// zig-zag varint for signed ones), booleans one byte (0 or 1), byte
+// strings a uvarint length and the bytes, pages exactly 4096 bytes with
+// no length, lists a uvarint count and the elements. The body is, in
+// order (field lists in the order of the structs' fields unless noted):
+//
+//	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Inos: File, Ino]
+//	files:    [File: Kind, Flags, Object, then by Kind:
+//	             eventfd: Count, Semaphore
+//	             timerfd: ClockID, Ticks, Expired, Armed, HasExpiry, Expiry, Interval
+//	             regular: Size, Pos, [Pages: Index, page]]
+//	          [Pipe: Readers, Writers, Polled, [Slot: Off, Packet, Data]]
+//	          [Socket: Type, Connected, Shutdown, Err, Peer, Dead, Wmem, Sndbuf,
+//	             [Skb: Consumed, Truesize, Sender, Data]]
+//	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank], [Ready]]
+//	hosts:    [Host: File, Name]
+//	tables:   [Table: Soft, Hard, Private, [Slot: Fd, File, Cloexec]]
+//	memories: [Memory: [Map: Start, End], [Page: Addr, page]]
+//	tasks:    [Task: Table, Memory, Arch, Mask, Pending, 64 × Delivered,
+//	             16 × (soft, hard) rlimits]
+//	roots:    [File]
+//
+// Decode rejects anything else: a bad magic, version or checksum, a
+// truncated number, a count larger than the remaining input could hold
+// (so no length field allocates more than a small multiple of the input),
+// trailing bytes, and every inconsistency Image.Validate finds (indices out
+// of range, a socket pair not connected back or with a wrong charge, a
+// pipe whose ends do not match its counts, a registration of a file that
+// is not pollable or twice under one key, watch ranks that are not a
+// permutation, a ready list naming an item twice, a cycle of epolls or a
+// chain deeper than Linux allows, a file held by nothing, ...). Restore
+// validates before building anything, so a rejected input leaves no state
+// behind. Version changes are not compatible: a reader accepts only its
+// own version.
+//
+// # Lock order
+//
+// Save takes, in this order: every timerfd's expiry lock (fs.FreezeTimers),
+// then each file's state lock in turn, then every saved instance's
+// EventPoll.mu together (instances in discovery order) with each file's
+// watch lock and each instance's ready-list lock in turn inside. Nothing
+// else runs in a quiescent kernel but timer expiries (held off) and host
+// pollers (which take only queue and ready-list locks), so this does not
+// deadlock. Restore builds objects nobody else can reach yet.
+package checkpoint

@@ -1,0 +1,346 @@
+package epoll
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// Checkpoint state of epoll instances (package checkpoint owns the object
+// graph and the byte format).
+//
+// Files are named by their index in the caller's list of saved files. An
+// instance saves its registrations and its ready list in order. The order
+// of the registrations of one target file on the file's watch list (which
+// is also the order of their ADDs, and so decides the order of their hooks
+// on the file's wait queue, which is observable) is saved as each item's
+// WatchRank, and restore links them in that order.
+
+// DomainState is a Domain's settings.
+type DomainState struct {
+	MaxUserWatches int64
+	KeepWakeup     bool
+}
+
+// InstanceState is one epoll instance.
+type InstanceState struct {
+	Items []ItemState
+	// Ready lists indices of Items in ready-list order.
+	Ready []int32
+}
+
+// ItemState is one registration.
+type ItemState struct {
+	Target    int32 // index of the watched file
+	Fd        int32
+	Events    uint32 // stored interest (only private bits once a ONESHOT fired)
+	Data      uint64
+	WatchRank int32 // position among every registration of Target
+}
+
+// ErrBusy is returned by SaveInstances when an instance is in the middle
+// of a harvest (a thread is inside epoll_wait or polls it).
+var ErrBusy = errors.New("epoll: instance busy (a harvest is running)")
+
+// State returns d's settings.
+func (d *Domain) State() DomainState {
+	return DomainState{MaxUserWatches: d.maxWatches.Load(), KeepWakeup: d.keepWakeup.Load()}
+}
+
+// NewDomainFromState returns a new Domain with st's settings and no
+// registrations.
+func NewDomainFromState(st DomainState) *Domain {
+	d := NewDomain()
+	d.maxWatches.Store(st.MaxUserWatches)
+	d.keepWakeup.Store(st.KeepWakeup)
+	return d
+}
+
+// SaveInstances saves the instances eps. files are every saved file (an
+// item's Target is its index there); each registration's target must be
+// among them. No thread may be inside a call on any of them.
+func SaveInstances(eps []*EventPoll, files []*fs.File) ([]InstanceState, error) {
+	epIndex := make(map[*EventPoll]int, len(eps))
+	for i, ep := range eps {
+		epIndex[ep] = i
+	}
+	for _, ep := range eps {
+		ep.mu.Lock()
+	}
+	defer func() {
+		for _, ep := range eps {
+			ep.mu.Unlock()
+		}
+	}()
+	total := 0
+	for _, ep := range eps {
+		total += ep.interest.n
+	}
+	out := make([]InstanceState, len(eps))
+	for k, ep := range eps {
+		out[k].Items = make([]ItemState, 0, ep.interest.n)
+	}
+	itemIndex := make(map[*item]int32, total)
+	var err error
+	for fi, f := range files {
+		rank := int32(0)
+		f.ForEachWatch(func(w *fs.Watch) bool {
+			it, ok := w.Owner.(*item)
+			if !ok {
+				err = fmt.Errorf("epoll: file %d has a watch of another kind", fi)
+				return false
+			}
+			k, ok := epIndex[it.ep]
+			if !ok {
+				err = fmt.Errorf("epoll: file %d is watched by an instance that is not saved", fi)
+				return false
+			}
+			itemIndex[it] = int32(len(out[k].Items))
+			out[k].Items = append(out[k].Items, ItemState{
+				Target: int32(fi), Fd: it.fd, Events: uint32(it.events), Data: it.data, WatchRank: rank,
+			})
+			rank++
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for k, ep := range eps {
+		if len(out[k].Items) != ep.interest.n {
+			return nil, fmt.Errorf("epoll: instance %d watches %d files outside the saved set",
+				k, ep.interest.n-len(out[k].Items))
+		}
+		ep.readyMu.Lock()
+		if ep.scanning || ep.ovfHead != nil || !ep.waiters.Empty() {
+			ep.readyMu.Unlock()
+			return nil, ErrBusy
+		}
+		for it := ep.ready.head; it != nil; it = it.next {
+			out[k].Ready = append(out[k].Ready, itemIndex[it])
+		}
+		ep.readyMu.Unlock()
+	}
+	return out, nil
+}
+
+// FileInfo tells ValidateInstances about the saved files, by index: which
+// are pollable, and which are instances (the instance's index, or -1).
+// Both slices have one entry per saved file.
+type FileInfo struct {
+	Pollable []bool
+	Instance []int32
+}
+
+// ValidInstances are instance states that ValidateInstances accepted, with
+// what RestoreInstances needs to rebuild them.
+type ValidInstances struct {
+	states []InstanceState
+	self   []int32
+	fi     FileInfo
+	// first[f] is where file f's registrations start in a flat array
+	// ordered by (target, watch rank); first[len] is the total.
+	first []int32
+}
+
+// ValidateInstances checks states completely: self[k] is the file index
+// of instance k. Targets, keys, ranks, ready lists, EXCLUSIVE rules and
+// the nesting graph (no cycle, at most maxNests+1 instances in a chain).
+func ValidateInstances(states []InstanceState, self []int32, fi FileInfo) (*ValidInstances, error) {
+	n := len(fi.Pollable)
+	if len(fi.Instance) != n {
+		return nil, fmt.Errorf("epoll: file info of %d and %d files", n, len(fi.Instance))
+	}
+	if len(self) != len(states) {
+		return nil, fmt.Errorf("epoll: %d instances, %d files", len(states), len(self))
+	}
+	// Every registration of a file has a distinct rank below their count:
+	// count them per target, then place each in a flat array by rank.
+	first := make([]int32, n+1)
+	total := 0
+	for k := range states {
+		if self[k] < 0 || int(self[k]) >= n || fi.Instance[self[k]] != int32(k) {
+			return nil, fmt.Errorf("epoll: instance %d: bad file %d", k, self[k])
+		}
+		for j := range states[k].Items {
+			t := states[k].Items[j].Target
+			if t < 0 || int(t) >= n {
+				return nil, fmt.Errorf("epoll: instance %d item %d: target %d out of range", k, j, t)
+			}
+			first[t+1]++
+			total++
+		}
+	}
+	for i := 1; i <= n; i++ {
+		first[i] += first[i-1]
+	}
+	// keys[first[t]+rank] is (instance, fd) of that registration, 0 if none.
+	keys := make([]uint64, total)
+	edges := make([][]int32, len(states))
+	for k := range states {
+		st := &states[k]
+		for j := range st.Items {
+			it := &st.Items[j]
+			if it.Target == self[k] {
+				return nil, fmt.Errorf("epoll: instance %d item %d watches itself", k, j)
+			}
+			if !fi.Pollable[it.Target] {
+				return nil, fmt.Errorf("epoll: instance %d item %d: target %d is not pollable", k, j, it.Target)
+			}
+			ev := waiter.EventMask(it.Events)
+			inner := fi.Instance[it.Target]
+			if ev&waiter.EventExclusive != 0 && (inner >= 0 || ev&^exclusiveAllowed != 0) {
+				return nil, fmt.Errorf("epoll: instance %d item %d: bad EXCLUSIVE interest %#x", k, j, it.Events)
+			}
+			if ev&^waiter.PrivateBits != 0 && ev&(waiter.EventErr|waiter.EventHUp) != waiter.EventErr|waiter.EventHUp {
+				return nil, fmt.Errorf("epoll: instance %d item %d: armed interest %#x without ERR|HUP", k, j, it.Events)
+			}
+			if inner >= 0 {
+				edges[k] = append(edges[k], inner)
+			}
+			cnt := first[it.Target+1] - first[it.Target]
+			if it.WatchRank < 0 || it.WatchRank >= cnt || keys[first[it.Target]+it.WatchRank] != 0 {
+				return nil, fmt.Errorf("epoll: file %d: watch rank %d repeated or out of range", it.Target, it.WatchRank)
+			}
+			keys[first[it.Target]+it.WatchRank] = uint64(k+1)<<32 | uint64(uint32(it.Fd))
+		}
+		seen := make([]bool, len(st.Items))
+		for _, r := range st.Ready {
+			if r < 0 || int(r) >= len(st.Items) || seen[r] {
+				return nil, fmt.Errorf("epoll: instance %d: ready entry %d repeated or out of range", k, r)
+			}
+			seen[r] = true
+		}
+	}
+	// A key (instance, target, fd) appears once: look within each target.
+	for t := 0; t < n; t++ {
+		seg := keys[first[t]:first[t+1]]
+		if len(seg) < 2 {
+			continue
+		}
+		slices.Sort(seg)
+		for i := 1; i < len(seg); i++ {
+			if seg[i] == seg[i-1] {
+				return nil, fmt.Errorf("epoll: instance %d: key (%d, %d) twice", seg[i]>>32-1, t, int32(uint32(seg[i])))
+			}
+		}
+	}
+	// Nesting: depth-first, colouring instances; the longest chain below
+	// each instance must keep every chain within maxNests+1 instances.
+	const (
+		white = iota
+		grey
+		black
+	)
+	colour := make([]int, len(states))
+	depth := make([]int, len(states)) // instances in the longest chain starting here
+	var visit func(k int32, level int) error
+	visit = func(k int32, level int) error {
+		if level > maxNests+1 {
+			return fmt.Errorf("epoll: a chain of more than %d nested instances", maxNests+1)
+		}
+		colour[k] = grey
+		d := 1
+		for _, n := range edges[k] {
+			switch colour[n] {
+			case grey:
+				return fmt.Errorf("epoll: instances %d and %d watch each other (a cycle)", k, n)
+			case white:
+				if err := visit(n, level+1); err != nil {
+					return err
+				}
+			}
+			d = max(d, depth[n]+1)
+		}
+		if d > maxNests+1 {
+			return fmt.Errorf("epoll: a chain of %d nested instances (at most %d)", d, maxNests+1)
+		}
+		depth[k] = d
+		colour[k] = black
+		return nil
+	}
+	for k := range states {
+		if colour[k] == white {
+			if err := visit(int32(k), 1); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &ValidInstances{states: states, self: self, fi: fi, first: first}, nil
+}
+
+// RestoreInstances rebuilds validated instances into the new, empty
+// instances whose files are files[self[k]] (made with NewFile on d); files
+// holds every restored file. Registrations of a target for which repoll
+// returns true (a file whose state was not saved, such as a re-donated
+// host fd) are polled once at the end and queued if ready, as an ADD
+// would.
+func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll func(i int32) bool) error {
+	states, self := v.states, v.self
+	if len(files) != len(v.fi.Pollable) {
+		return fmt.Errorf("epoll: %d files restored, %d validated", len(files), len(v.fi.Pollable))
+	}
+	eps := make([]*EventPoll, len(states))
+	for k := range states {
+		ep, ok := FromFile(files[self[k]])
+		if !ok || ep.domain != d || ep.interest.n != 0 {
+			return fmt.Errorf("epoll: instance %d: file is not a new instance of the domain", k)
+		}
+		eps[k] = ep
+	}
+	// Items, in a flat array ordered by target and watch rank.
+	byRank := make([]*item, v.first[len(v.first)-1])
+	items := make([][]*item, len(states))
+	total := 0
+	for k := range states {
+		ep := eps[k]
+		st := &states[k]
+		items[k] = make([]*item, len(st.Items))
+		for j := range st.Items {
+			is := &st.Items[j]
+			it := &item{ep: ep, file: files[is.Target], fd: is.Fd, events: waiter.EventMask(is.Events), data: is.Data}
+			it.hook.Init(it, it.events&waiter.EventExclusive != 0, false)
+			it.watch.Owner = it
+			items[k][j] = it
+			ep.interest.insert(it)
+			if v.fi.Instance[is.Target] >= 0 {
+				if ep.nested == nil {
+					ep.nested = make(map[*item]struct{})
+				}
+				ep.nested[it] = struct{}{}
+			}
+			byRank[v.first[is.Target]+is.WatchRank] = it
+			total++
+		}
+	}
+	for _, it := range byRank {
+		it.file.AddWatch(&it.watch)
+		it.file.EventRegister(&it.hook)
+	}
+	for k := range states {
+		ep := eps[k]
+		ep.readyMu.Lock()
+		for _, r := range states[k].Ready {
+			ep.ready.pushBack(items[k][r])
+		}
+		ep.publishLocked()
+		ep.readyMu.Unlock()
+	}
+	d.watches.Add(int64(total))
+	if repoll != nil {
+		for k := range states {
+			ep := eps[k]
+			ep.mu.Lock()
+			for j, it := range items[k] {
+				if repoll(states[k].Items[j].Target) {
+					ep.queueIfReadyLocked(it)
+				}
+			}
+			ep.mu.Unlock()
+		}
+	}
+	return nil
+}
