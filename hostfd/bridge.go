@@ -17,19 +17,25 @@ const DefaultShards = 4
 
 // Options configure a Bridge.
 type Options struct {
-	// Shards is the number of pollers: each is one goroutine that spends
-	// its time blocked in ppoll on an OS thread of its own. 0 means
-	// DefaultShards.
+	// Shards is the number of pollers among which fds are placed: each
+	// is one goroutine that spends its time blocked in ppoll on an OS
+	// thread of its own. 0 means DefaultShards. A bridge has one more
+	// poller, for re-arms (doc.go).
 	Shards int
 }
 
 // Bridge owns imported host fds and the pollers that turn host readiness
 // into notifications of the model's wait queues.
 type Bridge struct {
-	shards []*shard
-	next   atomic.Uint32
-	live   atomic.Int64 // imported fds not yet closed
-	wg     sync.WaitGroup
+	shards []*shard // the home pollers, among which fds are placed
+	fast   *shard   // the re-arm poller (see shard)
+	// fastCap is how many fds fast watches at most (fastCap, or 0 in
+	// the benchmark that compares without it). Set before any import.
+	fastCap int
+	all     []*shard // shards and fast
+	next    atomic.Uint32
+	live    atomic.Int64 // imported fds not yet closed
+	wg      sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool // guarded by mu
@@ -41,8 +47,8 @@ func NewBridge(opts Options) (*Bridge, error) {
 	if n <= 0 {
 		n = DefaultShards
 	}
-	b := &Bridge{}
-	for i := 0; i < n; i++ {
+	b := &Bridge{fastCap: fastCap}
+	for i := 0; i <= n; i++ {
 		efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 		if err != nil {
 			b.Close()
@@ -52,9 +58,17 @@ func NewBridge(opts Options) (*Bridge, error) {
 		s.cond.L = &s.mu
 		s.pfds = []unix.PollFd{{Fd: int32(efd), Events: unix.POLLIN}}
 		s.pfiles = []*hostFile{nil}
-		b.shards = append(b.shards, s)
+		if i == n {
+			b.fast = s
+		} else {
+			b.shards = append(b.shards, s)
+		}
+		b.all = append(b.all, s)
 		b.wg.Add(1)
 		go s.run()
+	}
+	for _, s := range b.shards {
+		s.fast = b.fast
 	}
 	return b, nil
 }
@@ -72,14 +86,14 @@ func (b *Bridge) Close() error {
 	}
 	b.closed = true
 	b.mu.Unlock()
-	for _, s := range b.shards {
+	for _, s := range b.all {
 		s.mu.Lock()
 		s.stopped = true
 		s.wakeLocked()
 		s.mu.Unlock()
 	}
 	b.wg.Wait()
-	for _, s := range b.shards {
+	for _, s := range b.all {
 		s.mu.Lock()
 		closeFD(s.evfd)
 		s.evfd = -1
@@ -134,9 +148,16 @@ func (b *Bridge) attach(h *hostFile) error {
 
 // detach removes h from its shard; when it returns, the poller no longer
 // has h's fd number in its ppoll set.
-func (b *Bridge) detach(h *hostFile) {
+//
+// everFast (h.everFast, read under h.mu after closed was set) says that h
+// went through the re-arm poller: detach then also waits for a round of
+// it, since it may still watch the number.
+func (b *Bridge) detach(h *hostFile, everFast bool) {
 	if h.shard != nil {
 		h.shard.remove(h.slot)
+	}
+	if everFast && b.fast != nil {
+		b.fast.waitRound()
 	}
 }
 
@@ -151,28 +172,46 @@ func (b *Bridge) detach(h *hostFile) {
 // events does not wake the poller (a stale event is filtered out by the
 // file's arming and costs at most one extra round); a change that adds
 // events does.
+//
+// The re-arm poller. One event costs a home shard two ppoll rounds if the
+// re-arm that follows it (the guest drained the fd) wakes the home shard:
+// the round that reported the event, and the one the wakeup ends, each a
+// pass of the kernel over every fd of the shard. So a re-arm of an fd that
+// the home shard already watches (only its events change) does not wake
+// the home shard: the fd is handed to the bridge's fast shard, a poller
+// with a small set (at most fastCap fds), which watches it until the home
+// shard's next round applies the re-armed events and gives it back. While
+// both watch an fd, each report goes through the file's arming, so an
+// event is still reported once. When the fast shard is full, the home
+// shard is woken as before.
 type shard struct {
-	b *Bridge
+	b    *Bridge
+	fast *shard // the bridge's re-arm poller; nil in the fast shard itself
 
 	mu   sync.Mutex
 	cond sync.Cond // signalled when gen advances or the poller exits
 
-	evfd    int32         // guarded by mu (read by the poller at start)
-	files   []*hostFile   // by slot; guarded by mu
-	want    []unix.PollFd // by slot: what the poller should watch; guarded by mu
-	applied []unix.PollFd // by slot: what the poller's array holds; guarded by mu
-	isDirty []bool        // guarded by mu
-	dirty   []int32       // guarded by mu
-	free    []int32       // guarded by mu
-	gen     uint64        // poller rounds; guarded by mu
-	wakeOn  bool          // a wakeup is pending in evfd; guarded by mu
-	stopped bool          // guarded by mu
-	running bool          // the poller goroutine has not exited; guarded by mu
-	pfds    []unix.PollFd // poller-owned
-	pfiles  []*hostFile   // poller-owned
-	errs    atomic.Uint64 // ppoll failures other than EINTR
-	rounds  atomic.Uint64 // ppoll calls
-	scratch [8]byte       // poller-owned
+	evfd     int32         // guarded by mu (read by the poller at start)
+	files    []*hostFile   // by slot; guarded by mu
+	want     []unix.PollFd // by slot: what the poller should watch; guarded by mu
+	applied  []unix.PollFd // by slot: what the poller's array holds; guarded by mu
+	isDirty  []bool        // guarded by mu
+	fslot    []int32       // by slot (home shards): the slot in fast, or -1; guarded by mu
+	dirty    []int32       // guarded by mu
+	free     []int32       // guarded by mu
+	gen      uint64        // poller rounds; guarded by mu
+	syncReq  uint64        // Sync requests made; guarded by mu
+	syncPend uint64        // the requests the current round serves; guarded by mu
+	syncDone uint64        // the requests served by a completed round; guarded by mu
+	wakeOn   bool          // a wakeup is pending in evfd; guarded by mu
+	stopped  bool          // guarded by mu
+	running  bool          // the poller goroutine has not exited; guarded by mu
+	pfds     []unix.PollFd // poller-owned
+	pfiles   []*hostFile   // poller-owned
+	errs     atomic.Uint64 // ppoll failures other than EINTR
+	rounds   atomic.Uint64 // ppoll calls
+	scratch  [8]byte       // poller-owned
+	zero     unix.Timespec // a zero timeout, for the rounds that serve Sync
 }
 
 func (s *shard) add(h *hostFile) int32 {
@@ -188,6 +227,7 @@ func (s *shard) add(h *hostFile) int32 {
 		s.want = append(s.want, unix.PollFd{Fd: -1})
 		s.applied = append(s.applied, unix.PollFd{Fd: -1})
 		s.isDirty = append(s.isDirty, false)
+		s.fslot = append(s.fslot, -1)
 	}
 	s.files[slot] = h
 	s.want[slot] = unix.PollFd{Fd: -1}
@@ -203,8 +243,72 @@ func (s *shard) markDirtyLocked(slot int32) {
 }
 
 // update sets what the poller should watch for slot. Called with the
-// file's mu held (lock order: hostFile.mu > shard.mu).
+// file's mu held (lock order: hostFile.mu > shard.mu > fast shard's mu).
 func (s *shard) update(slot int32, p unix.PollFd) {
+	s.mu.Lock()
+	if s.want[slot] != p {
+		s.want[slot] = p
+		s.markDirtyLocked(slot)
+		if fs := s.fslot[slot]; fs >= 0 {
+			// The fast shard watches it meanwhile: keep it in step.
+			s.fast.set(fs, p)
+		}
+		a := s.applied[slot]
+		if p.Fd >= 0 && (a.Fd != p.Fd || p.Events&^a.Events != 0) {
+			if s.fslot[slot] < 0 && a.Fd == p.Fd && s.fast != nil {
+				// A re-arm: hand it to the fast shard if it has room.
+				if h := s.files[slot]; h != nil {
+					if fs := s.fast.watch(h, p); fs >= 0 {
+						s.fslot[slot] = fs
+						h.everFast = true // the caller holds h.mu
+						s.mu.Unlock()
+						return
+					}
+				}
+			}
+			if s.fslot[slot] < 0 {
+				s.wakeLocked()
+			}
+		}
+	}
+	s.mu.Unlock()
+}
+
+// fastCap is the most fds the fast shard watches at once.
+const fastCap = 64
+
+// watch places h in the fast shard (s), watching p, and returns its slot
+// there, or -1 when the fast shard is full. Called with the home shard's
+// mu held.
+func (s *shard) watch(h *hostFile, p unix.PollFd) int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.files)-len(s.free) >= s.b.fastCap {
+		return -1
+	}
+	var slot int32
+	if n := len(s.free); n > 0 {
+		slot = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		slot = int32(len(s.files))
+		s.files = append(s.files, nil)
+		s.want = append(s.want, unix.PollFd{Fd: -1})
+		s.applied = append(s.applied, unix.PollFd{Fd: -1})
+		s.isDirty = append(s.isDirty, false)
+	}
+	s.files[slot] = h
+	s.want[slot] = p
+	s.markDirtyLocked(slot)
+	if s.applied[slot] != p {
+		s.wakeLocked()
+	}
+	return slot
+}
+
+// set changes what the fast shard (s) watches in slot. Called with the
+// home shard's mu held.
+func (s *shard) set(slot int32, p unix.PollFd) {
 	s.mu.Lock()
 	if s.want[slot] != p {
 		s.want[slot] = p
@@ -217,12 +321,41 @@ func (s *shard) update(slot int32, p unix.PollFd) {
 	s.mu.Unlock()
 }
 
+// drop frees slot of the fast shard (s), without waiting for its poller
+// to apply it (detach waits, with waitRound, before a close). Called with
+// the home shard's mu held.
+func (s *shard) drop(slot int32) {
+	s.mu.Lock()
+	s.files[slot] = nil
+	s.want[slot] = unix.PollFd{Fd: -1}
+	s.markDirtyLocked(slot)
+	s.free = append(s.free, slot)
+	s.mu.Unlock()
+}
+
+// waitRound waits until the poller has applied every change made so far.
+func (s *shard) waitRound() {
+	s.mu.Lock()
+	if s.running {
+		s.wakeLocked()
+		g := s.gen
+		for s.gen == g && s.running {
+			s.cond.Wait()
+		}
+	}
+	s.mu.Unlock()
+}
+
 // remove frees slot. If the poller's array still holds the slot's fd, it
 // wakes the poller and waits until the poller has dropped it, so that the
 // caller may close the fd: no ppoll ever sees a closed (and maybe reused)
 // number of ours.
 func (s *shard) remove(slot int32) {
 	s.mu.Lock()
+	if fs := s.fslot[slot]; fs >= 0 {
+		s.fast.drop(fs)
+		s.fslot[slot] = -1
+	}
 	s.files[slot] = nil
 	s.want[slot] = unix.PollFd{Fd: -1}
 	s.markDirtyLocked(slot)
@@ -235,6 +368,43 @@ func (s *shard) remove(slot int32) {
 	}
 	s.free = append(s.free, slot)
 	s.mu.Unlock()
+}
+
+// Sync returns once every host event that happened before the call has
+// reached the queues of the files that wait for it (as the poller reports
+// events: armed groups of watched fds): each poller completes a round whose
+// ppoll started after the call. It is for harnesses that want host events
+// delivered before they go on, as Linux delivers them at once (the hostfd
+// conformance backend calls it before every system call); it costs each
+// poller a round, that is a ppoll of all its watched fds. Sync returns at
+// once after Close.
+func (b *Bridge) Sync() {
+	var stack [8]uint64
+	want := stack[:0]
+	if len(b.all) > len(stack) {
+		want = make([]uint64, 0, len(b.all))
+	}
+	want = want[:len(b.all)]
+	for i, s := range b.all {
+		s.mu.Lock()
+		s.syncReq++
+		want[i] = s.syncReq
+		if s.running {
+			// Unconditionally: a pending wakeup may already have been
+			// consumed by the round in progress.
+			s.wakeOn = true
+			one := [8]byte{1}
+			rawWrite(s.evfd, one[:])
+		}
+		s.mu.Unlock()
+	}
+	for i, s := range b.all {
+		s.mu.Lock()
+		for s.running && s.syncDone < want[i] {
+			s.cond.Wait()
+		}
+		s.mu.Unlock()
+	}
 }
 
 // wakeLocked makes the poller run a round (once per round however many
@@ -250,6 +420,7 @@ func (s *shard) wakeLocked() {
 
 func (s *shard) run() {
 	defer s.b.wg.Done()
+	scanned := false
 	for {
 		s.mu.Lock()
 		if s.stopped {
@@ -268,10 +439,26 @@ func (s *shard) run() {
 			s.pfds[i] = s.want[slot]
 			s.pfiles[i] = s.files[slot]
 			s.applied[slot] = s.want[slot]
+			if s.fast != nil && s.fslot[slot] >= 0 {
+				// This round watches what the fast shard did.
+				s.fast.drop(s.fslot[slot])
+				s.fslot[slot] = -1
+			}
 		}
 		s.dirty = s.dirty[:0]
 		s.wakeOn = false
 		s.gen++
+		// The round that just ended (if its ppoll succeeded) served the
+		// Sync requests made before it started; this one serves those
+		// made since, without blocking.
+		if scanned {
+			s.syncDone = s.syncPend
+		}
+		s.syncPend = s.syncReq
+		var timeout *unix.Timespec
+		if s.syncPend != s.syncDone {
+			timeout = &s.zero
+		}
 		s.cond.Broadcast()
 		n := len(s.pfds)
 		s.mu.Unlock()
@@ -279,7 +466,10 @@ func (s *shard) run() {
 		s.rounds.Add(1)
 		// A blocking system call: the thread gives up its P while it
 		// sleeps, so a blocked poller costs an OS thread, not a P.
-		_, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&s.pfds[0])), uintptr(n), 0, 0, 0, 0)
+		ready, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&s.pfds[0])), uintptr(n), uintptr(unsafe.Pointer(timeout)), 0, 0, 0)
+		// A round that failed for good (not EINTR) counts as served, so
+		// that Sync cannot wait for ever on a poller that cannot poll.
+		scanned = e != unix.EINTR
 		if e != 0 {
 			if e != unix.EINTR {
 				// ENOMEM or EINVAL (nfds above RLIMIT_NOFILE): back off
@@ -289,15 +479,20 @@ func (s *shard) run() {
 			}
 			continue
 		}
+		// ppoll returned how many entries have revents: the scan stops at
+		// the last one.
+		left := int(ready)
 		if s.pfds[0].Revents != 0 {
 			s.pfds[0].Revents = 0
 			rawRead(s.pfds[0].Fd, s.scratch[:])
+			left--
 		}
-		for i := 1; i < n; i++ {
+		for i := 1; i < n && left > 0; i++ {
 			r := s.pfds[i].Revents
 			if r == 0 {
 				continue
 			}
+			left--
 			s.pfds[i].Revents = 0
 			if h := s.pfiles[i]; h != nil {
 				h.polled(waiter.EventMask(uint16(r)))

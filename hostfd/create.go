@@ -114,10 +114,18 @@ func (b *Bridge) Socket(typ int, flags uint32) (*fs.File, error) {
 	return b.adopt(int32(fd), KindSocket, st, unix.O_RDWR|flags&unix.O_NONBLOCK, nil)
 }
 
-// Timerfd creates a host timerfd on clockID. The clock argument (the
-// model kernel's) is not used: a host timerfd runs on the host's clocks.
-// flags may hold O_NONBLOCK (and O_CLOEXEC).
-func (b *Bridge) Timerfd(_ fs.Clock, clockID int32, flags uint32) (*fs.File, error) {
+// Timerfd creates a host timerfd on clockID, when clock is the host's
+// (nil or fs.RealClock): its expiries, settime and gettime are the host
+// kernel's. A host timerfd cannot follow any other clock (a virtual or
+// simulated one), so with such a clock Timerfd returns the model's own
+// timerfd on it (fs.NewTimerfd), which is not a host fd. flags may hold
+// O_NONBLOCK (and O_CLOEXEC).
+func (b *Bridge) Timerfd(clock fs.Clock, clockID int32, flags uint32) (*fs.File, error) {
+	switch clock.(type) {
+	case nil, fs.RealClock, *fs.RealClock:
+	default:
+		return fs.NewTimerfd(clock, clockID, flags)
+	}
 	if flags&^uint32(unix.O_NONBLOCK|unix.O_CLOEXEC) != 0 {
 		return nil, unix.EINVAL
 	}

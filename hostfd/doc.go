@@ -12,10 +12,16 @@
 //     conformance suite's "hostfd" backend does exactly that).
 //   - The fs.Impl of each kind of host fd: pipes, sockets (fs.Socket),
 //     eventfds, timerfds (fs.TimerFile, whose settime and gettime go to
-//     the host), and any other fd ppoll can watch. The syscall layer
-//     stages their reads and writes through a buffer (a host fd cannot
-//     copy to guest memory), so a fault part-way through a read loses the
-//     bytes read, where Linux would leave them in the file.
+//     the host), and any other fd ppoll can watch. Pipes, sockets and the
+//     other fds are fs.SequenceIO: their reads and writes go through a
+//     staging buffer limited to the accessible part of the guest's buffer,
+//     so that a fault never loses a byte the host consumed (seqio.go says
+//     exactly how this approximates Linux). Eventfds and timerfds are
+//     staged by the syscall layer, as exact as Linux (their value is
+//     consumed before the copy that faults).
+//   - Timerfd makes a host timerfd only on the host's clock (fs.RealClock,
+//     or nil); a kernel on another fs.Clock (virtual time) gets the
+//     model's timerfd on that clock, since a host timer cannot follow it.
 //   - Donation of fds over host unix sockets (donate.go: Conn, Listener,
 //     SCM_RIGHTS with framing) and batched datagram I/O (mmsg.go).
 //
@@ -24,7 +30,10 @@
 // An imported fd belongs to its File. It is closed when the File's last
 // reference is dropped (fs.Impl.Release), never earlier, never twice: the
 // release marks the file closed under its lock before anything else, and
-// only the first release gets to close. Import closes the fd itself when
+// only the first release gets to close. (The host sees the close only when
+// no other process holds a copy: a process that forks, os/exec included,
+// lends every fd to its children until they exec, close-on-exec or not, so
+// a peer may see HUP or ERR a moment late.) Import closes the fd itself when
 // it fails, so the caller never closes an fd it passed to Import. Before
 // the close, the fd is taken out of its poller's ppoll set and the release
 // waits until the poller has dropped the number, so no system call of the
@@ -45,7 +54,8 @@
 // # The bridge: how host readiness reaches the model's queues
 //
 // A readiness query (Pollable.Readiness) is a zero-timeout ppoll of the fd.
-// Notifications come from two places:
+// Notifications come from two places (1. and 2.); 3. is what keeps the
+// pollers cheap:
 //
 //  1. Operations the model performs itself notify synchronously, inside the
 //     call, with Linux's wakeup keys, as the host kernel wakes its own wait
@@ -61,13 +71,26 @@
 //     goroutine blocked in ppoll over the fds that currently have waiters,
 //     plus an eventfd that wakes it when that set grows or when it must
 //     stop. The fds are sharded over Options.Shards pollers (4 by default),
-//     so 10,000 watched fds cost 4 OS threads, not 10,000. The ppoll is a
-//     plain blocking system call: the thread gives up its P while it
-//     sleeps. A change to one fd's interest is O(1): the slot is queued
-//     for the poller, which copies only the changed slots into its ppoll
-//     array before the next round (it never rebuilds the array). The
-//     kernel still scans a shard's whole array on each ppoll call, which
-//     is what ppoll costs; sharding divides it.
+//     so 10,000 watched fds cost 5 OS threads (with the fast poller of
+//     3.), not 10,000. The ppoll is a plain blocking system call: the
+//     thread gives up its P while it sleeps. A change to one fd's
+//     interest is O(1): the slot is queued for the poller, which copies
+//     only the changed slots into its ppoll array before the next round
+//     (it never rebuilds the array). The kernel still scans a shard's
+//     whole array on each ppoll call, which is what ppoll costs; sharding
+//     divides it, and the poller's own pass over the results stops at the
+//     last entry ppoll reported ready.
+//  3. The re-arm poller. After an event the group is disarmed (below) and
+//     re-armed when the guest has drained the fd; waking the home poller
+//     for that re-arm would cost its shard a second full ppoll per event.
+//     Instead, a re-arm of an fd its home poller already watches (only
+//     its events change) goes to one extra poller per bridge, the fast
+//     one, which watches at most 64 fds: its rounds are cheap, and the
+//     home poller takes the fd back (applies the re-armed events) at its
+//     next round. So one event costs its shard one ppoll pass, plus a
+//     round of the small poller (BenchmarkManyFDs reports ppolls/op and
+//     fast-ppolls/op, and the same run without the fast poller). A bridge
+//     has Options.Shards+1 poller threads.
 //
 // Arming. ppoll is level-triggered, so a poller that kept watching a ready
 // fd would report it in a loop. Readiness is therefore split into groups
@@ -114,16 +137,43 @@
 // this is visible only to EPOLLEXCLUSIVE walks. The conformance corpus
 // runs on the "hostfd" backend; see conformance/known-divergences.txt.
 //
+// # Sync: delivering host events now
+//
+// The poller delivers host events asynchronously: under CPU load, the
+// thread that returns from ppoll may wait for the host scheduler for tens
+// or hundreds of milliseconds before it notifies the queue, where Linux
+// wakes the queue from the event itself (a timer interrupt, the writer's
+// system call). Bridge.Sync closes that gap for whoever needs it: when it
+// returns, every host event that happened before the call has been
+// delivered (each poller completed a fresh round). The hostfd conformance
+// backend calls it before every system call, which makes its results
+// independent of the load.
+//
+// # Blocking
+//
+// A task blocked in read or write on an imported file sleeps on the
+// file's queue as a plain waiter and retries on every wakeup (package
+// syscalls' loop for non-pipe files). On a Linux pipe it would wait as an
+// exclusive waiter (kernel/fs/blocking.go) and receive the pipe's
+// "wake the next reader/writer" wakeups; host pipes do neither: a wakeup
+// reaches every blocked task (each retries and sleeps again if it finds
+// nothing), so no wakeup is lost, but an EPOLLEXCLUSIVE walk over a queue
+// that also holds a blocked reader or writer is not stopped by that task
+// as on Linux. The conformance corpus has no script where this shows.
+//
 // # Lock order
 //
 //	hostFile.mu  >  shard.mu
 //	waiter.Queue locks are taken with neither held (notifications are sent
 //	after unlocking, package waiter's rule)
 //	Bridge.mu  >  shard.mu  (attach only)
+//	home shard.mu  >  fast shard.mu
+//	hostFile.rdMu  >  hostFile.mu  (message reads, seqio.go)
 //
 // A file's lock guards its arming state and its "closed" flag; a zero-
 // timeout ppoll of a local peer runs under the peer's lock, so that the
 // peer cannot be closed meanwhile. The poller takes shard.mu to apply
-// changes and never holds it across ppoll or while taking a file's lock;
+// changes and never holds it across ppoll or while taking a file's lock
+// (Sync waits on shard.cond with only shard.mu held);
 // a release waits for the poller (shard.cond) with no file lock held.
 package hostfd

@@ -206,3 +206,24 @@ func TestListenAccept(t *testing.T) {
 	}
 	unix.Close(fds[0])
 }
+
+// TestRecvFilesImportFailureCloses: when importing a received message's
+// fds fails, every fd of the message is closed (counted in /proc/self/fd).
+func TestRecvFilesImportFailureCloses(t *testing.T) {
+	br := newBridge(t, 1)
+	a, b := connPair(t, unix.SOCK_SEQPACKET)
+	p0, p1 := hostPipe(t)
+	defer unix.Close(p0)
+	defer unix.Close(p1)
+	br.Close()
+	before := countFDs(t)
+	if err := a.Send([]byte("x"), []int{p0, p1, p0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, files, err := b.RecvFiles(br, make([]byte, 8)); err != ErrBridgeClosed || files != nil {
+		t.Fatalf("RecvFiles on a closed bridge: %v, %v", files, err)
+	}
+	if after := countFDs(t); after != before {
+		t.Fatalf("%d fds after a failed RecvFiles, %d before", after, before)
+	}
+}

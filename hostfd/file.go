@@ -92,6 +92,10 @@ type hostFile struct {
 	shard *shard
 	slot  int32
 
+	// rdMu serialises the message reads of the model that size their
+	// buffer by a peek (seqio.go, readMessage).
+	rdMu sync.Mutex
+
 	mu sync.Mutex
 	// armed holds the groups the poller may report. Guarded by mu.
 	armed waiter.EventMask
@@ -104,6 +108,9 @@ type hostFile struct {
 	// that one host event is never reported twice. Guarded by mu.
 	busy  waiter.EventMask
 	busyN int
+	// everFast: the fast shard has watched the fd (bridge.go). Set under
+	// mu and the home shard's mu; read under mu.
+	everFast bool
 }
 
 // Errors of Import.
@@ -240,9 +247,10 @@ func (h *hostFile) release() {
 	}
 	h.closed = true
 	fd := h.fd
+	everFast := h.everFast
 	h.mu.Unlock()
 
-	h.b.detach(h)
+	h.b.detach(h, everFast)
 	// Unread socket data is dropped by the close: Linux frees those skbs,
 	// and each one wakes its sender if it is writable.
 	unread := h.kind == KindSocket && ioctlInt(fd, unix.SIOCINQ) > 0

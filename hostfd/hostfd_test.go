@@ -182,8 +182,8 @@ func TestCloseExactlyOnce(t *testing.T) {
 		files = append(files, r, w)
 		ents = append(ents, register(r))
 	}
-	if got := countFDs(t) - before; got != 80+3 {
-		t.Fatalf("%d new fds after 40 pipes on 3 shards, want 83", got)
+	if got := countFDs(t) - before; got != 80+4 {
+		t.Fatalf("%d new fds after 40 pipes on 3 shards and the fast one, want 84", got)
 	}
 	if b.Live() != 80 {
 		t.Fatalf("Live %d", b.Live())
@@ -496,8 +496,8 @@ func TestPollersBoundedAndStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := runtime.NumGoroutine() - g0; g > 3 {
-		t.Fatalf("%d goroutines for 3 shards", g)
+	if g := runtime.NumGoroutine() - g0; g > 3+1 {
+		t.Fatalf("%d goroutines for 3 shards and the fast one", g)
 	}
 	var files []*fs.File
 	var ents []*waitEntry
@@ -513,7 +513,7 @@ func TestPollersBoundedAndStop(t *testing.T) {
 	if w := b.Watched(); w != 300 {
 		t.Fatalf("Watched %d, want 300", w)
 	}
-	if g := runtime.NumGoroutine() - g0; g > 3 {
+	if g := runtime.NumGoroutine() - g0; g > 3+1 {
 		t.Fatalf("%d goroutines with 300 watched fds", g)
 	}
 	// One host event reaches exactly its file.
@@ -529,7 +529,7 @@ func TestPollersBoundedAndStop(t *testing.T) {
 		f.DecRef()
 	}
 	b.Close()
-	for i, s := range b.shards {
+	for i, s := range b.all {
 		s.mu.Lock()
 		running := s.running
 		s.mu.Unlock()
@@ -605,5 +605,231 @@ func TestDirectIOAsksHost(t *testing.T) {
 	buf := make([]byte, 8)
 	if n, _ := r.Read(buf); string(buf[:n]) != "ab" {
 		t.Fatalf("first packet %q", buf[:n])
+	}
+}
+
+// TestImportErrorPathsClose: every way Import can fail after it owns the
+// fd closes it, once (counted in /proc/self/fd, and the number is free).
+func TestImportErrorPathsClose(t *testing.T) {
+	b := newBridge(t, 1)
+	before := countFDs(t)
+	// An O_PATH fd: F_GETFL works, F_SETFL (non-blocking) fails.
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Import(fd, ImportOptions{}); err == nil {
+		t.Fatal("import of an O_PATH fd succeeded")
+	}
+	if fdOpen(fd) {
+		t.Fatal("failed Import (F_SETFL) left the fd open")
+	}
+	// A closed bridge: the fd is set up, then refused.
+	r, w := hostPipe(t)
+	b.Close()
+	if _, err := b.Import(r, ImportOptions{}); err != ErrBridgeClosed {
+		t.Fatalf("import after close: %v", err)
+	}
+	// Creation on a closed bridge closes what it made.
+	if _, _, err := b.Pipe(0); err != ErrBridgeClosed {
+		t.Fatalf("Pipe after close: %v", err)
+	}
+	if _, _, err := b.SocketPair(unix.SOCK_STREAM, 0); err != ErrBridgeClosed {
+		t.Fatalf("SocketPair after close: %v", err)
+	}
+	if _, err := b.Eventfd(0, 0); err != ErrBridgeClosed {
+		t.Fatalf("Eventfd after close: %v", err)
+	}
+	unix.Close(w)
+	// The pollers' own eventfds are gone too.
+	if after := countFDs(t); after != before-len(b.all) {
+		t.Fatalf("%d fds open after the failed imports, want %d", after, before-len(b.all))
+	}
+	if b.Live() != 0 {
+		t.Fatalf("Live %d", b.Live())
+	}
+}
+
+// TestTimerfdOnOtherClock: a kernel on a clock that is not the host's
+// gets the model's timerfd, which follows that clock.
+func TestTimerfdOnOtherClock(t *testing.T) {
+	b := newBridge(t, 1)
+	clk := fs.NewFakeClock()
+	f, err := b.Timerfd(clk, unix.CLOCK_MONOTONIC, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.DecRef()
+	if IsHost(f) {
+		t.Fatal("a timerfd on a fake clock is a host fd")
+	}
+	h, err := b.Timerfd(fs.RealClock{}, unix.CLOCK_MONOTONIC, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.DecRef()
+	if KindOf(h) != KindTimerfd {
+		t.Fatal("a timerfd on the real clock is not a host timerfd")
+	}
+}
+
+// TestSyncDelivers: once Sync returns, a host event that happened before
+// it has reached the queue (checked without waiting), whatever state the
+// poller was in; Sync returns at once after Close.
+func TestSyncDelivers(t *testing.T) {
+	b := newBridge(t, 2)
+	var files []*fs.File
+	var ents []*waitEntry
+	for i := 0; i < 8; i++ {
+		f, err := b.Eventfd(0, unix.O_NONBLOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.DecRef()
+		files = append(files, f)
+		ents = append(ents, register(f))
+		defer f.EventUnregister(&ents[i].e)
+		f.Readiness(waiter.EventIn)
+	}
+	buf := make([]byte, 8)
+	for i := 0; i < 500; i++ {
+		k := i % len(files)
+		hostWrite(t, files[k])
+		if i%3 == 0 {
+			b.Sync() // a Sync with nothing new, then the real one
+		}
+		b.Sync()
+		select {
+		case <-ents[k].s.C():
+		default:
+			t.Fatalf("round %d: the host write was not delivered when Sync returned", i)
+		}
+		files[k].Read(buf)
+		files[k].Read(buf) // EAGAIN: re-armed
+	}
+	b.Close()
+	b.Sync()
+}
+
+// TestFastPollerRearm: a re-arm of an fd the home poller watches goes to
+// the fast poller instead of waking the home poller, up to the fast
+// poller's capacity (then the home poller is woken), and either way the
+// next host event is delivered; files released while the fast poller may
+// watch them close their fds once.
+func TestFastPollerRearm(t *testing.T) {
+	before := countFDs(t)
+	b, err := NewBridge(Options{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = fastCap + 36 // more than the fast poller takes
+	var rs, ws []*fs.File
+	var ents []*waitEntry
+	for i := 0; i < n; i++ {
+		r, w, err := b.Pipe(unix.O_NONBLOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, ws = append(rs, r), append(ws, w)
+		ents = append(ents, register(r))
+		r.Readiness(waiter.EventIn)
+	}
+	// A write through the model reports IN at once and disarms it; Sync
+	// makes the home poller apply that (it stops watching IN).
+	for _, w := range ws {
+		w.Write([]byte("x"))
+	}
+	b.Sync()
+	// Draining re-arms IN: the fast poller takes the first fastCap.
+	buf := make([]byte, 8)
+	for i, r := range rs {
+		r.Read(buf)
+		r.Read(buf)
+		ents[i].s.Drain()
+	}
+	fast := 0
+	for _, r := range rs {
+		_, h := hostOf(r)
+		h.mu.Lock()
+		if h.everFast {
+			fast++
+		}
+		h.mu.Unlock()
+	}
+	if fast < fastCap {
+		t.Fatalf("%d re-arms went to the fast poller, want at least %d", fast, fastCap)
+	}
+	// A write behind the bridge's back reaches every reader, through
+	// whichever poller watches it.
+	for i, w := range ws {
+		_, h := hostOf(w)
+		if _, err := unix.Write(int(h.fd), []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+		if !ents[i].woken(long) {
+			t.Fatalf("no wakeup for pipe %d after its re-arm", i)
+		}
+	}
+	for i := range rs {
+		rs[i].EventUnregister(&ents[i].e)
+		rs[i].DecRef()
+		ws[i].DecRef()
+	}
+	if b.Live() != 0 {
+		t.Fatalf("Live %d", b.Live())
+	}
+	// The releases waited until no poller's array held their numbers.
+	for i, s := range b.all {
+		s.mu.Lock()
+		for slot, p := range s.applied {
+			if p.Fd >= 0 {
+				t.Errorf("poller %d slot %d still watches fd %d after every file was released", i, slot, p.Fd)
+			}
+		}
+		s.mu.Unlock()
+	}
+	b.Close()
+	if after := countFDs(t); after != before {
+		t.Fatalf("%d fds open after close, %d before", after, before)
+	}
+}
+
+// TestFastPollerReleaseWaits: releasing a file that the fast poller
+// watches waits until that poller has dropped its number, so the close
+// cannot leave a stale (maybe reused) number in a ppoll set.
+func TestFastPollerReleaseWaits(t *testing.T) {
+	b := newBridge(t, 1)
+	r, w, err := b.Pipe(unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.DecRef()
+	ent := register(r)
+	r.Readiness(waiter.EventIn)
+	w.Write([]byte("x")) // IN reported and disarmed, synchronously
+	b.Sync()             // the home poller stops watching IN
+	buf := make([]byte, 8)
+	r.Read(buf)
+	r.Read(buf) // EAGAIN: IN re-armed, through the fast poller
+	b.fast.waitRound()
+	_, h := hostOf(r)
+	fd := h.fd
+	watching := func() bool {
+		b.fast.mu.Lock()
+		defer b.fast.mu.Unlock()
+		for _, p := range b.fast.applied {
+			if p.Fd == fd {
+				return true
+			}
+		}
+		return false
+	}
+	if !watching() {
+		t.Fatal("the re-arm did not go to the fast poller")
+	}
+	r.EventUnregister(&ent.e)
+	r.DecRef()
+	if watching() {
+		t.Fatal("the fast poller still watches the number of a released file")
 	}
 }

@@ -59,6 +59,12 @@ func (o otherImpl) Read(f *fs.File, dst []byte) (int, error) { return o.readv(f,
 
 func (o otherImpl) Write(f *fs.File, src []byte) (int, error) { return o.writev(f, src, nil) }
 
+// ReadSeq implements fs.SequenceIO.
+func (o otherImpl) ReadSeq(f *fs.File, dst fs.IOSequence) (int, error) { return readSeq(o, f, dst) }
+
+// WriteSeq implements fs.SequenceIO.
+func (o otherImpl) WriteSeq(f *fs.File, src fs.IOSequence) (int, error) { return writeSeq(o, f, src) }
+
 func (o otherImpl) readv(_ *fs.File, dst []byte, vec [][]byte) (int, error) {
 	n, e := o.h.read(dst, vec)
 	return n, errOf(e)
@@ -69,12 +75,18 @@ func (o otherImpl) writev(f *fs.File, src []byte, vec [][]byte) (int, error) {
 	return n, errOf(e)
 }
 
-// pipeImpl is one end of a host pipe (or a FIFO). It is not an
-// fs.BlockingIO: the syscall layer stages its I/O through a buffer and
-// retries after waiting, as for the other host kinds (a host fd cannot
-// copy straight to guest memory, so a fault part-way loses what was read,
-// where Linux would leave it in the pipe).
+// pipeImpl is one end of a host pipe (or a FIFO). It is an fs.SequenceIO
+// (seqio.go), not an fs.BlockingIO: the syscall layer retries after
+// waiting, as for the other host kinds, and a blocked task waits on the
+// queue as a plain waiter, not an exclusive one as on a Linux pipe (doc.go,
+// "Blocking").
 type pipeImpl struct{ common }
+
+// ReadSeq implements fs.SequenceIO.
+func (p pipeImpl) ReadSeq(f *fs.File, dst fs.IOSequence) (int, error) { return readSeq(p, f, dst) }
+
+// WriteSeq implements fs.SequenceIO.
+func (p pipeImpl) WriteSeq(f *fs.File, src fs.IOSequence) (int, error) { return writeSeq(p, f, src) }
 
 // Read reads from the pipe. A read wakes the writer when the writer had
 // seen the pipe full (Linux: when the read frees a slot of a full pipe).
@@ -111,6 +123,12 @@ func (p pipeImpl) writev(f *fs.File, src []byte, vec [][]byte) (int, error) {
 
 // socketImpl is a host socket.
 type socketImpl struct{ common }
+
+// ReadSeq implements fs.SequenceIO.
+func (s socketImpl) ReadSeq(f *fs.File, dst fs.IOSequence) (int, error) { return readSeq(s, f, dst) }
+
+// WriteSeq implements fs.SequenceIO.
+func (s socketImpl) WriteSeq(f *fs.File, src fs.IOSequence) (int, error) { return writeSeq(s, f, src) }
 
 // Read reads from the socket; consuming data wakes the local peer (the
 // sender) if it is writable, as freeing an skb does.

@@ -54,3 +54,14 @@ func (s *guestSeq) copy(b []byte, out bool) (int, error) {
 	}
 	return done, nil
 }
+
+// PeekIn copies the next bytes of the sequence into dst without consuming
+// them, stopping at the first fault, and returns how many it copied.
+// Package hostfd uses it to learn how much of a guest buffer is accessible
+// before a host system call consumes bytes it could not copy out.
+func (s *guestSeq) PeekIn(dst []byte) int {
+	saved := *s
+	n, _ := s.copy(dst, false)
+	*s = saved
+	return n
+}

@@ -8,8 +8,18 @@
 //
 //	import _ "github.com/guestpoll/guestpoll/conformance/hostfdbackend"
 //
+// The backend is isolated: each script runs in a fresh child process (as
+// the linux backend's do). In the runner's own process, the children that
+// other backends start are forked with copies of every host fd, which they
+// hold until they exec; a script's close of a pipe end could then reach
+// the host after its next step, and the other end would not yet report
+// HUP or ERR. A child process runs one script and forks nothing.
+//
 // Invariants: one Machine is one guest process on a fresh kernel with a
 // bridge of its own (one poller); each script thread is one syscalls.Task;
+// every system call starts with hostfd.Bridge.Sync, so that the host
+// events that happened before it (a timer that expired during a sleep
+// step) have reached the model's queues, whatever the load;
 // Close closes every fd left, stops the bridge, and fails if an epoll
 // registration survived or a host fd is still open.
 //

@@ -17,7 +17,13 @@ func init() {
 	conformance.Register(conformance.BackendSpec{
 		Name:       "hostfd",
 		NewMachine: func() (conformance.Machine, error) { return New() },
-		Doc:        "the kernel model with every pipe, eventfd, socket and timerfd a real host fd (package hostfd)",
+		// A fresh child process per script, as for linux: a process
+		// that forks meanwhile (the linux backend's children, started
+		// from the runner's process) holds copies of every host fd
+		// until its child execs, so a close would reach the host late
+		// (a pipe's other end not seeing HUP or ERR yet).
+		Isolated: true,
+		Doc:      "the kernel model with every pipe, eventfd, socket and timerfd a real host fd (package hostfd), in a child process per script",
 	})
 }
 
@@ -96,6 +102,11 @@ func (m *Machine) Syscall(t conformance.ThreadID, nr uintptr, args [6]uintptr) (
 	// A SIGUSR1 that arrived as the previous call was returning has had its
 	// handler run by now; it must not interrupt this call.
 	tk.DeliverPendingSignals()
+	// Host events that already happened (a host timerfd expiring during a
+	// sleep step) reach the model's queues before the call, as Linux
+	// delivers them at once: otherwise a poller that the host scheduler
+	// has not run yet makes the result depend on the load.
+	m.bridge.Sync()
 	r, e := tk.Syscall(nr, args)
 	return r, syscall.Errno(e)
 }
