@@ -23,6 +23,7 @@
 // Close closes every fd left, stops the bridge, and fails if an epoll
 // registration survived or a host fd is still open.
 //
-// Lock order: Machine.mu guards the task map and the allocation cursor and
-// is never held across a system call.
+// The Machine is modelbackend's (tasks, guest memory, fdinfo, invariant
+// checks) with Sync added before each call and the host fd count to Close;
+// its lock order is modelbackend's.
 package hostfdbackend

@@ -1,15 +1,13 @@
 package hostfdbackend
 
 import (
+	"errors"
 	"fmt"
-	"sync"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/guestpoll/guestpoll/conformance"
+	"github.com/guestpoll/guestpoll/conformance/modelbackend"
 	"github.com/guestpoll/guestpoll/hostfd"
-	"github.com/guestpoll/guestpoll/kernel/fd"
 	"github.com/guestpoll/guestpoll/syscalls"
 )
 
@@ -27,27 +25,12 @@ func init() {
 	})
 }
 
-const (
-	pageSize = 4096
-	// allocBase is where Alloc starts handing out guest memory; each
-	// allocation is followed by an unmapped guard page.
-	allocBase = 0x10000000
-	// badPtr is a user-space address that is never mapped.
-	badPtr = 0x7ff000000000
-)
-
-// Machine is a conformance.Machine over one model kernel whose files are
-// host fds: one process (an fd table and an address space) whose threads
-// are syscall-layer tasks.
+// Machine is the model backend's machine on a kernel whose files are host
+// fds: it adds the bridge's Sync before every system call and the host
+// fd check to Close.
 type Machine struct {
+	*modelbackend.Machine
 	bridge *hostfd.Bridge
-	kernel *syscalls.Kernel
-	fds    *fd.Table
-	mem    *syscalls.GuestMemory
-
-	mu      sync.Mutex
-	tasks   map[conformance.ThreadID]*syscalls.Task // guarded by mu
-	nextMem uint64                                  // guarded by mu
 }
 
 // New returns a machine with a fresh kernel, a bridge of its own and an
@@ -59,119 +42,28 @@ func New() (*Machine, error) {
 	}
 	k := syscalls.NewKernel()
 	k.SetFileCreator(b)
-	return &Machine{
-		bridge:  b,
-		kernel:  k,
-		fds:     fd.NewTable(),
-		mem:     syscalls.NewGuestMemory(),
-		tasks:   map[conformance.ThreadID]*syscalls.Task{},
-		nextMem: allocBase,
-	}, nil
+	return &Machine{Machine: modelbackend.NewOnKernel(k), bridge: b}, nil
 }
 
-func (m *Machine) task(t conformance.ThreadID) *syscalls.Task {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.tasks[t]
-}
-
-// StartThread creates the guest task for script thread t.
-func (m *Machine) StartThread(t conformance.ThreadID) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.tasks[t]; ok {
-		return fmt.Errorf("hostfd: thread %d started twice", t)
-	}
-	m.tasks[t] = syscalls.NewTask(m.kernel, m.fds, m.mem, syscalls.AMD64)
-	return nil
-}
-
-// StopThread forgets thread t's task.
-func (m *Machine) StopThread(t conformance.ThreadID) {
-	m.mu.Lock()
-	delete(m.tasks, t)
-	m.mu.Unlock()
-}
-
-// Syscall runs one system call on t's task.
+// Syscall runs one system call on t's task once the host events that
+// already happened (a host timerfd expiring during a sleep step) have
+// reached the model's queues, as Linux delivers them at once: otherwise a
+// poller that the host scheduler has not run yet makes the result depend
+// on the load.
 func (m *Machine) Syscall(t conformance.ThreadID, nr uintptr, args [6]uintptr) (uintptr, syscall.Errno) {
-	tk := m.task(t)
-	if tk == nil {
-		return 0, syscall.ESRCH
-	}
-	// A SIGUSR1 that arrived as the previous call was returning has had its
-	// handler run by now; it must not interrupt this call.
-	tk.DeliverPendingSignals()
-	// Host events that already happened (a host timerfd expiring during a
-	// sleep step) reach the model's queues before the call, as Linux
-	// delivers them at once: otherwise a poller that the host scheduler
-	// has not run yet makes the result depend on the load.
 	m.bridge.Sync()
-	r, e := tk.Syscall(nr, args)
-	return r, syscall.Errno(e)
+	return m.Machine.Syscall(t, nr, args)
 }
 
-// Interrupt sends SIGUSR1 to t's task.
-func (m *Machine) Interrupt(t conformance.ThreadID) error {
-	tk := m.task(t)
-	if tk == nil {
-		return fmt.Errorf("hostfd: interrupt of unknown thread %d", t)
-	}
-	tk.Interrupt(int(unix.SIGUSR1))
-	return nil
-}
-
-// Fdinfo renders /proc/self/fdinfo/fd as the syscall layer produces it.
-func (m *Machine) Fdinfo(t conformance.ThreadID, fdnum int32) (string, syscall.Errno) {
-	tk := m.task(t)
-	if tk == nil {
-		return "", syscall.ESRCH
-	}
-	s, e := syscalls.FDInfo(tk, fdnum)
-	return s, syscall.Errno(e)
-}
-
-// Alloc maps size bytes of zeroed guest memory (backed lazily) followed by
-// an unmapped guard page.
-func (m *Machine) Alloc(size uint64) (uint64, error) {
-	if size == 0 {
-		size = 1
-	}
-	size = (size + pageSize - 1) &^ (pageSize - 1)
-	m.mu.Lock()
-	addr := m.nextMem
-	m.nextMem += size + pageSize
-	m.mu.Unlock()
-	if addr+size >= badPtr {
-		return 0, fmt.Errorf("hostfd: guest address space exhausted")
-	}
-	if err := m.mem.Map(addr, size); err != nil {
-		return 0, err
-	}
-	return addr, nil
-}
-
-// ReadMem copies guest memory into b.
-func (m *Machine) ReadMem(addr uint64, b []byte) error { return m.mem.CopyIn(addr, b) }
-
-// WriteMem copies b into guest memory.
-func (m *Machine) WriteMem(addr uint64, b []byte) error { return m.mem.CopyOut(addr, b) }
-
-// BadPtr returns an address that is never mapped.
-func (m *Machine) BadPtr() uint64 { return badPtr }
-
-// Close closes whatever fds the script left open (the executor closes the
-// ones it knows of first), so every file is released and every host fd
-// closed, then stops the bridge's poller.
+// Close closes whatever fds the script left open, so every file is
+// released and every host fd closed, then stops the bridge's poller; it
+// fails if a registration or a host fd survived.
 func (m *Machine) Close() error {
-	m.fds.CloseAll()
+	err := m.Machine.Close()
 	live := m.bridge.Live()
 	m.bridge.Close()
-	if n := m.kernel.EpollDomain().Watches(); n != 0 {
-		return fmt.Errorf("hostfd: %d epoll registrations leaked after every fd was closed", n)
-	}
 	if live != 0 {
-		return fmt.Errorf("hostfd: %d host fds still open after every fd was closed", live)
+		err = errors.Join(err, fmt.Errorf("hostfd: %d host fds still open after every fd was closed", live))
 	}
-	return nil
+	return err
 }

@@ -42,9 +42,13 @@ type Machine struct {
 }
 
 // New returns a machine with a fresh kernel and an empty process.
-func New() *Machine {
+func New() *Machine { return NewOnKernel(syscalls.NewKernel()) }
+
+// NewOnKernel returns a machine with an empty process on kernel k, which
+// the caller has set up (the hostfd backend gives it a FileCreator).
+func NewOnKernel(k *syscalls.Kernel) *Machine {
 	return &Machine{
-		kernel:  syscalls.NewKernel(),
+		kernel:  k,
 		fds:     fd.NewTable(),
 		mem:     syscalls.NewGuestMemory(),
 		tasks:   map[conformance.ThreadID]*syscalls.Task{},
