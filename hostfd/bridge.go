@@ -196,7 +196,7 @@ type shard struct {
 	want     []unix.PollFd // by slot: what the poller should watch; guarded by mu
 	applied  []unix.PollFd // by slot: what the poller's array holds; guarded by mu
 	isDirty  []bool        // guarded by mu
-	fslot    []int32       // by slot (home shards): the slot in fast, or -1; guarded by mu
+	fslot    []int32       // by slot: the slot in fast, or -1 (always, in the fast shard); guarded by mu
 	dirty    []int32       // guarded by mu
 	free     []int32       // guarded by mu
 	gen      uint64        // poller rounds; guarded by mu
@@ -217,22 +217,27 @@ type shard struct {
 func (s *shard) add(h *hostFile) int32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var slot int32
-	if n := len(s.free); n > 0 {
-		slot = s.free[n-1]
-		s.free = s.free[:n-1]
-	} else {
-		slot = int32(len(s.files))
-		s.files = append(s.files, nil)
-		s.want = append(s.want, unix.PollFd{Fd: -1})
-		s.applied = append(s.applied, unix.PollFd{Fd: -1})
-		s.isDirty = append(s.isDirty, false)
-		s.fslot = append(s.fslot, -1)
-	}
+	slot := s.newSlotLocked()
 	s.files[slot] = h
 	s.want[slot] = unix.PollFd{Fd: -1}
 	s.markDirtyLocked(slot)
 	return slot
+}
+
+// newSlotLocked returns a free slot, reusing a released one first; a new
+// slot watches nothing (Fd -1) and is not dirty.
+func (s *shard) newSlotLocked() int32 {
+	if n := len(s.free); n > 0 {
+		slot := s.free[n-1]
+		s.free = s.free[:n-1]
+		return slot
+	}
+	s.files = append(s.files, nil)
+	s.want = append(s.want, unix.PollFd{Fd: -1})
+	s.applied = append(s.applied, unix.PollFd{Fd: -1})
+	s.isDirty = append(s.isDirty, false)
+	s.fslot = append(s.fslot, -1)
+	return int32(len(s.files) - 1)
 }
 
 func (s *shard) markDirtyLocked(slot int32) {
@@ -286,17 +291,7 @@ func (s *shard) watch(h *hostFile, p unix.PollFd) int32 {
 	if len(s.files)-len(s.free) >= s.b.fastCap {
 		return -1
 	}
-	var slot int32
-	if n := len(s.free); n > 0 {
-		slot = s.free[n-1]
-		s.free = s.free[:n-1]
-	} else {
-		slot = int32(len(s.files))
-		s.files = append(s.files, nil)
-		s.want = append(s.want, unix.PollFd{Fd: -1})
-		s.applied = append(s.applied, unix.PollFd{Fd: -1})
-		s.isDirty = append(s.isDirty, false)
-	}
+	slot := s.newSlotLocked()
 	s.files[slot] = h
 	s.want[slot] = p
 	s.markDirtyLocked(slot)
