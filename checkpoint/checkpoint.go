@@ -72,11 +72,17 @@ type SaveOptions struct {
 // Save takes a checkpoint of kernel k as its tasks see it and returns it
 // encoded. See the package doc for what must be quiescent.
 func Save(k *syscalls.Kernel, tasks []*syscalls.Task, opts SaveOptions) ([]byte, error) {
+	return AppendSave(nil, k, tasks, opts)
+}
+
+// AppendSave is Save appending the checkpoint to dst (see
+// Image.AppendEncode); on error it returns dst unchanged.
+func AppendSave(dst []byte, k *syscalls.Kernel, tasks []*syscalls.Task, opts SaveOptions) ([]byte, error) {
 	im, err := SaveImage(k, tasks, opts)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	return im.Encode(), nil
+	return im.AppendEncode(dst), nil
 }
 
 // SaveImage is Save without the encoding.
@@ -334,7 +340,9 @@ type Restored struct {
 
 // Restore decodes b and builds a brand-new kernel from it.
 func Restore(b []byte, opts RestoreOptions) (*Restored, error) {
-	im, valid, err := decode(b)
+	// The image may share b's bytes: restore copies them all into the new
+	// objects, and im is dropped when it returns.
+	im, valid, err := decode(b, true)
 	if err != nil {
 		return nil, err
 	}

@@ -214,6 +214,47 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRestoreKeepsNoInputBytes overwrites a checkpoint's bytes after
+// Restore (which decodes without copying) and after Decode (which copies):
+// neither the restored kernel nor the decoded image may change.
+func TestRestoreKeepsNoInputBytes(t *testing.T) {
+	w := rich(t)
+	defer w.close()
+	b := saveWorld(t, w)
+	want := bytes.Clone(b)
+	w2 := restoreWorld(t, b, w.clock)
+	defer w2.close()
+	im, err := Decode(b)
+	must(t, err)
+	for i := range b {
+		b[i] = 0xa5
+	}
+	if got := saveWorld(t, w2); !bytes.Equal(got, want) {
+		t.Error("the restored kernel changed with the checkpoint's bytes")
+	}
+	if got := im.Encode(); !bytes.Equal(got, want) {
+		t.Error("the decoded image changed with the checkpoint's bytes")
+	}
+}
+
+// TestAppendSave checks that AppendSave appends exactly Save's bytes,
+// keeps what dst held, and reuses dst's storage when it has room.
+func TestAppendSave(t *testing.T) {
+	w := rich(t)
+	defer w.close()
+	want := saveWorld(t, w)
+	got, err := AppendSave([]byte("xyz"), w.k, w.tasks, SaveOptions{})
+	must(t, err)
+	if string(got[:3]) != "xyz" || !bytes.Equal(got[3:], want) {
+		t.Fatal("AppendSave after a prefix differs from Save")
+	}
+	again, err := AppendSave(got[:0], w.k, w.tasks, SaveOptions{})
+	must(t, err)
+	if !bytes.Equal(again, want) || &again[0] != &got[0] {
+		t.Error("AppendSave into a large enough buffer differs or did not reuse it")
+	}
+}
+
 // observe runs the same operations on a world and returns what they saw.
 func observe(t *testing.T, w *world) string {
 	var sb strings.Builder

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 
 	"github.com/guestpoll/guestpoll/kernel/epoll"
 	"github.com/guestpoll/guestpoll/kernel/fd"
@@ -44,6 +45,24 @@ type decoder struct {
 	b   []byte
 	off int
 	err error
+	// alias makes byte strings and pages slices of b instead of copies:
+	// Restore's decode, whose Image lives only while restore copies every
+	// byte into the new kernel's objects.
+	alias bool
+}
+
+// take returns the next n bytes (n is within the input), copied unless
+// d.alias.
+func (d *decoder) take(n int) []byte {
+	var b []byte
+	if d.alias {
+		b = d.b[d.off : d.off+n : d.off+n]
+	} else {
+		b = make([]byte, n)
+		copy(b, d.b[d.off:])
+	}
+	d.off += n
+	return b
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -130,10 +149,7 @@ func (d *decoder) by() []byte {
 	if d.err != nil {
 		return nil
 	}
-	b := make([]byte, n)
-	copy(b, d.b[d.off:])
-	d.off += n
-	return b
+	return d.take(n)
 }
 
 func (d *decoder) s() string { return string(d.by()) }
@@ -146,15 +162,19 @@ func (d *decoder) fixed(n int) []byte {
 		d.fail("truncated")
 		return nil
 	}
-	b := make([]byte, n)
-	copy(b, d.b[d.off:])
-	d.off += n
-	return b
+	return d.take(n)
 }
 
 // Encode returns im in the checkpoint format (see the package doc).
-func (im *Image) Encode() []byte {
-	e := &encoder{b: make([]byte, 0, im.sizeHint())}
+func (im *Image) Encode() []byte { return im.AppendEncode(nil) }
+
+// AppendEncode appends im in the checkpoint format to dst and returns the
+// extended slice, reusing dst's storage when it has room (an embedder that
+// checkpoints often may pass the previous checkpoint[:0] once Restore has
+// returned: a restored kernel keeps none of its input's bytes).
+func (im *Image) AppendEncode(dst []byte) []byte {
+	start := len(dst)
+	e := &encoder{b: slices.Grow(dst, im.sizeHint())}
 	e.fixed([]byte(magic))
 	e.u(Version)
 
@@ -300,7 +320,7 @@ func (im *Image) Encode() []byte {
 	for _, r := range im.Roots {
 		e.i(int64(r))
 	}
-	return binary.LittleEndian.AppendUint32(e.b, crc32.ChecksumIEEE(e.b))
+	return binary.LittleEndian.AppendUint32(e.b, crc32.ChecksumIEEE(e.b[start:]))
 }
 
 // sizeHint estimates the encoded size, so Encode grows its buffer once.
@@ -340,11 +360,13 @@ const (
 // Decode parses and validates a checkpoint. Truncated, corrupt or
 // inconsistent input is an error wrapping ErrFormat; nothing is built.
 func Decode(b []byte) (*Image, error) {
-	im, _, err := decode(b)
+	im, _, err := decode(b, false)
 	return im, err
 }
 
-func decode(b []byte) (*Image, *epoll.ValidInstances, error) {
+// decode is Decode; with alias, the Image's byte strings and pages are
+// slices of b (see decoder.alias).
+func decode(b []byte, alias bool) (*Image, *epoll.ValidInstances, error) {
 	if len(b) < len(magic)+4 {
 		return nil, nil, fmt.Errorf("%w: %d bytes is too short", ErrFormat, len(b))
 	}
@@ -352,7 +374,7 @@ func decode(b []byte) (*Image, *epoll.ValidInstances, error) {
 	if crc32.ChecksumIEEE(body) != sum {
 		return nil, nil, fmt.Errorf("%w: checksum mismatch (corrupt or truncated)", ErrFormat)
 	}
-	im, err := decodeBody(body)
+	im, err := decodeBody(body, alias)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -364,11 +386,11 @@ func decode(b []byte) (*Image, *epoll.ValidInstances, error) {
 }
 
 // decodeBody parses b (without its checksum); it does not validate.
-func decodeBody(b []byte) (*Image, error) {
+func decodeBody(b []byte, alias bool) (*Image, error) {
 	if len(b) < len(magic) || string(b[:len(magic)]) != magic {
 		return nil, fmt.Errorf("%w: not a guestpoll checkpoint", ErrFormat)
 	}
-	d := &decoder{b: b, off: len(magic)}
+	d := &decoder{b: b, off: len(magic), alias: alias}
 	if v := d.u(); d.err == nil && v != Version {
 		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrFormat, v, Version)
 	}

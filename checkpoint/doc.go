@@ -60,16 +60,36 @@
 // notified. Host-side readiness changes may still arrive during Save; they
 // are covered by the re-poll above.
 //
-// A guest thread blocked in epoll_wait, read or poll is not quiescent. An
-// embedder that must checkpoint it interrupts the call first (with a
-// signal the guest handles, Task.Interrupt) and saves once it returned:
-// the call returns EINTR, which is what Linux's epoll_wait returns when the
-// thread is stopped and resumed, even without a signal handler (signal(7);
-// checked on Linux 6.18: SIGSTOP then SIGCONT ends a blocked epoll_wait
-// with EINTR), and so what a task that CRIU froze inside epoll_wait sees
-// after restore.
-// This package does not do that for the embedder: it would need a
-// signal-free interruption that the syscall layer does not have.
+// A guest thread blocked in epoll_wait, read, write or poll is not
+// quiescent. The embedder ends such calls first, without a signal, with
+// syscalls.Task.Stop (SaveStopped does it for a set of tasks, then
+// continues them), and the call returns what Linux returns to a thread
+// that is stopped (SIGSTOP, or CRIU's freeze) and continued, with no
+// signal handler running (signal(7); checked on Linux 6.18 with SIGSTOP
+// then SIGCONT to threads blocked in each call):
+//
+//   - epoll_wait, epoll_pwait and epoll_pwait2 return EINTR, with or
+//     without a timeout (ep_poll returns EINTR itself, never a restart
+//     code), and pwait's temporary mask is restored;
+//   - read and readv (pipe, eventfd, timerfd, AF_UNIX socket), write and
+//     writev, poll and ppoll that have transferred nothing are restarted
+//     by Linux transparently (ERESTARTSYS, ERESTARTNOHAND or
+//     ERESTART_RESTARTBLOCK with no handler): the model returns
+//     syscalls.ErrRestart, which the embedder never shows the guest but
+//     answers by issuing the same call again once the thread runs, on the
+//     restored kernel (or the original one);
+//   - a blocking write that has transferred part of its bytes returns that
+//     count (pipe_write stops at a pending signal, and a stop is one).
+//
+// So the guest sees, after a restore, exactly what a thread frozen and
+// thawed in those calls sees, and nothing of an interrupted call has to be
+// saved. One difference remains, in timing only: Linux restarts poll with
+// the time that was left (its restart block keeps the end time), while
+// the re-issued call of the model waits its whole timeout again (ppoll
+// restarted with its timespec argument, as Linux reads it again). A
+// signal delivered to the call at the same time makes it EINTR as usual,
+// its handler having run. A task that is not blocked is not disturbed: a
+// call that need not block runs as usual while the task is stopped.
 //
 // # Format (version 1)
 //

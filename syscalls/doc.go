@@ -32,6 +32,11 @@
 //     (never one that is ignored, SIG_IGN or by default, since Linux
 //     discards those without waking anybody), and acts itself on fatal
 //     ones (SIGKILL ends the guest; the model need not see it).
+//   - Stopping (stop.go): Stop ends a blocking call without a signal, as
+//     Linux ends it for a thread stopped and continued (epoll waits EINTR;
+//     reads, writes and polls that did nothing ErrRestart, for the
+//     embedder to issue again), so that a checkpoint can be taken; it
+//     lasts until Continue and is safe from any goroutine.
 //   - Files come only from the syscalls served here, so there are no O_PATH
 //     files; an embedder that installs files of its own must not install
 //     one (every served syscall would treat it as an ordinary file).
@@ -50,17 +55,19 @@
 //   - Blocking waits register the task's entries only while the call runs;
 //     when Syscall returns, no entry of the task is on any wait queue.
 //   - Steady-state syscalls allocate nothing: the event chunk, the I/O
-//     buffer (64 KiB), the iovec and pollfd arrays are per-task scratch,
-//     grown at most once to the largest size used.
+//     buffer, the iovec and pollfd arrays are per-task scratch, grown at
+//     most once to the largest size used (the I/O buffer, which only staged
+//     reads and writes use, lazily and by powers of two up to 64 KiB, so
+//     a task that never stages costs nothing: iobuf.go).
 //   - Events are copied out chunk by chunk; a fault in slot k > 0 returns k
 //     and leaves the rest queued (epoll.EventWriter's contract).
 //
 // # Concurrency and lock order
 //
 // A Task is one thread: Syscall must not be called concurrently on the same
-// Task; its scratch state needs no lock. Only Interrupt, SetSignalMask and
-// the signal accessors are safe from other goroutines; Task.sigMu guards the
-// mask and the pending set and is a leaf lock (nothing is acquired under
+// Task; its scratch state needs no lock. Only Interrupt, Stop, Continue,
+// SetSignalMask and the signal accessors are safe from other goroutines;
+// Task.sigMu guards the mask, the pending set and the stop, and is a leaf lock (nothing is acquired under
 // it but the sleeper's channel, to post its token); a lockless mirror of
 // "an unblocked signal is pending" lets SignalPending and the end of every
 // syscall skip it. The fd table has its own lock, taken and released inside each fd.Table

@@ -127,6 +127,7 @@ func (t *Task) doRead(f *fs.File) (int, errno) {
 	}
 	// Staged: the value is consumed before it is copied out, so a fault
 	// loses it (EFAULT), as for Linux's eventfd and timerfd.
+	t.growIOBuf(t.seq.left)
 	t.stage = t.ioBuf[:min(uint64(len(t.ioBuf)), t.seq.left)]
 	n, e := t.retryRead(f, blocking)
 	if e != 0 {
@@ -172,6 +173,7 @@ func (t *Task) doWrite(f *fs.File) (int, errno) {
 	}
 	// Staged. A fixed-size type fails a write of any other size without
 	// looking at the bytes, so none are copied in for it.
+	t.growIOBuf(t.seq.left)
 	size := min(uint64(len(t.ioBuf)), t.seq.left)
 	if fx, ok := f.Impl().(fs.FixedSizeIO); ok && size != uint64(fx.IOSize()) {
 		n, err := f.Write(t.ioBuf[:size])

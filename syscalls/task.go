@@ -72,14 +72,18 @@ type Task struct {
 	arch  Arch
 	table *[maxSysNr]sysID
 
-	// sigMu guards mask and pending, which Interrupt touches from other
-	// goroutines. sigReady mirrors pending&^mask != 0 for lockless reads
-	// (SignalPending, and deliverSignals at the end of every syscall);
-	// every change of mask or pending ends with signalsChangedLocked.
+	// sigMu guards mask, pending and stopped, which Interrupt and Stop
+	// touch from other goroutines. sigReady mirrors
+	// pending&^mask != 0 || stopped for lockless reads (SignalPending, and
+	// deliverSignals at the end of every syscall); every change of mask,
+	// pending or stopped ends with signalsChangedLocked. handled is the
+	// task goroutine's only.
 	sigMu    sync.Mutex
 	mask     uint64 // blocked signals, bit sig-1
 	pending  uint64
 	sigReady atomic.Bool
+	stopped  bool // Stop without Continue: ends sleeps as a signal does
+	handled  bool // a signal was delivered during the current Syscall
 
 	// sleeper ends Sleep: wakeups post its token, and so does a signal that
 	// becomes pending unblocked, so a sleep without a deadline is a plain
@@ -105,6 +109,9 @@ type Task struct {
 	seq      guestSeq // the current read or write's guest buffers
 	stage    []byte   // the part of ioBuf a staged read or write uses
 
+	// ioBuf is nil, stageSmall or a heap buffer (growIOBuf, iobuf.go).
+	stageSmall [stageSmallSize]byte
+
 	// Delivered counts signals consumed ("handlers run"), for tests.
 	delivered [64]uint32
 	rlimits   [rlimNLimits][2]uint64
@@ -126,7 +133,6 @@ func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 		mem:     mem,
 		arch:    arch,
 		sleeper: waiter.NewSleeper(),
-		ioBuf:   make([]byte, ioBufSize),
 	}
 	if arch == ARM64 {
 		t.table = &arm64Table
@@ -174,9 +180,13 @@ func (t *Task) Syscall(nr uintptr, args [6]uintptr) (uintptr, unix.Errno) {
 	// The arguments live in the task so that the indirect call does not
 	// make them escape.
 	t.args = args
+	t.handled = false
 	r, e := h(t, &t.args)
 	t.deliverSignals()
 	if e != 0 {
+		if e == unix.EINTR {
+			e = t.restartErrno(nr) // stop.go
+		}
 		return 0, e
 	}
 	return r, 0
@@ -209,7 +219,7 @@ func (t *Task) setMaskLocked(mask uint64) uint64 {
 // if an unblocked signal is pending, posts the sleeper's token so that a
 // sleep in progress ends. t.sigMu must be held.
 func (t *Task) signalsChangedLocked() {
-	ready := t.pending&^t.mask != 0
+	ready := t.pending&^t.mask != 0 || t.stopped
 	if ready != t.sigReady.Load() {
 		t.sigReady.Store(ready)
 	}
@@ -262,6 +272,7 @@ func (t *Task) deliverSignals() {
 	t.sigMu.Lock()
 	if d := t.pending &^ t.mask; d != 0 {
 		t.pending &^= d
+		t.handled = true
 		for i := 0; i < 64; i++ {
 			if d&(1<<i) != 0 {
 				t.delivered[i]++

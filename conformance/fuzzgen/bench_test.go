@@ -44,9 +44,11 @@ func BenchmarkRunModel(b *testing.B) {
 
 func BenchmarkRunModelCheckpointed(b *testing.B) {
 	scs := benchInputs()
-	i := 0
+	i, taken := 0, 0
 	for b.Loop() {
-		RunModelCheckpointed(scs[i%len(scs)], uint64(i))
+		_, n := RunModelCheckpointed(scs[i%len(scs)], uint64(i))
+		taken += n
 		i++
 	}
+	b.ReportMetric(float64(taken)/float64(i), "checkpoints/op")
 }

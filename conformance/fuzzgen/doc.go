@@ -28,7 +28,7 @@
 //     (the same against RunModelCheckpointed: a model-cr machine that saves
 //     its kernel and restores it into a new one at random points between
 //     steps, chosen from the script's text so that a finding reproduces;
-//     a separate target because such a run costs about 15 plain ones);
+//     a separate target because such a run costs about 5 plain ones);
 //     FuzzModelInvariants (the model alone:
 //     modelbackend.Machine.CheckInvariants after every step, no fd left
 //     once the executor cleaned up, no goroutine left).

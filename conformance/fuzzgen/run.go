@@ -85,7 +85,7 @@ func Diff(sc *conformance.Script) (string, error) {
 // DiffCheckpointed is Diff in checkpoint mode: the model is checkpointed
 // and restored into a new kernel at random points (chosen from the
 // script's text, so a finding reproduces). It is a separate target
-// because a checkpointed run costs about 15 plain model runs.
+// because a checkpointed run costs about 5 plain model runs.
 func DiffCheckpointed(sc *conformance.Script) (string, error) {
 	lin, err := runLinuxChecked(sc)
 	if err != nil {

@@ -39,6 +39,7 @@ type Machine struct {
 	mem     *syscalls.GuestMemory
 	tasks   map[conformance.ThreadID]*syscalls.Task
 	nextMem uint64
+	buf     []byte // the last checkpoint's storage, reused by the next
 
 	// Checkpoints and Bytes count the checkpoints taken and their total
 	// size (for tests).
@@ -165,7 +166,7 @@ func (m *Machine) Checkpoint() error {
 	for i, id := range ids {
 		tasks[i] = m.tasks[id]
 	}
-	b, err := checkpoint.Save(m.kernel, tasks, checkpoint.SaveOptions{
+	b, err := checkpoint.AppendSave(m.buf[:0], m.kernel, tasks, checkpoint.SaveOptions{
 		Tables:   []*fd.Table{m.fds},
 		Memories: []*syscalls.GuestMemory{m.mem},
 	})
@@ -173,6 +174,7 @@ func (m *Machine) Checkpoint() error {
 		return fmt.Errorf("save: %w", err)
 	}
 	r, err := checkpoint.Restore(b, checkpoint.RestoreOptions{Clock: fs.RealClock{}})
+	m.buf = b // a restored kernel keeps none of b's bytes
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
