@@ -33,19 +33,28 @@ func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64
 	// A full check is needed when the new link may lengthen a path: the
 	// target is an epoll, or this instance is itself watched.
 	if targetIsEpoll || ep.file.Watched() {
-		d := ep.domain
-		d.nestMu.Lock()
-		defer d.nestMu.Unlock()
-		if targetIsEpoll && ep.loopCheck(target) {
-			return unix.ELOOP
-		}
-		ep.mu.Lock()
-		defer ep.mu.Unlock()
-		return ep.insertLocked(id, target, events, data, true)
+		return ep.addFullCheck(id, target, events, data)
+	}
+	ep.mu.Lock()
+	err := ep.insertLocked(id, nil, events, data, false)
+	ep.mu.Unlock()
+	return err
+}
+
+// addFullCheck is Add when the new link may lengthen a path: the loop
+// check, the insert and the reverse-path check run under d.nestMu. It is
+// apart from Add because Add's defers, with its many returns, were not
+// open-coded by the compiler: every ADD paid the runtime's defer records.
+func (ep *EventPoll) addFullCheck(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64) error {
+	d := ep.domain
+	d.nestMu.Lock()
+	defer d.nestMu.Unlock()
+	if target != nil && ep.loopCheck(target) {
+		return unix.ELOOP
 	}
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	return ep.insertLocked(id, nil, events, data, false)
+	return ep.insertLocked(id, target, events, data, true)
 }
 
 func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64, fullCheck bool) error {

@@ -55,6 +55,9 @@ type File struct {
 	refs  atomic.Int64
 	flags atomic.Uint32 // access mode and status flags (O_*)
 	impl  Impl
+	// poll is impl's poll operations, or nil when it has none: asserted
+	// once here rather than on every readiness check and (un)hook.
+	poll Pollable
 
 	// watchMu guards watches. It is taken inside an epoll instance's mutex
 	// and never the other way round.
@@ -64,7 +67,8 @@ type File struct {
 
 // New returns a File with one reference, owned by the caller.
 func New(impl Impl, flags uint32) *File {
-	f := &File{impl: impl}
+	poll, _ := impl.(Pollable)
+	f := &File{impl: impl, poll: poll}
 	f.flags.Store(flags)
 	f.refs.Store(1)
 	return f
@@ -147,29 +151,25 @@ func (f *File) Writable() bool { return f.flags.Load()&AccessModeMask != unix.O_
 
 // Pollable returns the file's poll operations, or nil when the file type has
 // none (epoll_ctl then fails with EPERM).
-func (f *File) Pollable() Pollable {
-	p, _ := f.impl.(Pollable)
-	return p
-}
+func (f *File) Pollable() Pollable { return f.poll }
 
 // Readiness returns the file's whole current event mask, as the type
 // computes it for a caller interested in mask (the caller intersects it with
 // its interest). A file that is not pollable or is already released reports
 // 0.
 func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
-	p, ok := f.impl.(Pollable)
-	if !ok || f.Released() {
+	if f.poll == nil || f.Released() {
 		return 0
 	}
-	return p.Readiness(f, mask)
+	return f.poll.Readiness(f, mask)
 }
 
 // EventRegister hooks e on the file's wait queue(s). The file must be
 // pollable.
-func (f *File) EventRegister(e *waiter.Entry) { f.impl.(Pollable).EventRegister(f, e) }
+func (f *File) EventRegister(e *waiter.Entry) { f.poll.EventRegister(f, e) }
 
 // EventUnregister unhooks e.
-func (f *File) EventUnregister(e *waiter.Entry) { f.impl.(Pollable).EventUnregister(f, e) }
+func (f *File) EventUnregister(e *waiter.Entry) { f.poll.EventUnregister(f, e) }
 
 // Read and Write call the implementation after checking the access mode
 // (EBADF, as Linux's vfs_read and vfs_write do).
