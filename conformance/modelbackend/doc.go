@@ -13,5 +13,7 @@
 // backend errors.
 //
 // Lock order: Machine.mu guards the task map and the allocation cursor and
-// is never held across a system call.
+// is never held across a system call. The kernel, table and memory are
+// fixed except by ReplaceProcess (the model-cr backend's swap to a restored
+// copy), which may run only while no system call is in progress.
 package modelbackend

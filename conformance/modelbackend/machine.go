@@ -2,6 +2,7 @@ package modelbackend
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"syscall"
 
@@ -54,6 +55,40 @@ func NewOnKernel(k *syscalls.Kernel) *Machine {
 		tasks:   map[conformance.ThreadID]*syscalls.Task{},
 		nextMem: allocBase,
 	}
+}
+
+// Process is what a machine runs: its kernel, the process's fd table and
+// address space, and one task per script thread.
+type Process struct {
+	Kernel *syscalls.Kernel
+	Table  *fd.Table
+	Memory *syscalls.GuestMemory
+	Tasks  map[conformance.ThreadID]*syscalls.Task
+}
+
+// ReplaceProcess calls replace with what the machine runs and, unless it
+// fails, makes the machine run the process it returns instead (the
+// model-cr backend's restored copy), which must have a task for exactly
+// the same threads. The machine's lock is held throughout, so no thread
+// starts or stops meanwhile; replace must not call the machine. The caller
+// disposes of the old process. Only while no system call is in progress.
+func (m *Machine) ReplaceProcess(replace func(old Process) (Process, error)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, err := replace(Process{Kernel: m.kernel, Table: m.fds, Memory: m.mem, Tasks: maps.Clone(m.tasks)})
+	if err != nil {
+		return err
+	}
+	if len(p.Tasks) != len(m.tasks) {
+		return fmt.Errorf("model: %d tasks for %d threads", len(p.Tasks), len(m.tasks))
+	}
+	for id := range m.tasks {
+		if p.Tasks[id] == nil {
+			return fmt.Errorf("model: no task for thread %d", id)
+		}
+	}
+	m.kernel, m.fds, m.mem, m.tasks = p.Kernel, p.Table, p.Memory, maps.Clone(p.Tasks)
+	return nil
 }
 
 func (m *Machine) task(t conformance.ThreadID) *syscalls.Task {

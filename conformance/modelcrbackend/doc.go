@@ -17,7 +17,9 @@
 // completely (its tasks exit, its table is closed, and a registration
 // surviving that is reported as an error).
 //
-// Lock order: Machine.mu guards the kernel, table, memory, task map and
-// allocation cursor; it is held for a whole checkpoint (which runs only
-// while no system call is in progress) and never across a system call.
+// The Machine is modelbackend's, plus Checkpoint, which swaps in the
+// restored process with modelbackend.Machine.ReplaceProcess and then runs the
+// model backend's whole-process invariant checks on it. Lock order: the
+// model backend's; a checkpoint runs only while no system call is in
+// progress.
 package modelcrbackend
