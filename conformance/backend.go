@@ -29,6 +29,13 @@ type BackendSpec struct {
 	Isolated bool
 	// Doc is a one-line description.
 	Doc string
+	// Launch, for an isolated backend, says how to start the child
+	// process when it is not the current executable run directly: the
+	// program, its argv (argv[0] included) and variables added to the
+	// child's environment. Whatever it starts must end up running exe,
+	// which becomes the child (a supervisor that runs exe under it, for
+	// the boxed backend).
+	Launch func(exe string) (path string, argv []string, env []string)
 }
 
 var registry struct {

@@ -124,6 +124,10 @@ func closeInheritedFDs() {
 func childEnviron(env []string) []string {
 	var out []string
 	godebug := "asyncpreemptoff=1"
+	// A race-built child would otherwise sleep a second at exit (the
+	// race runtime's atexit_sleep_ms), which was most of the corpus's
+	// time under go test -race.
+	gorace := "atexit_sleep_ms=0"
 	for _, kv := range env {
 		switch {
 		case strings.HasPrefix(kv, childEnv+"="):
@@ -131,11 +135,15 @@ func childEnviron(env []string) []string {
 			if v := strings.TrimPrefix(kv, "GODEBUG="); v != "" {
 				godebug = v + "," + godebug
 			}
+		case strings.HasPrefix(kv, "GORACE="):
+			if v := strings.TrimPrefix(kv, "GORACE="); v != "" {
+				gorace = v + " " + gorace
+			}
 		default:
 			out = append(out, kv)
 		}
 	}
-	return append(out, childEnv+"=1", "GODEBUG="+godebug)
+	return append(out, childEnv+"=1", "GODEBUG="+godebug, "GORACE="+gorace)
 }
 
 // tailBuffer keeps the last bytes written to it.
@@ -184,6 +192,11 @@ func runIsolated(backend string, sc *Script, opts Options) *Trace {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = childEnviron(os.Environ())
+	if spec, ok := lookupSpec(backend); ok && spec.Launch != nil {
+		path, argv, env := spec.Launch(exe)
+		cmd.Path, cmd.Args = path, argv
+		cmd.Env = append(cmd.Env, env...)
+	}
 	cmd.Stdin = bytes.NewReader(req)
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
