@@ -1,0 +1,447 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fd"
+	"github.com/guestpoll/guestpoll/syscalls"
+)
+
+// Options configure a Box.
+type Options struct {
+	// NoPollSync leaves poll, ppoll, select and pselect6 untrapped. By
+	// default they are trapped (and continued at once) so that the
+	// doorbells of the guest's epoll fds are exact when the guest polls
+	// them; without it, a poll of an epoll fd sees a change the guest made
+	// only once the box has seen it (asynchronously).
+	NoPollSync bool
+	// RestartEINTR answers EINTR to the first epoll wait a thread makes
+	// after one of its waits was interrupted. Linux never restarts an
+	// epoll wait, but the kernel restarts a trapped call interrupted by a
+	// handler with SA_RESTART (with its full timeout); the heuristic
+	// restores the EINTR, and gives a spurious one to a thread whose
+	// handler had no SA_RESTART and that waits again.
+	RestartEINTR bool
+	// Log receives the box's warnings (os.Stderr when nil).
+	Log io.Writer
+}
+
+// Box supervises one guest program: it serves the guest's trapped epoll
+// system calls from guestpoll's model.
+type Box struct {
+	opts     Options
+	cmd      *exec.Cmd
+	listener int
+	k        *syscalls.Kernel
+	slot     int // the fixed fd number of transient duplicates
+
+	stopRecv int // eventfds that stop the receiver and the poller
+	stopPoll int
+	wg       sync.WaitGroup
+	workers  sync.WaitGroup
+	closing  atomic.Bool
+	done     chan struct{} // closed at shutdown: stops the sweeper and the bell refresher
+
+	// slotMu serializes every use of the slot.
+	slotMu sync.Mutex
+
+	// central is the host epoll of every proxy's probes; pollMu serializes
+	// its harvests (drainHost).
+	central int
+	pollMu  sync.Mutex
+	hostEvs [256]hostEpollEvent // guarded by pollMu
+
+	// ready are eventfds that stay readable; every probe holds one besides
+	// its guest file, so that no poll of the central epoll (the poller's
+	// ppoll) ever finds a probe not ready and drops it from the central
+	// ready list (Linux's poll of an epoll fd prunes entries that are not
+	// ready): that would lose a wakeup the model must still see, as a
+	// queued stale item. readyOf maps a probe to its eventfd.
+	readyMu sync.Mutex
+	ready   []readyFD   // guarded by readyMu
+	readyOf map[int]int // guarded by readyMu
+
+	// exclusive lists the proxies shared by EPOLLEXCLUSIVE registrations.
+	exclMu    sync.Mutex
+	exclusive []*regProxy // guarded by exclMu
+
+	proxMu   sync.RWMutex
+	proxies  []*proxy // by index; guarded by proxMu
+	freeIdx  []uint32 // guarded by proxMu
+	nproxies int      // guarded by proxMu
+
+	mu        sync.Mutex
+	instances map[*instance]struct{} // guarded by mu
+	idCache   map[fdKey]*instance    // guest (tid, fd) -> instance, validated on use; guarded by mu
+	threads   map[int32]*thread      // by tid; guarded by mu
+	warned    map[string]bool        // guarded by mu
+
+	bellQ    chan *instance
+	bellKick chan struct{}
+	bellAll  atomic.Bool
+
+	// The receiver's own task, for every call it serves inline.
+	itask  *syscalls.Task
+	imem   guestMem
+	itable *fd.Table
+
+	stats [statN]stat
+}
+
+type fdKey struct{ tid, fd int32 }
+
+type readyFD struct{ fd, users int }
+
+// thread is the box's state for one guest thread.
+type thread struct {
+	tid   int32
+	pidfd int
+
+	// Blocking waits run on the thread's worker goroutine with the
+	// thread's own task.
+	work   chan *call
+	task   *syscalls.Task
+	mem    guestMem
+	table  *fd.Table
+	worker bool // the worker runs; guarded by mu
+
+	mu        sync.Mutex
+	current   *call // the blocking wait in flight; guarded by mu
+	cancelled bool  // a wait was interrupted and not answered; guarded by mu
+	replay    *replay
+}
+
+// call is one blocking wait handed to a worker.
+type call struct {
+	n         notif
+	inst      *instance
+	start     time.Time
+	running   bool // guarded by thread.mu
+	cancelled bool // guarded by thread.mu
+	r         uintptr
+	e         unix.Errno
+}
+
+// replay remembers a side-effecting call whose answer could not be
+// delivered: if the kernel restarts it (a signal handler with SA_RESTART),
+// the same answer is given again instead of doing it twice.
+type replay struct {
+	nr   int32
+	args [6]uint64
+	val  int64
+	err  unix.Errno
+}
+
+const killBit = 1 << (unix.SIGKILL - 1)
+
+// Start starts cmd (whose Path, Args, Env, Dir, standard files and
+// ExtraFiles are used) under a box. The current executable is re-run as
+// the shim (see RunShimIfRequested), which installs the seccomp filter,
+// sends its listener here and execs cmd.Path.
+func Start(cmd *exec.Cmd, opts Options) (*Box, error) {
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	mine := pair[0]
+	theirs := os.NewFile(uintptr(pair[1]), "seccompbox-shim")
+	mode := "epoll+poll"
+	if opts.NoPollSync {
+		mode = "epoll"
+	}
+	shimFD := 3 + len(cmd.ExtraFiles)
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	argv0 := cmd.Path
+	if len(cmd.Args) > 0 {
+		argv0 = cmd.Args[0]
+	}
+	args := []string{self, cmd.Path, argv0}
+	if len(cmd.Args) > 1 {
+		args = append(args, cmd.Args[1:]...)
+	}
+	shim := &exec.Cmd{
+		Path:        self,
+		Args:        args,
+		Env:         append(append([]string(nil), env...), shimEnv+"="+strconv.Itoa(shimFD)+":"+mode),
+		Dir:         cmd.Dir,
+		Stdin:       cmd.Stdin,
+		Stdout:      cmd.Stdout,
+		Stderr:      cmd.Stderr,
+		ExtraFiles:  append(append([]*os.File(nil), cmd.ExtraFiles...), theirs),
+		SysProcAttr: cmd.SysProcAttr,
+	}
+	if err := shim.Start(); err != nil {
+		theirs.Close()
+		rawClose(mine)
+		return nil, err
+	}
+	theirs.Close()
+	lfd, err := recvListener(mine)
+	rawClose(mine)
+	if err != nil {
+		shim.Process.Kill()
+		shim.Wait()
+		return nil, fmt.Errorf("seccompbox: the shim did not send its listener: %v", err)
+	}
+	b, err := newBox(lfd, opts)
+	if err != nil {
+		rawClose(lfd)
+		shim.Process.Kill()
+		shim.Wait()
+		return nil, err
+	}
+	b.cmd = shim
+	cmd.Process = shim.Process
+	b.run()
+	return b, nil
+}
+
+// recvListener receives the listener fd the shim sends on sock (EOF when
+// the shim failed first).
+func recvListener(sock int) (int, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	if n == 0 {
+		return -1, io.EOF
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, errors.New("no control message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, f := range fds {
+			rawClose(f)
+		}
+		return -1, errors.New("no fd in the control message")
+	}
+	return fds[0], nil
+}
+
+func newBox(listener int, opts Options) (*Box, error) {
+	b := &Box{
+		opts:      opts,
+		listener:  listener,
+		k:         syscalls.NewKernel(),
+		central:   -1,
+		readyOf:   map[int]int{},
+		stopRecv:  -1,
+		stopPoll:  -1,
+		done:      make(chan struct{}),
+		instances: map[*instance]struct{}{},
+		idCache:   map[fdKey]*instance{},
+		threads:   map[int32]*thread{},
+		warned:    map[string]bool{},
+		bellQ:     make(chan *instance, 1024),
+		bellKick:  make(chan struct{}, 1),
+	}
+	// SYNC_WAKE_UP: the flag goes by value. Older kernels lack it; the box
+	// works without it, only slower.
+	unix.RawSyscall(unix.SYS_IOCTL, uintptr(listener), ioctlNotifSetFlags, notifFDSyncWakeUp)
+	var err error
+	if b.central, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		b.closeFDs()
+		return nil, err
+	}
+	if b.stopRecv, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		b.closeFDs()
+		return nil, err
+	}
+	if b.stopPoll, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		b.closeFDs()
+		return nil, err
+	}
+	// The slot sits at the top of the fd limit, above anything the
+	// runtime will open; one dup3 there grows the fd table now, not in
+	// the middle of a reply (the growth waits for an RCU grace period).
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		b.closeFDs()
+		return nil, err
+	}
+	b.slot = int(min(rl.Cur, 1<<20) - 1)
+	if e := rawDup3(b.central, b.slot); e != 0 {
+		b.closeFDs()
+		return nil, fmt.Errorf("seccompbox: reserving fd %d: %v", b.slot, e)
+	}
+	rawClose(b.slot)
+	b.itable = newViewTable()
+	b.imem = guestMem{listener: listener}
+	b.itask = syscalls.NewTask(b.k, b.itable, &b.imem, syscalls.AMD64)
+	return b, nil
+}
+
+func newViewTable() *fd.Table {
+	t := fd.NewTable()
+	t.SetLimit(fd.NrOpen, fd.NrOpen)
+	return t
+}
+
+func (b *Box) closeFDs() {
+	for _, p := range []*int{&b.central, &b.stopRecv, &b.stopPoll, &b.listener} {
+		if *p >= 0 {
+			rawClose(*p)
+			*p = -1
+		}
+	}
+	b.readyMu.Lock()
+	for _, r := range b.ready {
+		rawClose(r.fd)
+	}
+	b.ready = nil
+	b.readyMu.Unlock()
+}
+
+func (b *Box) run() {
+	b.wg.Add(4)
+	go b.receiver()
+	go b.poller()
+	go b.sweeper()
+	go b.bellRefresher()
+}
+
+// Pid returns the guest's process id.
+func (b *Box) Pid() int { return b.cmd.Process.Pid }
+
+// Signal sends sig to the guest process.
+func (b *Box) Signal(sig os.Signal) error { return b.cmd.Process.Signal(sig) }
+
+// Wait waits for the guest process to exit, then stops the box and frees
+// everything it holds. Guest processes still running after the guest
+// itself (its forked children) see ENOSYS from then on for the trapped
+// calls.
+func (b *Box) Wait() (*os.ProcessState, error) {
+	err := b.cmd.Wait()
+	b.shutdown()
+	return b.cmd.ProcessState, err
+}
+
+func (b *Box) shutdown() {
+	if b.closing.Swap(true) {
+		return
+	}
+	one := [8]byte{1}
+	rawWrite(b.stopRecv, one[:])
+	rawWrite(b.stopPoll, one[:])
+	close(b.done)
+	// Stop the workers: interrupt what they wait for, then end their
+	// loops.
+	b.mu.Lock()
+	threads := make([]*thread, 0, len(b.threads))
+	for _, th := range b.threads {
+		threads = append(threads, th)
+	}
+	b.mu.Unlock()
+	b.wg.Wait() // receiver, poller, sweeper, refresher: no new calls after this
+	for _, th := range threads {
+		th.mu.Lock()
+		if c := th.current; c != nil {
+			c.cancelled = true
+			if c.running {
+				th.task.Interrupt(int(unix.SIGKILL))
+			}
+		}
+		if th.worker {
+			th.worker = false
+			close(th.work)
+		}
+		th.mu.Unlock()
+	}
+	b.workers.Wait()
+	for _, th := range threads {
+		if th.pidfd >= 0 {
+			rawClose(th.pidfd)
+		}
+	}
+	b.mu.Lock()
+	insts := make([]*instance, 0, len(b.instances))
+	for inst := range b.instances {
+		insts = append(insts, inst)
+	}
+	b.mu.Unlock()
+	for _, inst := range insts {
+		b.kill(inst)
+	}
+	b.itask.Exit()
+	b.closeFDs()
+}
+
+// warn prints a warning once per key.
+func (b *Box) warn(key, format string, args ...any) {
+	b.mu.Lock()
+	seen := b.warned[key]
+	b.warned[key] = true
+	b.mu.Unlock()
+	if !seen {
+		fmt.Fprintf(b.opts.Log, "epollbox: "+format+"\n", args...)
+	}
+}
+
+// receiver receives notifications and serves them: everything that does
+// not block runs here, on one OS thread (with SYNC_WAKE_UP, the guest and
+// this thread hand the CPU to each other); blocking waits go to the
+// thread's worker.
+func (b *Box) receiver() {
+	defer b.wg.Done()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pfds := [2]unix.PollFd{{Fd: int32(b.listener), Events: unix.POLLIN}, {Fd: int32(b.stopRecv), Events: unix.POLLIN}}
+	var n notif
+	ts := unix.Timespec{Sec: 1}
+	lastReap := time.Now()
+	for {
+		if time.Since(lastReap) >= time.Second {
+			b.reapThreads()
+			lastReap = time.Now()
+		}
+		pfds[0].Revents, pfds[1].Revents = 0, 0
+		_, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfds[0])), 2, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if pfds[0].Revents == 0 && pfds[1].Revents == 0 {
+			continue // timeout
+		}
+		if e != 0 || pfds[1].Revents != 0 {
+			return
+		}
+		if pfds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfds[0].Revents&unix.POLLIN == 0 {
+			// No guest process is left: wait for shutdown.
+			pfds[0].Fd = -1
+			continue
+		}
+		n = notif{}
+		if e := ioctlPtr(b.listener, ioctlNotifRecv, unsafe.Pointer(&n)); e != 0 {
+			continue // ENOENT: the guest was interrupted before we got it
+		}
+		b.handle(&n)
+	}
+}

@@ -1,0 +1,194 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// guestBin is the C guest (testdata/guest.c), built by TestMain; buildErr
+// says why it could not be.
+var guestBin, buildErr = "", error(nil)
+
+func TestMain(m *testing.M) {
+	RunShimIfRequested()
+	dir, err := os.MkdirTemp("", "seccompbox-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	guestBin = filepath.Join(dir, "guest")
+	out, err := exec.Command("gcc", "-O", "-Wall", "-pthread", "-o", guestBin, "testdata/guest.c").CombinedOutput()
+	if err != nil {
+		buildErr = fmt.Errorf("building testdata/guest.c with gcc (gcc is part of the go machine kind): %v\n%s", err, out)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needGuest(t *testing.T) {
+	t.Helper()
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+}
+
+// openFDs counts this process's open fds.
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// runNative runs the guest scenario without a box.
+func runNative(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(guestBin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = exitCode(ee.ProcessState)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+func exitCode(st *os.ProcessState) int {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return st.ExitCode()
+}
+
+// runBoxed runs the guest scenario under a box, and checks that the box
+// left no fd and no goroutine behind.
+func runBoxed(t testing.TB, opts Options, args ...string) (string, int, *Box) {
+	t.Helper()
+	fds, gs := openFDs(t), runtime.NumGoroutine()
+	var out, log bytes.Buffer
+	cmd := exec.Command(guestBin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	opts.Log = &log
+	b, err := Start(cmd, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := b.Wait()
+	if st == nil {
+		t.Fatal("no process state")
+	}
+	if n := openFDs(t); n != fds {
+		t.Errorf("%d fds open after the box, %d before", n, fds)
+	}
+	// A goroutine that has run its deferred Done may still be exiting:
+	// give the runtime a moment to retire it before calling it a leak.
+	for i := 0; i < 500 && runtime.NumGoroutine() > gs; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > gs {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after the box, %d before:\n%s", n, gs, buf[:runtime.Stack(buf, true)])
+	}
+	if log.Len() > 0 {
+		t.Logf("box log: %s", log.String())
+	}
+	return out.String(), exitCode(st), b
+}
+
+// TestScenariosMatchLinux runs each scenario of testdata/guest.c natively
+// and under a box: the outputs (every result and errno epoll gave) must be
+// the same.
+func TestScenariosMatchLinux(t *testing.T) {
+	needGuest(t)
+	for _, sc := range []string{
+		"triggers", // LT, ET, ONESHOT, pwait2 timeout, poll of an epoll fd, nesting, ELOOP, closing a nested instance
+		"errnos",   // every errno of create, ctl and wait, in Linux's order
+		"partial",  // a fault part-way through the copy-out
+		"signals",  // a blocked wait interrupted by a handler without SA_RESTART
+		"threads",  // 6 threads blocked at once, 1200 wakeups
+		"forked",   // a forked child waits on its parent's instance
+		"closing",  // registrations do not keep the guest's files open
+		"stale",    // a wakeup of a file drained since still queues its entry, in order (600 rounds)
+	} {
+		t.Run(sc, func(t *testing.T) {
+			want, wantCode := runNative(t, sc)
+			got, code, _ := runBoxed(t, Options{}, sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+		})
+	}
+}
+
+// TestRestartedWaitEINTR: a handler with SA_RESTART makes the kernel
+// restart the trapped call, where Linux's epoll_wait returns EINTR;
+// RestartEINTR answers the restart with EINTR.
+func TestRestartedWaitEINTR(t *testing.T) {
+	needGuest(t)
+	want, _ := runNative(t, "signals-restart")
+	got, _, b := runBoxed(t, Options{RestartEINTR: true}, "signals-restart")
+	if got != want {
+		t.Errorf("boxed:\n%s\nnative:\n%s", got, want)
+	}
+	if n := b.stats[statCancelled].count.Load(); n < 1 {
+		t.Errorf("no interrupted wait counted")
+	}
+}
+
+// TestExitStatus: the box reports the guest's exit status and death by a
+// signal.
+func TestExitStatus(t *testing.T) {
+	needGuest(t)
+	if _, code, _ := runBoxed(t, Options{}, "exit", "7"); code != 7 {
+		t.Errorf("exit 7: got %d", code)
+	}
+	if _, code, _ := runBoxed(t, Options{}, "raise"); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("raise SIGTERM: got %d", code)
+	}
+}
+
+// TestSignal: Box.Signal reaches the guest.
+func TestSignal(t *testing.T) {
+	needGuest(t)
+	cmd := exec.Command(guestBin, "sleep")
+	b, err := Start(cmd, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := b.Wait()
+	if code := exitCode(st); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("got exit %d", code)
+	}
+}
+
+// TestStats: every trapped call is counted.
+func TestStats(t *testing.T) {
+	needGuest(t)
+	_, _, b := runBoxed(t, Options{}, "partial")
+	got := map[string]int64{}
+	for _, s := range b.Stats() {
+		got[s.Name] = s.Count
+	}
+	// partial: 1 epoll_create1, 3 + 1 epoll_ctl, 7 epoll_wait.
+	if got["epoll_create1"] != 1 || got["epoll_ctl"] != 4 || got["epoll_wait"] != 7 {
+		t.Errorf("stats: %v", got)
+	}
+}

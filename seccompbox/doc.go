@@ -1,0 +1,107 @@
+// Package seccompbox runs an unmodified Linux program (the guest) with its
+// epoll system calls (epoll_create, epoll_create1, epoll_ctl, epoll_wait,
+// epoll_pwait, epoll_pwait2) trapped by seccomp user notification and
+// served by guestpoll's kernel model (kernel/epoll) through its syscall
+// layer (syscalls), while every other fd of the guest stays a real host fd.
+// cmd/epollbox is its command; conformance/boxedbackend runs the
+// conformance corpus through it. docs/epollbox.md explains the design and
+// measures it.
+//
+// # What the package owns
+//
+//   - The shim (RunShimIfRequested): the current executable re-run by Start;
+//     it locks its thread, sets NO_NEW_PRIVS, installs a cBPF filter with
+//     a new listener (kill for other arches and x32 numbers, user
+//     notification for the epoll calls, and for poll, ppoll, select and
+//     pselect6 unless Options.NoPollSync), sends the listener over an
+//     inherited SEQPACKET socket and execs the guest.
+//   - The Box (Start, Wait): the supervisor. One receiver goroutine, locked
+//     to its OS thread, takes each notification and serves inline all that
+//     cannot block (create, ctl, waits with a zero timeout, the first
+//     harvest of a blocking wait when events are queued, the poll sync); a
+//     wait that must block goes to the worker goroutine of its guest
+//     thread, which blocks in the model.
+//   - Instances (instance.go): each guest epoll is a model epoll plus its
+//     placeholder, a real host epoll installed in the guest with
+//     SECCOMP_IOCTL_NOTIF_ADDFD and the SEND flag (installed and answered
+//     in one step), so poll, select, nesting in a host epoll and fork work.
+//     The placeholder holds a doorbell eventfd that the box keeps readable
+//     while the model instance has events queued.
+//   - Proxies (proxy.go): the model file of each registered guest file. No
+//     reference on the guest's file is kept: the file is registered, level-
+//     triggered, in host "probe" epolls through a transient duplicate that
+//     is closed at once, so the guest's close releases it as natively (and
+//     its probe items with it). Readiness is a zero-timeout epoll_wait of a
+//     probe; wakeups reach the model through a central host epoll holding
+//     the probes, edge-triggered. Each probe also holds an always-readable
+//     eventfd (Box.ready), so that a poll of the central epoll never prunes
+//     a probe from its ready list (Linux's poll of an epoll fd drops
+//     entries that are not ready), which would lose the wakeup of a file
+//     drained since.
+//   - Guest memory (memory.go): process_vm_readv/writev, as the syscall
+//     layer's Memory.
+//
+// # Identity: the slot
+//
+// Every comparison of guest files uses the host kernel's own key of epoll
+// items, (file, fd): the guest fd is duplicated (pidfd_getfd, then dup3) to
+// one fixed fd number of the box, the slot, at the top of its fd limit, and
+// a MOD of a probe's item at that number succeeds only if the file is the
+// one registered there. This finds the instance behind a guest epoll fd
+// (through any dup or fork), tells whether a ctl names the file of an
+// existing registration (EEXIST, MOD, DEL) or a new one (a reused number),
+// and costs two fd operations per check. The slot is closed after each use.
+//
+// # Keeping the model in step with the host
+//
+// Every wait and ctl first harvests the central epoll (drainHost): each
+// change the guest made before the call (a write to a watched pipe) has run
+// its host wakeup callbacks by then, so the model's ready list is what
+// Linux's would be. A poller goroutine does the same asynchronously for
+// waits already blocked. A trapped poll/select recomputes the doorbells of
+// the guest's epoll fds it names (Linux's poll of an epoll fd) and is then
+// continued.
+//
+// # Signals and interrupted calls
+//
+//   - A guest thread interrupted out of a trapped call leaves a pending
+//     notification behind: the box finds out when the same thread sends a
+//     new one (a thread has one call in flight), or by NOTIF_ID_VALID in
+//     the sweeper (every 20 ms) for blocking waits, and interrupts the
+//     model wait. Guest memory is never written for a notification that is
+//     no longer valid: the copy-out checks first, and a failed first copy
+//     leaves the harvested events queued (the model's EventWriter
+//     contract).
+//   - Options.RestartEINTR answers EINTR to the first wait after an
+//     interrupted one (a handler with SA_RESTART makes the kernel restart
+//     the trapped call, where Linux's epoll_wait returns EINTR).
+//   - A ctl whose answer could not be delivered is answered again, without
+//     being done twice, when the same call comes back (the replay cache).
+//   - A blocking epoll_pwait or epoll_pwait2 with a signal mask cannot be
+//     emulated (the box cannot change the guest thread's mask): it is
+//     served without the mask and reported once on Options.Log.
+//   - SECCOMP_IOCTL_NOTIF_ADDFD with SEND waits interruptibly after marking
+//     the notification answered: a signal to the supervisor's thread then
+//     makes the guest's epoll_create return 0. The receiver blocks every
+//     signal around that ioctl.
+//
+// # Invariants
+//
+//   - The box keeps no reference on any guest file: only transient
+//     duplicates, closed before the notification is answered.
+//   - A notification is answered at most once; nothing is written to guest
+//     memory for an answered or withdrawn one.
+//   - Wait stops every goroutine of the box and closes every fd it opened.
+//
+// # Lock order
+//
+//	slotMu > Box.mu > instance.mu > exclMu
+//	pollMu > proxMu (read) > proxy.mu; a proxy's queue is notified with
+//	pollMu held, and model locks are taken below it (the model calls
+//	proxy.Readiness, which takes proxy.mu)
+//	thread.mu is a leaf apart from the task's signal lock (Interrupt)
+//	instance.bellMu and readyMu are leaves
+//
+// Model locks are never held while the box takes its own, except proxy.mu
+// (under Readiness) and the bell waker, which only sends on a channel.
+package seccompbox

@@ -1,0 +1,459 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"strings"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// Interest of the two probes of a proxy: the read side and the write side
+// of a file's wakeups (ERR and HUP are always reported by both). Keeping
+// them apart keeps Linux's wakeup keys: a wakeup keyed OUT (a reader made
+// room) reaches only the write probe, so an edge-triggered IN registration
+// is not re-queued by it, as in Linux.
+const (
+	inGroup  = unix.EPOLLIN | unix.EPOLLRDNORM | unix.EPOLLPRI | unix.EPOLLRDBAND | unix.EPOLLRDHUP | unix.EPOLLMSG
+	outGroup = unix.EPOLLOUT | unix.EPOLLWRNORM | unix.EPOLLWRBAND
+	hupErr   = unix.EPOLLHUP | unix.EPOLLERR
+)
+
+// proxy is the model file standing for the guest file of one registration
+// (fs.Impl and fs.Pollable). It holds no reference on the guest's file: the
+// file is registered, level-triggered, in one or two supervisor-owned host
+// epolls (the probes) through a transient duplicate that was closed at
+// once, so the guest's own close still releases it, and the probes' items
+// then vanish with it (Linux removes epoll items when a file is released).
+//
+//   - Readiness is a zero-timeout epoll_wait of the probes: a level-
+//     triggered item is re-polled on every harvest, so it reports the
+//     file's current mask.
+//   - Notifications: each probe is registered edge-triggered in the box's
+//     central host epoll. Every wakeup of the guest file runs the probe's
+//     callback, which wakes the probe's pollers, which queues the probe in
+//     the central epoll; harvesting it (Box.drainHost) notifies the proxy's
+//     queue with the current readiness of that probe's group (the group
+//     itself when the file is no longer ready: Linux queued the item at
+//     the wakeup all the same, and a harvest drops it).
+//   - EPOLLEXCLUSIVE registrations of one guest file share one proxy
+//     (Box.exclusive), across instances: the model's wake-one walk over the
+//     shared queue then decides which of them a wakeup reaches, as Linux's
+//     walk over the file's queue does (it skips instances nobody waits on,
+//     which a host probe, never waited on, could not reproduce).
+type proxy struct {
+	b     *Box
+	idx   uint32 // in Box.proxies; the central epoll's data is idx<<1 | probe
+	queue waiter.Queue
+
+	mu       sync.Mutex
+	probes   [2]int // [0] read side (or the exclusive probe), [1] write side or -1; guarded by mu
+	masks    [2]uint32
+	released bool // guarded by mu
+
+	exclusive bool // shared by EPOLLEXCLUSIVE registrations (Box.exclusive)
+}
+
+// unpollable is the model file of a guest file that epoll cannot watch
+// (a regular file): epoll_ctl gives EPERM.
+type unpollable struct{}
+
+func (unpollable) Read(*fs.File, []byte) (int, error)  { return 0, unix.EINVAL }
+func (unpollable) Write(*fs.File, []byte) (int, error) { return 0, unix.EINVAL }
+func (unpollable) Release(*fs.File)                    {}
+
+// newProxy registers the guest file duplicated at the box's slot (the
+// caller holds slotMu) and returns its model file with one reference.
+// events is the registration's interest (for EPOLLEXCLUSIVE).
+func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
+	p := &proxy{b: b, probes: [2]int{-1, -1}, exclusive: events&unix.EPOLLEXCLUSIVE != 0}
+	for i, m := range [2]uint32{inGroup, outGroup} {
+		fd, e := b.newProbe(m)
+		if e != 0 {
+			p.closeProbes()
+			if e == unix.EPERM {
+				return fs.New(unpollable{}, unix.O_RDWR), nil, nil
+			}
+			return nil, nil, e
+		}
+		p.probes[i], p.masks[i] = fd, m
+	}
+	b.proxMu.Lock()
+	if n := len(b.freeIdx); n > 0 {
+		p.idx = b.freeIdx[n-1]
+		b.freeIdx = b.freeIdx[:n-1]
+		b.proxies[p.idx] = p
+	} else {
+		p.idx = uint32(len(b.proxies))
+		b.proxies = append(b.proxies, p)
+	}
+	b.nproxies++
+	b.proxMu.Unlock()
+	for i, fd := range p.probes {
+		if fd < 0 {
+			continue
+		}
+		if e := rawEpollCtl(b.central, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN|unix.EPOLLET, uint64(p.idx)<<1|uint64(i)); e != 0 {
+			f := fs.New(p, unix.O_RDWR)
+			f.DecRef()
+			return nil, nil, e
+		}
+	}
+	// A probe is always ready (Box.ready), so adding it queued it in the
+	// central epoll. Harvest that now, while the proxy's queue has no
+	// entry yet: it is no wakeup of the guest file. (A wakeup that came
+	// meanwhile is seen by the model's readiness check when it adds the
+	// registration.)
+	b.drainHost()
+	f := fs.New(p, unix.O_RDWR)
+	if p.exclusive {
+		b.exclMu.Lock()
+		b.exclusive = append(b.exclusive, &regProxy{file: f, p: p})
+		b.exclMu.Unlock()
+	}
+	return f, p, nil
+}
+
+// sharedExclusive returns, with a new reference, the proxy that the
+// EPOLLEXCLUSIVE registrations of the guest file at the slot share (the
+// caller holds slotMu), or nil.
+func (b *Box) sharedExclusive() *regProxy {
+	b.exclMu.Lock()
+	cands := append([]*regProxy(nil), b.exclusive...)
+	b.exclMu.Unlock()
+	for _, r := range cands {
+		if r.p.matchesSlot() && r.file.TryIncRef() {
+			return r
+		}
+	}
+	return nil
+}
+
+// newProbe makes a host epoll holding the file at the slot with interest
+// m, level-triggered.
+func (b *Box) newProbe(m uint32) (int, unix.Errno) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return -1, err.(unix.Errno)
+	}
+	if e := rawEpollCtl(fd, unix.EPOLL_CTL_ADD, b.slot, m, probeFile); e != 0 {
+		rawClose(fd)
+		return -1, e
+	}
+	rfd, err := b.takeReady(fd)
+	if err != nil {
+		rawClose(fd)
+		return -1, err.(unix.Errno)
+	}
+	if e := rawEpollCtl(fd, unix.EPOLL_CTL_ADD, rfd, unix.EPOLLIN, probeReady); e != 0 {
+		b.dropReady(fd)
+		rawClose(fd)
+		return -1, e
+	}
+	return fd, 0
+}
+
+// readyShare is how many probes share one always-ready eventfd: Linux
+// bounds the wakeup paths of a file through nested epolls (500 at the
+// probe-in-central depth), so one eventfd cannot serve every probe.
+const readyShare = 256
+
+// takeReady returns the always-ready eventfd for a new probe.
+func (b *Box) takeReady(probe int) (int, error) {
+	b.readyMu.Lock()
+	defer b.readyMu.Unlock()
+	for i, r := range b.ready {
+		if r.users < readyShare {
+			b.ready[i].users++
+			b.readyOf[probe] = r.fd
+			return r.fd, nil
+		}
+	}
+	fd, err := unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	b.ready = append(b.ready, readyFD{fd: fd, users: 1})
+	b.readyOf[probe] = fd
+	return fd, nil
+}
+
+// dropReady releases probe's share of its always-ready eventfd (before
+// the probe is closed).
+func (b *Box) dropReady(probe int) {
+	b.readyMu.Lock()
+	defer b.readyMu.Unlock()
+	fd, ok := b.readyOf[probe]
+	if !ok {
+		return
+	}
+	delete(b.readyOf, probe)
+	for i, r := range b.ready {
+		if r.fd == fd {
+			b.ready[i].users--
+			return
+		}
+	}
+}
+
+// The data of a probe's two items.
+const (
+	probeFile  = 0 // the guest file, at the slot
+	probeReady = 1 // one of Box.ready
+)
+
+// pollProbe is a zero-timeout epoll_wait of a probe: the guest file's
+// current mask (within the probe's interest).
+func pollProbe(ep int) uint32 {
+	var evs [2]hostEpollEvent
+	for {
+		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&evs[0])), 2, 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0
+		}
+		for i := 0; i < int(n); i++ {
+			if evs[i].u64() == probeFile {
+				return evs[i].events
+			}
+		}
+		return 0
+	}
+}
+
+func (p *proxy) closeProbes() {
+	for i, fd := range p.probes {
+		if fd >= 0 {
+			p.b.dropReady(fd)
+			rawClose(fd)
+			p.probes[i] = -1
+		}
+	}
+}
+
+// matchesSlot reports whether the file duplicated at the slot is this
+// proxy's guest file (the caller holds slotMu): a MOD of the probe's item,
+// keyed (file, slot), finds it only then.
+func (p *proxy) matchesSlot() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.released || p.probes[0] < 0 {
+		return false
+	}
+	return rawEpollCtl(p.probes[0], unix.EPOLL_CTL_MOD, p.b.slot, p.masks[0], 0) == 0
+}
+
+// gone reports whether the guest file has been released (its probe item
+// vanished with it).
+func (p *proxy) gone() bool {
+	p.mu.Lock()
+	fd := p.probes[0]
+	released := p.released
+	p.mu.Unlock()
+	return released || !epollHasItem(fd, p.b.slot)
+}
+
+// Read implements fs.Impl; the box never reads through a proxy.
+func (p *proxy) Read(*fs.File, []byte) (int, error) { return 0, unix.EINVAL }
+
+// Write implements fs.Impl.
+func (p *proxy) Write(*fs.File, []byte) (int, error) { return 0, unix.EINVAL }
+
+// Release implements fs.Impl: the probes are closed, which also takes them
+// out of the central epoll.
+func (p *proxy) Release(*fs.File) {
+	p.mu.Lock()
+	if p.released {
+		p.mu.Unlock()
+		return
+	}
+	p.released = true
+	p.closeProbes()
+	p.mu.Unlock()
+	b := p.b
+	if p.exclusive {
+		b.exclMu.Lock()
+		for i, r := range b.exclusive {
+			if r.p == p {
+				b.exclusive = append(b.exclusive[:i], b.exclusive[i+1:]...)
+				break
+			}
+		}
+		b.exclMu.Unlock()
+	}
+	b.proxMu.Lock()
+	if int(p.idx) < len(b.proxies) && b.proxies[p.idx] == p {
+		b.proxies[p.idx] = nil
+		b.freeIdx = append(b.freeIdx, p.idx)
+		b.nproxies--
+	}
+	b.proxMu.Unlock()
+}
+
+// Readiness implements fs.Pollable: the current mask, from the probes that
+// watch the bits asked for.
+func (p *proxy) Readiness(_ *fs.File, mask waiter.EventMask) waiter.EventMask {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.released {
+		return 0
+	}
+	var r uint32
+	for i, fd := range p.probes {
+		if fd >= 0 && (uint32(mask)&(p.masks[i]|hupErr) != 0 || mask == 0) {
+			r |= pollProbe(fd)
+		}
+	}
+	return waiter.EventMask(r)
+}
+
+// EventRegister implements fs.Pollable.
+func (p *proxy) EventRegister(_ *fs.File, e *waiter.Entry) { p.queue.Register(e) }
+
+// EventUnregister implements fs.Pollable.
+func (p *proxy) EventUnregister(_ *fs.File, e *waiter.Entry) { p.queue.Unregister(e) }
+
+// hostEvent handles one event of the central epoll: probe i of proxy idx
+// saw a wakeup. The proxy's queue is notified with the probe's current
+// readiness (Linux's key is lost in the nesting; the split into a read and
+// a write probe keeps its direction).
+func (b *Box) hostEvent(data uint64) {
+	idx, i := uint32(data>>1), int(data&1)
+	b.proxMu.RLock()
+	var p *proxy
+	if int(idx) < len(b.proxies) {
+		p = b.proxies[idx]
+	}
+	b.proxMu.RUnlock()
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.released || p.probes[i] < 0 {
+		p.mu.Unlock()
+		return
+	}
+	ev := pollProbe(p.probes[i])
+	if ev == 0 {
+		// Not ready any more (the guest consumed it since): Linux queued
+		// the item at the wakeup all the same, and drops it only when a
+		// harvest finds it not ready. The probe's group stands in for the
+		// key.
+		ev = p.masks[i]
+	}
+	p.mu.Unlock()
+	if ev&hupErr != 0 {
+		p.queue.NotifyAll(waiter.EventMask(ev))
+	} else {
+		p.queue.Notify(waiter.EventMask(ev))
+	}
+}
+
+// drainHost harvests the central epoll and notifies every proxy that saw a
+// wakeup. Every trapped wait runs it before it harvests the model, so a
+// change the guest made before the call (a write to a pipe it watches) is
+// in the model by then, as it would be in Linux's ready list.
+func (b *Box) drainHost() {
+	b.pollMu.Lock()
+	defer b.pollMu.Unlock()
+	for {
+		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(b.central),
+			uintptr(unsafe.Pointer(&b.hostEvs[0])), uintptr(len(b.hostEvs)), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 || n == 0 {
+			return
+		}
+		for i := 0; i < int(n); i++ {
+			b.hostEvent(b.hostEvs[i].u64())
+		}
+		if int(n) < len(b.hostEvs) {
+			return
+		}
+	}
+}
+
+// poller waits for the central epoll to become ready and drains it: the
+// asynchronous path, for waits that are already blocked.
+func (b *Box) poller() {
+	defer b.wg.Done()
+	pfds := []unix.PollFd{{Fd: int32(b.central), Events: unix.POLLIN}, {Fd: int32(b.stopPoll), Events: unix.POLLIN}}
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfds[0])), 2, 0, 0, 0, 0)
+		if e != 0 && e != unix.EINTR {
+			return
+		}
+		if pfds[1].Revents != 0 {
+			return
+		}
+		if pfds[0].Revents != 0 {
+			b.drainHost()
+		}
+	}
+}
+
+// epollHasItem reports whether host epoll fd still has an item registered
+// through fd number tfd, from /proc/self/fdinfo (a "tfd: N" line per item):
+// an item goes when its file is released.
+func epollHasItem(fd, tfd int) bool {
+	if fd < 0 {
+		return false
+	}
+	var path [64]byte
+	s := append(path[:0], "/proc/self/fdinfo/"...)
+	s = appendInt(s, fd)
+	s = append(s, 0)
+	f, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&s[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		return true // cannot tell: assume alive
+	}
+	defer rawClose(int(f))
+	var buf [4096]byte
+	var have []byte
+	for {
+		n, e := rawRead(int(f), buf[:])
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return true // cannot tell
+		}
+		if n <= 0 {
+			break
+		}
+		have = append(have, buf[:n]...)
+	}
+	var want [32]byte
+	w := appendInt(append(want[:0], "tfd:"...), tfd)
+	for _, line := range strings.Split(string(have), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "tfd:" && "tfd:"+f[1] == string(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// atFDCWD is AT_FDCWD as a system call argument.
+var atFDCWD = func() uintptr { fd := unix.AT_FDCWD; return uintptr(fd) }()
+
+func appendInt(b []byte, n int) []byte {
+	var d [20]byte
+	i := len(d)
+	for {
+		i--
+		d[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, d[i:]...)
+}

@@ -1,0 +1,729 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"encoding/binary"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fd"
+	"github.com/guestpoll/guestpoll/kernel/fs"
+	"github.com/guestpoll/guestpoll/syscalls"
+)
+
+// threadFor returns the state of guest thread tid, opening a pidfd for it
+// the first time (or again, when the cached one names a thread that has
+// exited and whose tid was reused).
+func (b *Box) threadFor(n *notif) *thread {
+	tid := int32(n.pid)
+	b.mu.Lock()
+	th := b.threads[tid]
+	b.mu.Unlock()
+	if th != nil && th.pidfd >= 0 {
+		return th
+	}
+	pidfd, _, e := unix.RawSyscall(unix.SYS_PIDFD_OPEN, uintptr(tid), pidfdThread, 0)
+	if e != 0 {
+		return nil
+	}
+	// The tid may have been reused between the notification and the open.
+	if !notifIDValid(b.listener, n.id) {
+		rawClose(int(pidfd))
+		return nil
+	}
+	if th == nil {
+		th = &thread{tid: tid}
+		th.mem = guestMem{pid: int(tid), listener: b.listener}
+		b.mu.Lock()
+		b.threads[tid] = th
+		b.mu.Unlock()
+	}
+	th.pidfd = int(pidfd)
+	return th
+}
+
+// getfd duplicates guest fd n of th into the box; on ESRCH (the thread
+// exited, or the pidfd names an older thread with this tid) the pidfd is
+// reopened once.
+func (b *Box) getfd(th *thread, n int32) (int, unix.Errno) {
+	fd, e := pidfdGetfd(th.pidfd, n)
+	if e == unix.ESRCH {
+		rawClose(th.pidfd)
+		pidfd, _, e2 := unix.RawSyscall(unix.SYS_PIDFD_OPEN, uintptr(th.tid), pidfdThread, 0)
+		if e2 != 0 {
+			th.pidfd = -1
+			return -1, e
+		}
+		th.pidfd = int(pidfd)
+		fd, e = pidfdGetfd(th.pidfd, n)
+	}
+	return fd, e
+}
+
+func (b *Box) handle(n *notif) {
+	start := time.Now()
+	th := b.threadFor(n)
+	if th == nil {
+		sendContinue(b.listener, n.id)
+		return
+	}
+	// A thread has one system call in flight: a wait of this thread still
+	// recorded as in flight was interrupted (and maybe restarted).
+	th.mu.Lock()
+	interrupted := false
+	if c := th.current; c != nil {
+		b.cancelLocked(th, c)
+		interrupted = true
+	}
+	if interrupted {
+		th.cancelled = true
+	}
+	wasCancelled := th.cancelled
+	if !isWait(n.nr) {
+		th.cancelled = false
+	}
+	rp := th.replay
+	th.replay = nil
+	th.mu.Unlock()
+	if rp != nil && rp.nr == n.nr && rp.args == n.args {
+		b.reply(th, n, rp.val, rp.err, false)
+		return
+	}
+	switch n.nr {
+	case unix.SYS_EPOLL_CREATE:
+		b.create(th, n, start, int32(n.args[0]) <= 0, false)
+	case unix.SYS_EPOLL_CREATE1:
+		fl := int32(n.args[0])
+		b.create(th, n, start, fl&^unix.EPOLL_CLOEXEC != 0, fl&unix.EPOLL_CLOEXEC != 0)
+	case unix.SYS_EPOLL_CTL:
+		b.ctl(th, n, start)
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
+		if b.opts.RestartEINTR && wasCancelled {
+			th.mu.Lock()
+			th.cancelled = false
+			th.mu.Unlock()
+			b.reply(th, n, 0, unix.EINTR, false)
+			b.account(n.nr, start)
+			return
+		}
+		b.wait(th, n, start)
+	default: // poll, ppoll, select, pselect6
+		b.pollSync(th, n)
+		sendContinue(b.listener, n.id)
+		b.account(n.nr, start)
+	}
+}
+
+func isWait(nr int32) bool {
+	return nr == unix.SYS_EPOLL_WAIT || nr == unix.SYS_EPOLL_PWAIT || nr == unix.SYS_EPOLL_PWAIT2
+}
+
+// reply answers n. For a side-effecting call (sideEffect), an answer that
+// cannot be delivered is kept for a restart of the same call.
+func (b *Box) reply(th *thread, n *notif, val int64, e unix.Errno, sideEffect bool) {
+	if send(b.listener, n.id, val, e) == unix.ENOENT && sideEffect {
+		th.mu.Lock()
+		th.replay = &replay{nr: n.nr, args: n.args, val: val, err: e}
+		th.mu.Unlock()
+	}
+}
+
+// create serves epoll_create and epoll_create1: a model instance, and its
+// placeholder installed in the guest with the reply (ADDFD with SEND, so
+// no interruption can leave an fd behind).
+func (b *Box) create(th *thread, n *notif, start time.Time, bad, cloexec bool) {
+	defer b.account(n.nr, start)
+	if bad {
+		b.reply(th, n, 0, unix.EINVAL, false)
+		return
+	}
+	inst, ph, err := b.newInstance()
+	if err != nil {
+		e, _ := err.(unix.Errno)
+		if e == 0 {
+			e = unix.ENOMEM
+		}
+		b.reply(th, n, 0, e, false)
+		return
+	}
+	num, e := addfdSend(b.listener, n.id, ph, cloexec)
+	rawClose(ph)
+	if e != 0 {
+		// Not installed (EMFILE, or the guest was interrupted): the
+		// instance has no placeholder and goes.
+		b.kill(inst)
+		if e != unix.ENOENT && e != unix.EINPROGRESS {
+			b.reply(th, n, 0, e, false)
+		}
+		return
+	}
+	b.mu.Lock()
+	b.idCache[fdKey{th.tid, int32(num)}] = inst
+	b.mu.Unlock()
+}
+
+// identify returns the instance whose placeholder is at the slot (the
+// caller holds slotMu), nil if none: the cached instance for the guest's
+// (tid, fd) first, then every instance.
+func (b *Box) identify(tid, num int32) *instance {
+	key := fdKey{tid, num}
+	b.mu.Lock()
+	cached := b.idCache[key]
+	b.mu.Unlock()
+	if cached != nil && cached.matchesSlot() {
+		return cached
+	}
+	b.mu.Lock()
+	all := make([]*instance, 0, len(b.instances))
+	for inst := range b.instances {
+		if inst != cached {
+			all = append(all, inst)
+		}
+	}
+	b.mu.Unlock()
+	for _, inst := range all {
+		if inst.matchesSlot() {
+			b.mu.Lock()
+			if len(b.idCache) > 1<<16 {
+				clear(b.idCache)
+			}
+			b.idCache[key] = inst
+			b.mu.Unlock()
+			return inst
+		}
+	}
+	return nil
+}
+
+// resolveEpfd finds the instance behind guest fd epfd of th, or nil when
+// the fd is not open or not one of the box's instances (the call is then
+// continued: the kernel gives the guest its EBADF, EINVAL or EFAULT, or
+// serves a host epoll the guest inherited).
+//
+// The instance comes with a reference on its model file, which the caller
+// drops (release): the guest may close the placeholder meanwhile, and the
+// box then forgets the instance, but a call in progress keeps its file, as
+// an fdget does in Linux.
+func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
+	g, e := b.getfd(th, epfd)
+	if e != 0 {
+		return nil
+	}
+	b.slotMu.Lock()
+	var inst *instance
+	if rawDup3(g, b.slot) == 0 {
+		inst = b.identify(th.tid, epfd)
+		rawClose(b.slot)
+	}
+	b.slotMu.Unlock()
+	rawClose(g)
+	if inst != nil && !inst.file.TryIncRef() {
+		return nil
+	}
+	return inst
+}
+
+// install puts f at number n of a view table (the syscall layer then finds
+// it where the guest has it), with a reference of the table's own.
+func install(t *fd.Table, f *fs.File, n int32) bool {
+	f.IncRef()
+	got, err := t.Install(f, n, false)
+	if err != nil || got != n {
+		if err == nil {
+			t.Close(got)
+		} else {
+			f.DecRef()
+		}
+		return false
+	}
+	return true
+}
+
+// ctl serves epoll_ctl through the syscall layer, on a view of the guest's
+// fd table that holds the instance at epfd and the target's model file at
+// fd: a nested instance, the proxy of an existing registration of the same
+// guest file through fd, or a new proxy.
+func (b *Box) ctl(th *thread, n *notif, start time.Time) {
+	defer b.account(n.nr, start)
+	epfd, op, tfd := int32(n.args[0]), int32(n.args[1]), int32(n.args[2])
+	// Linux reads the event before it looks at the fds (EFAULT first).
+	var events uint32
+	b.imem.pid, b.imem.id = int(th.tid), 0
+	if op != unix.EPOLL_CTL_DEL {
+		var ev [12]byte
+		if b.imem.CopyIn(n.args[3], ev[:]) != nil {
+			b.reply(th, n, 0, unix.EFAULT, false)
+			return
+		}
+		events = binary.LittleEndian.Uint32(ev[:])
+	}
+	inst := b.resolveEpfd(th, epfd)
+	if inst == nil {
+		sendContinue(b.listener, n.id)
+		return
+	}
+	defer inst.file.DecRef()
+	b.reapChildren(inst)
+	// What the guest did before this call reaches the model first (a
+	// wakeup queues its item before a MOD here queues another).
+	b.drainHost()
+	var target *fs.File // the model file at tfd (nil: EBADF)
+	var fresh *regProxy // a proxy made for this call
+	var found *regProxy // the existing registration's proxy
+	var child *instance // a nested instance
+	var drop []*fs.File // references to drop after the call
+	defer func() {
+		for _, f := range drop {
+			f.DecRef()
+		}
+	}()
+	if tfd == epfd {
+		target = inst.file
+	} else if g, e := b.getfd(th, tfd); e == 0 {
+		b.slotMu.Lock()
+		if rawDup3(g, b.slot) == 0 {
+			if child = b.identify(th.tid, tfd); child != nil && child.file.TryIncRef() {
+				target = child.file
+				drop = append(drop, child.file) // after the call
+			} else if child != nil {
+				child = nil // released meanwhile: EBADF, as for a closed fd
+			} else {
+				var gone []*fs.File
+				found, gone = inst.findProxy(tfd)
+				drop = append(drop, gone...)
+				if found != nil {
+					target = found.file
+				} else if op != unix.EPOLL_CTL_ADD {
+					// Not registered: the model answers ENOENT, or EPERM
+					// for a file epoll cannot watch.
+					target = b.unregisteredFile()
+					drop = append(drop, target)
+				} else if r := b.sharedExclusiveFor(op, events); r != nil {
+					fresh = r
+					target = r.file
+				} else if f, p, err := b.newProxy(events); err == nil {
+					fresh = &regProxy{file: f, p: p}
+					target = f
+				} else {
+					rawClose(b.slot)
+					b.slotMu.Unlock()
+					rawClose(g)
+					// The box is out of fds for probes: what Linux says
+					// when no more watches may be added.
+					e, _ := err.(unix.Errno)
+					if e == 0 || e == unix.EMFILE || e == unix.ENFILE {
+						e = unix.ENOSPC
+					}
+					b.reply(th, n, 0, e, false)
+					return
+				}
+			}
+			rawClose(b.slot)
+		}
+		b.slotMu.Unlock()
+		rawClose(g)
+	}
+	t := b.itable
+	ok := install(t, inst.file, epfd)
+	if ok && target != nil && tfd != epfd {
+		ok = install(t, target, tfd)
+	}
+	var r uintptr
+	var e unix.Errno
+	if ok {
+		var args [6]uintptr
+		for i := range args {
+			args[i] = uintptr(n.args[i])
+		}
+		r, e = b.itask.Syscall(unix.SYS_EPOLL_CTL, args)
+	} else {
+		e = unix.ENOMEM
+	}
+	t.Close(epfd)
+	if target != nil && tfd != epfd {
+		t.Close(tfd)
+	}
+	// Keep the instance's bookkeeping in step with the model's.
+	if e == 0 {
+		switch {
+		case op == unix.EPOLL_CTL_ADD && fresh != nil:
+			if inst.addProxy(tfd, fresh) {
+				fresh = nil
+			}
+		case op == unix.EPOLL_CTL_ADD && child != nil:
+			inst.mu.Lock()
+			if inst.children != nil {
+				inst.children[child]++
+			}
+			inst.mu.Unlock()
+		case op == unix.EPOLL_CTL_DEL && found != nil:
+			if f := inst.removeProxy(tfd, found.file); f != nil {
+				f.DecRef()
+			}
+		case op == unix.EPOLL_CTL_DEL && child != nil:
+			inst.mu.Lock()
+			if inst.children != nil {
+				if inst.children[child]--; inst.children[child] <= 0 {
+					delete(inst.children, child)
+				}
+			}
+			inst.mu.Unlock()
+		}
+	}
+	if fresh != nil {
+		fresh.file.DecRef()
+	}
+	inst.refreshBell(false)
+	b.reply(th, n, int64(r), e, true)
+}
+
+// wait serves epoll_wait, epoll_pwait and epoll_pwait2: inline when it
+// cannot block, on the thread's worker otherwise.
+func (b *Box) wait(th *thread, n *notif, start time.Time) {
+	inst := b.resolveEpfd(th, int32(n.args[0]))
+	if inst == nil {
+		sendContinue(b.listener, n.id)
+		b.account(n.nr, start)
+		return
+	}
+	// The call owns inst's reference from here on (finishWait drops it).
+	nonblocking := false
+	switch n.nr {
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
+		nonblocking = int32(n.args[3]) == 0
+	case unix.SYS_EPOLL_PWAIT2:
+		if n.args[3] != 0 {
+			var ts [16]byte
+			b.imem.pid = int(th.tid)
+			if b.imem.CopyIn(n.args[3], ts[:]) != nil {
+				nonblocking = true // the syscall layer answers EFAULT
+			} else {
+				nonblocking = binary.LittleEndian.Uint64(ts[:]) == 0 && binary.LittleEndian.Uint64(ts[8:]) == 0
+			}
+		}
+	}
+	if !nonblocking && n.nr != unix.SYS_EPOLL_WAIT && n.args[4] != 0 {
+		b.warn("sigmask", "a blocking epoll_pwait/epoll_pwait2 with a signal mask cannot be emulated: "+
+			"the box cannot change the thread's mask, so a signal the mask unblocks does not interrupt the wait "+
+			"and one it blocks may (pid %d)", th.tid)
+		b.stats[statSigmask].count.Add(1)
+	}
+	c := &call{n: *n, inst: inst, start: start}
+	if !nonblocking && n.nr != unix.SYS_EPOLL_PWAIT2 {
+		// Events already queued: the first harvest of a blocking wait is
+		// a zero-timeout one (Linux's ep_poll harvests before it sleeps),
+		// served here, without a hand-off to the worker. Only when it
+		// finds nothing does the wait go to the worker.
+		b.drainHost()
+		if inst.ep.EventsAvailable() {
+			c.n.args[3] = 0
+			b.imem.pid, b.imem.id, b.imem.stale = int(th.tid), n.id, false
+			b.serveWait(b.itask, &b.imem, b.itable, c)
+			if c.e != 0 || c.r > 0 || b.imem.stale {
+				b.finishWait(th, c, b.itask, &b.imem)
+				return
+			}
+			c.n.args[3] = n.args[3]
+		}
+	}
+	if nonblocking {
+		b.imem.pid, b.imem.id, b.imem.stale = int(th.tid), n.id, false
+		b.serveWait(b.itask, &b.imem, b.itable, c)
+		b.finishWait(th, c, b.itask, &b.imem)
+		return
+	}
+	th.mu.Lock()
+	th.current = c
+	if !th.worker {
+		th.worker = true
+		th.work = make(chan *call, 1)
+		th.table = newViewTable()
+		th.task = syscalls.NewTask(b.k, th.table, &th.mem, syscalls.AMD64)
+		b.workers.Add(1)
+		go b.worker(th)
+	}
+	th.mu.Unlock()
+	th.work <- c
+}
+
+// serveWait runs a wait through the syscall layer on task, after bringing
+// the model up to date with the host.
+func (b *Box) serveWait(task *syscalls.Task, mem *guestMem, t *fd.Table, c *call) (uintptr, unix.Errno) {
+	epfd := int32(c.n.args[0])
+	b.reapChildren(c.inst)
+	b.drainHost()
+	if !install(t, c.inst.file, epfd) {
+		c.r, c.e = 0, unix.ENOMEM
+		return 0, unix.ENOMEM
+	}
+	var args [6]uintptr
+	for i := range args {
+		args[i] = uintptr(c.n.args[i])
+	}
+	r, e := task.Syscall(uintptr(c.n.nr), args)
+	t.Close(epfd)
+	c.inst.refreshBell(false)
+	c.r, c.e = r, e
+	return r, e
+}
+
+// finishWait answers a served wait, unless its thread has left the call.
+func (b *Box) finishWait(th *thread, c *call, task *syscalls.Task, mem *guestMem) {
+	th.mu.Lock()
+	if th.current == c {
+		th.current = nil
+	}
+	cancelled := c.cancelled
+	th.mu.Unlock()
+	c.inst.file.DecRef()
+	if !mem.stale && !cancelled {
+		if send(b.listener, c.n.id, int64(c.r), c.e) == unix.ENOENT && c.e == 0 && c.r > 0 {
+			// Interrupted between the copy-out and the answer: the
+			// events are lost to the guest.
+			b.stats[statLost].count.Add(1)
+		}
+	}
+	b.account(c.n.nr, c.start)
+}
+
+// reapThreads forgets the guest threads that have exited (their pidfds
+// report POLLIN), with their workers. It runs on the receiver, which owns
+// the pidfds.
+func (b *Box) reapThreads() {
+	b.mu.Lock()
+	threads := make([]*thread, 0, len(b.threads))
+	for _, th := range b.threads {
+		threads = append(threads, th)
+	}
+	b.mu.Unlock()
+	for _, th := range threads {
+		if th.pidfd >= 0 {
+			pfd := [1]unix.PollFd{{Fd: int32(th.pidfd), Events: unix.POLLIN}}
+			var ts unix.Timespec
+			n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+			if e != 0 || n == 0 {
+				continue // alive
+			}
+		}
+		th.mu.Lock()
+		if th.current != nil {
+			th.mu.Unlock()
+			continue
+		}
+		if th.worker {
+			th.worker = false
+			close(th.work)
+		}
+		th.mu.Unlock()
+		if th.pidfd >= 0 {
+			rawClose(th.pidfd)
+			th.pidfd = -1
+		}
+		b.mu.Lock()
+		if b.threads[th.tid] == th {
+			delete(b.threads, th.tid)
+		}
+		for k := range b.idCache {
+			if k.tid == th.tid {
+				delete(b.idCache, k)
+			}
+		}
+		b.mu.Unlock()
+	}
+}
+
+// worker runs the blocking waits of one guest thread, until its channel
+// is closed (the thread exited, or the box stops).
+func (b *Box) worker(th *thread) {
+	defer b.workers.Done()
+	defer th.task.Exit()
+	for c := range th.work {
+		th.mu.Lock()
+		if c.cancelled {
+			if th.current == c {
+				th.current = nil
+			}
+			th.mu.Unlock()
+			c.inst.file.DecRef()
+			continue
+		}
+		c.running = true
+		th.task.DiscardSignals(killBit)
+		th.mu.Unlock()
+		th.mem.id, th.mem.stale = c.n.id, false
+		b.serveWait(th.task, &th.mem, th.table, c)
+		th.mu.Lock()
+		c.running = false
+		th.mu.Unlock()
+		b.finishWait(th, c, th.task, &th.mem)
+	}
+}
+
+// cancelLocked ends a blocking wait whose thread has left it (th.mu held).
+func (b *Box) cancelLocked(th *thread, c *call) {
+	c.cancelled = true
+	if th.current == c {
+		th.current = nil
+	}
+	if c.running {
+		th.task.Interrupt(int(unix.SIGKILL))
+	}
+	b.stats[statCancelled].count.Add(1)
+}
+
+// sweeper notices blocking waits whose thread was interrupted out of the
+// call (a signal without SA_RESTART: the guest saw EINTR and went on), and
+// forgets instances and registrations whose guest files are gone.
+func (b *Box) sweeper() {
+	defer b.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var rounds int
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-tick.C:
+		}
+		b.mu.Lock()
+		threads := make([]*thread, 0, len(b.threads))
+		for _, th := range b.threads {
+			threads = append(threads, th)
+		}
+		b.mu.Unlock()
+		for _, th := range threads {
+			th.mu.Lock()
+			if c := th.current; c != nil && c.running && !notifIDValid(b.listener, c.n.id) {
+				b.cancelLocked(th, c)
+				th.cancelled = true
+			}
+			th.mu.Unlock()
+		}
+		if rounds++; rounds%50 == 0 {
+			b.collect()
+		}
+	}
+}
+
+// collect forgets instances whose placeholder the guest released.
+func (b *Box) collect() {
+	b.mu.Lock()
+	insts := make([]*instance, 0, len(b.instances))
+	for inst := range b.instances {
+		insts = append(insts, inst)
+	}
+	b.mu.Unlock()
+	for _, inst := range insts {
+		if inst.gone() {
+			b.kill(inst)
+		}
+	}
+}
+
+// bellRefresher updates doorbells after the model instances' wakeups.
+func (b *Box) bellRefresher() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.done:
+			return
+		case inst := <-b.bellQ:
+			inst.refreshBell(false)
+		case <-b.bellKick:
+			if b.bellAll.Swap(false) {
+				b.mu.Lock()
+				insts := make([]*instance, 0, len(b.instances))
+				for inst := range b.instances {
+					insts = append(insts, inst)
+				}
+				b.mu.Unlock()
+				for _, inst := range insts {
+					inst.refreshBell(false)
+				}
+			}
+		}
+	}
+}
+
+// pollSync runs before a trapped poll, ppoll, select or pselect6 is
+// continued: the model catches up with the host, and the doorbells of the
+// guest's epoll fds in the poll set are recomputed as Linux's poll of an
+// epoll fd would (every instance for select).
+func (b *Box) pollSync(th *thread, n *notif) {
+	b.mu.Lock()
+	none := len(b.instances) == 0
+	b.mu.Unlock()
+	if none {
+		return
+	}
+	b.drainHost()
+	var targets []*instance
+	if n.nr == unix.SYS_POLL || n.nr == unix.SYS_PPOLL {
+		nfds := n.args[1]
+		if nfds > 64 {
+			nfds = 64 // larger sets: every instance
+		} else {
+			buf := make([]byte, 8*nfds)
+			b.imem.pid, b.imem.id = int(th.tid), 0
+			if b.imem.CopyIn(n.args[0], buf) != nil {
+				return
+			}
+			for i := uint64(0); i < nfds; i++ {
+				num := int32(binary.LittleEndian.Uint32(buf[8*i:]))
+				if num < 0 {
+					continue
+				}
+				if inst := b.resolveEpfd(th, num); inst != nil {
+					targets = append(targets, inst)
+				}
+			}
+			for _, inst := range targets {
+				b.reapChildren(inst)
+				inst.refreshBell(true)
+				inst.file.DecRef()
+			}
+			return
+		}
+	}
+	b.mu.Lock()
+	for inst := range b.instances {
+		targets = append(targets, inst)
+	}
+	b.mu.Unlock()
+	for _, inst := range targets {
+		b.reapChildren(inst)
+		inst.refreshBell(true)
+	}
+}
+
+// sharedExclusiveFor returns the shared proxy for an EPOLL_CTL_ADD with
+// EPOLLEXCLUSIVE of the file at the slot, if one exists (the caller holds
+// slotMu).
+func (b *Box) sharedExclusiveFor(op int32, events uint32) *regProxy {
+	if op != unix.EPOLL_CTL_ADD || events&unix.EPOLLEXCLUSIVE == 0 {
+		return nil
+	}
+	if r := b.sharedExclusive(); r != nil {
+		return &regProxy{file: r.file, p: r.p}
+	}
+	return nil
+}
+
+// unregisteredFile returns a model file for the guest file at the slot
+// (the caller holds slotMu) that is registered nowhere: a file epoll_ctl
+// refuses with EPERM when the host cannot poll it, an inert pollable one
+// otherwise.
+func (b *Box) unregisteredFile() *fs.File {
+	fd, e := b.newProbe(inGroup)
+	if e == unix.EPERM {
+		return fs.New(unpollable{}, unix.O_RDWR)
+	}
+	if e == 0 {
+		b.dropReady(fd)
+		rawClose(fd)
+	}
+	return fs.New(&proxy{b: b, probes: [2]int{-1, -1}, idx: ^uint32(0)}, unix.O_RDWR)
+}

@@ -1,0 +1,110 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// shimEnv marks a process started by Start as the shim: its value is
+// "FD:MODE", the number of the socket on which to send the listener and
+// which system calls to trap ("epoll" or "epoll+poll").
+const shimEnv = "GUESTPOLL_SECCOMPBOX_SHIM"
+
+// RunShimIfRequested turns the current process into the shim when Start
+// launched it as one: it installs the filter, hands the listener to the
+// supervisor and execs the guest program; it never returns then. Otherwise
+// it returns at once. A binary that calls Start must call it first thing in
+// main (and in TestMain), before anything else runs.
+func RunShimIfRequested() {
+	v, ok := os.LookupEnv(shimEnv)
+	if !ok {
+		return
+	}
+	err := shimMain(v)
+	fmt.Fprintf(os.Stderr, "seccompbox shim: %v\n", err)
+	os.Exit(127)
+}
+
+func shimMain(v string) error {
+	fdStr, mode, _ := strings.Cut(v, ":")
+	sock, err := strconv.Atoi(fdStr)
+	if err != nil || sock < 3 {
+		return fmt.Errorf("bad %s=%q", shimEnv, v)
+	}
+	if len(os.Args) < 3 {
+		return fmt.Errorf("usage: shim PATH ARGV0 [ARGS...]")
+	}
+	path, argv := os.Args[1], os.Args[2:]
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, shimEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	nrs := append([]uint32(nil), epollNrs...)
+	if mode == "epoll+poll" {
+		nrs = append(nrs, pollNrs...)
+	}
+	prog := filterProgram(nrs)
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	// Everything execve needs is prepared before the filter exists: from
+	// then on this thread makes only raw, untrapped calls (sendmsg, close,
+	// execve), since a trapped one would wait for a supervisor that has no
+	// listener yet.
+	argv0, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return err
+	}
+	argvp, err := cStrings(argv)
+	if err != nil {
+		return err
+	}
+	envp, err := cStrings(env)
+	if err != nil {
+		return err
+	}
+	runtime.LockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("PR_SET_NO_NEW_PRIVS: %v", err)
+	}
+	lfd, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
+	if e != 0 {
+		return fmt.Errorf("installing the seccomp filter: %v", e)
+	}
+	rights := unix.UnixRights(int(lfd))
+	one := []byte{1}
+	iov := unix.Iovec{Base: &one[0]}
+	iov.SetLen(1)
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &rights[0]}
+	msg.SetControllen(len(rights))
+	if _, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(sock), uintptr(unsafe.Pointer(&msg)), 0); e != 0 {
+		return fmt.Errorf("sending the listener: %v", e)
+	}
+	rawClose(int(lfd))
+	rawClose(sock)
+	_, _, e = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
+	return fmt.Errorf("exec %s: %v", path, e)
+}
+
+// cStrings is a NULL-terminated array of C strings.
+func cStrings(ss []string) ([]*byte, error) {
+	out := make([]*byte, 0, len(ss)+1)
+	for _, s := range ss {
+		p, err := unix.BytePtrFromString(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return append(out, nil), nil
+}

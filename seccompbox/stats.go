@@ -1,0 +1,93 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Indexes of Box.stats: one per trapped call, then counters.
+const (
+	statCreate = iota
+	statCreate1
+	statCtl
+	statWait
+	statPwait
+	statPwait2
+	statPoll
+	statSigmask   // blocking pwaits with a signal mask (not emulated)
+	statCancelled // waits the guest was interrupted out of
+	statLost      // waits whose events were copied out but could not be answered
+	statN
+)
+
+var statNames = [statN]string{"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
+	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "blocking pwait with sigmask",
+	"waits interrupted", "events lost to interrupted replies"}
+
+type stat struct {
+	count atomic.Int64
+	nanos atomic.Int64
+	max   atomic.Int64
+}
+
+func statIndex(nr int32) int {
+	switch nr {
+	case unix.SYS_EPOLL_CREATE:
+		return statCreate
+	case unix.SYS_EPOLL_CREATE1:
+		return statCreate1
+	case unix.SYS_EPOLL_CTL:
+		return statCtl
+	case unix.SYS_EPOLL_WAIT:
+		return statWait
+	case unix.SYS_EPOLL_PWAIT:
+		return statPwait
+	case unix.SYS_EPOLL_PWAIT2:
+		return statPwait2
+	}
+	return statPoll
+}
+
+func (b *Box) account(nr int32, start time.Time) {
+	s := &b.stats[statIndex(nr)]
+	d := int64(time.Since(start))
+	s.count.Add(1)
+	s.nanos.Add(d)
+	for {
+		m := s.max.Load()
+		if d <= m || s.max.CompareAndSwap(m, d) {
+			break
+		}
+	}
+}
+
+// Stat is one line of Stats.
+type Stat struct {
+	Name  string
+	Count int64
+	// Mean is the mean service time, from the notification's arrival to
+	// the answer (for a blocking wait, the time it blocked included); zero
+	// for plain counters.
+	Mean time.Duration
+	// Max is the longest service time.
+	Max time.Duration
+}
+
+// Stats returns the count and mean service time of each trapped call, and
+// the box's counters.
+func (b *Box) Stats() []Stat {
+	out := make([]Stat, 0, statN)
+	for i := 0; i < statN; i++ {
+		s := Stat{Name: statNames[i], Count: b.stats[i].count.Load()}
+		if s.Count > 0 && i < statSigmask {
+			s.Mean = time.Duration(b.stats[i].nanos.Load() / s.Count)
+			s.Max = time.Duration(b.stats[i].max.Load())
+		}
+		out = append(out, s)
+	}
+	return out
+}

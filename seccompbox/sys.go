@@ -1,0 +1,186 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The seccomp user-notification ABI (x86-64 uapi).
+
+// notif is struct seccomp_notif.
+type notif struct {
+	id    uint64
+	pid   uint32
+	flags uint32
+	// struct seccomp_data
+	nr   int32
+	arch uint32
+	ip   uint64
+	args [6]uint64
+}
+
+// notifResp is struct seccomp_notif_resp.
+type notifResp struct {
+	id    uint64
+	val   int64
+	error int32
+	flags uint32
+}
+
+// notifAddfd is struct seccomp_notif_addfd.
+type notifAddfd struct {
+	id         uint64
+	flags      uint32
+	srcfd      uint32
+	newfd      uint32
+	newfdFlags uint32
+}
+
+const (
+	ioctlNotifRecv     = 0xc0502100
+	ioctlNotifSend     = 0xc0182101
+	ioctlNotifIDValid  = 0x40082102
+	ioctlNotifAddfd    = 0x40182103
+	ioctlNotifSetFlags = 0x40082104 // _IOW('!', 4, __u64): the flags go by value
+
+	notifFlagContinue = 1 // SECCOMP_USER_NOTIF_FLAG_CONTINUE
+	addfdFlagSend     = 2 // SECCOMP_ADDFD_FLAG_SEND
+	notifFDSyncWakeUp = 1 // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+
+	auditArchX8664 = 0xc000003e
+	x32SyscallBit  = 0x40000000
+
+	pidfdThread = 0x80 // PIDFD_THREAD (6.9+)
+	kcmpFile    = 0    // KCMP_FILE
+)
+
+// The system calls the filter traps.
+var (
+	epollNrs = []uint32{unix.SYS_EPOLL_CREATE, unix.SYS_EPOLL_CREATE1, unix.SYS_EPOLL_CTL,
+		unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2}
+	pollNrs = []uint32{unix.SYS_POLL, unix.SYS_PPOLL, unix.SYS_SELECT, unix.SYS_PSELECT6}
+)
+
+// BPF instruction classes and fields used by the filter.
+const (
+	bpfLdWAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+	bpfJeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	bpfJgeK   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+	bpfRetK   = unix.BPF_RET | unix.BPF_K
+)
+
+// filterProgram builds the cBPF program: kill any other arch and x32
+// numbers, send nrs to the listener, allow everything else.
+func filterProgram(nrs []uint32) []unix.SockFilter {
+	n := len(nrs)
+	p := []unix.SockFilter{
+		{Code: bpfLdWAbs, K: 4}, // seccomp_data.arch
+		// arch ok: fall through; otherwise jump to kill (the last one).
+		{Code: bpfJeqK, K: auditArchX8664, Jt: 0, Jf: uint8(n + 4)},
+		{Code: bpfLdWAbs, K: 0}, // seccomp_data.nr
+		{Code: bpfJgeK, K: x32SyscallBit, Jt: uint8(n + 2), Jf: 0},
+	}
+	for i, nr := range nrs {
+		// match: jump to the USER_NOTIF return, n-i instructions on.
+		p = append(p, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: uint8(n - i), Jf: 0})
+	}
+	p = append(p,
+		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ALLOW},
+		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_USER_NOTIF},
+		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_KILL_PROCESS},
+	)
+	return p
+}
+
+func ioctlPtr(fd int, req uintptr, p unsafe.Pointer) unix.Errno {
+	_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(p))
+	return e
+}
+
+// notifIDValid reports whether notification id is still pending (its
+// thread has not been interrupted out of it).
+func notifIDValid(listener int, id uint64) bool {
+	return ioctlPtr(listener, ioctlNotifIDValid, unsafe.Pointer(&id)) == 0
+}
+
+// send answers notification id with val or errno e.
+func send(listener int, id uint64, val int64, e unix.Errno) unix.Errno {
+	r := notifResp{id: id, val: val, error: -int32(e)}
+	if e != 0 {
+		r.val = 0
+	}
+	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&r))
+}
+
+// sendContinue lets the kernel run the trapped system call itself.
+func sendContinue(listener int, id uint64) unix.Errno {
+	r := notifResp{id: id, flags: notifFlagContinue}
+	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&r))
+}
+
+// addfdSend installs srcfd in the notifying process and answers the
+// notification with its number, in one step. The caller's goroutine must
+// be locked to its OS thread.
+//
+// The ioctl marks the notification answered before it waits for the
+// target to install the fd, and waits interruptibly: a signal to this
+// thread meanwhile (the Go runtime's preemption signal, for one) withdraws
+// the fd but leaves the notification answered with 0, so the guest's
+// epoll_create returns 0, an fd it never got. Every signal is therefore
+// blocked on this thread for the duration of the ioctl.
+func addfdSend(listener int, id uint64, srcfd int, cloexec bool) (int, unix.Errno) {
+	a := notifAddfd{id: id, flags: addfdFlagSend, srcfd: uint32(srcfd)}
+	if cloexec {
+		a.newfdFlags = unix.O_CLOEXEC
+	}
+	all, old := ^uint64(0), uint64(0)
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+	r, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(listener), ioctlNotifAddfd, uintptr(unsafe.Pointer(&a)))
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+	return int(r), e
+}
+
+// pidfdGetfd duplicates fd of the thread behind pidfd into this process
+// (close-on-exec).
+func pidfdGetfd(pidfd int, fd int32) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_PIDFD_GETFD, uintptr(pidfd), uintptr(fd), 0)
+	return int(r), e
+}
+
+func rawClose(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+func rawDup3(old, new int) unix.Errno {
+	_, _, e := unix.RawSyscall(unix.SYS_DUP3, uintptr(old), uintptr(new), unix.O_CLOEXEC)
+	return e
+}
+
+func rawEpollCtl(ep, op, fd int, events uint32, data uint64) unix.Errno {
+	var ev [12]byte // packed struct epoll_event
+	*(*uint32)(unsafe.Pointer(&ev[0])) = events
+	*(*uint64)(unsafe.Pointer(&ev[4])) = data
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(ep), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&ev[0])), 0, 0)
+	return e
+}
+
+// hostEpollEvent is one packed struct epoll_event.
+type hostEpollEvent struct {
+	events uint32
+	data   [2]uint32 // unaligned u64, little-endian halves
+}
+
+func (e *hostEpollEvent) u64() uint64 { return uint64(e.data[0]) | uint64(e.data[1])<<32 }
+
+func rawRead(fd int, b []byte) (int, unix.Errno) {
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return int(n), e
+}
+
+func rawWrite(fd int, b []byte) (int, unix.Errno) {
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return int(n), e
+}

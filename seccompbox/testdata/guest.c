@@ -1,0 +1,389 @@
+// guest.c: scenarios that print what epoll answered, one result per line.
+// The tests run each scenario natively and under the box and compare the
+// outputs: Linux is the oracle. Usage: guest SCENARIO
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void show(const char *what, int r, struct epoll_event *ev) {
+	if (r < 0) {
+		printf("%s: -1 %s\n", what, strerrorname_np(errno));
+		return;
+	}
+	printf("%s: %d", what, r);
+	if (ev)
+		for (int i = 0; i < r; i++)
+			printf(" [%#x %llu]", ev[i].events, (unsigned long long)ev[i].data.u64);
+	printf("\n");
+}
+
+static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data) {
+	struct epoll_event ev = {.events = events, .data.u64 = data};
+	return epoll_ctl(ep, op, fd, &ev);
+}
+
+static void triggers(void) {
+	struct epoll_event ev[8];
+	int p[2];
+	pipe2(p, O_NONBLOCK);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int lt = epoll_create1(0), et = epoll_create(1), os = epoll_create1(EPOLL_CLOEXEC);
+	show("add lt", ctl(lt, EPOLL_CTL_ADD, p[0], EPOLLIN, 1), 0);
+	show("add et", ctl(et, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 2), 0);
+	show("add os", ctl(os, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLONESHOT, 3), 0);
+	show("add et efd", ctl(et, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLOUT | EPOLLET, 4), 0);
+	show("et initial", epoll_wait(et, ev, 8, 0), ev);
+	show("et again", epoll_wait(et, ev, 8, 0), ev);
+	write(p[1], "ab", 2);
+	show("lt 1", epoll_wait(lt, ev, 8, 0), ev);
+	show("lt 2", epoll_wait(lt, ev, 8, 0), ev);
+	show("et 1", epoll_pwait(et, ev, 8, 0, NULL), ev);
+	show("et 2", epoll_wait(et, ev, 8, 0), ev);
+	write(p[1], "c", 1);
+	show("et new edge", epoll_wait(et, ev, 8, 0), ev);
+	show("os 1", epoll_wait(os, ev, 8, 0), ev);
+	show("os 2", epoll_wait(os, ev, 8, 0), ev);
+	show("os rearm", ctl(os, EPOLL_CTL_MOD, p[0], EPOLLIN | EPOLLONESHOT, 5), 0);
+	show("os 3", epoll_wait(os, ev, 8, 0), ev);
+	char buf[16];
+	read(p[0], buf, sizeof buf);
+	show("lt drained", epoll_wait(lt, ev, 8, 0), ev);
+	uint64_t one = 1;
+	write(efd, &one, 8);
+	show("et efd write", epoll_wait(et, ev, 8, 0), ev);
+	read(efd, &one, 8);
+	show("et efd read (OUT edge)", epoll_wait(et, ev, 8, 0), ev);
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	show("pwait2 timeout", syscall(SYS_epoll_pwait2, lt, ev, 8, &ts, NULL, 8), ev);
+	show("mod lt out", ctl(lt, EPOLL_CTL_MOD, p[0], EPOLLOUT, 6), 0);
+	show("lt out", epoll_wait(lt, ev, 8, 0), ev);
+	show("del lt", ctl(lt, EPOLL_CTL_DEL, p[0], 0, 0), 0);
+	show("lt empty", epoll_wait(lt, ev, 8, 0), ev);
+	// An epoll fd is pollable and nestable.
+	write(p[1], "d", 1);
+	ctl(lt, EPOLL_CTL_ADD, p[0], EPOLLIN, 7);
+	struct pollfd pf = {.fd = lt, .events = POLLIN | POLLOUT};
+	int pr = poll(&pf, 1, 0);
+	printf("poll lt: %d %#x\n", pr, pf.revents);
+	int outer = epoll_create1(0);
+	show("nest", ctl(outer, EPOLL_CTL_ADD, lt, EPOLLIN, 8), 0);
+	show("outer", epoll_wait(outer, ev, 8, 0), ev);
+	read(p[0], buf, sizeof buf);
+	show("outer drained", epoll_wait(outer, ev, 8, 0), ev);
+	pr = poll(&pf, 1, 0);
+	printf("poll lt drained: %d %#x\n", pr, pf.revents);
+	show("loop", ctl(lt, EPOLL_CTL_ADD, outer, EPOLLIN, 9), 0);
+	close(lt);
+	write(p[1], "e", 1);
+	show("outer after inner closed", epoll_wait(outer, ev, 8, 0), ev);
+}
+
+static void errnos(void) {
+	struct epoll_event ev[4];
+	int p[2];
+	pipe(p);
+	int ep = epoll_create1(0);
+	int reg = open("/proc/self/exe", O_RDONLY);
+	show("create 0", epoll_create(0), 0);
+	show("create1 bad flags", epoll_create1(1), 0);
+	show("ctl bad event ptr", epoll_ctl(ep, EPOLL_CTL_ADD, p[0], (void *)8), 0);
+	show("ctl bad event ptr, bad epfd", epoll_ctl(999, EPOLL_CTL_ADD, p[0], (void *)8), 0);
+	show("ctl del bad ptr ok", epoll_ctl(ep, EPOLL_CTL_DEL, p[0], (void *)8), 0);
+	show("ctl bad epfd", ctl(999, EPOLL_CTL_ADD, p[0], EPOLLIN, 0), 0);
+	show("ctl bad fd", ctl(ep, EPOLL_CTL_ADD, 999, EPOLLIN, 0), 0);
+	show("ctl regular file", ctl(ep, EPOLL_CTL_ADD, reg, EPOLLIN, 0), 0);
+	show("ctl not epoll", ctl(p[1], EPOLL_CTL_ADD, p[0], EPOLLIN, 0), 0);
+	show("ctl self", ctl(ep, EPOLL_CTL_ADD, ep, EPOLLIN, 0), 0);
+	show("ctl bad op", ctl(ep, 7, p[0], EPOLLIN, 0), 0);
+	show("ctl add", ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 0), 0);
+	show("ctl add again", ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 0), 0);
+	show("ctl mod missing", ctl(ep, EPOLL_CTL_MOD, p[1], EPOLLOUT, 0), 0);
+	show("ctl del missing", ctl(ep, EPOLL_CTL_DEL, p[1], 0, 0), 0);
+	show("ctl exclusive mod", ctl(ep, EPOLL_CTL_MOD, p[0], EPOLLIN | EPOLLEXCLUSIVE, 0), 0);
+	show("ctl exclusive bad bits", ctl(ep, EPOLL_CTL_ADD, p[1], EPOLLOUT | EPOLLEXCLUSIVE | EPOLLONESHOT, 0), 0);
+	show("wait maxevents 0", epoll_wait(ep, ev, 0, 0), 0);
+	show("wait maxevents 0 bad epfd", epoll_wait(999, ev, 0, 0), 0);
+	show("wait bad epfd", epoll_wait(999, ev, 4, 0), 0);
+	show("wait not epoll", epoll_wait(p[0], ev, 4, 0), 0);
+	show("wait bad buffer", epoll_wait(ep, (void *)-4096L, 4, 0), 0);
+	sigset_t s;
+	sigemptyset(&s);
+	show("pwait bad sigsetsize", syscall(SYS_epoll_pwait, ep, ev, 4, 0, &s, 4), 0);
+	struct timespec bad = {0, 1000000000};
+	show("pwait2 bad timespec", syscall(SYS_epoll_pwait2, ep, ev, 4, &bad, NULL, 8), 0);
+	show("pwait2 timespec fault", syscall(SYS_epoll_pwait2, ep, ev, 4, (void *)8, NULL, 8), 0);
+	int d = dup(ep);
+	show("ctl through dup of epfd", ctl(d, EPOLL_CTL_MOD, p[0], EPOLLIN | EPOLLET, 0), 0);
+	close(reg);
+}
+
+// partial: three events ready, a buffer whose third slot is unmapped: the
+// wait returns 2, and the third stays queued.
+static void partial(void) {
+	char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(m + 4096, 4096, PROT_NONE);
+	struct epoll_event *ev = (void *)(m + 4096 - 2 * sizeof(struct epoll_event));
+	struct epoll_event out[8];
+	int ep = epoll_create1(0);
+	int e[3];
+	for (int i = 0; i < 3; i++) {
+		e[i] = eventfd(1, EFD_NONBLOCK);
+		ctl(ep, EPOLL_CTL_ADD, e[i], EPOLLIN | EPOLLET, 10 + i);
+	}
+	show("partial", epoll_wait(ep, ev, 8, 0), ev);
+	show("rest", epoll_wait(ep, out, 8, 0), out);
+	show("none", epoll_wait(ep, out, 8, 0), out);
+	for (int i = 0; i < 3; i++) {
+		uint64_t one = 1;
+		write(e[i], &one, 8);
+	}
+	show("first slot faults", epoll_wait(ep, (void *)(m + 4096), 8, 0), 0);
+	show("all still queued", epoll_wait(ep, out, 8, 0), out);
+	ctl(ep, EPOLL_CTL_MOD, e[0], EPOLLIN | EPOLLONESHOT, 20);
+	show("oneshot not disarmed by a fault", epoll_wait(ep, (void *)(m + 4096), 8, 0), 0);
+	show("oneshot", epoll_wait(ep, out, 8, 0), out);
+}
+
+static volatile sig_atomic_t handled;
+static void on_usr1(int sig) { (void)sig; handled++; }
+
+struct sigarg {
+	int ep;
+	int ms;
+	int r, err;
+};
+
+static void *sigwaiter(void *a) {
+	struct sigarg *s = a;
+	struct epoll_event ev[4];
+	s->r = epoll_wait(s->ep, ev, 4, s->ms);
+	s->err = errno;
+	return NULL;
+}
+
+// signals: a thread blocked in epoll_wait is hit by SIGUSR1 with a handler
+// installed with or without SA_RESTART: Linux answers EINTR either way.
+static void signals(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 1);
+	struct sigarg s = {.ep = ep, .ms = 3000};
+	pthread_t t;
+	pthread_create(&t, NULL, sigwaiter, &s);
+	usleep(200 * 1000);
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	printf("interrupted wait: %d %s handled=%d\n", s.r, s.r < 0 ? strerrorname_np(s.err) : "-", handled);
+	// The next wait works normally and sees an event that arrives later.
+	uint64_t one = 1;
+	write(efd, &one, 8);
+	struct epoll_event ev[4];
+	show("next wait", epoll_wait(ep, ev, 4, 1000), ev);
+}
+
+struct mtarg {
+	int ep, efd, rounds;
+	long got;
+};
+
+static void *mtwaiter(void *a) {
+	struct mtarg *m = a;
+	struct epoll_event ev[4];
+	for (int i = 0; i < m->rounds; i++) {
+		int n = epoll_wait(m->ep, ev, 4, 5000);
+		if (n == 1) {
+			uint64_t v;
+			read(m->efd, &v, 8);
+			m->got += v;
+		}
+		// tell the driver this round is done
+		uint64_t one = 1;
+		write(m->efd + 1, &one, 8);
+	}
+	return NULL;
+}
+
+// threads: 6 threads, each blocked on its own epoll, woken 200 times each;
+// every wakeup is delivered.
+static void threads(void) {
+	enum { N = 6, R = 200 };
+	struct mtarg a[N];
+	pthread_t t[N];
+	for (int i = 0; i < N; i++) {
+		int efd = eventfd(0, EFD_NONBLOCK);
+		int ack = eventfd(0, 0);
+		if (ack != efd + 1) {
+			printf("fd layout unexpected\n");
+			exit(1);
+		}
+		a[i] = (struct mtarg){.ep = epoll_create1(0), .efd = efd, .rounds = R};
+		ctl(a[i].ep, EPOLL_CTL_ADD, efd, EPOLLIN, i);
+		pthread_create(&t[i], NULL, mtwaiter, &a[i]);
+	}
+	for (int r = 0; r < R; r++) {
+		for (int i = 0; i < N; i++) {
+			uint64_t one = 1;
+			write(a[i].efd, &one, 8);
+		}
+		for (int i = 0; i < N; i++) {
+			uint64_t v;
+			read(a[i].efd + 1, &v, 8);
+		}
+	}
+	long total = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		total += a[i].got;
+	}
+	printf("threads: delivered %ld of %d\n", total, N * R);
+}
+
+// forked: parent and child share one instance; the child blocks on it and
+// the parent makes it ready.
+static void forked(void) {
+	int p[2];
+	pipe(p);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLONESHOT, 77);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct epoll_event ev[2];
+		int n = epoll_wait(ep, ev, 2, 3000);
+		_exit(n == 1 && ev[0].data.u64 == 77 ? 42 : 1);
+	}
+	usleep(100 * 1000);
+	write(p[1], "x", 1);
+	int st;
+	waitpid(pid, &st, 0);
+	printf("child: %d\n", WEXITSTATUS(st));
+	struct epoll_event ev[2];
+	show("parent after child took the oneshot", epoll_wait(ep, ev, 2, 0), ev);
+}
+
+// closing: a registration does not keep the file open.
+static void closing(void) {
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+	int ep = epoll_create1(0);
+	struct epoll_event ev[4];
+	show("add", ctl(ep, EPOLL_CTL_ADD, sv[0], EPOLLIN, 100), 0);
+	close(sv[0]);
+	char c;
+	int r = read(sv[1], &c, 1);
+	printf("peer sees EOF: %d\n", r);
+	show("closed fd not reported", epoll_wait(ep, ev, 4, 0), ev);
+	int e = eventfd(1, 0);
+	printf("fd reused: %d\n", e == sv[0]);
+	show("add reused", ctl(ep, EPOLL_CTL_ADD, e, EPOLLIN, 200), 0);
+	show("reused fires", epoll_wait(ep, ev, 4, 0), ev);
+	int d = dup(e);
+	close(e);
+	show("survives close while a dup exists", epoll_wait(ep, ev, 4, 0), ev);
+	show("del through the dup", ctl(ep, EPOLL_CTL_DEL, d, 0, 0), 0);
+}
+
+// stale: a wakeup queues an entry even if the file is drained before the
+// next epoll call (Linux keeps it queued, stale, in its place), many times
+// over with fresh files: prints the rounds whose order was not Linux's.
+static void stale(void) {
+	int bad = 0;
+	for (int i = 0; i < 600; i++) {
+		int p[2];
+		pipe2(p, O_NONBLOCK);
+		int e = eventfd(0, EFD_NONBLOCK);
+		int ep = epoll_create1(0);
+		struct epoll_event out[8];
+		int r = ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 1) | ctl(ep, EPOLL_CTL_ADD, e, EPOLLIN, 2);
+		write(p[1], "x", 1);
+		uint64_t one = 1;
+		write(e, &one, 8);
+		char c;
+		read(p[0], &c, 1);
+		r |= ctl(ep, EPOLL_CTL_MOD, p[0], EPOLLIN, 1);
+		write(p[1], "x", 1);
+		int n = epoll_wait(ep, out, 8, 0);
+		if (r != 0 || n != 2 || out[0].data.u64 != 1 || out[1].data.u64 != 2)
+			bad++;
+		close(p[0]);
+		close(p[1]);
+		close(e);
+		close(ep);
+	}
+	printf("stale: %d rounds out of order\n", bad);
+}
+
+static double now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+// bench N: the mean cost of an epoll_ctl MOD and of an epoll_wait with a
+// zero timeout, over N calls each.
+static void bench(int n) {
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 1);
+	struct epoll_event ev[4];
+	double t0 = now_ns();
+	for (int i = 0; i < n; i++)
+		ctl(ep, EPOLL_CTL_MOD, efd, EPOLLIN, i);
+	double t1 = now_ns();
+	for (int i = 0; i < n; i++)
+		epoll_wait(ep, ev, 4, 0);
+	double t2 = now_ns();
+	printf("%.0f %.0f\n", (t1 - t0) / n, (t2 - t1) / n);
+}
+
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2)
+		return 2;
+	const char *s = argv[1];
+	if (!strcmp(s, "triggers"))
+		triggers();
+	else if (!strcmp(s, "errnos"))
+		errnos();
+	else if (!strcmp(s, "partial"))
+		partial();
+	else if (!strcmp(s, "signals"))
+		signals(0);
+	else if (!strcmp(s, "signals-restart"))
+		signals(1);
+	else if (!strcmp(s, "threads"))
+		threads();
+	else if (!strcmp(s, "forked"))
+		forked();
+	else if (!strcmp(s, "closing"))
+		closing();
+	else if (!strcmp(s, "exit"))
+		return atoi(argv[2]);
+	else if (!strcmp(s, "sleep"))
+		pause();
+	else if (!strcmp(s, "stale"))
+		stale();
+	else if (!strcmp(s, "bench"))
+		bench(atoi(argv[2]));
+	else if (!strcmp(s, "raise"))
+		raise(SIGTERM);
+	else
+		return 2;
+	return 0;
+}
