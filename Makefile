@@ -3,10 +3,10 @@
 
 GO ?= go
 CORPUS ?= conformance/testdata
-BACKENDS ?= linux,model,model-cr,hostfd
+BACKENDS ?= linux,model,model-cr,hostfd,boxed
 FUZZTIME ?= 30s
 
-.PHONY: all test conformance record bench fuzz lint vet
+.PHONY: all test conformance record bench fuzz realprograms lint vet
 
 all: lint test
 
@@ -37,6 +37,12 @@ bench:
 # if any target found something. See docs/fuzzing.md.
 fuzz:
 	$(GO) run ./cmd/epollfuzz run -fuzztime $(FUZZTIME) ./...
+
+# Real programs (a Go net/http server, redis-server, nginx) natively and
+# under cmd/epollbox, driven by their usual clients; prints requests per
+# second both ways. Installs the programs from Debian packages if missing.
+realprograms:
+	$(GO) test -tags realprograms -count=1 -v -timeout 10m -run TestRealPrograms ./cmd/epollbox
 
 vet:
 	$(GO) vet ./...

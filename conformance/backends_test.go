@@ -5,6 +5,7 @@ package conformance_test
 // CLI does (cmd/epollconf/backends.go). A model divergence that is not in
 // known-divergences.txt fails `go test ./conformance/...`.
 import (
+	_ "github.com/guestpoll/guestpoll/conformance/boxedbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/hostfdbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/modelbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/modelcrbackend"

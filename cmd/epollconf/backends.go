@@ -10,6 +10,7 @@ package main
 // `go test ./conformance/...` runs the corpus on it too.
 
 import (
+	_ "github.com/guestpoll/guestpoll/conformance/boxedbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/hostfdbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/modelbackend"
 	_ "github.com/guestpoll/guestpoll/conformance/modelcrbackend"

@@ -1,0 +1,75 @@
+//go:build linux && amd64
+
+package boxedbackend
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/guestpoll/guestpoll/conformance"
+	"github.com/guestpoll/guestpoll/seccompbox"
+)
+
+// boxSuperviseEnv marks the supervisor process of one script run.
+const boxSuperviseEnv = "GUESTPOLL_BOXED_SUPERVISE"
+
+func init() {
+	seccompbox.RunShimIfRequested()
+	if os.Getenv(boxSuperviseEnv) != "" {
+		os.Exit(supervise())
+	}
+	conformance.Register(conformance.BackendSpec{
+		Name:       "boxed",
+		NewMachine: conformance.NewLinuxMachine,
+		Isolated:   true,
+		Launch: func(exe string) (string, []string, []string) {
+			// A race-enabled binary sleeps a second at exit by default
+			// (GORACE atexit_sleep_ms): two processes per script (the
+			// supervisor and the child) would add two seconds to every
+			// run of a race-enabled test binary.
+			gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+			return exe, []string{exe}, []string{boxSuperviseEnv + "=1", "GORACE=" + gorace}
+		},
+		Doc: "the linux backend's child run under seccompbox: every epoll call served by the model",
+	})
+}
+
+// supervise runs the current executable (as the conformance child) under
+// a box and returns its exit status.
+func supervise() int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "boxed: %v\n", err)
+		return 3
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if len(kv) < len(boxSuperviseEnv)+1 || kv[:len(boxSuperviseEnv)+1] != boxSuperviseEnv+"=" {
+			env = append(env, kv)
+		}
+	}
+	cmd := &exec.Cmd{
+		Path: exe, Args: []string{exe}, Env: env,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		// The main thread runs init, so it outlives the child: if the
+		// supervisor dies, the child goes too.
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	box, err := seccompbox.Start(cmd, seccompbox.Options{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "boxed: %v\n", err)
+		return 3
+	}
+	st, _ := box.Wait()
+	if st == nil {
+		return 3
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		fmt.Fprintf(os.Stderr, "boxed: the child was killed by %v\n", ws.Signal())
+		return 3
+	}
+	return st.ExitCode()
+}
