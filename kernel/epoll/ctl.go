@@ -31,8 +31,9 @@ func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64
 		return unix.EINVAL
 	}
 	// A full check is needed when the new link may lengthen a path: the
-	// target is an epoll, or this instance is itself watched.
-	if targetIsEpoll || ep.file.Watched() {
+	// target is an epoll, or this instance is itself watched (its
+	// watchers count, rather than its file's watch list and lock).
+	if targetIsEpoll || ep.watchers.Load() != 0 {
 		return ep.addFullCheck(id, target, events, data)
 	}
 	ep.mu.Lock()
@@ -77,6 +78,7 @@ func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events w
 			ep.nested = make(map[*item]struct{})
 		}
 		ep.nested[it] = struct{}{}
+		target.watchers.Add(1)
 		d.graphMu.Unlock()
 	}
 	if fullCheck && !ep.reversePathsOK(it) {

@@ -78,7 +78,8 @@
 //
 // # Lockless reads
 //
-// Three things are read without their lock, each as Linux reads them:
+// Four things are read without their lock, the first three as Linux reads
+// them:
 //
 //   - item.events, by the wakeup callback's filter before it takes readyMu
 //     (the filter is repeated under the lock; see item.Wake for why a
@@ -91,6 +92,12 @@
 //   - The emptiness of the pollers queue and of targets' queues
 //     (waiter.Queue.Empty): pollers poll the instance (taking readyMu)
 //     after registering.
+//   - EventPoll.watchers, the number of other instances' registrations
+//     of this one (kept with the nested sets under graphMu), by Add to
+//     decide whether a full check is needed; Linux reads the file's
+//     f_ep link without a lock for the same question. The count changes
+//     just after the watch list does (under the outer instance's mu), so
+//     the answer is the one a read of the list would have given.
 //
 // ADD allocates the item (and may grow the interest table, or the nested
 // set for an epoll target); MOD, DEL, wakeups and harvests allocate

@@ -52,6 +52,18 @@ type EventPoll struct {
 	// nested holds the items whose target is an epoll (nil until the
 	// first). Guarded by domain.graphMu.
 	nested map[*item]struct{}
+	// watchers counts the items of other instances whose target is this
+	// instance: the sum, over all instances, of their nested items that
+	// point here. It changes with those nested sets (under
+	// domain.graphMu, or in RestoreInstances before the instances are
+	// shared) and is read without a lock by Add, to ask "is this instance
+	// watched?" without taking its file's watch lock. Between operations
+	// it equals the length of the file's watch list; during an outer ADD
+	// or DEL it may lag the list briefly, which is no different from
+	// reading the list a moment earlier or later (a DEL decrements after
+	// unlinking the watch, so a stale value only forces a needless full
+	// check).
+	watchers atomic.Int32
 	// gen and depth cache the longest downward chain during one full check.
 	// Guarded by domain.nestMu.
 	gen   uint64
@@ -214,6 +226,7 @@ func (ep *EventPoll) removeLocked(it *item) {
 	if it.target() != nil {
 		ep.domain.graphMu.Lock()
 		delete(ep.nested, it)
+		it.target().watchers.Add(-1)
 		ep.domain.graphMu.Unlock()
 	}
 	// With nothing queued (avail false), it is not queued either and

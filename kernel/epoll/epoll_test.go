@@ -702,6 +702,39 @@ func TestReversePathLimit(t *testing.T) {
 	}
 }
 
+// TestWatchersCount: an instance's count of the registrations that watch
+// it (which Add reads instead of its watch list) follows ADD, DEL, a
+// failed ADD and the watcher's release.
+func TestWatchersCount(t *testing.T) {
+	d := epoll.NewDomain()
+	inner, innerFile := newEpoll(t, d)
+	outer1, _ := newEpoll(t, d)
+	outer2, outer2File := newEpoll(t, d)
+	check := func(step string) {
+		t.Helper()
+		for _, ep := range []*epoll.EventPoll{inner, outer1, outer2} {
+			if err := ep.CheckInvariants(); err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+		}
+	}
+	id := epoll.FileIdentifier{File: innerFile, Fd: 7}
+	must(t, outer1.Add(id, in, 0))
+	must(t, outer2.Add(id, in, 0))
+	check("two ADDs")
+	// A cycle is refused after nothing was inserted; the count stays.
+	wantErr(t, inner.Add(epoll.FileIdentifier{File: outer1.File(), Fd: 8}, in, 0), unix.ELOOP)
+	check("ELOOP")
+	must(t, outer1.Delete(id))
+	check("DEL")
+	outer2File.DecRef()
+	check("watcher released")
+	f, _ := kerneltest.NewFakeFile(in)
+	defer f.DecRef()
+	must(t, inner.Add(epoll.FileIdentifier{File: f, Fd: 3}, in, 0))
+	check("ADD into the unwatched instance")
+}
+
 func TestEpollReleaseRemovesEverything(t *testing.T) {
 	d := epoll.NewDomain()
 	ep, f := newEpoll(t, d)

@@ -2,6 +2,8 @@ package epoll
 
 import (
 	"fmt"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
 )
 
 // CheckInvariants verifies the instance's internal consistency; fuzzers and
@@ -13,7 +15,9 @@ import (
 //     runs, and the lockless events-available mirror matches the ready list;
 //   - the interest table holds each registration once, in its bucket, and
 //     its count is right; every registered item's target is alive;
-//   - the nested set holds exactly the items whose target is an epoll.
+//   - the nested set holds exactly the items whose target is an epoll;
+//   - the watchers count equals the number of registrations of the
+//     instance's own file (its watch list).
 func (ep *EventPoll) CheckInvariants() error {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
@@ -83,6 +87,11 @@ func (ep *EventPoll) CheckInvariants() error {
 	}
 	if len(ep.nested) != nested {
 		return fmt.Errorf("epoll: nested set has %d items, interest has %d epoll targets", len(ep.nested), nested)
+	}
+	watches := 0
+	ep.file.ForEachWatch(func(*fs.Watch) bool { watches++; return true })
+	if w := ep.watchers.Load(); int(w) != watches {
+		return fmt.Errorf("epoll: watchers count is %d, the watch list has %d", w, watches)
 	}
 	return nil
 }

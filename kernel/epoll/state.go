@@ -311,6 +311,7 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 					ep.nested = make(map[*item]struct{})
 				}
 				ep.nested[it] = struct{}{}
+				it.target().watchers.Add(1)
 			}
 			byRank[v.first[is.Target]+is.WatchRank] = it
 			total++
