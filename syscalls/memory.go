@@ -33,10 +33,19 @@ type mapping struct{ start, end uint64 } // [start, end), page aligned
 // whose 4 KiB pages are allocated lazily on first write, so a huge mapping
 // costs nothing until touched (untouched pages read as zeros). It is safe
 // for concurrent use by several tasks.
+//
+// mu guards the mappings and the page table (which pages exist), not the
+// bytes in the pages: CopyIn, and CopyOut into pages that exist, hold it
+// for reading while they copy, so Unmap (which frees pages) waits for
+// them; allocating a page on first write, Map and Unmap hold it for
+// writing. Copies that touch the same bytes at once are not ordered with
+// each other, as guest accesses to one page from two CPUs are not on real
+// hardware (and the race detector reports them, as it should: the guest
+// has a data race).
 type GuestMemory struct {
 	mu    sync.RWMutex
-	maps  []mapping // sorted, non-overlapping; guarded by mu
-	pages map[uint64]*[PageSize]byte
+	maps  []mapping                  // sorted, non-overlapping; guarded by mu
+	pages map[uint64]*[PageSize]byte // guarded by mu; the contents are not
 }
 
 // NewGuestMemory returns an empty address space.
@@ -175,11 +184,42 @@ func (m *GuestMemory) CopyIn(addr uint64, dst []byte) error {
 	return nil
 }
 
-// CopyOut implements Memory.
+// CopyOut implements Memory. Copies into pages that exist run under the
+// read lock (the common case: a task's event and I/O buffers are written
+// again and again); at the first page that does not, the rest is copied by
+// copyOutAlloc under the write lock.
 func (m *GuestMemory) CopyOut(addr uint64, src []byte) error {
 	if addr+uint64(len(src)) < addr {
 		return unix.EFAULT
 	}
+	m.mu.RLock()
+	for len(src) > 0 {
+		p := addr &^ (PageSize - 1)
+		if !m.mappedLocked(p) {
+			m.mu.RUnlock()
+			return unix.EFAULT
+		}
+		pg := m.pages[p]
+		if pg == nil {
+			break
+		}
+		off := addr - p
+		n := min(uint64(len(src)), PageSize-off)
+		copy(pg[off:off+n], src[:n])
+		src = src[n:]
+		addr += n
+	}
+	m.mu.RUnlock()
+	if len(src) == 0 {
+		return nil
+	}
+	return m.copyOutAlloc(addr, src)
+}
+
+// copyOutAlloc is CopyOut under the write lock, allocating missing pages.
+// The mappings may have changed since CopyOut's read-locked part; the
+// result is then the one of a copy that an Unmap or Map overtook midway.
+func (m *GuestMemory) copyOutAlloc(addr uint64, src []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(src) > 0 {
