@@ -77,18 +77,7 @@ func BenchmarkSyscallEventfd(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=host", func(b *testing.B) {
-		fd := kerneltest.HostEventfd(b, 0)
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := kerneltest.HostEventfdWrite(fd, 1); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := kerneltest.HostEventfdRead(fd); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=host", kerneltest.BenchHostEventfdWriteRead)
 }
 
 // syscallRoundTrip sets up two tasks of one kernel ping-ponging through two

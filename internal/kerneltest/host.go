@@ -196,3 +196,19 @@ func BenchChanPingPong(b *testing.B) {
 		<-pong
 	}
 }
+
+// BenchHostEventfdWriteRead is the host variant of the eventfd write+read
+// benchmarks (model level and syscall level): one 8-byte write and one
+// read on a host eventfd per iteration.
+func BenchHostEventfdWriteRead(b *testing.B) {
+	fd := HostEventfd(b, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := HostEventfdWrite(fd, 1); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := HostEventfdRead(fd); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -32,18 +32,7 @@ func BenchmarkEventfdWriteRead(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=host", func(b *testing.B) {
-		fd := kerneltest.HostEventfd(b, 0)
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := kerneltest.HostEventfdWrite(fd, 1); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := kerneltest.HostEventfdRead(fd); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=host", kerneltest.BenchHostEventfdWriteRead)
 }
 
 type takeAll struct{}
