@@ -50,6 +50,19 @@ func hostPipe(t testing.TB) (int, int) {
 	return p[0], p[1]
 }
 
+// importedPipe imports the read end of a new host pipe into b and returns
+// it with the write end, which the test's cleanup closes.
+func importedPipe(t testing.TB, b *Bridge) (*fs.File, int) {
+	t.Helper()
+	r, w := hostPipe(t)
+	t.Cleanup(func() { unix.Close(w) })
+	f, err := b.Import(r, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, w
+}
+
 // waitEntry is a registration whose wakeups a test can count.
 type waitEntry struct {
 	s *waiter.Sleeper
@@ -252,12 +265,7 @@ func TestImportFailureCloses(t *testing.T) {
 // the imported file's queue through the poller.
 func TestPollerWakesOnHostEvent(t *testing.T) {
 	b := newBridge(t, 2)
-	r, w := hostPipe(t)
-	defer unix.Close(w)
-	f, err := b.Import(r, ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, w := importedPipe(t, b)
 	defer f.DecRef()
 	ent := register(f)
 	defer f.EventUnregister(&ent.e)
@@ -315,12 +323,7 @@ func TestEdgeGuarantee(t *testing.T) {
 	b := newBridge(t, 1)
 
 	t.Run("host peer", func(t *testing.T) {
-		r, w := hostPipe(t)
-		defer unix.Close(w)
-		f, err := b.Import(r, ImportOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, w := importedPipe(t, b)
 		defer f.DecRef()
 		ep := epollOn(t, f, waiter.EventIn|waiter.EventET)
 		if n := events(ep, quiet); n != 0 {
@@ -418,12 +421,7 @@ func TestEdgeGuarantee(t *testing.T) {
 // host write through the poller.
 func TestBlockingReadInterruptible(t *testing.T) {
 	b := newBridge(t, 1)
-	r, w := hostPipe(t)
-	defer unix.Close(w)
-	f, err := b.Import(r, ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, w := importedPipe(t, b)
 	k := syscalls.NewKernel()
 	table := fd.NewTable()
 	defer table.CloseAll()
