@@ -381,13 +381,7 @@ func (b *Box) shutdown() {
 			rawClose(th.pidfd)
 		}
 	}
-	b.mu.Lock()
-	insts := make([]*instance, 0, len(b.instances))
-	for inst := range b.instances {
-		insts = append(insts, inst)
-	}
-	b.mu.Unlock()
-	for _, inst := range insts {
+	for _, inst := range b.instanceList() {
 		b.kill(inst)
 	}
 	b.itask.Exit()

@@ -608,15 +608,20 @@ func (b *Box) sweeper() {
 	}
 }
 
-// collect forgets instances whose placeholder the guest released.
-func (b *Box) collect() {
+// instanceList returns the live instances, for a walk without b.mu held.
+func (b *Box) instanceList() []*instance {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	insts := make([]*instance, 0, len(b.instances))
 	for inst := range b.instances {
 		insts = append(insts, inst)
 	}
-	b.mu.Unlock()
-	for _, inst := range insts {
+	return insts
+}
+
+// collect forgets instances whose placeholder the guest released.
+func (b *Box) collect() {
+	for _, inst := range b.instanceList() {
 		if inst.gone() {
 			b.kill(inst)
 		}
@@ -634,13 +639,7 @@ func (b *Box) bellRefresher() {
 			inst.refreshBell(false)
 		case <-b.bellKick:
 			if b.bellAll.Swap(false) {
-				b.mu.Lock()
-				insts := make([]*instance, 0, len(b.instances))
-				for inst := range b.instances {
-					insts = append(insts, inst)
-				}
-				b.mu.Unlock()
-				for _, inst := range insts {
+				for _, inst := range b.instanceList() {
 					inst.refreshBell(false)
 				}
 			}
