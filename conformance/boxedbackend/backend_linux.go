@@ -25,13 +25,10 @@ func init() {
 		Name:       "boxed",
 		NewMachine: conformance.NewLinuxMachine,
 		Isolated:   true,
+		// The supervisor inherits the child environment (which already
+		// stops race-built binaries sleeping at exit) and passes it on.
 		Launch: func(exe string) (string, []string, []string) {
-			// A race-enabled binary sleeps a second at exit by default
-			// (GORACE atexit_sleep_ms): two processes per script (the
-			// supervisor and the child) would add two seconds to every
-			// run of a race-enabled test binary.
-			gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-			return exe, []string{exe}, []string{boxSuperviseEnv + "=1", "GORACE=" + gorace}
+			return exe, []string{exe}, []string{boxSuperviseEnv + "=1"}
 		},
 		Doc: "the linux backend's child run under seccompbox: every epoll call served by the model",
 	})
@@ -47,7 +44,7 @@ func supervise() int {
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if len(kv) < len(boxSuperviseEnv)+1 || kv[:len(boxSuperviseEnv)+1] != boxSuperviseEnv+"=" {
+		if !strings.HasPrefix(kv, boxSuperviseEnv+"=") {
 			env = append(env, kv)
 		}
 	}
