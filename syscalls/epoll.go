@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"time"
 
@@ -218,7 +219,11 @@ func (t *Task) epollWait(a *[6]uintptr, dl waitDeadline) (uintptr, errno) {
 		t.prepareSleep()
 	}
 	t.evAddr = evp
-	n, err := ep.Wait(t, t.evBuf[:], int(maxev), t, dl.at, dl.nonblocking)
+	var w epoll.EventWriter = t
+	if t.commitEvents != nil {
+		w = &t.committer
+	}
+	n, err := ep.Wait(t, t.evBuf[:], int(maxev), w, dl.at, dl.nonblocking)
 	if err != nil {
 		return 0, errnoOf(err)
 	}
@@ -250,4 +255,34 @@ func (t *Task) WriteEvents(evs []epoll.Event) (int, error) {
 		t.evAddr += uint64(size)
 	}
 	return len(evs), nil
+}
+
+// SetEventCommit makes every epoll wait of t that copies n > 0 events to
+// guest memory call commit(n) before the events are consumed (see
+// epoll.EventCommitter); nil removes it. It is for an embedder that answers
+// the guest itself after the call (a seccomp supervisor): commit delivers
+// the answer, and an error (the answer could not be delivered) puts the
+// events back on the ready list, untouched, and makes the wait return that
+// error's errno (EINTR for an error that is not an errno). commit runs with
+// the epoll instance's harvest lock held: it must not call into that
+// instance. Set it while t runs no system call.
+func (t *Task) SetEventCommit(commit func(n int) error) {
+	t.commitEvents = commit
+	t.committer.t = t
+}
+
+// eventCommitter is the task's EventWriter when SetEventCommit is in use.
+type eventCommitter struct{ t *Task }
+
+func (c *eventCommitter) WriteEvents(evs []epoll.Event) (int, error) {
+	return c.t.WriteEvents(evs)
+}
+
+func (c *eventCommitter) CommitEvents(n int) error {
+	err := c.t.commitEvents(n)
+	var e unix.Errno
+	if err != nil && !errors.As(err, &e) {
+		return unix.EINTR
+	}
+	return err
 }

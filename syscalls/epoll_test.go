@@ -1,11 +1,13 @@
 package syscalls
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
 	"github.com/guestpoll/guestpoll/internal/kerneltest"
@@ -282,6 +284,48 @@ func TestPartialCopyOut(t *testing.T) {
 		if n := x.must(sysEpollPwait, ep, uintptr(buf2), 8, 0, 0, 0); n != 1 {
 			t.Errorf("%v: after faults %d, want 1", arch, n)
 		}
+	}
+}
+
+func TestEventCommitRefusalKeepsEventsQueued(t *testing.T) {
+	// Three ONESHOT eventfds; the embedder cannot answer the first wait:
+	// it returns EINTR and the next wait gets the same three, still armed.
+	x := newTT(t, AMD64)
+	ep := x.epoll()
+	for i := 0; i < 3; i++ {
+		if e := x.ctl(ep, 1, x.eventfd(1, 0), unix.EPOLLIN|unix.EPOLLONESHOT, uint64(100+i)); e != 0 {
+			t.Fatal(e)
+		}
+	}
+	var commits []int
+	refuse := errors.New("answer not delivered")
+	x.t.SetEventCommit(func(n int) error {
+		commits = append(commits, n)
+		return refuse
+	})
+	buf := uint64(memBase + 0x3000)
+	if _, e := x.call(sysEpollWait, ep, uintptr(buf), 8, 0); e != unix.EINTR {
+		t.Fatalf("refused wait: %s, want EINTR", sx(e))
+	}
+	refuse = nil
+	if n := x.must(sysEpollWait, ep, uintptr(buf), 8, 0); n != 3 {
+		t.Fatalf("second wait: %d events, want 3", n)
+	}
+	for i := uint64(0); i < 3; i++ {
+		if _, d := x.getEvent(buf + 12*i); d != 100+i {
+			t.Errorf("event %d: data %d, want %d", i, d, 100+i)
+		}
+	}
+	if diff := cmp.Diff([]int{3, 3}, commits); diff != "" {
+		t.Errorf("commits (-want +got):\n%s", diff)
+	}
+	// Disarmed now; with nothing to harvest the hook is not called.
+	if n := x.must(sysEpollWait, ep, uintptr(buf), 8, 0); n != 0 {
+		t.Fatalf("third wait: %d events, want 0", n)
+	}
+	x.t.SetEventCommit(nil)
+	if len(commits) != 2 {
+		t.Errorf("commit called for an empty harvest: %v", commits)
 	}
 }
 

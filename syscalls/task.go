@@ -96,18 +96,22 @@ type Task struct {
 	timer   *time.Timer
 
 	// Scratch, allocated once.
-	args     [6]uintptr
-	evBuf    [evChunk]epoll.Event
-	evBytes  [evChunk * 16]byte
-	evAddr   uint64 // where WriteEvents copies to
-	ioBuf    []byte
-	small    [64]byte
-	pollEnts []waiter.Entry
-	pollFds  []pollFD
-	iovs     []iovec
-	single   [1]iovec // read and write's one segment
-	seq      guestSeq // the current read or write's guest buffers
-	stage    []byte   // the part of ioBuf a staged read or write uses
+	args    [6]uintptr
+	evBuf   [evChunk]epoll.Event
+	evBytes [evChunk * 16]byte
+	evAddr  uint64 // where WriteEvents copies to
+	// commitEvents, when set, confirms each harvest (SetEventCommit);
+	// committer is the EventWriter that asks it.
+	commitEvents func(n int) error
+	committer    eventCommitter
+	ioBuf        []byte
+	small        [64]byte
+	pollEnts     []waiter.Entry
+	pollFds      []pollFD
+	iovs         []iovec
+	single       [1]iovec // read and write's one segment
+	seq          guestSeq // the current read or write's guest buffers
+	stage        []byte   // the part of ioBuf a staged read or write uses
 
 	// ioBuf is nil, stageSmall or a heap buffer (growIOBuf, iobuf.go).
 	stageSmall [stageSmallSize]byte

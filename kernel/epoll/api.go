@@ -31,6 +31,29 @@ type EventWriter interface {
 	WriteEvents(evs []Event) (int, error)
 }
 
+// EventCommitter is an EventWriter that confirms each harvest before it
+// takes effect: an embedder that answers the guest after the copy (a
+// seccomp supervisor) can then take the harvest back when the answer
+// cannot be delivered, so that no event is lost.
+//
+// CommitEvents is called once per harvest that delivered n > 0 events,
+// after the last WriteEvents and before any of them is consumed (a ONESHOT
+// registration disarmed, a level-triggered one re-queued at the tail). A
+// nil error consumes them. An error puts all n back at the head of the
+// ready list untouched, in order, as if they had never been harvested, and
+// the harvest reports 0 events with that error. CommitEvents runs with the
+// instance's harvest lock held: it must not call into the instance.
+//
+// With a committer, the events of a harvest larger than one chunk are all
+// consumed at the end rather than chunk by chunk. The one visible
+// difference: a wakeup, during the harvest, of a ONESHOT registration the
+// harvest already delivered finds it still armed, and queues it. It is
+// dropped, unreported, by the next harvest (it is disarmed by then).
+type EventCommitter interface {
+	EventWriter
+	CommitEvents(n int) error
+}
+
 // Blocker is the thread that blocks in Wait: the syscall layer's task.
 type Blocker interface {
 	// WaitEntry returns the thread's reusable wait-queue entry. It must be

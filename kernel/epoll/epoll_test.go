@@ -420,6 +420,87 @@ func TestChunkedHarvestMatchesOneShot(t *testing.T) {
 	}
 }
 
+// committingWriter accepts every event and then answers CommitEvents with
+// refuse (nil: commit).
+type committingWriter struct {
+	shortWriter
+	refuse  error
+	commits []int
+}
+
+func (w *committingWriter) CommitEvents(n int) error {
+	w.commits = append(w.commits, n)
+	return w.refuse
+}
+
+func TestRefusedCommitPutsWholeHarvestBack(t *testing.T) {
+	// 10 ready (LT, ONESHOT, ET in turn) over chunks of 4, one not ready
+	// any more: a refused commit leaves all of them queued, in order,
+	// ONESHOT still armed; an accepted one consumes them as ReadEvents
+	// without a committer does.
+	for _, refuse := range []bool{true, false} {
+		e := newEnv(t)
+		var want []epoll.Event
+		for i := 0; i < 10; i++ {
+			f, q := kerneltest.NewFakeFile(in)
+			mode := []waiter.EventMask{0, oneshot, et}[i%3]
+			must(t, e.ep.Add(epoll.FileIdentifier{File: f, Fd: int32(i)}, in|mode, uint64(i)))
+			if i == 5 {
+				q.Set(0)
+				continue
+			}
+			want = append(want, ev(in, uint64(i)))
+		}
+		w := &committingWriter{shortWriter: shortWriter{n: 1 << 30}}
+		if refuse {
+			w.refuse = unix.EINTR
+		}
+		n, err := e.ep.ReadEvents(make([]epoll.Event, 4), 16, w)
+		if diff := cmp.Diff(want, w.got); diff != "" {
+			t.Fatalf("written (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]int{9}, w.commits); diff != "" {
+			t.Fatalf("commits (-want +got):\n%s", diff)
+		}
+		if refuse {
+			if n != 0 || !errors.Is(err, unix.EINTR) {
+				t.Fatalf("refused: got %d, %v; want 0, EINTR", n, err)
+			}
+			// Everything again, in the same order: nothing was consumed.
+			wantEvents(t, e.ep, 16, want...)
+		} else if n != 9 || err != nil {
+			t.Fatalf("committed: got %d, %v; want 9, nil", n, err)
+		}
+		// Consumed once: only the level-triggered ones come back.
+		wantEvents(t, e.ep, 16, ev(in, 0), ev(in, 3), ev(in, 6), ev(in, 9))
+	}
+}
+
+func TestCommitSeesPartialCountAndNoCommitForNothing(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 3; i++ {
+		f, _ := kerneltest.NewFakeFile(in)
+		must(t, e.ep.Add(epoll.FileIdentifier{File: f, Fd: int32(i)}, in|oneshot, uint64(i)))
+	}
+	// A fault after 2 events: the commit is asked for those 2.
+	w := &committingWriter{shortWriter: shortWriter{n: 2}}
+	if n, err := e.ep.ReadEvents(make([]epoll.Event, 8), 8, w); n != 2 || err != nil {
+		t.Fatalf("got %d, %v; want 2, nil", n, err)
+	}
+	if diff := cmp.Diff([]int{2}, w.commits); diff != "" {
+		t.Fatalf("commits (-want +got):\n%s", diff)
+	}
+	// A fault on the first event: no commit, EFAULT, still queued.
+	w = &committingWriter{shortWriter: shortWriter{n: 0}}
+	if n, err := e.ep.ReadEvents(make([]epoll.Event, 8), 8, w); n != 0 || !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("got %d, %v; want 0, EFAULT", n, err)
+	}
+	if len(w.commits) != 0 {
+		t.Fatalf("commit called for an empty harvest: %v", w.commits)
+	}
+	wantEvents(t, e.ep, 8, ev(in, 2))
+}
+
 func TestExclusiveWakesFirstInstanceOnly(t *testing.T) {
 	// One file in four instances, all EXCLUSIVE, a waiter on each: one
 	// wakeup queues the first instance's item only.

@@ -21,6 +21,10 @@ import (
 // fewer events than offered, the rest go back to the head of the ready
 // list untouched, and ReadEvents returns the count accepted so far with
 // w's error only when that count is 0.
+//
+// If w is an EventCommitter, nothing is consumed before its CommitEvents
+// accepts the whole harvest; a refusal puts every harvested event back and
+// ReadEvents returns 0 with the refusal's error.
 func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error) {
 	if w == nil && max > len(buf) {
 		max = len(buf)
@@ -31,8 +35,11 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 
+	committer, _ := w.(EventCommitter)
 	tx := ep.startScan()
-	delivered, pending := 0, 0
+	// The first uncommitted items of tx are the ones delivered and not yet
+	// consumed: with a committer, all of them until the end.
+	delivered, pending, uncommitted := 0, 0, 0
 	var err error
 	for it := tx.head; it != nil && delivered+pending < max; {
 		next := it.next
@@ -48,10 +55,14 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 		if pending == len(buf) && it != nil && delivered+pending < max {
 			// A full chunk and more to walk: hand it over now.
 			n, werr := ep.write(buf[:pending], w)
-			ep.readyMu.Lock()
-			ep.commitLocked(&tx, n)
-			ep.readyMu.Unlock()
 			delivered += n
+			uncommitted += n
+			if committer == nil {
+				ep.readyMu.Lock()
+				ep.commitLocked(&tx, uncommitted)
+				ep.readyMu.Unlock()
+				uncommitted = 0
+			}
 			pending = 0
 			if n < len(buf) {
 				err = werr
@@ -59,14 +70,21 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 			}
 		}
 	}
-	// The last chunk is committed together with the end of the scan, under
-	// one acquisition of the ready-list lock.
-	n := 0
 	if pending > 0 {
-		n, err = ep.write(buf[:pending], w)
+		n, werr := ep.write(buf[:pending], w)
 		delivered += n
+		uncommitted += n
+		err = werr
 	}
-	ep.doneScan(&tx, n)
+	if committer != nil && delivered > 0 {
+		if cerr := committer.CommitEvents(delivered); cerr != nil {
+			ep.doneScan(&tx, 0)
+			return 0, cerr
+		}
+	}
+	// The last items are committed together with the end of the scan,
+	// under one acquisition of the ready-list lock.
+	ep.doneScan(&tx, uncommitted)
 	if delivered > 0 {
 		return delivered, nil
 	}
