@@ -38,6 +38,10 @@ type Options struct {
 	RestartEINTR bool
 	// Log receives the box's warnings (os.Stderr when nil).
 	Log io.Writer
+
+	// beforeAnswer, for tests, runs just before the answer of a wait that
+	// harvested events is sent.
+	beforeAnswer func(b *Box, n *notif)
 }
 
 // Box supervises one guest program: it serves the guest's trapped epoll
@@ -94,10 +98,8 @@ type Box struct {
 	bellKick chan struct{}
 	bellAll  atomic.Bool
 
-	// The receiver's own task, for every call it serves inline.
-	itask  *syscalls.Task
-	imem   guestMem
-	itable *fd.Table
+	// recv is the receiver's own server, for every call it serves inline.
+	recv server
 
 	stats [statN]stat
 }
@@ -112,11 +114,9 @@ type thread struct {
 	pidfd int
 
 	// Blocking waits run on the thread's worker goroutine with the
-	// thread's own task.
+	// thread's own server.
 	work   chan *call
-	task   *syscalls.Task
-	mem    guestMem
-	table  *fd.Table
+	srv    server
 	worker bool // the worker runs; guarded by mu
 
 	mu        sync.Mutex
@@ -134,6 +134,10 @@ type call struct {
 	cancelled bool // guarded by thread.mu
 	r         uintptr
 	e         unix.Errno
+	// answered: the harvest delivered the answer (server.commit);
+	// refused: it could not, and the events were put back. Both belong to
+	// the goroutine serving the call.
+	answered, refused bool
 }
 
 // replay remembers a side-effecting call whose answer could not be
@@ -293,9 +297,7 @@ func newBox(listener int, opts Options) (*Box, error) {
 		return nil, fmt.Errorf("seccompbox: reserving fd %d: %v", b.slot, e)
 	}
 	rawClose(b.slot)
-	b.itable = newViewTable()
-	b.imem = guestMem{listener: listener}
-	b.itask = syscalls.NewTask(b.k, b.itable, &b.imem, syscalls.AMD64)
+	b.recv.init(b, 0)
 	return b, nil
 }
 
@@ -366,7 +368,7 @@ func (b *Box) shutdown() {
 		if c := th.current; c != nil {
 			c.cancelled = true
 			if c.running {
-				th.task.Interrupt(int(unix.SIGKILL))
+				th.srv.task.Interrupt(int(unix.SIGKILL))
 			}
 		}
 		if th.worker {
@@ -384,7 +386,7 @@ func (b *Box) shutdown() {
 	for _, inst := range b.instanceList() {
 		b.kill(inst)
 	}
-	b.itask.Exit()
+	b.recv.task.Exit()
 	b.closeFDs()
 }
 

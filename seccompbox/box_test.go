@@ -9,9 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // guestBin is the C guest (testdata/guest.c), built by TestMain; buildErr
@@ -148,6 +153,73 @@ func TestRestartedWaitEINTR(t *testing.T) {
 	if n := b.stats[statCancelled].count.Load(); n < 1 {
 		t.Errorf("no interrupted wait counted")
 	}
+}
+
+// TestUndeliveredAnswerPutsEventsBack: a guest thread interrupted after
+// the copy-out of its events and before the answer (the test's hook sends
+// SIGUSR1 and waits until the notification is withdrawn) loses nothing:
+// the events are queued again, the ONESHOT registration still armed, and
+// the guest's next wait (its retry after EINTR, or the kernel's restart)
+// gets what the native run's first wait got.
+func TestUndeliveredAnswerPutsEventsBack(t *testing.T) {
+	needGuest(t)
+	for _, sc := range []string{"undelivered", "undelivered-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			want, wantCode := runNative(t, sc)
+			var mu sync.Mutex
+			seen := map[int32]bool{}
+			hook := func(b *Box, n *notif) {
+				maxev := int32(n.args[2])
+				mu.Lock()
+				defer mu.Unlock()
+				if (maxev != 6 && maxev != 7) || seen[maxev] {
+					return
+				}
+				seen[maxev] = true
+				if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), unix.SIGUSR1); err != nil {
+					t.Errorf("tgkill: %v", err)
+					return
+				}
+				for end := time.Now().Add(5 * time.Second); notifIDValid(b.listener, n.id); {
+					if time.Now().After(end) {
+						t.Errorf("the guest thread did not leave the interrupted wait")
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if len(seen) != 2 {
+				t.Errorf("interrupted %d waits, want 2 (maxevents %v)", len(seen), seen)
+			}
+			if n := b.stats[statRolledBack].count.Load(); n != 2 {
+				t.Errorf("%d harvests put back, want 2", n)
+			}
+		})
+	}
+}
+
+// tgidOf returns the thread group of thread tid.
+func tgidOf(t *testing.T, tid uint32) int {
+	t.Helper()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no Tgid in /proc/%d/status", tid)
+	return 0
 }
 
 // TestExitStatus: the box reports the guest's exit status and death by a

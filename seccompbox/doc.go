@@ -72,6 +72,16 @@
 //     no longer valid: the copy-out checks first, and a failed first copy
 //     leaves the harvested events queued (the model's EventWriter
 //     contract).
+//   - A wait that harvested events is answered from inside the harvest,
+//     after the copy-out and before the model consumes the events
+//     (syscalls.Task.SetEventCommit, epoll.EventCommitter). If the answer
+//     cannot be delivered (the thread was interrupted in between), the
+//     model puts every event back at the head of its ready list, untouched
+//     and ONESHOT registrations still armed, as Linux's interrupted
+//     epoll_wait leaves them: the thread's next wait gets them. Host
+//     wakeups are held back (pollMu) from the answer to the end of the
+//     harvest, so that what the guest does once answered reaches the ready
+//     list after the harvest's re-queued items, as in Linux.
 //   - Options.RestartEINTR answers EINTR to the first wait after an
 //     interrupted one (a handler with SA_RESTART makes the kernel restart
 //     the trapped call, where Linux's epoll_wait returns EINTR).
@@ -99,6 +109,10 @@
 //	pollMu > proxMu (read) > proxy.mu; a proxy's queue is notified with
 //	pollMu held, and model locks are taken below it (the model calls
 //	proxy.Readiness, which takes proxy.mu)
+//	a model instance's harvest lock > pollMu: a wait's answer is sent from
+//	inside the harvest (server.commit) with pollMu held until the harvest
+//	ends; wakeups, the only model code run under pollMu, take ready-list
+//	locks, never a harvest lock
 //	thread.mu is a leaf apart from the task's signal lock (Interrupt)
 //	instance.bellMu and readyMu are leaves
 //

@@ -36,7 +36,7 @@ func (b *Box) threadFor(n *notif) *thread {
 	}
 	if th == nil {
 		th = &thread{tid: tid}
-		th.mem = guestMem{pid: int(tid), listener: b.listener}
+		th.srv.mem = guestMem{pid: int(tid), listener: b.listener}
 		b.mu.Lock()
 		b.threads[tid] = th
 		b.mu.Unlock()
@@ -251,10 +251,10 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	epfd, op, tfd := int32(n.args[0]), int32(n.args[1]), int32(n.args[2])
 	// Linux reads the event before it looks at the fds (EFAULT first).
 	var events uint32
-	b.imem.pid, b.imem.id = int(th.tid), 0
+	b.recv.mem.pid, b.recv.mem.id = int(th.tid), 0
 	if op != unix.EPOLL_CTL_DEL {
 		var ev [12]byte
-		if b.imem.CopyIn(n.args[3], ev[:]) != nil {
+		if b.recv.mem.CopyIn(n.args[3], ev[:]) != nil {
 			b.reply(th, n, 0, unix.EFAULT, false)
 			return
 		}
@@ -326,7 +326,7 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 		b.slotMu.Unlock()
 		rawClose(g)
 	}
-	t := b.itable
+	t := b.recv.table
 	ok := install(t, inst.file, epfd)
 	if ok && target != nil && tfd != epfd {
 		ok = install(t, target, tfd)
@@ -338,7 +338,7 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 		for i := range args {
 			args[i] = uintptr(n.args[i])
 		}
-		r, e = b.itask.Syscall(unix.SYS_EPOLL_CTL, args)
+		r, e = b.recv.task.Syscall(unix.SYS_EPOLL_CTL, args)
 	} else {
 		e = unix.ENOMEM
 	}
@@ -397,8 +397,8 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 	case unix.SYS_EPOLL_PWAIT2:
 		if n.args[3] != 0 {
 			var ts [16]byte
-			b.imem.pid = int(th.tid)
-			if b.imem.CopyIn(n.args[3], ts[:]) != nil {
+			b.recv.mem.pid = int(th.tid)
+			if b.recv.mem.CopyIn(n.args[3], ts[:]) != nil {
 				nonblocking = true // the syscall layer answers EFAULT
 			} else {
 				nonblocking = binary.LittleEndian.Uint64(ts[:]) == 0 && binary.LittleEndian.Uint64(ts[8:]) == 0
@@ -420,19 +420,19 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 		b.drainHost()
 		if inst.ep.EventsAvailable() {
 			c.n.args[3] = 0
-			b.imem.pid, b.imem.id, b.imem.stale = int(th.tid), n.id, false
-			b.serveWait(b.itask, &b.imem, b.itable, c)
-			if c.e != 0 || c.r > 0 || b.imem.stale {
-				b.finishWait(th, c, b.itask, &b.imem)
+			b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
+			b.recv.serveWait(c)
+			if c.e != 0 || c.r > 0 || b.recv.mem.stale {
+				b.finishWait(th, c, &b.recv.mem)
 				return
 			}
 			c.n.args[3] = n.args[3]
 		}
 	}
 	if nonblocking {
-		b.imem.pid, b.imem.id, b.imem.stale = int(th.tid), n.id, false
-		b.serveWait(b.itask, &b.imem, b.itable, c)
-		b.finishWait(th, c, b.itask, &b.imem)
+		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
+		b.recv.serveWait(c)
+		b.finishWait(th, c, &b.recv.mem)
 		return
 	}
 	th.mu.Lock()
@@ -440,8 +440,7 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 	if !th.worker {
 		th.worker = true
 		th.work = make(chan *call, 1)
-		th.table = newViewTable()
-		th.task = syscalls.NewTask(b.k, th.table, &th.mem, syscalls.AMD64)
+		th.srv.init(b, int(th.tid))
 		b.workers.Add(1)
 		go b.worker(th)
 	}
@@ -449,42 +448,116 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 	th.work <- c
 }
 
-// serveWait runs a wait through the syscall layer on task, after bringing
-// the model up to date with the host.
-func (b *Box) serveWait(task *syscalls.Task, mem *guestMem, t *fd.Table, c *call) (uintptr, unix.Errno) {
+// server is what serves guest system calls on one goroutine: the
+// receiver's (inline calls) or a guest thread's worker (its blocking
+// waits). Its task sees the guest through a view table and the guest
+// thread's memory.
+type server struct {
+	b     *Box
+	task  *syscalls.Task
+	mem   guestMem
+	table *fd.Table
+	c     *call // the wait being served, for commit
+	// holdsPoll: commit took b.pollMu, and serveWait releases it once the
+	// harvest is done.
+	holdsPoll bool
+}
+
+func (s *server) init(b *Box, pid int) {
+	s.b = b
+	s.mem.pid, s.mem.listener = pid, b.listener
+	s.table = newViewTable()
+	s.task = syscalls.NewTask(b.k, s.table, &s.mem, syscalls.AMD64)
+	s.task.SetEventCommit(s.commit)
+}
+
+// errUnanswered refuses a harvest whose answer was not delivered.
+var errUnanswered = unix.EINTR
+
+// commit answers a wait that harvested n events, from inside the harvest,
+// before the model consumes them (syscalls.Task.SetEventCommit). If the
+// answer cannot be delivered (the guest thread was interrupted out of the
+// call after the copy-out), the refusal puts the events back on the ready
+// list untouched, ONESHOT registrations still armed, as Linux's
+// interrupted epoll_wait leaves them.
+//
+// The guest thread runs again as soon as it has the answer, while the
+// model still has to finish the harvest (re-queue level-triggered items).
+// Host wakeups the guest causes meanwhile must reach the model after that,
+// as they reach Linux's ready list after its harvest: commit takes pollMu
+// before the answer, and serveWait releases it after the harvest. commit
+// runs with the model instance's harvest lock held; no path takes that
+// lock with pollMu held (wakeups take only the ready-list locks).
+func (s *server) commit(n int) error {
+	c := s.c
+	if c == nil {
+		return nil
+	}
+	if s.mem.stale {
+		// The copy-out found the notification withdrawn part-way.
+		c.refused = true
+		return errUnanswered
+	}
+	s.b.pollMu.Lock()
+	s.holdsPoll = true
+	if h := s.b.opts.beforeAnswer; h != nil {
+		h(s.b, &c.n)
+	}
+	if send(s.b.listener, c.n.id, int64(n), 0) != 0 {
+		c.refused = true
+		return errUnanswered
+	}
+	c.answered = true
+	return nil
+}
+
+// serveWait runs wait c through the syscall layer, after bringing the
+// model up to date with the host. A wait that harvests events is answered
+// from inside the harvest (commit); finishWait answers the others.
+func (s *server) serveWait(c *call) {
+	b := s.b
 	epfd := int32(c.n.args[0])
 	b.reapChildren(c.inst)
 	b.drainHost()
-	if !install(t, c.inst.file, epfd) {
+	if !install(s.table, c.inst.file, epfd) {
 		c.r, c.e = 0, unix.ENOMEM
-		return 0, unix.ENOMEM
+		return
 	}
 	var args [6]uintptr
 	for i := range args {
 		args[i] = uintptr(c.n.args[i])
 	}
-	r, e := task.Syscall(uintptr(c.n.nr), args)
-	t.Close(epfd)
+	s.c = c
+	r, e := s.task.Syscall(uintptr(c.n.nr), args)
+	s.c = nil
+	if s.holdsPoll {
+		s.holdsPoll = false
+		b.pollMu.Unlock()
+	}
+	s.table.Close(epfd)
 	c.inst.refreshBell(false)
 	c.r, c.e = r, e
-	return r, e
 }
 
-// finishWait answers a served wait, unless its thread has left the call.
-func (b *Box) finishWait(th *thread, c *call, task *syscalls.Task, mem *guestMem) {
+// finishWait answers a served wait, unless it was answered from inside its
+// harvest, its answer failed there, or its thread has left the call.
+func (b *Box) finishWait(th *thread, c *call, mem *guestMem) {
 	th.mu.Lock()
 	if th.current == c {
 		th.current = nil
 	}
 	cancelled := c.cancelled
+	if c.refused {
+		// Interrupted after the copy-out (the events are queued again):
+		// the thread left the call as a cancelled wait does.
+		th.cancelled = true
+	}
 	th.mu.Unlock()
 	c.inst.file.DecRef()
-	if !mem.stale && !cancelled {
-		if send(b.listener, c.n.id, int64(c.r), c.e) == unix.ENOENT && c.e == 0 && c.r > 0 {
-			// Interrupted between the copy-out and the answer: the
-			// events are lost to the guest.
-			b.stats[statLost].count.Add(1)
-		}
+	if c.refused {
+		b.stats[statRolledBack].count.Add(1)
+	} else if !mem.stale && !cancelled && !c.answered {
+		send(b.listener, c.n.id, int64(c.r), c.e)
 	}
 	b.account(c.n.nr, c.start)
 }
@@ -539,7 +612,7 @@ func (b *Box) reapThreads() {
 // is closed (the thread exited, or the box stops).
 func (b *Box) worker(th *thread) {
 	defer b.workers.Done()
-	defer th.task.Exit()
+	defer th.srv.task.Exit()
 	for c := range th.work {
 		th.mu.Lock()
 		if c.cancelled {
@@ -551,14 +624,14 @@ func (b *Box) worker(th *thread) {
 			continue
 		}
 		c.running = true
-		th.task.DiscardSignals(killBit)
+		th.srv.task.DiscardSignals(killBit)
 		th.mu.Unlock()
-		th.mem.id, th.mem.stale = c.n.id, false
-		b.serveWait(th.task, &th.mem, th.table, c)
+		th.srv.mem.id, th.srv.mem.stale = c.n.id, false
+		th.srv.serveWait(c)
 		th.mu.Lock()
 		c.running = false
 		th.mu.Unlock()
-		b.finishWait(th, c, th.task, &th.mem)
+		b.finishWait(th, c, &th.srv.mem)
 	}
 }
 
@@ -569,7 +642,7 @@ func (b *Box) cancelLocked(th *thread, c *call) {
 		th.current = nil
 	}
 	if c.running {
-		th.task.Interrupt(int(unix.SIGKILL))
+		th.srv.task.Interrupt(int(unix.SIGKILL))
 	}
 	b.stats[statCancelled].count.Add(1)
 }
@@ -666,8 +739,8 @@ func (b *Box) pollSync(th *thread, n *notif) {
 			nfds = 64 // larger sets: every instance
 		} else {
 			buf := make([]byte, 8*nfds)
-			b.imem.pid, b.imem.id = int(th.tid), 0
-			if b.imem.CopyIn(n.args[0], buf) != nil {
+			b.recv.mem.pid, b.recv.mem.id = int(th.tid), 0
+			if b.recv.mem.CopyIn(n.args[0], buf) != nil {
 				return
 			}
 			for i := uint64(0); i < nfds; i++ {

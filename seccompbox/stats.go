@@ -18,15 +18,15 @@ const (
 	statPwait
 	statPwait2
 	statPoll
-	statSigmask   // blocking pwaits with a signal mask (not emulated)
-	statCancelled // waits the guest was interrupted out of
-	statLost      // waits whose events were copied out but could not be answered
+	statSigmask    // blocking pwaits with a signal mask (not emulated)
+	statCancelled  // waits the guest was interrupted out of
+	statRolledBack // waits whose events were copied out but whose answer failed: the events were put back
 	statN
 )
 
 var statNames = [statN]string{"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
 	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "blocking pwait with sigmask",
-	"waits interrupted", "events lost to interrupted replies"}
+	"waits interrupted", "harvests put back (answer failed)"}
 
 type stat struct {
 	count atomic.Int64

@@ -198,6 +198,54 @@ static void signals(int restart) {
 	show("next wait", epoll_wait(ep, ev, 4, 1000), ev);
 }
 
+static void *latewriter(void *a) {
+	int efd = *(int *)a;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	usleep(100 * 1000);
+	uint64_t one = 1;
+	write(efd, &one, 8);
+	return NULL;
+}
+
+// undelivered: under the box, the test interrupts the first wait of each
+// part (maxevents 6 and 7) with SIGUSR1 after its events were copied out
+// and before its answer: the events must still be queued, in order, the
+// ONESHOT ones armed, for the wait that follows (a retry after EINTR, or
+// the kernel's restart). Natively the first wait simply succeeds. In part
+// 1 a level-triggered, a ONESHOT and an edge-triggered eventfd are ready
+// before the wait (the box harvests inline); in part 2 a ONESHOT eventfd
+// becomes ready while the wait blocks (a worker harvests).
+static void undelivered(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[8];
+	uint32_t modes[3] = {0, EPOLLONESHOT, EPOLLET};
+	for (int part = 1; part <= 2; part++) {
+		int efd[3], n = part == 1 ? 3 : 1;
+		int ep = epoll_create1(0);
+		for (int i = 0; i < n; i++) {
+			efd[i] = eventfd(part == 1, EFD_NONBLOCK);
+			ctl(ep, EPOLL_CTL_ADD, efd[i], EPOLLIN | (part == 1 ? modes[i] : EPOLLONESHOT), 10 * part + i);
+		}
+		pthread_t t;
+		if (part == 2)
+			pthread_create(&t, NULL, latewriter, &efd[0]);
+		int r;
+		do
+			r = epoll_wait(ep, ev, 5 + part, 3000);
+		while (r < 0 && errno == EINTR);
+		show(part == 1 ? "ready before: first" : "ready later: first", r, ev);
+		show(part == 1 ? "ready before: second" : "ready later: second", epoll_wait(ep, ev, 8, 0), ev);
+		if (part == 2)
+			pthread_join(t, NULL);
+		for (int i = 0; i < n; i++)
+			close(efd[i]);
+		close(ep);
+	}
+}
+
 struct mtarg {
 	int ep, efd, rounds;
 	long got;
@@ -367,6 +415,10 @@ int main(int argc, char **argv) {
 		signals(0);
 	else if (!strcmp(s, "signals-restart"))
 		signals(1);
+	else if (!strcmp(s, "undelivered"))
+		undelivered(0);
+	else if (!strcmp(s, "undelivered-restart"))
+		undelivered(1);
 	else if (!strcmp(s, "threads"))
 		threads();
 	else if (!strcmp(s, "forked"))
