@@ -29,18 +29,11 @@ type Options struct {
 	// them; without it, a poll of an epoll fd sees a change the guest made
 	// only once the box has seen it (asynchronously).
 	NoPollSync bool
-	// RestartEINTR answers EINTR to the first epoll wait a thread makes
-	// after one of its waits was interrupted. Linux never restarts an
-	// epoll wait, but the kernel restarts a trapped call interrupted by a
-	// handler with SA_RESTART (with its full timeout); the heuristic
-	// restores the EINTR, and gives a spurious one to a thread whose
-	// handler had no SA_RESTART and that waits again.
-	RestartEINTR bool
 	// Log receives the box's warnings (os.Stderr when nil).
 	Log io.Writer
 
 	// beforeAnswer, for tests, runs just before the answer of a wait that
-	// harvested events is sent.
+	// harvested events, or of an epoll_ctl, is sent.
 	beforeAnswer func(b *Box, n *notif)
 }
 
@@ -119,15 +112,35 @@ type thread struct {
 	srv    server
 	worker bool // the worker runs; guarded by mu
 
-	mu        sync.Mutex
-	current   *call // the blocking wait in flight; guarded by mu
-	cancelled bool  // a wait was interrupted and not answered; guarded by mu
-	replay    *replay
+	mu      sync.Mutex
+	current *call // the blocking wait in flight; guarded by mu
+	// cancelled: a wait of this thread was interrupted out of (a signal, a
+	// stop) and not answered, and the box has not yet seen how the guest
+	// left it (sigreturn.go); intr is where that wait was made. Guarded by
+	// mu.
+	cancelled bool
+	intr      callSite
+	replay    *replay // guarded by mu
+}
+
+// callSite identifies a trapped call by its number and the address after
+// its syscall instruction.
+type callSite struct {
+	nr int32
+	ip uint64
+}
+
+// leftCallLocked records that the thread was interrupted out of the wait
+// n (th.mu held).
+func (th *thread) leftCallLocked(n *notif) {
+	th.cancelled = true
+	th.intr = callSite{nr: n.nr, ip: n.ip}
 }
 
 // call is one blocking wait handed to a worker.
 type call struct {
 	n         notif
+	th        *thread
 	inst      *instance
 	start     time.Time
 	running   bool // guarded by thread.mu
@@ -145,6 +158,7 @@ type call struct {
 // the same answer is given again instead of doing it twice.
 type replay struct {
 	nr   int32
+	ip   uint64
 	args [6]uint64
 	val  int64
 	err  unix.Errno

@@ -140,65 +140,130 @@ func TestScenariosMatchLinux(t *testing.T) {
 	}
 }
 
-// TestRestartedWaitEINTR: a handler with SA_RESTART makes the kernel
-// restart the trapped call, where Linux's epoll_wait returns EINTR;
-// RestartEINTR answers the restart with EINTR.
+// TestRestartedWaitEINTR: a handler with SA_RESTART would make the kernel
+// restart the trapped wait, where Linux's epoll_wait returns EINTR; the
+// box rewrites the signal frame at rt_sigreturn so that the guest sees
+// EINTR.
 func TestRestartedWaitEINTR(t *testing.T) {
 	needGuest(t)
 	want, _ := runNative(t, "signals-restart")
-	got, _, b := runBoxed(t, Options{RestartEINTR: true}, "signals-restart")
+	got, _, b := runBoxed(t, Options{}, "signals-restart")
 	if got != want {
 		t.Errorf("boxed:\n%s\nnative:\n%s", got, want)
 	}
 	if n := b.stats[statCancelled].count.Load(); n < 1 {
 		t.Errorf("no interrupted wait counted")
 	}
+	if n := b.stats[statSettled].count.Load(); n != 1 {
+		t.Errorf("%d interrupted calls settled at sigreturn, want 1", n)
+	}
+}
+
+// interruptOnce returns a beforeAnswer hook that, for the first answer of
+// each kind pick names (nil: not to be interrupted), sends SIGUSR1 to the
+// guest thread and waits until it has left the call; kinds counts them.
+func interruptOnce(t *testing.T, pick func(n *notif) any) (hook func(*Box, *notif), kinds func() int) {
+	var mu sync.Mutex
+	seen := map[any]bool{}
+	hook = func(b *Box, n *notif) {
+		k := pick(n)
+		mu.Lock()
+		defer mu.Unlock()
+		if k == nil || seen[k] {
+			return
+		}
+		seen[k] = true
+		if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), unix.SIGUSR1); err != nil {
+			t.Errorf("tgkill: %v", err)
+			return
+		}
+		for end := time.Now().Add(5 * time.Second); notifIDValid(b.listener, n.id); {
+			if time.Now().After(end) {
+				t.Errorf("the guest thread did not leave the interrupted call")
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	kinds = func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	return hook, kinds
 }
 
 // TestUndeliveredAnswerPutsEventsBack: a guest thread interrupted after
-// the copy-out of its events and before the answer (the test's hook sends
-// SIGUSR1 and waits until the notification is withdrawn) loses nothing:
-// the events are queued again, the ONESHOT registration still armed, and
-// the guest's next wait (its retry after EINTR, or the kernel's restart)
-// gets what the native run's first wait got.
+// the copy-out of its events and before the answer loses nothing: the
+// events are queued again, the ONESHOT registration still armed, and the
+// guest's next wait (its retry after EINTR) gets what the native run's
+// first wait got.
 func TestUndeliveredAnswerPutsEventsBack(t *testing.T) {
 	needGuest(t)
 	for _, sc := range []string{"undelivered", "undelivered-restart"} {
 		t.Run(sc, func(t *testing.T) {
 			want, wantCode := runNative(t, sc)
-			var mu sync.Mutex
-			seen := map[int32]bool{}
-			hook := func(b *Box, n *notif) {
-				maxev := int32(n.args[2])
-				mu.Lock()
-				defer mu.Unlock()
-				if (maxev != 6 && maxev != 7) || seen[maxev] {
-					return
+			hook, kinds := interruptOnce(t, func(n *notif) any {
+				if maxev := int32(n.args[2]); isWait(n.nr) && (maxev == 6 || maxev == 7) {
+					return maxev
 				}
-				seen[maxev] = true
-				if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), unix.SIGUSR1); err != nil {
-					t.Errorf("tgkill: %v", err)
-					return
-				}
-				for end := time.Now().Add(5 * time.Second); notifIDValid(b.listener, n.id); {
-					if time.Now().After(end) {
-						t.Errorf("the guest thread did not leave the interrupted wait")
-						return
-					}
-					time.Sleep(time.Millisecond)
-				}
-			}
+				return nil
+			})
 			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
 			if got != want || code != wantCode {
 				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
 			}
-			if len(seen) != 2 {
-				t.Errorf("interrupted %d waits, want 2 (maxevents %v)", len(seen), seen)
+			if n := kinds(); n != 2 {
+				t.Errorf("interrupted %d waits, want 2", n)
 			}
 			if n := b.stats[statRolledBack].count.Load(); n != 2 {
 				t.Errorf("%d harvests put back, want 2", n)
 			}
 		})
+	}
+}
+
+// TestInterruptedCtlAnswersItsResult: an epoll_ctl interrupted after the
+// box made the registration and before the answer returns 0, as on Linux:
+// the box writes the result into the signal frame at rt_sigreturn, whether
+// the handler would have made the kernel restart the call or return EINTR.
+func TestInterruptedCtlAnswersItsResult(t *testing.T) {
+	needGuest(t)
+	for _, sc := range []string{"ctlsignal", "ctlsignal-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			want, wantCode := runNative(t, sc)
+			hook, kinds := interruptOnce(t, func(n *notif) any {
+				if n.nr == unix.SYS_EPOLL_CTL {
+					return n.nr
+				}
+				return nil
+			})
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if kinds() != 1 {
+				t.Errorf("the ctl was not interrupted")
+			}
+			if n := b.stats[statSettled].count.Load(); n != 1 {
+				t.Errorf("%d interrupted calls settled at sigreturn, want 1", n)
+			}
+		})
+	}
+}
+
+// TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
+// restarted by the kernel (no handler runs); Linux's epoll_wait returns
+// EINTR, and so must the box's answer to the restart.
+func TestStoppedWaitEINTR(t *testing.T) {
+	needGuest(t)
+	want, _ := runNative(t, "stopped")
+	if !strings.Contains(want, "EINTR") {
+		t.Fatalf("native run: %q, want EINTR (has the kernel changed?)", want)
+	}
+	got, _, _ := runBoxed(t, Options{}, "stopped")
+	if got != want {
+		t.Errorf("boxed:\n%s\nnative:\n%s", got, want)
 	}
 }
 

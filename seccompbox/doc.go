@@ -12,9 +12,11 @@
 //   - The shim (RunShimIfRequested): the current executable re-run by Start;
 //     it locks its thread, sets NO_NEW_PRIVS, installs a cBPF filter with
 //     a new listener (kill for other arches and x32 numbers, user
-//     notification for the epoll calls, and for poll, ppoll, select and
-//     pselect6 unless Options.NoPollSync), sends the listener over an
-//     inherited SEQPACKET socket and execs the guest.
+//     notification for the epoll calls and rt_sigreturn, and for poll,
+//     ppoll, select and pselect6 unless Options.NoPollSync), sends the
+//     listener over an inherited SEQPACKET socket and execs the guest. Its
+//     signals stay blocked from the filter to the exec, since a handled
+//     signal's rt_sigreturn would wait for a listener not yet sent.
 //   - The Box (Start, Wait): the supervisor. One receiver goroutine, locked
 //     to its OS thread, takes each notification and serves inline all that
 //     cannot block (create, ctl, waits with a zero timeout, the first
@@ -82,9 +84,11 @@
 //     wakeups are held back (pollMu) from the answer to the end of the
 //     harvest, so that what the guest does once answered reaches the ready
 //     list after the harvest's re-queued items, as in Linux.
-//   - Options.RestartEINTR answers EINTR to the first wait after an
-//     interrupted one (a handler with SA_RESTART makes the kernel restart
-//     the trapped call, where Linux's epoll_wait returns EINTR).
+//   - rt_sigreturn is trapped (sigreturn.go): when a handler returns, the
+//     signal frame says whether the kernel is about to restart the
+//     interrupted call (SA_RESTART) or return EINTR, and the box rewrites
+//     it to Linux's answer: EINTR for a wait, the applied result for a
+//     ctl. A wait restarted with no handler run (a stop) is answered EINTR.
 //   - A ctl whose answer could not be delivered is answered again, without
 //     being done twice, when the same call comes back (the replay cache).
 //   - A blocking epoll_pwait or epoll_pwait2 with a signal mask cannot be
@@ -113,7 +117,9 @@
 //	inside the harvest (server.commit) with pollMu held until the harvest
 //	ends; wakeups, the only model code run under pollMu, take ready-list
 //	locks, never a harvest lock
-//	thread.mu is a leaf apart from the task's signal lock (Interrupt)
+//	thread.mu is a leaf apart from the task's signal lock (Interrupt); a
+//	wait's answer (server.commit) is sent with it held, so that the
+//	thread's record and the answer change together
 //	instance.bellMu and readyMu are leaves
 //
 // Model locks are never held while the box takes its own, except proxy.mu

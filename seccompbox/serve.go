@@ -65,6 +65,10 @@ func (b *Box) getfd(th *thread, n int32) (int, unix.Errno) {
 
 func (b *Box) handle(n *notif) {
 	start := time.Now()
+	if n.nr == unix.SYS_RT_SIGRETURN {
+		b.sigreturn(n, start)
+		return
+	}
 	th := b.threadFor(n)
 	if th == nil {
 		sendContinue(b.listener, n.id)
@@ -73,13 +77,9 @@ func (b *Box) handle(n *notif) {
 	// A thread has one system call in flight: a wait of this thread still
 	// recorded as in flight was interrupted (and maybe restarted).
 	th.mu.Lock()
-	interrupted := false
 	if c := th.current; c != nil {
 		b.cancelLocked(th, c)
-		interrupted = true
-	}
-	if interrupted {
-		th.cancelled = true
+		th.leftCallLocked(&c.n)
 	}
 	wasCancelled := th.cancelled
 	if !isWait(n.nr) {
@@ -101,7 +101,11 @@ func (b *Box) handle(n *notif) {
 	case unix.SYS_EPOLL_CTL:
 		b.ctl(th, n, start)
 	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
-		if b.opts.RestartEINTR && wasCancelled {
+		if wasCancelled {
+			// The thread never returned from its interrupted wait (no
+			// handler ran, so no sigreturn settled it): the kernel
+			// restarted it, after a stop for one. Linux's epoll_wait is
+			// never restarted; it returns EINTR.
 			th.mu.Lock()
 			th.cancelled = false
 			th.mu.Unlock()
@@ -124,9 +128,12 @@ func isWait(nr int32) bool {
 // reply answers n. For a side-effecting call (sideEffect), an answer that
 // cannot be delivered is kept for a restart of the same call.
 func (b *Box) reply(th *thread, n *notif, val int64, e unix.Errno, sideEffect bool) {
+	if h := b.opts.beforeAnswer; h != nil && sideEffect {
+		h(b, n)
+	}
 	if send(b.listener, n.id, val, e) == unix.ENOENT && sideEffect {
 		th.mu.Lock()
-		th.replay = &replay{nr: n.nr, args: n.args, val: val, err: e}
+		th.replay = &replay{nr: n.nr, ip: n.ip, args: n.args, val: val, err: e}
 		th.mu.Unlock()
 	}
 }
@@ -411,7 +418,7 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 			"and one it blocks may (pid %d)", th.tid)
 		b.stats[statSigmask].count.Add(1)
 	}
-	c := &call{n: *n, inst: inst, start: start}
+	c := &call{n: *n, th: th, inst: inst, start: start}
 	if !nonblocking && n.nr != unix.SYS_EPOLL_PWAIT2 {
 		// Events already queued: the first harvest of a blocking wait is
 		// a zero-timeout one (Linux's ep_poll harvests before it sleeps),
@@ -493,21 +500,36 @@ func (s *server) commit(n int) error {
 	if c == nil {
 		return nil
 	}
-	if s.mem.stale {
-		// The copy-out found the notification withdrawn part-way.
-		c.refused = true
-		return errUnanswered
-	}
 	s.b.pollMu.Lock()
 	s.holdsPoll = true
 	if h := s.b.opts.beforeAnswer; h != nil {
 		h(s.b, &c.n)
 	}
-	if send(s.b.listener, c.n.id, int64(n), 0) != 0 {
+	// The thread's record is settled under th.mu together with the
+	// answer: the guest's next call, which may arrive the moment it has
+	// the answer, must not find this wait still in flight (it would take
+	// it for interrupted), and an interrupted thread's rt_sigreturn must
+	// find it interrupted.
+	th := c.th
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	switch {
+	case c.cancelled:
+		// The box already saw the thread leave the call.
 		c.refused = true
+	case s.mem.stale || send(s.b.listener, c.n.id, int64(n), 0) != 0:
+		// Withdrawn during the copy-out, or before the answer.
+		c.refused = true
+		th.leftCallLocked(&c.n)
+	default:
+		c.answered = true
+	}
+	if th.current == c {
+		th.current = nil
+	}
+	if c.refused {
 		return errUnanswered
 	}
-	c.answered = true
 	return nil
 }
 
@@ -547,11 +569,6 @@ func (b *Box) finishWait(th *thread, c *call, mem *guestMem) {
 		th.current = nil
 	}
 	cancelled := c.cancelled
-	if c.refused {
-		// Interrupted after the copy-out (the events are queued again):
-		// the thread left the call as a cancelled wait does.
-		th.cancelled = true
-	}
 	th.mu.Unlock()
 	c.inst.file.DecRef()
 	if c.refused {
@@ -671,7 +688,7 @@ func (b *Box) sweeper() {
 			th.mu.Lock()
 			if c := th.current; c != nil && c.running && !notifIDValid(b.listener, c.n.id) {
 				b.cancelLocked(th, c)
-				th.cancelled = true
+				th.leftCallLocked(&c.n)
 			}
 			th.mu.Unlock()
 		}

@@ -49,7 +49,7 @@ func shimMain(v string) error {
 			env = append(env, kv)
 		}
 	}
-	nrs := append([]uint32(nil), epollNrs...)
+	nrs := append(append([]uint32(nil), epollNrs...), sigreturnNr)
 	if mode == "epoll+poll" {
 		nrs = append(nrs, pollNrs...)
 	}
@@ -75,6 +75,15 @@ func shimMain(v string) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("PR_SET_NO_NEW_PRIVS: %v", err)
 	}
+	// rt_sigreturn is trapped too: a signal handled on this thread before
+	// the supervisor has the listener would wait for it forever. Signals
+	// stay blocked until the listener is sent, and the thread's mask is
+	// restored for the guest just before execve.
+	all, old := ^uint64(0), uint64(0)
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK,
+		uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+		return fmt.Errorf("blocking signals: %v", e)
+	}
 	lfd, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
 		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
 	if e != 0 {
@@ -91,6 +100,7 @@ func shimMain(v string) error {
 	}
 	rawClose(int(lfd))
 	rawClose(sock)
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 	_, _, e = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
 		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
 	return fmt.Errorf("exec %s: %v", path, e)

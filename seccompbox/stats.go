@@ -18,15 +18,17 @@ const (
 	statPwait
 	statPwait2
 	statPoll
+	statSigreturn
 	statSigmask    // blocking pwaits with a signal mask (not emulated)
 	statCancelled  // waits the guest was interrupted out of
 	statRolledBack // waits whose events were copied out but whose answer failed: the events were put back
+	statSettled    // interrupted calls given Linux's answer in their signal frame (sigreturn.go)
 	statN
 )
 
 var statNames = [statN]string{"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
-	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "blocking pwait with sigmask",
-	"waits interrupted", "harvests put back (answer failed)"}
+	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "rt_sigreturn", "blocking pwait with sigmask",
+	"waits interrupted", "harvests put back (answer failed)", "interrupted calls settled at sigreturn"}
 
 type stat struct {
 	count atomic.Int64
@@ -48,6 +50,8 @@ func statIndex(nr int32) int {
 		return statPwait
 	case unix.SYS_EPOLL_PWAIT2:
 		return statPwait2
+	case unix.SYS_RT_SIGRETURN:
+		return statSigreturn
 	}
 	return statPoll
 }

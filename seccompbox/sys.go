@@ -62,6 +62,9 @@ var (
 	epollNrs = []uint32{unix.SYS_EPOLL_CREATE, unix.SYS_EPOLL_CREATE1, unix.SYS_EPOLL_CTL,
 		unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2}
 	pollNrs = []uint32{unix.SYS_POLL, unix.SYS_PPOLL, unix.SYS_SELECT, unix.SYS_PSELECT6}
+	// rt_sigreturn is trapped so that the box sees how a handler leaves
+	// an interrupted call (sigreturn.go).
+	sigreturnNr = uint32(unix.SYS_RT_SIGRETURN)
 )
 
 // BPF instruction classes and fields used by the filter.

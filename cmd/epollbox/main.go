@@ -6,7 +6,7 @@
 // served by guestpoll's kernel model and syscall layer. Its other fds stay
 // real host fds. See docs/epollbox.md and package seccompbox.
 //
-//	epollbox [-stats] [-eintr] [-no-poll-sync] -- PROGRAM [ARGS...]
+//	epollbox [-stats] [-no-poll-sync] -- PROGRAM [ARGS...]
 //
 // epollbox exits with the program's exit status (128+N when a signal N
 // killed it) and forwards SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
@@ -34,7 +34,6 @@ func main() {
 func run(argv []string) int {
 	fs := flag.NewFlagSet("epollbox", flag.ContinueOnError)
 	stats := fs.Bool("stats", false, "print the count and mean service time of each trapped call at exit")
-	eintr := fs.Bool("eintr", false, "answer EINTR to the first epoll wait after an interrupted one (for programs whose handlers use SA_RESTART)")
 	noPoll := fs.Bool("no-poll-sync", false, "do not trap poll/ppoll/select/pselect6 (a poll of an epoll fd may then lag behind)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: epollbox [flags] -- PROGRAM [ARGS...]\n")
@@ -58,7 +57,7 @@ func run(argv []string) int {
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
-	box, err := seccompbox.Start(cmd, seccompbox.Options{RestartEINTR: *eintr, NoPollSync: *noPoll})
+	box, err := seccompbox.Start(cmd, seccompbox.Options{NoPollSync: *noPoll})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "epollbox: %v\n", err)
 		return 126

@@ -246,6 +246,42 @@ static void undelivered(int restart) {
 	}
 }
 
+// ctlsignal: under the box, the test interrupts the first EPOLL_CTL_ADD
+// with SIGUSR1 after the box made the registration and before its answer:
+// the guest must see 0, as on Linux, not EINTR (a handler without
+// SA_RESTART) nor EEXIST (the kernel's restart of the call).
+static void ctlsignal(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[4];
+	int efd = eventfd(1, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	show("add", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 5), 0);
+	show("add again", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 5), 0);
+	show("wait", epoll_wait(ep, ev, 4, 0), ev);
+}
+
+// stopped: a child blocked in epoll_wait is stopped and continued (no
+// handler runs): Linux's epoll_wait returns EINTR, where the kernel would
+// restart a trapped call.
+static void stopped(void) {
+	int ep = epoll_create1(0);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct epoll_event ev[4];
+		show("stopped wait", epoll_wait(ep, ev, 4, 2000), ev);
+		_exit(0);
+	}
+	usleep(200 * 1000);
+	kill(pid, SIGSTOP);
+	usleep(100 * 1000);
+	kill(pid, SIGCONT);
+	int st;
+	waitpid(pid, &st, 0);
+}
+
 struct mtarg {
 	int ep, efd, rounds;
 	long got;
@@ -419,6 +455,12 @@ int main(int argc, char **argv) {
 		undelivered(0);
 	else if (!strcmp(s, "undelivered-restart"))
 		undelivered(1);
+	else if (!strcmp(s, "ctlsignal"))
+		ctlsignal(0);
+	else if (!strcmp(s, "ctlsignal-restart"))
+		ctlsignal(1);
+	else if (!strcmp(s, "stopped"))
+		stopped();
 	else if (!strcmp(s, "threads"))
 		threads();
 	else if (!strcmp(s, "forked"))

@@ -1,0 +1,144 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// How a guest thread leaves an interrupted call.
+//
+// A signal that interrupts a trapped call ends the kernel's wait for the
+// answer with -ERESTARTSYS. A handler with SA_RESTART then makes the kernel
+// re-execute the call, where Linux's epoll_wait returns EINTR; a handler
+// without it makes the guest see EINTR, also for an epoll_ctl the box had
+// already done, which Linux never returns. The box cannot tell the two
+// apart when the call comes back: both are the same call from the same
+// place. It can when the handler returns: rt_sigreturn is trapped, and the
+// signal frame it is about to restore says which it is. Before the handler
+// ran, the kernel saved the thread's registers there either as a restart
+// (rip on the syscall instruction, rax the call's number) or as EINTR (rip
+// after it, rax -EINTR). The box rewrites that saved state into what Linux
+// would have returned: EINTR for a wait, the result it already applied for
+// a ctl (the replay cache). A call interrupted with no handler (a stop and
+// SIGCONT) is always restarted, without a sigreturn: the restarted wait is
+// answered EINTR (handle).
+
+// Offsets in an x86-64 rt_sigframe, which starts 8 bytes below the stack
+// pointer at rt_sigreturn (the handler's return popped pretcode): pretcode
+// (8), then the ucontext, whose uc_mcontext (struct sigcontext) follows
+// uc_flags, uc_link and uc_stack (8+8+24). In sigcontext, rax is register
+// 13 and rip register 16.
+const (
+	frameBelowSP  = 8
+	frameRegsBase = 8 + 40
+	frameRAX      = frameRegsBase + 13*8
+	frameRIP      = frameRegsBase + 16*8
+	syscallInsn   = 2 // the length of the syscall instruction
+)
+
+// sigreturn serves a trapped rt_sigreturn: if the thread has an interrupted
+// call the box has not settled, and the frame is that call's, the saved
+// registers are rewritten to Linux's answer. The call itself is always
+// continued.
+func (b *Box) sigreturn(n *notif, start time.Time) {
+	defer b.account(n.nr, start)
+	defer sendContinue(b.listener, n.id)
+	b.mu.Lock()
+	th := b.threads[int32(n.pid)]
+	b.mu.Unlock()
+	if th == nil {
+		return
+	}
+	th.mu.Lock()
+	if c := th.current; c != nil {
+		// A handler ran: the thread left its blocking wait.
+		b.cancelLocked(th, c)
+		th.leftCallLocked(&c.n)
+	}
+	site, waitLeft := th.intr, th.cancelled
+	rp := th.replay
+	th.mu.Unlock()
+	if !waitLeft && rp == nil {
+		return
+	}
+	// The answer the interrupted call must give.
+	answer := -int64(unix.EINTR)
+	if rp != nil {
+		site = callSite{nr: rp.nr, ip: rp.ip}
+		answer = rp.val
+		if rp.err != 0 {
+			answer = -int64(rp.err)
+		}
+	}
+	sp, ok := syscallSP(int(n.pid))
+	if !ok {
+		return
+	}
+	mem := guestMem{pid: int(n.pid), listener: b.listener, id: n.id}
+	frame := sp - frameBelowSP
+	var reg [8]byte
+	if mem.CopyIn(frame+frameRAX, reg[:]) != nil {
+		return
+	}
+	rax := binary.LittleEndian.Uint64(reg[:])
+	if mem.CopyIn(frame+frameRIP, reg[:]) != nil {
+		return
+	}
+	rip := binary.LittleEndian.Uint64(reg[:])
+	restart := rip == site.ip-syscallInsn && rax == uint64(site.nr)
+	eintr := rip == site.ip && int64(rax) == -int64(unix.EINTR)
+	if !restart && !eintr {
+		return // another handler's frame (nested signals): not this one
+	}
+	if restart || rax != uint64(answer) {
+		binary.LittleEndian.PutUint64(reg[:], uint64(answer))
+		if mem.CopyOut(frame+frameRAX, reg[:]) != nil {
+			return
+		}
+		binary.LittleEndian.PutUint64(reg[:], site.ip)
+		if mem.CopyOut(frame+frameRIP, reg[:]) != nil {
+			return
+		}
+	}
+	th.mu.Lock()
+	if rp != nil && th.replay == rp {
+		th.replay = nil
+	}
+	if waitLeft && th.intr == site {
+		th.cancelled = false
+	}
+	th.mu.Unlock()
+	b.stats[statSettled].count.Add(1)
+}
+
+// syscallSP returns the user stack pointer of thread tid, which is blocked
+// in a system call, from /proc/TID/syscall ("NR ARG1..ARG6 SP PC").
+func syscallSP(tid int) (uint64, bool) {
+	var path [64]byte
+	s := append(path[:0], "/proc/"...)
+	s = appendInt(s, tid)
+	s = append(s, "/syscall\x00"...)
+	f, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&s[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		return 0, false
+	}
+	defer rawClose(int(f))
+	var buf [256]byte
+	n, e := rawRead(int(f), buf[:])
+	if e != 0 || n <= 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(buf[:n]))
+	if len(fields) != 9 {
+		return 0, false // "running", or not in a system call
+	}
+	sp, err := strconv.ParseUint(strings.TrimPrefix(fields[7], "0x"), 16, 64)
+	return sp, err == nil
+}
