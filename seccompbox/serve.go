@@ -430,7 +430,7 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 			b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
 			b.recv.serveWait(c)
 			if c.e != 0 || c.r > 0 || b.recv.mem.stale {
-				b.finishWait(th, c, &b.recv.mem)
+				b.finishWait(c, &b.recv.mem)
 				return
 			}
 			c.n.args[3] = n.args[3]
@@ -439,7 +439,7 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 	if nonblocking {
 		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
 		b.recv.serveWait(c)
-		b.finishWait(th, c, &b.recv.mem)
+		b.finishWait(c, &b.recv.mem)
 		return
 	}
 	th.mu.Lock()
@@ -505,32 +505,37 @@ func (s *server) commit(n int) error {
 	if h := s.b.opts.beforeAnswer; h != nil {
 		h(s.b, &c.n)
 	}
-	// The thread's record is settled under th.mu together with the
-	// answer: the guest's next call, which may arrive the moment it has
-	// the answer, must not find this wait still in flight (it would take
-	// it for interrupted), and an interrupted thread's rt_sigreturn must
-	// find it interrupted.
-	th := c.th
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	switch {
-	case c.cancelled:
-		// The box already saw the thread leave the call.
+	c.th.mu.Lock()
+	c.answered = s.b.answerLocked(c, s.mem.stale, int64(n), 0)
+	c.th.mu.Unlock()
+	if !c.answered {
 		c.refused = true
-	case s.mem.stale || send(s.b.listener, c.n.id, int64(n), 0) != 0:
-		// Withdrawn during the copy-out, or before the answer.
-		c.refused = true
-		th.leftCallLocked(&c.n)
-	default:
-		c.answered = true
-	}
-	if th.current == c {
-		th.current = nil
-	}
-	if c.refused {
 		return errUnanswered
 	}
 	return nil
+}
+
+// answerLocked delivers the answer of wait c, unless the box already knows
+// that its thread left the call, and records the thread as having left it
+// when the answer cannot be delivered (stale: the copy-out found the
+// notification withdrawn). c.th.mu must be held, so that the thread's
+// record and the answer change together: the guest's next call, which may
+// arrive the moment it has the answer, must not find this wait still in
+// flight (it would take it for interrupted), and an interrupted thread's
+// rt_sigreturn must find it interrupted.
+func (b *Box) answerLocked(c *call, stale bool, val int64, e unix.Errno) bool {
+	th := c.th
+	if th.current == c {
+		th.current = nil
+	}
+	if c.cancelled {
+		return false
+	}
+	if stale || send(b.listener, c.n.id, val, e) != 0 {
+		th.leftCallLocked(&c.n)
+		return false
+	}
+	return true
 }
 
 // serveWait runs wait c through the syscall layer, after bringing the
@@ -563,18 +568,19 @@ func (s *server) serveWait(c *call) {
 
 // finishWait answers a served wait, unless it was answered from inside its
 // harvest, its answer failed there, or its thread has left the call.
-func (b *Box) finishWait(th *thread, c *call, mem *guestMem) {
-	th.mu.Lock()
-	if th.current == c {
-		th.current = nil
+func (b *Box) finishWait(c *call, mem *guestMem) {
+	c.th.mu.Lock()
+	if c.answered || c.refused {
+		if c.th.current == c {
+			c.th.current = nil
+		}
+	} else {
+		b.answerLocked(c, mem.stale, int64(c.r), c.e)
 	}
-	cancelled := c.cancelled
-	th.mu.Unlock()
+	c.th.mu.Unlock()
 	c.inst.file.DecRef()
 	if c.refused {
 		b.stats[statRolledBack].count.Add(1)
-	} else if !mem.stale && !cancelled && !c.answered {
-		send(b.listener, c.n.id, int64(c.r), c.e)
 	}
 	b.account(c.n.nr, c.start)
 }
@@ -648,7 +654,7 @@ func (b *Box) worker(th *thread) {
 		th.mu.Lock()
 		c.running = false
 		th.mu.Unlock()
-		b.finishWait(th, c, &th.srv.mem)
+		b.finishWait(c, &th.srv.mem)
 	}
 }
 
