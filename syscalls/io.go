@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"math"
 
 	"golang.org/x/sys/unix"
 
@@ -388,28 +389,80 @@ func hPoll(t *Task, a *[6]uintptr) (uintptr, errno) {
 	return t.doPoll(uint64(a[0]), uint64(uint32(a[1])), msDeadline(int32(a[2])))
 }
 
+// hPpoll is sys_ppoll: the timeout (EFAULT, EINVAL), the sigmask
+// (EINVAL, EFAULT), the poll, and then, whatever the poll's result, the
+// time left is written back to the caller's timespec (poll_select_finish;
+// glibc's wrapper hides this by passing a copy). A {0, 0} timeout is not
+// written back, and a timespec that cannot be written is ignored.
 func hPpoll(t *Task, a *[6]uintptr) (uintptr, errno) {
 	dl := waitDeadline{}
-	if tsp := uint64(a[2]); tsp != 0 {
+	tsp := uint64(a[2])
+	var end monoTime
+	if tsp != 0 {
 		var e errno
 		if dl, e = t.copyTimeout(tsp); e != 0 {
 			return 0, e
+		}
+		if !dl.nonblocking {
+			end = t.monoNow().addSaturating(t.small[:16])
 		}
 	}
 	mask, ok, e := t.copySigmask(uint64(a[3]), a[4])
 	if e != 0 {
 		return 0, e
 	}
+	var n uintptr
 	if !ok {
-		return t.doPoll(uint64(a[0]), uint64(uint32(a[1])), dl)
+		n, e = t.doPoll(uint64(a[0]), uint64(uint32(a[1])), dl)
+	} else {
+		old := t.SetSignalMask(mask)
+		n, e = t.doPoll(uint64(a[0]), uint64(uint32(a[1])), dl)
+		if e == unix.EINTR {
+			t.deliverSignals()
+		}
+		t.SetSignalMask(old)
 	}
-	old := t.SetSignalMask(mask)
-	n, e := t.doPoll(uint64(a[0]), uint64(uint32(a[1])), dl)
-	if e == unix.EINTR {
-		t.deliverSignals()
+	if tsp != 0 && !dl.nonblocking {
+		left := end.sub(t.monoNow())
+		b := t.small[:16]
+		binary.LittleEndian.PutUint64(b, uint64(left.sec))
+		binary.LittleEndian.PutUint64(b[8:], uint64(left.nsec))
+		t.copyOut(tsp, b) // a fault here is ignored, as in Linux
 	}
-	t.SetSignalMask(old)
 	return n, e
+}
+
+// monoTime is a CLOCK_MONOTONIC reading as Linux's struct timespec64.
+type monoTime struct{ sec, nsec int64 }
+
+func (t *Task) monoNow() monoTime {
+	ns := t.k.clock.Now(unix.CLOCK_MONOTONIC)
+	return monoTime{ns / 1e9, ns % 1e9}
+}
+
+// addSaturating adds the validated timespec in b (timespec64_add_safe):
+// a sum past TIME64_MAX seconds saturates to {TIME64_MAX, 0}.
+func (m monoTime) addSaturating(b []byte) monoTime {
+	sec := int64(binary.LittleEndian.Uint64(b))
+	nsec := int64(binary.LittleEndian.Uint64(b[8:])) + m.nsec
+	carry := nsec / 1e9
+	nsec %= 1e9
+	if sec > math.MaxInt64-m.sec-carry {
+		return monoTime{math.MaxInt64, 0}
+	}
+	return monoTime{m.sec + sec + carry, nsec}
+}
+
+// sub is m - o, or zero if o is later (poll_select_finish's clamp).
+func (m monoTime) sub(o monoTime) monoTime {
+	sec, nsec := m.sec-o.sec, m.nsec-o.nsec
+	if nsec < 0 {
+		sec, nsec = sec-1, nsec+1e9
+	}
+	if sec < 0 {
+		return monoTime{}
+	}
+	return monoTime{sec, nsec}
 }
 
 func (t *Task) doPoll(addr, nfds uint64, dl waitDeadline) (uintptr, errno) {

@@ -2,8 +2,10 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"math"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -300,5 +302,84 @@ func TestEventfdBlockingWrite(t *testing.T) {
 	x.putU64(memBase+0xa00, 0xfffffffffffffffe)
 	if _, e := x.call(sysWrite, efd, memBase+0xa00, 8); e != unix.EINTR {
 		t.Errorf("interrupted eventfd write = %s", sx(e))
+	}
+}
+
+// TestPpollWritesBackTimeLeft: ppoll writes the time left to the caller's
+// timespec whatever its result, except for a {0, 0} timeout, and saturates
+// a huge one as the host kernel does: each case runs on the host and on
+// the model, and the timespecs written must agree to within the time the
+// two calls take.
+func TestPpollWritesBackTimeLeft(t *testing.T) {
+	const tolerance = 200 * time.Millisecond
+	for _, c := range []struct {
+		name      string
+		sec, nsec int64
+		ready     bool
+	}{
+		{"timed out", 0, 300e6, false},
+		{"ready", 2, 0, true},
+		{"ready, huge timeout", math.MaxInt64, 999999999, true},
+		{"ready, zero timeout", 0, 0, true},
+		{"interrupted", 1, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// The host.
+			var p [2]int
+			if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(p[0])
+			defer unix.Close(p[1])
+			if c.ready {
+				unix.Write(p[1], []byte{1})
+			}
+			pfd := []unix.PollFd{{Fd: int32(p[0]), Events: unix.POLLIN}}
+			hts := unix.Timespec{Sec: c.sec, Nsec: c.nsec}
+			if c.name == "interrupted" {
+				hts = unix.Timespec{Sec: 0, Nsec: 1e6} // the host call times out instead
+			}
+			if _, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd[0])), 1,
+				uintptr(unsafe.Pointer(&hts)), 0, 8, 0); e != 0 {
+				t.Fatal(e)
+			}
+			// The model.
+			x := newTT(t, AMD64)
+			r, w := x.pipe()
+			if c.ready {
+				x.put(memBase+0x4000, []byte{1})
+				x.must(sysWrite, w, memBase+0x4000, 1)
+			}
+			fds := uint64(memBase + 0x2000)
+			x.putU32(fds, uint32(r), unix.POLLIN)
+			tsp := uint64(memBase + 0x3000)
+			x.putU64(tsp, uint64(c.sec), uint64(c.nsec))
+			want := unix.Errno(0)
+			if c.name == "interrupted" {
+				want = unix.EINTR
+				go func() {
+					time.Sleep(300 * time.Millisecond)
+					x.t.Interrupt(int(unix.SIGINT))
+				}()
+			}
+			if _, e := x.call(sysPpoll, uintptr(fds), 1, uintptr(tsp), 0, 8); e != want {
+				t.Fatalf("ppoll: %s, want %s", sx(e), sx(want))
+			}
+			b := x.get(tsp, 16)
+			got := unix.Timespec{Sec: int64(binary.LittleEndian.Uint64(b)), Nsec: int64(binary.LittleEndian.Uint64(b[8:]))}
+			if c.name == "interrupted" {
+				// About 700 ms left of 1 s, where the host's timed-out
+				// call wrote 0.
+				hts = unix.Timespec{Sec: 0, Nsec: 700e6}
+			}
+			if (c.sec != 0 || c.nsec != 0) && (got.Sec > c.sec || got.Sec == c.sec && got.Nsec >= c.nsec) {
+				t.Errorf("time left %d.%09d: the timespec was not written back", got.Sec, got.Nsec)
+			}
+			dsec, dnsec := got.Sec-hts.Sec, got.Nsec-hts.Nsec
+			if dsec < -1 || dsec > 1 || time.Duration(dsec)*time.Second+time.Duration(dnsec) > tolerance ||
+				time.Duration(dsec)*time.Second+time.Duration(dnsec) < -tolerance {
+				t.Errorf("time left: model %d.%09d, host %d.%09d", got.Sec, got.Nsec, hts.Sec, hts.Nsec)
+			}
+		})
 	}
 }
