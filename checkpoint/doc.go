@@ -84,9 +84,10 @@
 // So the guest sees, after a restore, exactly what a thread frozen and
 // thawed in those calls sees, and nothing of an interrupted call has to be
 // saved. One difference remains, in timing only: Linux restarts poll with
-// the time that was left (its restart block keeps the end time), while
-// the re-issued call of the model waits its whole timeout again (ppoll
-// restarted with its timespec argument, as Linux reads it again). A
+// the time that was left (its restart block keeps the end time), and so
+// does the task that was stopped, but a restored task does not have that
+// deadline: its re-issued poll waits its whole timeout again. (ppoll
+// needs nothing saved: it wrote the time left to its timespec.) A
 // signal delivered to the call at the same time makes it EINTR as usual,
 // its handler having run. A task that is not blocked is not disturbed: a
 // call that need not block runs as usual while the task is stopped.

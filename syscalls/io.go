@@ -386,7 +386,15 @@ type pollFD struct {
 const defaultPollMask = waiter.EventIn | waiter.EventOut | waiter.EventRdNorm | waiter.EventWrNorm
 
 func hPoll(t *Task, a *[6]uintptr) (uintptr, errno) {
-	return t.doPoll(uint64(a[0]), uint64(uint32(a[1])), msDeadline(int32(a[2])))
+	dl := msDeadline(int32(a[2]))
+	if t.pollRestart.set {
+		// Re-issued after a Stop: the first call's deadline holds
+		// (do_restart_poll).
+		dl = t.pollRestart.dl
+		t.pollRestart.set = false
+	}
+	t.pollDeadline = dl
+	return t.doPoll(uint64(a[0]), uint64(uint32(a[1])), dl)
 }
 
 // hPpoll is sys_ppoll: the timeout (EFAULT, EINVAL), the sigmask

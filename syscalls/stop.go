@@ -18,10 +18,11 @@ const ErrRestart = unix.Errno(512)
 //     no handler runs);
 //   - read, readv, write, writev, poll and ppoll that are blocked and have
 //     transferred nothing return ErrRestart, for the embedder to issue
-//     again: Linux restarts them transparently when no handler runs (ppoll
-//     has written the time left to its timespec, so the re-issued call
-//     waits only that; a re-issued poll waits its whole timeout again,
-//     where Linux's restart block keeps the end time);
+//     again: Linux restarts them transparently when no handler runs. A
+//     re-issued poll or ppoll waits only the time its first call had left,
+//     as in Linux: ppoll has written it back to its timespec, and the task
+//     keeps poll's deadline for the same call issued next (Linux's restart
+//     block; a checkpoint does not keep it);
 //   - a blocking write that has transferred part of its bytes returns that
 //     count, as Linux's does.
 //

@@ -137,3 +137,53 @@ func TestStopWithSignal(t *testing.T) {
 		t.Errorf("pending %#x", x.t.PendingSignals())
 	}
 }
+
+// TestStopRestartedPollKeepsItsDeadline: a poll (or ppoll) that a Stop
+// ended with ErrRestart and that the embedder issues again waits only the
+// time its first call had left, as Linux's restarted poll does; a call in
+// between makes the re-issued poll a new one.
+func TestStopRestartedPollKeepsItsDeadline(t *testing.T) {
+	x := newTT(t, AMD64)
+	r, _ := x.pipe()
+	pfd := uint64(memBase + 0x300)
+	x.putU32(pfd, uint32(r), unix.POLLIN)
+	ts := uint64(memBase + 0x340)
+	const timeout = 600 * time.Millisecond
+	for _, c := range []struct {
+		name string
+		id   sysID
+		args []uintptr
+	}{
+		{"poll", sysPoll, []uintptr{uintptr(pfd), 1, uintptr(timeout / time.Millisecond)}},
+		{"ppoll", sysPpoll, []uintptr{uintptr(pfd), 1, uintptr(ts), 0, 8}},
+	} {
+		for _, between := range []bool{false, true} {
+			x.putU64(ts, 0, uint64(timeout))
+			start := time.Now()
+			go func() {
+				time.Sleep(timeout / 2)
+				x.t.Stop()
+			}()
+			if n, e := x.call(c.id, c.args...); n != 0 || e != ErrRestart {
+				t.Fatalf("%s: %d %s, want ErrRestart", c.name, n, sx(e))
+			}
+			x.t.Continue()
+			if between {
+				x.must(sysClockGettime, unix.CLOCK_MONOTONIC, memBase+0x500)
+				if c.id == sysPpoll {
+					x.putU64(ts, 0, uint64(timeout)) // a new call, with a new timeout
+				}
+			}
+			if n, e := x.call(c.id, c.args...); n != 0 || e != 0 {
+				t.Fatalf("%s re-issued: %d %s, want 0 (timed out)", c.name, n, sx(e))
+			}
+			took := time.Since(start)
+			if !between && took >= timeout+timeout/3 {
+				t.Errorf("%s: the re-issued call waited its whole timeout again (%v in all)", c.name, took)
+			}
+			if between && took < timeout+timeout/2 {
+				t.Errorf("%s: a new call after another one waited only %v in all", c.name, took)
+			}
+		}
+	}
+}

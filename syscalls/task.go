@@ -116,6 +116,16 @@ type Task struct {
 	// ioBuf is nil, stageSmall or a heap buffer (growIOBuf, iobuf.go).
 	stageSmall [stageSmallSize]byte
 
+	// pollRestart is Linux's restart block for poll: the deadline of a
+	// poll that a Stop ended with ErrRestart, kept for the same call issued
+	// again; any other call forgets it. pollDeadline is the current poll's.
+	pollRestart struct {
+		args [6]uintptr
+		dl   waitDeadline
+		set  bool
+	}
+	pollDeadline waitDeadline
+
 	// Delivered counts signals consumed ("handlers run"), for tests.
 	delivered [64]uint32
 	rlimits   [rlimNLimits][2]uint64
@@ -185,11 +195,17 @@ func (t *Task) Syscall(nr uintptr, args [6]uintptr) (uintptr, unix.Errno) {
 	// make them escape.
 	t.args = args
 	t.handled = false
+	if t.pollRestart.set && (t.table[nr] != sysPoll || args != t.pollRestart.args) {
+		t.pollRestart.set = false
+	}
 	r, e := h(t, &t.args)
 	t.deliverSignals()
 	if e != 0 {
 		if e == unix.EINTR {
 			e = t.restartErrno(nr) // stop.go
+			if e == ErrRestart && t.table[nr] == sysPoll {
+				t.pollRestart.args, t.pollRestart.dl, t.pollRestart.set = args, t.pollDeadline, true
+			}
 		}
 		return 0, e
 	}
