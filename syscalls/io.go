@@ -505,7 +505,7 @@ func (t *Task) doPoll(addr, nfds uint64, dl waitDeadline) (uintptr, errno) {
 			if p.fd < 0 {
 				continue
 			}
-			f, _, gerr := t.fds.Get(p.fd)
+			f, gerr := t.fds.GetFile(p.fd)
 			if gerr != nil {
 				p.revents = uint16(waiter.EventNVal)
 				count++

@@ -343,7 +343,7 @@ func (t *Task) prepareSleep() { t.sleeper.Drain() }
 
 // getFile returns fd's file with a reference, or EBADF.
 func (t *Task) getFile(n int32) (*fs.File, errno) {
-	f, _, err := t.fds.Get(n)
+	f, err := t.fds.GetFile(n)
 	if err != nil {
 		return nil, errnoOf(err)
 	}

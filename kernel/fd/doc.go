@@ -23,8 +23,14 @@
 //     back for package checkpoint; a reserved number makes Save fail
 //     (ErrReserved): a call is in progress.
 //
+//   - GetFile, the lookup of every system call, takes no lock: it reads a
+//     mirror of the installed files that every change updates under the
+//     lock in a single store (a dup2 onto an open number replaces it, never
+//     clearing it first), then references the file and checks that the
+//     number still holds it, as Linux's RCU lookup does.
+//
 // # Lock order
 //
 // Table.mu is a leaf: nothing else is locked under it, and File.DecRef is
-// never called while holding it.
+// never called while holding it. GetFile takes no lock.
 package fd

@@ -12,7 +12,8 @@ import (
 //   - the open count equals the number of installed numbers;
 //   - no number below lowestFree is free;
 //   - every installed file is alive and holds at least one reference per
-//     number it is installed at (other holders may add more).
+//     number it is installed at (other holders may add more);
+//   - the lookup array (GetFile's) holds exactly the installed files.
 func (t *Table) CheckInvariants() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -32,6 +33,24 @@ func (t *Table) CheckInvariants() error {
 		slots[s.file]++
 		if s.file.Released() {
 			return fmt.Errorf("fd: %d holds a released file", i)
+		}
+	}
+	if arr := t.lookup.Load(); arr != nil || len(t.slots) > 0 {
+		var n int
+		if arr != nil {
+			n = len(*arr)
+		}
+		for i := 0; i < max(n, len(t.slots)); i++ {
+			var want, got *fs.File
+			if i < len(t.slots) {
+				want = t.slots[i].file
+			}
+			if i < n {
+				got = (*arr)[i].Load()
+			}
+			if got != want {
+				return fmt.Errorf("fd: the lookup array disagrees with the table at %d", i)
+			}
 		}
 	}
 	if open != t.open {

@@ -84,5 +84,6 @@ func RestoreTable(st *TableState, files []*fs.File) (*Table, error) {
 	for int(t.lowestFree) < len(t.slots) && t.slots[t.lowestFree].file != nil {
 		t.lowestFree++
 	}
+	t.publishAllLocked()
 	return t, nil
 }

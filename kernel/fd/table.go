@@ -3,6 +3,7 @@ package fd
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -44,6 +45,13 @@ type Table struct {
 	// closed when the last one detaches. Guarded by mu.
 	users   int
 	private bool
+
+	// lookup mirrors slots[i].file for GetFile, which reads it without mu
+	// (Linux's RCU fd lookup). Every change of a slot's file is stored
+	// here under mu (publishLocked), in one store, so a lookup sees the
+	// old file or the new one, never a gap; a grown array replaces the
+	// old one, which the collector frees once no lookup uses it.
+	lookup atomic.Pointer[[]atomic.Pointer[fs.File]]
 }
 
 // NewTable returns an empty table with the default limits.
@@ -87,6 +95,58 @@ func (t *Table) Get(fd int32) (*fs.File, bool, error) {
 	s.file.IncRef()
 	t.mu.Unlock()
 	return s.file, s.cloexec, nil
+}
+
+// GetFile returns fd's file with a new reference, or EBADF, without taking
+// the table lock (Linux's fdget): the file is read from the lookup array,
+// referenced if it is not released yet, and read again to make sure fd
+// still holds it. A lookup racing a close or dup2 of fd sees the file
+// before or after, as in Linux.
+func (t *Table) GetFile(fd int32) (*fs.File, error) {
+	for {
+		arr := t.lookup.Load()
+		if fd < 0 || arr == nil || int(fd) >= len(*arr) {
+			return nil, unix.EBADF
+		}
+		f := (*arr)[fd].Load()
+		if f == nil {
+			return nil, unix.EBADF
+		}
+		if !f.TryIncRef() {
+			continue // released: fd no longer holds it
+		}
+		if t.lookup.Load() == arr && (*arr)[fd].Load() == f {
+			return f, nil
+		}
+		f.DecRef()
+	}
+}
+
+// publishLocked stores slots[fd].file in the lookup array, growing it if
+// need be. t.mu must be held.
+func (t *Table) publishLocked(fd int32) {
+	arr := t.lookup.Load()
+	if arr == nil || int(fd) >= len(*arr) {
+		n := make([]atomic.Pointer[fs.File], max(cap(t.slots), int(fd)+1))
+		if arr != nil {
+			for i := range *arr {
+				n[i].Store((*arr)[i].Load())
+			}
+		}
+		t.lookup.Store(&n)
+		arr = &n
+	}
+	(*arr)[fd].Store(t.slots[fd].file)
+}
+
+// publishAllLocked builds the lookup array of a table made whole (Fork,
+// RestoreTable). t.mu must be held or the table not yet shared.
+func (t *Table) publishAllLocked() {
+	n := make([]atomic.Pointer[fs.File], cap(t.slots))
+	for i := range t.slots {
+		n[i].Store(t.slots[i].file)
+	}
+	t.lookup.Store(&n)
 }
 
 // Install puts f at the lowest free number ≥ min, taking over the caller's
@@ -179,6 +239,7 @@ func (t *Table) setLocked(fd int32, f *fs.File, cloexec bool) {
 	t.growLocked(fd)
 	t.slots[fd] = slot{file: f, cloexec: cloexec}
 	t.open++
+	t.publishLocked(fd)
 }
 
 // Close removes fd and drops its reference. A closed or negative fd is
@@ -201,6 +262,7 @@ func (t *Table) removeLocked(fd int32) *fs.File {
 	f := t.slots[fd].file
 	t.slots[fd] = slot{}
 	t.open--
+	t.publishLocked(fd)
 	if fd < t.lowestFree {
 		t.lowestFree = fd
 	}
@@ -293,7 +355,13 @@ func (t *Table) Dup2(oldfd, newfd int32, cloexec, isDup3 bool) (int32, error) {
 	}
 	f := t.slots[oldfd].file
 	f.IncRef()
-	old := t.removeLocked(newfd)
+	var old *fs.File
+	if int(newfd) < len(t.slots) && t.slots[newfd].file != nil {
+		// Replaced in one store (setLocked): a lookup never finds newfd
+		// closed in between.
+		old = t.slots[newfd].file
+		t.open--
+	}
 	t.setLocked(newfd, f, cloexec)
 	t.mu.Unlock()
 	if old != nil {
@@ -349,6 +417,7 @@ func (t *Table) Fork() *Table {
 			}
 		}
 	}
+	n.publishAllLocked()
 	return n
 }
 

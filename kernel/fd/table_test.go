@@ -214,3 +214,115 @@ func TestReserve(t *testing.T) {
 		t.Fatal("CloseAll left a file open")
 	}
 }
+
+func TestGetFileSeesWhatGetSees(t *testing.T) {
+	tb := fd.NewTable()
+	defer tb.CloseAll()
+	a, _ := kerneltest.NewFakeFile(0)
+	b, _ := kerneltest.NewFakeFile(0)
+	tb.Install(a, 0, false)  // 0
+	tb.Install(b, 0, false)  // 1
+	tb.DupFrom(0, 700, true) // 700: grows the table
+	forked := tb.Fork()
+	defer forked.CloseAll()
+	for _, c := range []struct {
+		tb   *fd.Table
+		fd   int32
+		want any // *fs.File or nil for EBADF
+	}{
+		{tb, 0, a}, {tb, 1, b}, {tb, 700, a}, {tb, 2, nil}, {tb, -1, nil}, {tb, 1 << 20, nil},
+		{forked, 700, a}, {forked, 1, b},
+	} {
+		f, err := c.tb.GetFile(c.fd)
+		if c.want == nil {
+			if !errors.Is(err, unix.EBADF) {
+				t.Errorf("fd %d: got %v, %v; want EBADF", c.fd, f, err)
+			}
+			continue
+		}
+		if err != nil || any(f) != c.want {
+			t.Errorf("fd %d: got %p, %v; want %p", c.fd, f, err, c.want)
+			continue
+		}
+		f.DecRef()
+	}
+	tb.Dup2(1, 0, false, false) // 0 now holds b
+	tb.Close(1)
+	if f, err := tb.GetFile(0); err != nil || f != b {
+		t.Errorf("after dup2: got %p, %v; want %p", f, err, b)
+	} else {
+		f.DecRef()
+	}
+	if _, err := tb.GetFile(1); !errors.Is(err, unix.EBADF) {
+		t.Errorf("closed fd: %v, want EBADF", err)
+	}
+	if err := tb.CheckInvariants(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestGetFileRacesCloseAndDup2: lookups racing closes, dup2 replacements
+// and table growth never return a released file, and never find fd 0
+// closed while dup2 only ever replaces it.
+func TestGetFileRacesCloseAndDup2(t *testing.T) {
+	tb := fd.NewTable()
+	defer tb.CloseAll()
+	tb.SetLimit(4096, 4096)
+	first, _ := kerneltest.NewFakeFile(0)
+	tb.Install(first, 0, false) // 0: always open
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	for r := 0; r < 2; r++ {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				f, err := tb.GetFile(0)
+				if err != nil {
+					errs <- errors.New("fd 0, only ever replaced, looked closed")
+					return
+				}
+				if f.Released() {
+					errs <- errors.New("a released file was returned")
+					return
+				}
+				f.DecRef()
+				if f, err := tb.GetFile(int32(1 + i%64)); err == nil {
+					if f.Released() {
+						errs <- errors.New("a released file was returned")
+						return
+					}
+					f.DecRef()
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20000; i++ {
+		f, _ := kerneltest.NewFakeFile(0)
+		n, err := tb.Install(f, int32(1+i%64), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.Dup2(n, 0, false, false)
+		tb.Close(n)
+		if i%1000 == 999 {
+			// Grow the table: the lookup array is replaced.
+			g, _ := kerneltest.NewFakeFile(0)
+			m, _ := tb.Install(g, int32(64+i/1000*100), false)
+			tb.Close(m)
+		}
+	}
+	close(done)
+	for r := 0; r < 2; r++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tb.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
