@@ -137,7 +137,8 @@ func (th *thread) leftCallLocked(n *notif) {
 	th.intr = callSite{nr: n.nr, ip: n.ip}
 }
 
-// call is one blocking wait handed to a worker.
+// call is one wait being served, inline by the receiver or, when it must
+// block, by its thread's worker.
 type call struct {
 	n         notif
 	th        *thread
