@@ -22,7 +22,6 @@
 //   - Save and RestoreTable (state.go) turn a table into plain values and
 //     back for package checkpoint; a reserved number makes Save fail
 //     (ErrReserved): a call is in progress.
-//
 //   - GetFile, the lookup of every system call, takes no lock: it reads a
 //     mirror of the installed files that every change updates under the
 //     lock in a single store (a dup2 onto an open number replaces it, never
