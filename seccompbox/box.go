@@ -123,18 +123,19 @@ type thread struct {
 	replay    *replay // guarded by mu
 }
 
-// callSite identifies a trapped call by its number and the address after
-// its syscall instruction.
+// callSite identifies a trapped call by its number, the address after its
+// syscall instruction and its arguments: what a restart of it repeats.
 type callSite struct {
-	nr int32
-	ip uint64
+	nr   int32
+	ip   uint64
+	args [6]uint64
 }
 
 // leftCallLocked records that the thread was interrupted out of the wait
 // n (th.mu held).
 func (th *thread) leftCallLocked(n *notif) {
 	th.cancelled = true
-	th.intr = callSite{nr: n.nr, ip: n.ip}
+	th.intr = callSite{nr: n.nr, ip: n.ip, args: n.args}
 }
 
 // call is one wait being served, inline by the receiver or, when it must

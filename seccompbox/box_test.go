@@ -121,14 +121,15 @@ func runBoxed(t testing.TB, opts Options, args ...string) (string, int, *Box) {
 func TestScenariosMatchLinux(t *testing.T) {
 	needGuest(t)
 	for _, sc := range []string{
-		"triggers", // LT, ET, ONESHOT, pwait2 timeout, poll of an epoll fd, nesting, ELOOP, closing a nested instance
-		"errnos",   // every errno of create, ctl and wait, in Linux's order
-		"partial",  // a fault part-way through the copy-out
-		"signals",  // a blocked wait interrupted by a handler without SA_RESTART
-		"threads",  // 6 threads blocked at once, 1200 wakeups
-		"forked",   // a forked child waits on its parent's instance
-		"closing",  // registrations do not keep the guest's files open
-		"stale",    // a wakeup of a file drained since still queues its entry, in order (600 rounds)
+		"triggers",   // LT, ET, ONESHOT, pwait2 timeout, poll of an epoll fd, nesting, ELOOP, closing a nested instance
+		"errnos",     // every errno of create, ctl and wait, in Linux's order
+		"partial",    // a fault part-way through the copy-out
+		"signals",    // a blocked wait interrupted by a handler without SA_RESTART
+		"threads",    // 6 threads blocked at once, 1200 wakeups
+		"forked",     // a forked child waits on its parent's instance
+		"closing",    // registrations do not keep the guest's files open
+		"stale",      // a wakeup of a file drained since still queues its entry, in order (600 rounds)
+		"longjumped", // a handler leaves a blocked wait by siglongjmp; the next wait is a new call
 	} {
 		t.Run(sc, func(t *testing.T) {
 			want, wantCode := runNative(t, sc)

@@ -88,7 +88,9 @@
 //     signal frame says whether the kernel is about to restart the
 //     interrupted call (SA_RESTART) or return EINTR, and the box rewrites
 //     it to Linux's answer: EINTR for a wait, the applied result for a
-//     ctl. A wait restarted with no handler run (a stop) is answered EINTR.
+//     ctl. A wait restarted with no handler run (a stop: the same call
+//     from the same place with the same arguments, and no rt_sigreturn
+//     between) is answered EINTR.
 //   - A ctl whose answer could not be delivered is answered again, without
 //     being done twice, when the same call comes back (the replay cache).
 //   - A blocking epoll_pwait or epoll_pwait2 with a signal mask cannot be

@@ -81,10 +81,12 @@ func (b *Box) handle(n *notif) {
 		b.cancelLocked(th, c)
 		th.leftCallLocked(&c.n)
 	}
-	wasCancelled := th.cancelled
-	if !isWait(n.nr) {
-		th.cancelled = false
-	}
+	// The interrupted wait comes back as the same call from the same
+	// place when the kernel restarts it with no handler run (a stop);
+	// any other call means the guest has left it (a handler that did not
+	// return, say) and settles it too.
+	restarted := th.cancelled && th.intr == callSite{nr: n.nr, ip: n.ip, args: n.args}
+	th.cancelled = false
 	rp := th.replay
 	th.replay = nil
 	th.mu.Unlock()
@@ -101,14 +103,8 @@ func (b *Box) handle(n *notif) {
 	case unix.SYS_EPOLL_CTL:
 		b.ctl(th, n, start)
 	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
-		if wasCancelled {
-			// The thread never returned from its interrupted wait (no
-			// handler ran, so no sigreturn settled it): the kernel
-			// restarted it, after a stop for one. Linux's epoll_wait is
-			// never restarted; it returns EINTR.
-			th.mu.Lock()
-			th.cancelled = false
-			th.mu.Unlock()
+		if restarted {
+			// Linux's epoll_wait is never restarted: it returns EINTR.
 			b.reply(th, n, 0, unix.EINTR, false)
 			b.account(n.nr, start)
 			return

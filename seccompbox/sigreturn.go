@@ -71,7 +71,7 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 	// The answer the interrupted call must give.
 	answer := -int64(unix.EINTR)
 	if rp != nil {
-		site = callSite{nr: rp.nr, ip: rp.ip}
+		site = callSite{nr: rp.nr, ip: rp.ip, args: rp.args}
 		answer = rp.val
 		if rp.err != 0 {
 			answer = -int64(rp.err)

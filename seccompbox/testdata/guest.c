@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -282,6 +283,43 @@ static void stopped(void) {
 	waitpid(pid, &st, 0);
 }
 
+static sigjmp_buf jumpbuf;
+static void on_usr1_jump(int sig) {
+	(void)sig;
+	siglongjmp(jumpbuf, 1);
+}
+
+static void *kicker(void *a) {
+	usleep(200 * 1000);
+	pthread_kill(*(pthread_t *)a, SIGUSR1);
+	return NULL;
+}
+
+// longjumped: a handler leaves a blocked epoll_wait by siglongjmp (no
+// rt_sigreturn); the thread's next wait, made elsewhere, is a new call and
+// gets its event.
+static void longjumped(void) {
+	struct sigaction sa = {.sa_handler = on_usr1_jump};
+	sigaction(SIGUSR1, &sa, NULL);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 9);
+	pthread_t self = pthread_self(), t;
+	pthread_create(&t, NULL, kicker, &self);
+	if (sigsetjmp(jumpbuf, 1) == 0) {
+		struct epoll_event ev[4];
+		epoll_wait(ep, ev, 4, 3000);
+		printf("not interrupted\n");
+	} else {
+		printf("jumped out\n");
+	}
+	pthread_join(t, NULL);
+	uint64_t one = 1;
+	write(efd, &one, 8);
+	struct epoll_event ev2[2];
+	show("wait elsewhere", epoll_wait(ep, ev2, 2, 1000), ev2);
+}
+
 struct mtarg {
 	int ep, efd, rounds;
 	long got;
@@ -465,6 +503,8 @@ int main(int argc, char **argv) {
 		ctlsignal(0);
 	else if (!strcmp(s, "ctlsignal-restart"))
 		ctlsignal(1);
+	else if (!strcmp(s, "longjumped"))
+		longjumped();
 	else if (!strcmp(s, "stopped"))
 		stopped();
 	else if (!strcmp(s, "threads"))
