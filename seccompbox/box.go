@@ -120,7 +120,20 @@ type thread struct {
 	// mu.
 	cancelled bool
 	intr      callSite
-	replay    *replay // guarded by mu
+	replay    *replay  // guarded by mu
+	pending   *pending // guarded by mu
+}
+
+// pending is an epoll_create whose answer could not be delivered (the
+// thread was interrupted before the placeholder was installed): its
+// instance and placeholder are kept until the thread's rt_sigreturn, which
+// installs the placeholder and makes it the call's result, or the
+// thread's next call, which drops them (sigreturn.go).
+type pending struct {
+	site    callSite
+	inst    *instance
+	ph      int // the placeholder: a host fd of the box
+	cloexec bool
 }
 
 // callSite identifies a trapped call by its number, the address after its
@@ -398,6 +411,8 @@ func (b *Box) shutdown() {
 		if th.pidfd >= 0 {
 			rawClose(th.pidfd)
 		}
+		b.dropPending(th.pending)
+		th.pending = nil
 	}
 	for _, inst := range b.instanceList() {
 		b.kill(inst)

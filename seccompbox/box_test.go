@@ -253,6 +253,35 @@ func TestInterruptedCtlAnswersItsResult(t *testing.T) {
 	}
 }
 
+// TestInterruptedCreateGetsItsFd: an epoll_create interrupted just before
+// the box installs its placeholder still returns an epoll fd, as on
+// Linux: the box installs it at the handler's rt_sigreturn, through that
+// call's notification, and writes its number into the signal frame.
+func TestInterruptedCreateGetsItsFd(t *testing.T) {
+	needGuest(t)
+	for _, sc := range []string{"createsignal", "createsignal-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			want, wantCode := runNative(t, sc)
+			hook, kinds := interruptOnce(t, func(n *notif) any {
+				if n.nr == unix.SYS_EPOLL_CREATE1 {
+					return n.nr
+				}
+				return nil
+			})
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if kinds() != 1 {
+				t.Errorf("the create was not interrupted")
+			}
+			if n := b.stats[statSettled].count.Load(); n != 1 {
+				t.Errorf("%d interrupted calls settled at sigreturn, want 1", n)
+			}
+		})
+	}
+}
+
 // TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
 // restarted by the kernel (no handler runs); Linux's epoll_wait returns
 // EINTR, and so must the box's answer to the restart.

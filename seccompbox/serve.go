@@ -87,9 +87,14 @@ func (b *Box) handle(n *notif) {
 	// return, say) and settles it too.
 	restarted := th.cancelled && th.intr == callSite{nr: n.nr, ip: n.ip, args: n.args}
 	th.cancelled = false
+	// An uninstalled epoll_create is dropped: the guest has left it (a
+	// restart of it makes a new instance, which nobody can tell apart).
+	pc := th.pending
+	th.pending = nil
 	rp := th.replay
 	th.replay = nil
 	th.mu.Unlock()
+	b.dropPending(pc)
 	if rp != nil && rp.nr == n.nr && rp.args == n.args {
 		b.reply(th, n, rp.val, rp.err, false)
 		return
@@ -114,6 +119,14 @@ func (b *Box) handle(n *notif) {
 		b.pollSync(th, n)
 		sendContinue(b.listener, n.id)
 		b.account(n.nr, start)
+	}
+}
+
+// dropPending releases an epoll_create that was never installed.
+func (b *Box) dropPending(pc *pending) {
+	if pc != nil {
+		rawClose(pc.ph)
+		b.kill(pc.inst)
 	}
 }
 
@@ -152,15 +165,26 @@ func (b *Box) create(th *thread, n *notif, start time.Time, bad, cloexec bool) {
 		b.reply(th, n, 0, e, false)
 		return
 	}
+	if h := b.opts.beforeAnswer; h != nil {
+		h(b, n)
+	}
 	num, e := addfdSend(b.listener, n.id, ph, cloexec)
+	if e == unix.ENOENT || e == unix.EINPROGRESS {
+		// The guest was interrupted: its rt_sigreturn may still make
+		// this the call's result.
+		th.mu.Lock()
+		old := th.pending
+		th.pending = &pending{site: callSite{nr: n.nr, ip: n.ip, args: n.args}, inst: inst, ph: ph, cloexec: cloexec}
+		th.mu.Unlock()
+		b.dropPending(old)
+		return
+	}
 	rawClose(ph)
 	if e != 0 {
-		// Not installed (EMFILE, or the guest was interrupted): the
-		// instance has no placeholder and goes.
+		// Not installed (EMFILE): the instance has no placeholder and
+		// goes.
 		b.kill(inst)
-		if e != unix.ENOENT && e != unix.EINPROGRESS {
-			b.reply(th, n, 0, e, false)
-		}
+		b.reply(th, n, 0, e, false)
 		return
 	}
 	b.mu.Lock()
@@ -614,6 +638,11 @@ func (b *Box) reapThreads() {
 			rawClose(th.pidfd)
 			th.pidfd = -1
 		}
+		th.mu.Lock()
+		pc := th.pending
+		th.pending = nil
+		th.mu.Unlock()
+		b.dropPending(pc)
 		b.mu.Lock()
 		if b.threads[th.tid] == th {
 			delete(b.threads, th.tid)

@@ -26,9 +26,12 @@ import (
 // (rip on the syscall instruction, rax the call's number) or as EINTR (rip
 // after it, rax -EINTR). The box rewrites that saved state into what Linux
 // would have returned: EINTR for a wait, the result it already applied for
-// a ctl (the replay cache). A call interrupted with no handler (a stop and
-// SIGCONT) is always restarted, without a sigreturn: the restarted wait is
-// answered EINTR (handle).
+// a ctl (the replay cache), and for an epoll_create whose placeholder could
+// not be installed, the placeholder, installed now through the
+// rt_sigreturn's own notification (SECCOMP_IOCTL_NOTIF_ADDFD without SEND).
+// A call interrupted with no handler (a stop and SIGCONT) is always
+// restarted, without a sigreturn: the restarted wait is answered EINTR
+// (handle), and a restarted create makes a new instance.
 
 // Offsets in an x86-64 rt_sigframe, which starts 8 bytes below the stack
 // pointer at rt_sigreturn (the handler's return popped pretcode): pretcode
@@ -63,19 +66,23 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 		th.leftCallLocked(&c.n)
 	}
 	site, waitLeft := th.intr, th.cancelled
-	rp := th.replay
+	rp, pc := th.replay, th.pending
 	th.mu.Unlock()
-	if !waitLeft && rp == nil {
+	if !waitLeft && rp == nil && pc == nil {
 		return
 	}
-	// The answer the interrupted call must give.
+	// The answer the interrupted call must give (for a pending create, the
+	// fd it is about to get).
 	answer := -int64(unix.EINTR)
-	if rp != nil {
+	switch {
+	case rp != nil:
 		site = callSite{nr: rp.nr, ip: rp.ip, args: rp.args}
 		answer = rp.val
 		if rp.err != 0 {
 			answer = -int64(rp.err)
 		}
+	case pc != nil:
+		site = pc.site
 	}
 	sp, ok := syscallSP(int(n.pid))
 	if !ok {
@@ -96,6 +103,31 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 	eintr := rip == site.ip && int64(rax) == -int64(unix.EINTR)
 	if !restart && !eintr {
 		return // another handler's frame (nested signals): not this one
+	}
+	if pc != nil {
+		// Install the placeholder now, through this notification (the
+		// thread is still trapped), and make its number the result.
+		th.mu.Lock()
+		if th.pending != pc {
+			th.mu.Unlock()
+			return
+		}
+		th.pending = nil
+		th.mu.Unlock()
+		num, e := addfd(b.listener, n.id, pc.ph, pc.cloexec, 0)
+		rawClose(pc.ph)
+		if e != 0 {
+			b.kill(pc.inst)
+			if e == unix.ENOENT || e == unix.EINPROGRESS {
+				return // interrupted again: the create is left as it is
+			}
+			answer = -int64(e)
+		} else {
+			answer = int64(num)
+			b.mu.Lock()
+			b.idCache[fdKey{int32(n.pid), int32(num)}] = pc.inst
+			b.mu.Unlock()
+		}
 	}
 	if restart || rax != uint64(answer) {
 		binary.LittleEndian.PutUint64(reg[:], uint64(answer))

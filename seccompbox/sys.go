@@ -135,7 +135,13 @@ func sendContinue(listener int, id uint64) unix.Errno {
 // epoll_create returns 0, an fd it never got. Every signal is therefore
 // blocked on this thread for the duration of the ioctl.
 func addfdSend(listener int, id uint64, srcfd int, cloexec bool) (int, unix.Errno) {
-	a := notifAddfd{id: id, flags: addfdFlagSend, srcfd: uint32(srcfd)}
+	return addfd(listener, id, srcfd, cloexec, addfdFlagSend)
+}
+
+// addfd installs srcfd in the notifying process, answering the
+// notification too when flags has addfdFlagSend; see addfdSend.
+func addfd(listener int, id uint64, srcfd int, cloexec bool, flags uint32) (int, unix.Errno) {
+	a := notifAddfd{id: id, flags: flags, srcfd: uint32(srcfd)}
 	if cloexec {
 		a.newfdFlags = unix.O_CLOEXEC
 	}

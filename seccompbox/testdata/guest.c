@@ -262,6 +262,25 @@ static void ctlsignal(int restart) {
 	show("wait", epoll_wait(ep, ev, 4, 0), ev);
 }
 
+// createsignal: under the box, the test interrupts the first
+// epoll_create1 with SIGUSR1 just before the box installs its fd: the guest
+// must still get an epoll fd, as on Linux (not EINTR, and no fd leaked).
+static void createsignal(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[2];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		printf("create: -1 %s\n", strerrorname_np(errno));
+		return;
+	}
+	printf("create: cloexec %d\n", (fcntl(ep, F_GETFD) & FD_CLOEXEC) != 0);
+	int efd = eventfd(1, EFD_NONBLOCK);
+	show("add", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 3), 0);
+	show("wait", epoll_wait(ep, ev, 2, 0), ev);
+	printf("fds in between: %d\n", efd - ep - 1);
+}
+
 // stopped: a child blocked in epoll_wait is stopped and continued (no
 // handler runs): Linux's epoll_wait returns EINTR, where the kernel would
 // restart a trapped call.
@@ -503,6 +522,10 @@ int main(int argc, char **argv) {
 		ctlsignal(0);
 	else if (!strcmp(s, "ctlsignal-restart"))
 		ctlsignal(1);
+	else if (!strcmp(s, "createsignal"))
+		createsignal(0);
+	else if (!strcmp(s, "createsignal-restart"))
+		createsignal(1);
 	else if (!strcmp(s, "longjumped"))
 		longjumped();
 	else if (!strcmp(s, "stopped"))
