@@ -282,6 +282,47 @@ func TestInterruptedCreateGetsItsFd(t *testing.T) {
 	}
 }
 
+// TestInterruptedSigreturnRestarts: a signal that interrupts a trapped
+// rt_sigreturn (the test's hook sends SIGUSR2 before the box continues the
+// SIGUSR1 handler's) must not make rt_sigreturn return EINTR into the
+// restorer: the box turns the SIGUSR2 handler's frame into a restart of
+// the rt_sigreturn, and the guest runs on as natively.
+func TestInterruptedSigreturnRestarts(t *testing.T) {
+	needGuest(t)
+	want, wantCode := runNative(t, "nestedreturn")
+	var mu sync.Mutex
+	sent := false
+	hook := func(b *Box, n *notif) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n.nr != unix.SYS_RT_SIGRETURN || sent {
+			return
+		}
+		sent = true
+		if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), unix.SIGUSR2); err != nil {
+			t.Errorf("tgkill: %v", err)
+			return
+		}
+		for end := time.Now().Add(5 * time.Second); notifIDValid(b.listener, n.id); {
+			if time.Now().After(end) {
+				t.Errorf("SIGUSR2 did not interrupt the trapped rt_sigreturn")
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	got, code, b := runBoxed(t, Options{beforeAnswer: hook}, "nestedreturn")
+	if got != want || code != wantCode {
+		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+	}
+	if n := b.stats[statSettled].count.Load(); n != 1 {
+		t.Errorf("%d frames mended, want 1", n)
+	}
+	if !sent {
+		t.Errorf("no rt_sigreturn was interrupted")
+	}
+}
+
 // TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
 // restarted by the kernel (no handler runs); Linux's epoll_wait returns
 // EINTR, and so must the box's answer to the restart.

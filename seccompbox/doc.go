@@ -88,7 +88,10 @@
 //     signal frame says whether the kernel is about to restart the
 //     interrupted call (SA_RESTART) or return EINTR, and the box rewrites
 //     it to Linux's answer: EINTR for a wait, the applied result for a
-//     ctl, the placeholder (installed then) for a create. A wait restarted with no handler run (a stop: the same call
+//     ctl, the placeholder (installed then) for a create. A trapped
+//     rt_sigreturn can itself be interrupted: the handler frame of the
+//     interrupting signal is turned into a restart of it, since returning
+//     EINTR into a signal restorer would crash the guest. A wait restarted with no handler run (a stop: the same call
 //     from the same place with the same arguments, and no rt_sigreturn
 //     between) is answered EINTR.
 //   - A ctl whose answer could not be delivered is answered again, without

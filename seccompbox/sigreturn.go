@@ -46,15 +46,47 @@ const (
 	syscallInsn   = 2 // the length of the syscall instruction
 )
 
-// sigreturn serves a trapped rt_sigreturn: if the thread has an interrupted
-// call the box has not settled, and the frame is that call's, the saved
-// registers are rewritten to Linux's answer. The call itself is always
-// continued.
+// sigreturn serves a trapped rt_sigreturn. It reads the signal frame the
+// call is about to restore and mends it in two cases:
+//
+//   - the frame is that of a handler which interrupted an earlier trapped
+//     rt_sigreturn (see sigreturnInterrupted): the saved state is turned
+//     into a restart of that rt_sigreturn;
+//   - the thread has an interrupted call the box has not settled, and the
+//     frame is that call's: the saved registers are rewritten to Linux's
+//     answer.
+//
+// The call itself is always continued.
 func (b *Box) sigreturn(n *notif, start time.Time) {
 	defer b.account(n.nr, start)
 	defer sendContinue(b.listener, n.id)
+	tid := int32(n.pid)
+	sp, ok := syscallSP(int(tid))
+	if !ok {
+		return
+	}
+	mem := guestMem{pid: int(tid), listener: b.listener, id: n.id}
+	frame := sp - frameBelowSP
+	var reg [8]byte
+	if mem.CopyIn(frame+frameRAX, reg[:]) != nil {
+		return
+	}
+	rax := binary.LittleEndian.Uint64(reg[:])
+	if mem.CopyIn(frame+frameRIP, reg[:]) != nil {
+		return
+	}
+	rip := binary.LittleEndian.Uint64(reg[:])
+	if int64(rax) == -int64(unix.EINTR) && sigreturnInterrupted(&mem, rip) {
+		if rewriteFrame(&mem, frame, unix.SYS_RT_SIGRETURN, rip-syscallInsn) {
+			b.stats[statSettled].count.Add(1)
+		}
+		return
+	}
+	if h := b.opts.beforeAnswer; h != nil {
+		h(b, n)
+	}
 	b.mu.Lock()
-	th := b.threads[int32(n.pid)]
+	th := b.threads[tid]
 	b.mu.Unlock()
 	if th == nil {
 		return
@@ -84,21 +116,6 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 	case pc != nil:
 		site = pc.site
 	}
-	sp, ok := syscallSP(int(n.pid))
-	if !ok {
-		return
-	}
-	mem := guestMem{pid: int(n.pid), listener: b.listener, id: n.id}
-	frame := sp - frameBelowSP
-	var reg [8]byte
-	if mem.CopyIn(frame+frameRAX, reg[:]) != nil {
-		return
-	}
-	rax := binary.LittleEndian.Uint64(reg[:])
-	if mem.CopyIn(frame+frameRIP, reg[:]) != nil {
-		return
-	}
-	rip := binary.LittleEndian.Uint64(reg[:])
 	restart := rip == site.ip-syscallInsn && rax == uint64(site.nr)
 	eintr := rip == site.ip && int64(rax) == -int64(unix.EINTR)
 	if !restart && !eintr {
@@ -125,19 +142,12 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 		} else {
 			answer = int64(num)
 			b.mu.Lock()
-			b.idCache[fdKey{int32(n.pid), int32(num)}] = pc.inst
+			b.idCache[fdKey{tid, int32(num)}] = pc.inst
 			b.mu.Unlock()
 		}
 	}
-	if restart || rax != uint64(answer) {
-		binary.LittleEndian.PutUint64(reg[:], uint64(answer))
-		if mem.CopyOut(frame+frameRAX, reg[:]) != nil {
-			return
-		}
-		binary.LittleEndian.PutUint64(reg[:], site.ip)
-		if mem.CopyOut(frame+frameRIP, reg[:]) != nil {
-			return
-		}
+	if (restart || rax != uint64(answer)) && !rewriteFrame(&mem, frame, answer, site.ip) {
+		return
 	}
 	th.mu.Lock()
 	if rp != nil && th.replay == rp {
@@ -148,6 +158,42 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 	}
 	th.mu.Unlock()
 	b.stats[statSettled].count.Add(1)
+}
+
+// rewriteFrame makes the frame at frame restore rax and rip as given.
+func rewriteFrame(mem *guestMem, frame uint64, rax int64, rip uint64) bool {
+	var reg [8]byte
+	binary.LittleEndian.PutUint64(reg[:], uint64(rax))
+	if mem.CopyOut(frame+frameRAX, reg[:]) != nil {
+		return false
+	}
+	binary.LittleEndian.PutUint64(reg[:], rip)
+	return mem.CopyOut(frame+frameRIP, reg[:]) == nil
+}
+
+// sigreturnInterrupted reports whether a frame saved with rip and -EINTR
+// is that of a handler which interrupted a trapped rt_sigreturn: rip
+// follows the syscall instruction of a signal restorer (mov $15 into rax
+// or eax, then syscall, as glibc's, musl's and Go's restorers are).
+//
+// Natively rt_sigreturn cannot be interrupted; trapped, it waits for the
+// box like any trapped call, and a signal meanwhile ends that wait. With a
+// handler lacking SA_RESTART, the kernel then returns EINTR from it, into
+// the restorer, which does not expect rt_sigreturn to return and falls
+// into whatever follows it (Go's traps, glibc's runs into the next
+// function): the guest would crash. Restarting the rt_sigreturn instead
+// is what its handler's return should lead to.
+func sigreturnInterrupted(mem *guestMem, rip uint64) bool {
+	var code [9]byte
+	if rip < uint64(len(code)) || mem.CopyIn(rip-uint64(len(code)), code[:]) != nil {
+		return false
+	}
+	if code[7] != 0x0f || code[8] != 0x05 { // syscall
+		return false
+	}
+	movRAX := [7]byte{0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0} // mov $15,%rax
+	movEAX := [5]byte{0xb8, 0x0f, 0, 0, 0}             // mov $15,%eax
+	return [7]byte(code[:7]) == movRAX || [5]byte(code[2:7]) == movEAX
 }
 
 // syscallSP returns the user stack pointer of thread tid, which is blocked

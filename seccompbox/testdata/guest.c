@@ -281,6 +281,25 @@ static void createsignal(int restart) {
 	printf("fds in between: %d\n", efd - ep - 1);
 }
 
+static volatile sig_atomic_t handled2;
+static void on_usr2(int sig) { (void)sig; handled2++; }
+
+// nestedreturn: under the box, the test interrupts the rt_sigreturn of
+// the SIGUSR1 handler with SIGUSR2 (no SA_RESTART on either): natively
+// rt_sigreturn cannot be interrupted, so both handlers run once and the
+// program goes on; trapped, the kernel would return EINTR into the
+// restorer, and the program would crash.
+static void nestedreturn(void) {
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
+	int ep = epoll_create1(0); // makes this thread known to the box
+	raise(SIGUSR1);
+	printf("SIGUSR1 handled %d, survived\n", (int)handled);
+	close(ep);
+}
+
 // stopped: a child blocked in epoll_wait is stopped and continued (no
 // handler runs): Linux's epoll_wait returns EINTR, where the kernel would
 // restart a trapped call.
@@ -526,6 +545,8 @@ int main(int argc, char **argv) {
 		createsignal(0);
 	else if (!strcmp(s, "createsignal-restart"))
 		createsignal(1);
+	else if (!strcmp(s, "nestedreturn"))
+		nestedreturn();
 	else if (!strcmp(s, "longjumped"))
 		longjumped();
 	else if (!strcmp(s, "stopped"))
