@@ -122,6 +122,15 @@ func (inst *instance) matchesSlot() bool {
 	return !dead && rawEpollCtl(inst.q, unix.EPOLL_CTL_MOD, inst.b.slot, 0, 0) == 0
 }
 
+// isGuestFd reports whether guest fd num of thread tid is this instance's
+// placeholder, without the slot (isEpollItem). inst.mu is held across the
+// check so that kill cannot close inst.q meanwhile.
+func (inst *instance) isGuestFd(tid, num int32) bool {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	return !inst.dead && isEpollItem(tid, num, inst.q, inst.b.slot)
+}
+
 // gone reports whether the guest has released the placeholder.
 func (inst *instance) gone() bool { return !epollHasItem(inst.q, inst.b.slot) }
 
@@ -253,6 +262,21 @@ func (inst *instance) removeProxy(fd int32, f *fs.File) *fs.File {
 // at the slot (the caller holds slotMu), and drops, on the way, the
 // registrations through fd whose guest file is gone (closed in the guest:
 // Linux removed their items then).
+// proxyForGuestFd returns the registration at guest fd num of thread tid
+// if that fd still holds the registered file, checked without the slot
+// (isEpollItem); nil means the slow way must decide.
+func (inst *instance) proxyForGuestFd(tid, num int32) *regProxy {
+	inst.mu.Lock()
+	rs := append([]*regProxy(nil), inst.proxies[num]...)
+	inst.mu.Unlock()
+	for _, r := range rs {
+		if r.p != nil && r.p.isGuestFd(tid, num) {
+			return r
+		}
+	}
+	return nil
+}
+
 func (inst *instance) findProxy(fd int32) (*regProxy, []*fs.File) {
 	inst.mu.Lock()
 	rs := append([]*regProxy(nil), inst.proxies[fd]...)

@@ -250,6 +250,14 @@ func (p *proxy) matchesSlot() bool {
 	return rawEpollCtl(p.probes[0], unix.EPOLL_CTL_MOD, p.b.slot, p.masks[0], 0) == 0
 }
 
+// isGuestFd reports whether guest fd num of thread tid is this proxy's
+// guest file (isEpollItem against the probe's item), without the slot.
+func (p *proxy) isGuestFd(tid, num int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.released && p.probes[0] >= 0 && isEpollItem(tid, num, p.probes[0], p.b.slot)
+}
+
 // gone reports whether the guest file has been released (its probe item
 // vanished with it).
 func (p *proxy) gone() bool {

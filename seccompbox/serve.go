@@ -235,6 +235,13 @@ func (b *Box) identify(tid, num int32) *instance {
 // box then forgets the instance, but a call in progress keeps its file, as
 // an fdget does in Linux.
 func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
+	// The instance this thread last found at epfd, checked in one kcmp.
+	b.mu.Lock()
+	cached := b.idCache[fdKey{th.tid, epfd}]
+	b.mu.Unlock()
+	if cached != nil && cached.isGuestFd(th.tid, epfd) && cached.file.TryIncRef() {
+		return cached
+	}
 	g, e := b.getfd(th, epfd)
 	if e != 0 {
 		return nil
@@ -309,6 +316,10 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	}()
 	if tfd == epfd {
 		target = inst.file
+	} else if r := inst.proxyForGuestFd(th.tid, tfd); r != nil {
+		// The registered file is still at tfd (one kcmp).
+		found = r
+		target = r.file
 	} else if g, e := b.getfd(th, tfd); e == 0 {
 		b.slotMu.Lock()
 		if rawDup3(g, b.slot) == 0 {

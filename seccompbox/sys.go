@@ -53,8 +53,9 @@ const (
 	auditArchX8664 = 0xc000003e
 	x32SyscallBit  = 0x40000000
 
-	pidfdThread = 0x80 // PIDFD_THREAD (6.9+)
-	kcmpFile    = 0    // KCMP_FILE
+	pidfdThread  = 0x80 // PIDFD_THREAD (6.9+)
+	kcmpFile     = 0    // KCMP_FILE
+	kcmpEpollTFD = 7    // KCMP_EPOLL_TFD
 )
 
 // The system calls the filter traps.
@@ -192,4 +193,22 @@ func rawRead(fd int, b []byte) (int, unix.Errno) {
 func rawWrite(fd int, b []byte) (int, unix.Errno) {
 	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	return int(n), e
+}
+
+// kcmpEpollSlot is struct kcmp_epoll_slot.
+type kcmpEpollSlot struct{ efd, tfd, toff uint32 }
+
+var selfPid = unix.Getpid()
+
+// isEpollItem reports whether guest fd num of thread tid is the file that
+// the box's epoll efd holds an item for under fd number tfd (kcmp with
+// KCMP_EPOLL_TFD): an identity check in one system call, with no
+// duplicate of the guest's fd. It is false on any error (no such fd or
+// item, or a kernel without kcmp), and the caller then checks the slow
+// way.
+func isEpollItem(tid, num int32, efd, tfd int) bool {
+	slot := kcmpEpollSlot{efd: uint32(efd), tfd: uint32(tfd)}
+	r, _, e := unix.RawSyscall6(unix.SYS_KCMP, uintptr(tid), uintptr(selfPid), kcmpEpollTFD,
+		uintptr(num), uintptr(unsafe.Pointer(&slot)), 0)
+	return e == 0 && r == 0
 }
