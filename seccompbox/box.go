@@ -94,6 +94,14 @@ type Box struct {
 	// recv is the receiver's own server, for every call it serves inline.
 	recv server
 
+	// The receiver's, for sigreturn: the last notification id received,
+	// until when a gap in the ids makes every rt_sigreturn's frame be
+	// checked, and the threads whose rt_sigreturn was withdrawn after it
+	// was received.
+	lastID     uint64
+	gapUntil   time.Time
+	checkFrame map[int32]bool
+
 	stats [statN]stat
 }
 
@@ -281,20 +289,21 @@ func recvListener(sock int) (int, error) {
 
 func newBox(listener int, opts Options) (*Box, error) {
 	b := &Box{
-		opts:      opts,
-		listener:  listener,
-		k:         syscalls.NewKernel(),
-		central:   -1,
-		readyOf:   map[int]int{},
-		stopRecv:  -1,
-		stopPoll:  -1,
-		done:      make(chan struct{}),
-		instances: map[*instance]struct{}{},
-		idCache:   map[fdKey]*instance{},
-		threads:   map[int32]*thread{},
-		warned:    map[string]bool{},
-		bellQ:     make(chan *instance, 1024),
-		bellKick:  make(chan struct{}, 1),
+		opts:       opts,
+		listener:   listener,
+		k:          syscalls.NewKernel(),
+		central:    -1,
+		readyOf:    map[int]int{},
+		stopRecv:   -1,
+		stopPoll:   -1,
+		done:       make(chan struct{}),
+		instances:  map[*instance]struct{}{},
+		idCache:    map[fdKey]*instance{},
+		threads:    map[int32]*thread{},
+		warned:     map[string]bool{},
+		bellQ:      make(chan *instance, 1024),
+		checkFrame: map[int32]bool{},
+		bellKick:   make(chan struct{}, 1),
 	}
 	// SYNC_WAKE_UP: the flag goes by value. Older kernels lack it; the box
 	// works without it, only slower.
@@ -469,6 +478,13 @@ func (b *Box) receiver() {
 		if e := ioctlPtr(b.listener, ioctlNotifRecv, unsafe.Pointer(&n)); e != 0 {
 			continue // ENOENT: the guest was interrupted before we got it
 		}
+		// Ids are consecutive: a gap is a notification withdrawn before
+		// it was received (its thread interrupted), which may have been
+		// an rt_sigreturn (sigreturn.go).
+		if b.lastID != 0 && n.id != b.lastID+1 {
+			b.gapUntil = time.Now().Add(gapWindow)
+		}
+		b.lastID = n.id
 		b.handle(&n)
 	}
 }

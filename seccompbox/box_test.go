@@ -323,6 +323,68 @@ func TestInterruptedSigreturnRestarts(t *testing.T) {
 	}
 }
 
+// TestWithdrawnSigreturnRestarts: as TestInterruptedSigreturnRestarts,
+// but the rt_sigreturn is interrupted before the box receives it (the
+// receiver is held in the hook of another thread's epoll_ctl meanwhile):
+// the box learns of it only from the gap in the notification ids.
+func TestWithdrawnSigreturnRestarts(t *testing.T) {
+	needGuest(t)
+	want, wantCode := runNative(t, "nestedqueued")
+	var mu sync.Mutex
+	done := false
+	hook := func(b *Box, n *notif) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n.nr != unix.SYS_EPOLL_CTL || n.args[2] != 100 || done {
+			return
+		}
+		done = true
+		tgid := tgidOf(t, n.pid)
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", tgid))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		other := 0
+		for _, e := range ents {
+			if tid, _ := strconv.Atoi(e.Name()); tid != int(n.pid) {
+				other = tid
+			}
+		}
+		// trappedSP is the stack pointer of other's trapped
+		// rt_sigreturn, or 0 while it is not in one.
+		trappedSP := func() uint64 {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", other))
+			f := strings.Fields(string(st))
+			if len(f) != 9 || f[0] != "15" {
+				return 0
+			}
+			sp, _ := strconv.ParseUint(strings.TrimPrefix(f[7], "0x"), 16, 64)
+			return sp
+		}
+		waitFor := func(what string, ok func(sp uint64) bool) uint64 {
+			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+				if sp := trappedSP(); ok(sp) {
+					return sp
+				}
+			}
+			t.Errorf("the second thread never %s", what)
+			return 0
+		}
+		unix.Tgkill(tgid, other, unix.SIGUSR1)
+		sp1 := waitFor("trapped its SIGUSR1 handler's rt_sigreturn", func(sp uint64) bool { return sp != 0 })
+		unix.Tgkill(tgid, other, unix.SIGUSR2)
+		waitFor("trapped its SIGUSR2 handler's rt_sigreturn", func(sp uint64) bool { return sp != 0 && sp != sp1 })
+	}
+	got, code, b := runBoxed(t, Options{beforeAnswer: hook}, "nestedqueued")
+	if got != want || code != wantCode {
+		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+	}
+	if n := b.stats[statSettled].count.Load(); n != 1 {
+		t.Errorf("%d frames mended, want 1", n)
+	}
+}
+
 // TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
 // restarted by the kernel (no handler runs); Linux's epoll_wait returns
 // EINTR, and so must the box's answer to the restart.

@@ -46,12 +46,20 @@ const (
 	syscallInsn   = 2 // the length of the syscall instruction
 )
 
-// sigreturn serves a trapped rt_sigreturn. It reads the signal frame the
-// call is about to restore and mends it in two cases:
+// gapWindow is how long after a gap in the notification ids every trapped
+// rt_sigreturn's frame is checked.
+const gapWindow = time.Second
+
+// sigreturn serves a trapped rt_sigreturn (on the receiver). It reads the
+// signal frame the call is about to restore, when something may need
+// mending, and mends it in two cases:
 //
 //   - the frame is that of a handler which interrupted an earlier trapped
 //     rt_sigreturn (see sigreturnInterrupted): the saved state is turned
-//     into a restart of that rt_sigreturn;
+//     into a restart of that rt_sigreturn. Such a frame can only follow a
+//     notification withdrawn by a signal: one the box received but could
+//     not continue (checkFrame), or one it never received, which leaves a
+//     gap in the notification ids (gapUntil);
 //   - the thread has an interrupted call the box has not settled, and the
 //     frame is that call's: the saved registers are rewritten to Linux's
 //     answer.
@@ -59,8 +67,42 @@ const (
 // The call itself is always continued.
 func (b *Box) sigreturn(n *notif, start time.Time) {
 	defer b.account(n.nr, start)
-	defer sendContinue(b.listener, n.id)
 	tid := int32(n.pid)
+	defer func() {
+		if sendContinue(b.listener, n.id) != 0 {
+			// Withdrawn after we received it: its thread's next
+			// rt_sigreturn may be that of the interrupting handler.
+			b.checkFrame[tid] = true
+		}
+	}()
+	if h := b.opts.beforeAnswer; h != nil {
+		h(b, n)
+	}
+	b.mu.Lock()
+	th := b.threads[tid]
+	b.mu.Unlock()
+	var site callSite
+	var waitLeft bool
+	var rp *replay
+	var pc *pending
+	if th != nil {
+		th.mu.Lock()
+		if c := th.current; c != nil {
+			// A handler ran: the thread left its blocking wait.
+			b.cancelLocked(th, c)
+			th.leftCallLocked(&c.n)
+		}
+		site, waitLeft = th.intr, th.cancelled
+		rp, pc = th.replay, th.pending
+		th.mu.Unlock()
+	}
+	// The frame is read only when something may need mending: reading it
+	// costs a /proc read, and most handlers interrupt nothing of the box's.
+	settle := waitLeft || rp != nil || pc != nil
+	if !settle && !b.checkFrame[tid] && !time.Now().Before(b.gapUntil) {
+		return
+	}
+	delete(b.checkFrame, tid)
 	sp, ok := syscallSP(int(tid))
 	if !ok {
 		return
@@ -82,25 +124,7 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 		}
 		return
 	}
-	if h := b.opts.beforeAnswer; h != nil {
-		h(b, n)
-	}
-	b.mu.Lock()
-	th := b.threads[tid]
-	b.mu.Unlock()
-	if th == nil {
-		return
-	}
-	th.mu.Lock()
-	if c := th.current; c != nil {
-		// A handler ran: the thread left its blocking wait.
-		b.cancelLocked(th, c)
-		th.leftCallLocked(&c.n)
-	}
-	site, waitLeft := th.intr, th.cancelled
-	rp, pc := th.replay, th.pending
-	th.mu.Unlock()
-	if !waitLeft && rp == nil && pc == nil {
+	if !settle {
 		return
 	}
 	// The answer the interrupted call must give (for a pending create, the

@@ -300,6 +300,37 @@ static void nestedreturn(void) {
 	close(ep);
 }
 
+static volatile int queued_done;
+
+static void *pauser(void *a) {
+	(void)a;
+	while (!queued_done)
+		pause();
+	return NULL;
+}
+
+// nestedqueued: like nestedreturn, but the test interrupts the second
+// thread's rt_sigreturn while the box is still busy with this thread's
+// epoll_ctl on fd 100, so the box never receives the interrupted
+// notification: only the gap it leaves in the notification ids tells.
+static void nestedqueued(void) {
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
+	int ep = epoll_create1(0);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	dup2(efd, 100);
+	pthread_t t;
+	pthread_create(&t, NULL, pauser, NULL);
+	usleep(50 * 1000);
+	show("add", ctl(ep, EPOLL_CTL_ADD, 100, EPOLLIN, 1), 0);
+	queued_done = 1;
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	printf("survived\n");
+}
+
 // stopped: a child blocked in epoll_wait is stopped and continued (no
 // handler runs): Linux's epoll_wait returns EINTR, where the kernel would
 // restart a trapped call.
@@ -547,6 +578,8 @@ int main(int argc, char **argv) {
 		createsignal(1);
 	else if (!strcmp(s, "nestedreturn"))
 		nestedreturn();
+	else if (!strcmp(s, "nestedqueued"))
+		nestedqueued();
 	else if (!strcmp(s, "longjumped"))
 		longjumped();
 	else if (!strcmp(s, "stopped"))
