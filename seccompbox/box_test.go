@@ -161,9 +161,9 @@ func TestRestartedWaitEINTR(t *testing.T) {
 }
 
 // interruptOnce returns a beforeAnswer hook that, for the first answer of
-// each kind pick names (nil: not to be interrupted), sends SIGUSR1 to the
+// each kind pick names (nil: not to be interrupted), sends sig to the
 // guest thread and waits until it has left the call; kinds counts them.
-func interruptOnce(t *testing.T, pick func(n *notif) any) (hook func(*Box, *notif), kinds func() int) {
+func interruptOnce(t *testing.T, sig unix.Signal, pick func(n *notif) any) (hook func(*Box, *notif), kinds func() int) {
 	var mu sync.Mutex
 	seen := map[any]bool{}
 	hook = func(b *Box, n *notif) {
@@ -174,7 +174,7 @@ func interruptOnce(t *testing.T, pick func(n *notif) any) (hook func(*Box, *noti
 			return
 		}
 		seen[k] = true
-		if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), unix.SIGUSR1); err != nil {
+		if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), sig); err != nil {
 			t.Errorf("tgkill: %v", err)
 			return
 		}
@@ -194,33 +194,52 @@ func interruptOnce(t *testing.T, pick func(n *notif) any) (hook func(*Box, *noti
 	return hook, kinds
 }
 
+// interruptedScenario runs guest scenario sc natively and under a box
+// whose hook interrupts the first answer of each kind pick names with sig
+// (interruptOnce): the outputs must match, kinds answers must have been
+// interrupted, and counter stat must read statWant.
+func interruptedScenario(t *testing.T, sc string, sig unix.Signal, pick func(n *notif) any, kinds int, stat int, statWant int64) {
+	t.Helper()
+	want, wantCode := runNative(t, sc)
+	hook, interrupted := interruptOnce(t, sig, pick)
+	got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
+	if got != want || code != wantCode {
+		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+	}
+	if n := interrupted(); n != kinds {
+		t.Errorf("interrupted %d answers, want %d", n, kinds)
+	}
+	if n := b.stats[stat].count.Load(); n != statWant {
+		t.Errorf("%s: %d, want %d", statNames[stat], n, statWant)
+	}
+}
+
+// onlyNr picks the calls numbered nr, all of one kind.
+func onlyNr(nr int32) func(n *notif) any {
+	return func(n *notif) any {
+		if n.nr == nr {
+			return nr
+		}
+		return nil
+	}
+}
+
 // TestUndeliveredAnswerPutsEventsBack: a guest thread interrupted after
 // the copy-out of its events and before the answer loses nothing: the
 // events are queued again, the ONESHOT registration still armed, and the
 // guest's next wait (its retry after EINTR) gets what the native run's
-// first wait got.
+// first wait got. Both parts of the scenario (maxevents 6: inline, 7: on
+// a worker) are interrupted.
 func TestUndeliveredAnswerPutsEventsBack(t *testing.T) {
 	needGuest(t)
+	pick := func(n *notif) any {
+		if maxev := int32(n.args[2]); isWait(n.nr) && (maxev == 6 || maxev == 7) {
+			return maxev
+		}
+		return nil
+	}
 	for _, sc := range []string{"undelivered", "undelivered-restart"} {
-		t.Run(sc, func(t *testing.T) {
-			want, wantCode := runNative(t, sc)
-			hook, kinds := interruptOnce(t, func(n *notif) any {
-				if maxev := int32(n.args[2]); isWait(n.nr) && (maxev == 6 || maxev == 7) {
-					return maxev
-				}
-				return nil
-			})
-			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
-			if got != want || code != wantCode {
-				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
-			}
-			if n := kinds(); n != 2 {
-				t.Errorf("interrupted %d waits, want 2", n)
-			}
-			if n := b.stats[statRolledBack].count.Load(); n != 2 {
-				t.Errorf("%d harvests put back, want 2", n)
-			}
-		})
+		t.Run(sc, func(t *testing.T) { interruptedScenario(t, sc, unix.SIGUSR1, pick, 2, statRolledBack, 2) })
 	}
 }
 
@@ -232,23 +251,7 @@ func TestInterruptedCtlAnswersItsResult(t *testing.T) {
 	needGuest(t)
 	for _, sc := range []string{"ctlsignal", "ctlsignal-restart"} {
 		t.Run(sc, func(t *testing.T) {
-			want, wantCode := runNative(t, sc)
-			hook, kinds := interruptOnce(t, func(n *notif) any {
-				if n.nr == unix.SYS_EPOLL_CTL {
-					return n.nr
-				}
-				return nil
-			})
-			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
-			if got != want || code != wantCode {
-				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
-			}
-			if kinds() != 1 {
-				t.Errorf("the ctl was not interrupted")
-			}
-			if n := b.stats[statSettled].count.Load(); n != 1 {
-				t.Errorf("%d interrupted calls settled at sigreturn, want 1", n)
-			}
+			interruptedScenario(t, sc, unix.SIGUSR1, onlyNr(unix.SYS_EPOLL_CTL), 1, statSettled, 1)
 		})
 	}
 }
@@ -261,23 +264,7 @@ func TestInterruptedCreateGetsItsFd(t *testing.T) {
 	needGuest(t)
 	for _, sc := range []string{"createsignal", "createsignal-restart"} {
 		t.Run(sc, func(t *testing.T) {
-			want, wantCode := runNative(t, sc)
-			hook, kinds := interruptOnce(t, func(n *notif) any {
-				if n.nr == unix.SYS_EPOLL_CREATE1 {
-					return n.nr
-				}
-				return nil
-			})
-			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, sc)
-			if got != want || code != wantCode {
-				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
-			}
-			if kinds() != 1 {
-				t.Errorf("the create was not interrupted")
-			}
-			if n := b.stats[statSettled].count.Load(); n != 1 {
-				t.Errorf("%d interrupted calls settled at sigreturn, want 1", n)
-			}
+			interruptedScenario(t, sc, unix.SIGUSR1, onlyNr(unix.SYS_EPOLL_CREATE1), 1, statSettled, 1)
 		})
 	}
 }
@@ -289,38 +276,7 @@ func TestInterruptedCreateGetsItsFd(t *testing.T) {
 // the rt_sigreturn, and the guest runs on as natively.
 func TestInterruptedSigreturnRestarts(t *testing.T) {
 	needGuest(t)
-	want, wantCode := runNative(t, "nestedreturn")
-	var mu sync.Mutex
-	sent := false
-	hook := func(b *Box, n *notif) {
-		mu.Lock()
-		defer mu.Unlock()
-		if n.nr != unix.SYS_RT_SIGRETURN || sent {
-			return
-		}
-		sent = true
-		if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), unix.SIGUSR2); err != nil {
-			t.Errorf("tgkill: %v", err)
-			return
-		}
-		for end := time.Now().Add(5 * time.Second); notifIDValid(b.listener, n.id); {
-			if time.Now().After(end) {
-				t.Errorf("SIGUSR2 did not interrupt the trapped rt_sigreturn")
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	got, code, b := runBoxed(t, Options{beforeAnswer: hook}, "nestedreturn")
-	if got != want || code != wantCode {
-		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
-	}
-	if n := b.stats[statSettled].count.Load(); n != 1 {
-		t.Errorf("%d frames mended, want 1", n)
-	}
-	if !sent {
-		t.Errorf("no rt_sigreturn was interrupted")
-	}
+	interruptedScenario(t, "nestedreturn", unix.SIGUSR2, onlyNr(unix.SYS_RT_SIGRETURN), 1, statSettled, 1)
 }
 
 // TestWithdrawnSigreturnRestarts: as TestInterruptedSigreturnRestarts,
