@@ -394,12 +394,7 @@ func (b *Box) shutdown() {
 	close(b.done)
 	// Stop the workers: interrupt what they wait for, then end their
 	// loops.
-	b.mu.Lock()
-	threads := make([]*thread, 0, len(b.threads))
-	for _, th := range b.threads {
-		threads = append(threads, th)
-	}
-	b.mu.Unlock()
+	threads := b.threadList()
 	b.wg.Wait() // receiver, poller, sweeper, refresher: no new calls after this
 	for _, th := range threads {
 		th.mu.Lock()

@@ -620,12 +620,7 @@ func (b *Box) finishWait(c *call, mem *guestMem) {
 // report POLLIN), with their workers. It runs on the receiver, which owns
 // the pidfds.
 func (b *Box) reapThreads() {
-	b.mu.Lock()
-	threads := make([]*thread, 0, len(b.threads))
-	for _, th := range b.threads {
-		threads = append(threads, th)
-	}
-	b.mu.Unlock()
+	threads := b.threadList()
 	for _, th := range threads {
 		if th.pidfd >= 0 {
 			pfd := [1]unix.PollFd{{Fd: int32(th.pidfd), Events: unix.POLLIN}}
@@ -720,12 +715,7 @@ func (b *Box) sweeper() {
 			return
 		case <-tick.C:
 		}
-		b.mu.Lock()
-		threads := make([]*thread, 0, len(b.threads))
-		for _, th := range b.threads {
-			threads = append(threads, th)
-		}
-		b.mu.Unlock()
+		threads := b.threadList()
 		for _, th := range threads {
 			th.mu.Lock()
 			if c := th.current; c != nil && c.running && !notifIDValid(b.listener, c.n.id) {
@@ -738,6 +728,18 @@ func (b *Box) sweeper() {
 			b.collect()
 		}
 	}
+}
+
+// threadList returns the known guest threads, for a walk without b.mu
+// held.
+func (b *Box) threadList() []*thread {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	threads := make([]*thread, 0, len(b.threads))
+	for _, th := range b.threads {
+		threads = append(threads, th)
+	}
+	return threads
 }
 
 // instanceList returns the live instances, for a walk without b.mu held.
