@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/binary"
+	"fmt"
 	"syscall"
 )
 
@@ -17,8 +18,11 @@ type execution struct {
 
 // exec runs one call on the worker's thread.
 func (w *worker) exec(j *job) (Outcome, error) {
-	x := &execution{w: w, j: j, c: j.call}
-	return j.call.spec().exec(x)
+	o := j.call.spec()
+	if o == nil {
+		return Outcome{}, fmt.Errorf("internal: no operation %q", j.call.Op)
+	}
+	return o.exec(&execution{w: w, j: j, c: j.call})
 }
 
 // arg returns the value of the argument filling parameter p.
