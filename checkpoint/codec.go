@@ -18,7 +18,7 @@ import (
 const magic = "GPOLLCKP"
 
 // Version is the format version this package writes and reads.
-const Version = 1
+const Version = 2
 
 // ErrFormat is wrapped by every error about malformed input.
 var ErrFormat = errors.New("checkpoint: bad input")
@@ -274,6 +274,17 @@ func (im *Image) AppendEncode(dst []byte) []byte {
 		e.i(int64(h.File))
 		e.s(h.Name)
 	}
+	e.n(len(im.Foreign))
+	for _, f := range im.Foreign {
+		e.i(int64(f.File))
+		e.s(f.Type)
+		e.bool(f.Pollable)
+		e.n(len(f.Refs))
+		for _, r := range f.Refs {
+			e.i(int64(r))
+		}
+		e.by(f.Data)
+	}
 
 	// Fd tables, memories, tasks, roots.
 	e.n(len(im.Tables))
@@ -289,7 +300,13 @@ func (im *Image) AppendEncode(dst []byte) []byte {
 		}
 	}
 	e.n(len(im.Memories))
-	for _, m := range im.Memories {
+	for _, mi := range im.Memories {
+		e.s(mi.Type)
+		if mi.Type != "" {
+			e.by(mi.Data)
+			continue
+		}
+		m := &mi.Guest
 		e.n(len(m.Maps))
 		for _, r := range m.Maps {
 			e.u(r.Start)
@@ -346,7 +363,10 @@ func (im *Image) sizeHint() int {
 		n += 5 * len(t.Slots)
 	}
 	for _, m := range im.Memories {
-		n += len(m.Pages) * (syscalls.PageSize + 6)
+		n += len(m.Guest.Pages)*(syscalls.PageSize+6) + len(m.Data)
+	}
+	for _, f := range im.Foreign {
+		n += 16 + len(f.Type) + 3*len(f.Refs) + len(f.Data)
 	}
 	return n + 400*len(im.Tasks)
 }
@@ -503,6 +523,18 @@ func decodeBody(b []byte, alias bool) (*Image, error) {
 	for i := range im.Hosts {
 		im.Hosts[i] = HostImage{File: d.i32(), Name: d.s()}
 	}
+	im.Foreign = make([]ForeignImage, d.count(5))
+	for i := range im.Foreign {
+		f := &im.Foreign[i]
+		f.File = d.i32()
+		f.Type = d.s()
+		f.Pollable = d.bool()
+		f.Refs = make([]int32, d.count(1))
+		for j := range f.Refs {
+			f.Refs[j] = d.i32()
+		}
+		f.Data = d.by()
+	}
 
 	im.Tables = make([]fd.TableState, d.count(4))
 	for i := range im.Tables {
@@ -515,9 +547,14 @@ func decodeBody(b []byte, alias bool) (*Image, error) {
 			t.Slots[j] = fd.SlotState{Fd: d.i32(), File: d.i32(), Cloexec: d.bool()}
 		}
 	}
-	im.Memories = make([]syscalls.MemoryState, d.count(2))
+	im.Memories = make([]MemoryImage, d.count(1))
 	for i := range im.Memories {
-		m := &im.Memories[i]
+		im.Memories[i].Type = d.s()
+		if im.Memories[i].Type != "" {
+			im.Memories[i].Data = d.by()
+			continue
+		}
+		m := &im.Memories[i].Guest
 		m.Maps = make([]syscalls.MemoryRange, d.count(2))
 		for j := range m.Maps {
 			m.Maps[j] = syscalls.MemoryRange{Start: d.u(), End: d.u()}

@@ -48,6 +48,63 @@
 // restore of an epoll does for every target), so an edge-triggered entry
 // may see one more event.
 //
+// # Foreign file types and guest memory
+//
+// An embedder's own file types (an fs.Impl of its package: a socket of its
+// TCP stack, a signalfd, a device) are saved by the embedder, through a
+// Registry given in SaveOptions.Types and RestoreOptions.Types:
+//
+//	reg := &checkpoint.Registry{}
+//	reg.RegisterFile(checkpoint.FileType{
+//		Name:      "mykernel.listener",   // stable across programs
+//		Impl:      (*listener)(nil),       // matched by dynamic type
+//		Save:      saveListener,           // func(*SaveContext, *fs.File) ([]byte, error)
+//		Restore:   restoreListener,        // func(*RestoreContext, []byte) (*fs.File, error)
+//		Readiness: checkpoint.ReadinessExact,
+//	})
+//
+// Save gives the type's Save every file of its type once, in a quiescent
+// kernel; the bytes it returns are the type's own format, opaque to this
+// package. The file's status flags and pollability are saved by this
+// package. A file may name other files with SaveContext.Ref (an accept
+// queue's connections, a peer): each named file is saved too, whatever
+// its type, once however often it is named, and is held by the naming
+// file (it need not be in any fd table). Ref returns a small index,
+// which the type writes into its bytes; at restore RestoreContext.Ref
+// turns it back into the new file. SaveContext.Task gives a task's index
+// in the task list (Restored.Tasks has the same order). Files of a type
+// can be pollable (registrations on them are saved like any other) or
+// not (epoll_ctl refuses them with EPERM, as before the checkpoint).
+//
+// Restore calls the type's Restore once per file, after the model's own
+// files, host fds and (empty) epoll instances exist, and before any
+// registration is restored or timer armed; a foreign file it names is
+// restored first, on demand. The new file must have the saved flags
+// (RestoreContext.Flags) and the saved pollability, or Restore fails.
+// Files that name each other (a cycle) are linked in a function given to
+// RestoreContext.Defer, which runs once every file, fd table and task
+// exists. A type missing from RestoreOptions.Types is ErrUnknownType; an
+// error of a type's Restore fails the whole Restore, which releases what
+// it built.
+//
+// Readiness: the ready list and every registration's state are saved as
+// they are. A type whose restored files have exactly the saved readiness
+// says so with ReadinessExact (for all its files, in FileType.Readiness,
+// or per file with RestoreContext.SetReadiness): its registrations are
+// then restored as saved and nothing is polled, so an edge-triggered
+// registration whose edge the guest already harvested reports nothing,
+// as on the original kernel. ReadinessRepolled (the default, and what
+// host fds get) polls each registration on the file once at the end of
+// Restore and queues it if ready, as an epoll_ctl ADD does: right for a
+// file whose state lives outside the checkpoint, at the cost of one more
+// edge-triggered event.
+//
+// Guest memory: a task's syscalls.Memory is saved by this package if it
+// is a *syscalls.GuestMemory; another type is saved by a MemoryType
+// registered with Registry.RegisterMemory (its Save and Restore turn the
+// whole address space into bytes and back). A memory shared by several
+// tasks is saved once and restored shared.
+//
 // # Quiescence
 //
 // Save must be called when no task of the kernel is inside a system call
@@ -92,7 +149,7 @@
 // its handler having run. A task that is not blocked is not disturbed: a
 // call that need not block runs as usual while the task is stopped.
 //
-// # Format (version 1)
+// # Format (version 2)
 //
 // A checkpoint is: the 8 bytes "GPOLLCKP", the version (uvarint), the
 // body, and a CRC-32 (IEEE, little endian) of everything before it.
@@ -112,8 +169,10 @@
 //	             [Skb: Consumed, Truesize, Sender, Data]]
 //	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank], [Ready]]
 //	hosts:    [Host: File, Name]
+//	foreign:  [Foreign: File, Type, Pollable, [Ref], Data]
 //	tables:   [Table: Soft, Hard, Private, [Slot: Fd, File, Cloexec]]
-//	memories: [Memory: [Map: Start, End], [Page: Addr, page]]
+//	memories: [Memory: Type, then Data if Type is not empty, else
+//	             [Map: Start, End], [Page: Addr, page]]
 //	tasks:    [Task: Table, Memory, Arch, Mask, Pending, 64 × Delivered,
 //	             16 × (soft, hard) rlimits]
 //	roots:    [File]
@@ -127,9 +186,11 @@
 // is not pollable or twice under one key, watch ranks that are not a
 // permutation, a ready list naming an item twice, a cycle of epolls or a
 // chain deeper than Linux allows, a file held by nothing, ...). Restore
-// validates before building anything, so a rejected input leaves no state
-// behind. Version changes are not compatible: a reader accepts only its
-// own version.
+// validates before building anything, so a rejected input leaves no
+// state behind (a foreign type's bytes are its own: its Restore checks
+// them, and an error there makes Restore release what it built). Version changes are not compatible: a reader accepts only its
+// own version (version 1 images, written before foreign types and memory
+// types existed, are refused with an error naming both versions).
 //
 // # Lock order
 //
