@@ -151,31 +151,46 @@
 //
 // # Format (version 2)
 //
+// The format has one source, the description in package
+// checkpoint/internal/format: the encoder, the decoder (with its range
+// and size checks) and the listing below are generated from it by
+// formatgen (go generate), and tests check that they are up to date and
+// that the description covers every field of the Go types.
+//
 // A checkpoint is: the 8 bytes "GPOLLCKP", the version (uvarint), the
 // body, and a CRC-32 (IEEE, little endian) of everything before it.
 // Numbers are varints (encoding/binary: uvarint for unsigned values,
 // zig-zag varint for signed ones), booleans one byte (0 or 1), byte
 // strings a uvarint length and the bytes, pages exactly 4096 bytes with
-// no length, lists a uvarint count and the elements. The body is, in
-// order (field lists in the order of the structs' fields unless noted):
+// no length, lists a uvarint count and the elements; a field is signed
+// or unsigned as its Go type (Image and the state types of packages fs,
+// epoll, fd and syscalls that it holds, whose field names the listing
+// uses), and an enumeration (a file's Kind, a socket's Shutdown, a task's
+// Arch) is a uvarint with a maximum. "X if C" is written only when C
+// holds, "X[n]" is n values without a count, and "[R: ...]" a list of
+// records R. The body is, in order:
 //
-//	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Inos: File, Ino]
-//	files:    [File: Kind, Flags, Object, then by Kind:
-//	             eventfd: Count, Semaphore
-//	             timerfd: ClockID, Ticks, Expired, Armed, HasExpiry, Expiry, Interval
-//	             regular: Size, Pos, [Pages: Index, page]]
-//	          [Pipe: Readers, Writers, Polled, [Slot: Off, Packet, Data]]
-//	          [Socket: Type, Connected, Shutdown, Err, Peer, Dead, Wmem, Sndbuf,
-//	             [Skb: Consumed, Truesize, Sender, Data]]
-//	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank], [Ready]]
+//	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Ino: File, Ino]
+//	files:    [File: Kind, Flags, Object,
+//	            Eventfd if Kind is eventfd {Count, Semaphore},
+//	            Timer if Kind is timerfd {ClockID, Ticks, Expired, Armed,
+//	            HasExpiry, Expiry, Interval},
+//	            Regular if Kind is regular {Size, Pos, [RegularPage: Index,
+//	            Data (page)]}]
+//	          [Pipe: Readers, Writers, Polled, [PipeSlot: Off, Packet,
+//	            Data]]
+//	          [Socket: Type, Connected, Shutdown, Err, Peer, Dead, Wmem,
+//	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data]]
+//	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank],
+//	            [Ready]]
 //	hosts:    [Host: File, Name]
-//	foreign:  [Foreign: File, Type, Pollable, [Ref], Data]
+//	foreign:  [Foreign: File, Type, Pollable, [Refs], Data]
 //	tables:   [Table: Soft, Hard, Private, [Slot: Fd, File, Cloexec]]
-//	memories: [Memory: Type, then Data if Type is not empty, else
-//	             [Map: Start, End], [Page: Addr, page]]
-//	tasks:    [Task: Table, Memory, Arch, Mask, Pending, 64 × Delivered,
-//	             16 × (soft, hard) rlimits]
-//	roots:    [File]
+//	memories: [Memory: Type, Guest if Type is empty {[Map: Start, End],
+//	            [Page: Addr, Data (page)]}, Data if Type is not empty]
+//	tasks:    [Task: Table, Memory, Arch, Mask, Pending, Delivered[64],
+//	            Rlimits[16][2]]
+//	roots:    [Roots]
 //
 // Decode rejects anything else: a bad magic, version or checksum, a
 // truncated number, a count larger than the remaining input could hold
