@@ -9,14 +9,17 @@
 // SaveOptions.Roots): every task's signal mask, pending signals, delivered
 // counts and rlimits; every fd table (numbers, FD_CLOEXEC, RLIMIT_NOFILE,
 // whether it is a private table made by CLOSE_RANGE_UNSHARE); every guest
-// address space (mappings and the pages that are not all zeros); every
+// address space (a GuestMemory's mappings and the pages that are not all
+// zeros, or the bytes of a registered MemoryType); every
 // file (status flags and the type's state: a pipe's slots with their
 // offsets and packet marks, its open ends and poll_usage; an eventfd's
 // counter and mode; an AF_UNIX socket's type, connection, shutdown, pending
 // error, send-buffer charge and queued skbs with their truesize and
 // sender, including released sockets that a live one still names; a
 // timerfd's count, expired and armed state, interval and remaining time;
-// a regular file's pages, size and offset); every epoll instance
+// a regular file's pages, size and offset; for a file of an embedder's
+// registered type, the bytes its FileType.Save gives and the files it
+// names); every epoll instance
 // (registrations with their key, stored interest, data, ONESHOT and
 // EXCLUSIVE state, the ready list in order, nested links) and the
 // domain's max_user_watches and EPOLLWAKEUP setting; the kernel's fdinfo
@@ -209,11 +212,18 @@
 //
 // # Lock order
 //
-// Save takes, in this order: every timerfd's expiry lock (fs.FreezeTimers),
-// then each file's state lock in turn, then every saved instance's
-// EventPoll.mu together (instances in discovery order) with each file's
-// watch lock and each instance's ready-list lock in turn inside. Nothing
+// Save takes, in this order: every timerfd's expiry lock (fs.FreezeTimers,
+// for each round of files found: those of the fd tables and roots, then
+// those the registered types name), calling each FileType.Save after its
+// file's round is frozen and before any lock below (a type's Save may
+// take its own file's locks, and must not wait for a timer expiry or a
+// guest thread), then each file's state lock in turn, then every saved
+// instance's EventPoll.mu together (instances in discovery order) with
+// each file's watch lock and each instance's ready-list lock in turn
+// inside. Nothing
 // else runs in a quiescent kernel but timer expiries (held off) and host
 // pollers (which take only queue and ready-list locks), so this does not
-// deadlock. Restore builds objects nobody else can reach yet.
+// deadlock. Restore builds objects nobody else can reach yet (a type's
+// Restore and deferred functions run on Restore's goroutine, holding none
+// of this package's locks).
 package checkpoint

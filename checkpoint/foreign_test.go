@@ -147,7 +147,7 @@ func registry(r Readiness) *Registry {
 // read end that no table holds, 1 a non-pollable note, 2 an epoll
 // instance with an edge-triggered registration of the box whose edge was
 // already harvested, 3 and 4 two boxes that name each other as peers.
-func foreignWorld(t *testing.T) *world {
+func foreignWorld(t testing.TB) *world {
 	clock := fs.NewFakeClock()
 	k := syscalls.NewKernelClock(clock)
 	w := &world{k: k, clock: clock, tab: fd.NewTable(), mem: syscalls.NewGuestMemory()}
