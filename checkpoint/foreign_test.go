@@ -419,6 +419,11 @@ func TestRegistryMisuse(t *testing.T) {
 			r.RegisterFile(b)
 		}, "already registered"},
 		{"readiness", func(r *Registry) { r.RegisterFile(boxType(7)) }, "unknown"},
+		{"epoll", func(r *Registry) {
+			b := boxType(0)
+			b.Impl = (*epoll.EventPoll)(nil)
+			r.RegisterFile(b)
+		}, "saves itself"},
 		{"memory nil", func(r *Registry) { r.RegisterMemory(MemoryType{Name: "m"}) }, "nil Impl"},
 	}
 	for _, c := range cases {
@@ -492,4 +497,24 @@ func TestForeignMemory(t *testing.T) {
 	if string(buf) != "guest " {
 		t.Fatalf("restored memory reads %q", buf)
 	}
+}
+
+// TestForeignRestoreReturningARef: a Restore that returns a file it names
+// instead of a new one is a misuse, and the panic says so.
+func TestForeignRestoreReturningARef(t *testing.T) {
+	w := foreignWorld(t)
+	defer w.close()
+	lazy := boxType(ReadinessExact)
+	lazy.Restore = func(c *RestoreContext, data []byte) (*fs.File, error) { return c.Ref(0) }
+	reg := &Registry{}
+	reg.RegisterFile(lazy)
+	reg.RegisterFile(noteType)
+	b, err := Save(w.k, w.tasks, SaveOptions{Types: reg})
+	must(t, err)
+	defer func() {
+		if msg := fmt.Sprint(recover()); !strings.Contains(msg, "returned a file it names") {
+			t.Fatalf("panic %q", msg)
+		}
+	}()
+	_, _ = Restore(b, RestoreOptions{Clock: w.clock, Types: reg})
 }

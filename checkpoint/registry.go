@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/guestpoll/guestpoll/kernel/epoll"
 	"github.com/guestpoll/guestpoll/kernel/fs"
 	"github.com/guestpoll/guestpoll/syscalls"
 )
@@ -92,14 +93,16 @@ type MemoryType struct {
 }
 
 // RegisterFile adds a foreign file type. It panics, naming the misuse, on
-// an empty name, a nil Impl, Save or Restore, an unknown Readiness, or a
-// name or Impl type registered before.
+// an empty name, a nil Impl, Save or Restore, an epoll instance's Impl, an
+// unknown Readiness, or a name or Impl type registered before.
 func (r *Registry) RegisterFile(t FileType) {
 	switch {
 	case t.Name == "":
 		panic("checkpoint: Registry.RegisterFile with an empty FileType.Name")
 	case t.Impl == nil || t.Save == nil || t.Restore == nil:
 		panic(fmt.Sprintf("checkpoint: Registry.RegisterFile(%q) with a nil Impl, Save or Restore", t.Name))
+	case reflect.TypeOf(t.Impl) == reflect.TypeFor[*epoll.EventPoll]():
+		panic(fmt.Sprintf("checkpoint: Registry.RegisterFile(%q) of epoll instances, which this package saves itself", t.Name))
 	case t.Readiness > ReadinessExact:
 		panic(fmt.Sprintf("checkpoint: Registry.RegisterFile(%q) with an unknown %v", t.Name, t.Readiness))
 	case r.files[t.Name] != nil:

@@ -222,6 +222,11 @@ func (x *restorer) buildForeign(k int32) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: restoring file %d (type %q): %w", fi.File, fi.Type, err)
 	}
+	for _, r := range fi.Refs {
+		if x.files[r] == f {
+			panic(fmt.Sprintf("checkpoint: FileType.Restore of %q returned a file it names with RestoreContext.Ref, not a new one", fi.Type))
+		}
+	}
 	x.files[fi.File] = f
 	x.state[k] = foreignBuilt
 	x.readiness[k] = c.readiness
