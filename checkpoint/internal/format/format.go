@@ -1,11 +1,3 @@
-// Package format is the one description of the checkpoint format: every
-// record, its fields in wire order, and each field's Go type and wire
-// encoding. Package checkpoint's encoder and decoder (format_gen.go) and
-// the format section of its doc.go are generated from it (go generate in
-// package checkpoint, which runs ./internal/format/formatgen), and a test
-// there fails if either differs from what this description generates.
-//
-// Changing the byte format means changing Records (and Version).
 package format
 
 // Version is the format version. Bump it on any change of Records.
