@@ -24,9 +24,9 @@ import (
 type box struct {
 	restored bool // built by restoreBox: counted in restoredBoxes
 	count    uint64
-	held  []*fs.File
-	peer  *fs.File // another box, linked after restore (no reference)
-	queue waiter.Queue
+	held     []*fs.File
+	peer     *fs.File // another box, linked after restore (no reference)
+	queue    waiter.Queue
 }
 
 func (b *box) Read(f *fs.File, dst []byte) (int, error) { return 0, unix.EINVAL }
@@ -46,6 +46,7 @@ func (b *box) Release(f *fs.File) {
 
 // restoredBoxes counts the boxes restoreBox built that are not released.
 var restoredBoxes atomic.Int64
+
 func (b *box) Readiness(f *fs.File, mask waiter.EventMask) waiter.EventMask {
 	if b.count > 0 {
 		return waiter.EventIn
