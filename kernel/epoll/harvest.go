@@ -18,9 +18,12 @@ import (
 // the stored interest) is dropped silently; a ready one is reported with
 // current readiness ∩ interest. After a successful copy a ONESHOT item is
 // disarmed and a level-triggered one re-queued at the tail. If w accepts
-// fewer events than offered, the rest go back to the head of the ready
-// list untouched, and ReadEvents returns the count accepted so far with
-// w's error only when that count is 0.
+// fewer events than offered, ReadEvents returns the count accepted so far,
+// with w's error only when that count is 0, and leaves the ready list as
+// Linux, which polls and copies one item at a time and stops at the copy
+// that faults, leaves it: the first event not accepted and everything
+// behind it keep their places untouched, stale items behind it included,
+// while stale items in front of it are dropped.
 //
 // If w is an EventCommitter, nothing is consumed before its CommitEvents
 // accepts the whole harvest; a refusal puts every harvested event back and
@@ -36,59 +39,171 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	defer ep.mu.Unlock()
 
 	committer, _ := w.(EventCommitter)
-	tx := ep.startScan()
-	// The first uncommitted items of tx are the ones delivered and not yet
-	// consumed: with a committer, all of them until the end.
-	delivered, pending, uncommitted := 0, 0, 0
-	var err error
-	for it := tx.head; it != nil && delivered+pending < max; {
-		next := it.next
-		mask := it.file.Readiness(it.events) & it.events
-		if mask == 0 {
-			tx.remove(it)
-			it = next
-			continue
-		}
-		buf[pending] = Event{Events: mask, Data: it.data}
-		pending++
-		it = next
-		if pending == len(buf) && it != nil && delivered+pending < max {
-			// A full chunk and more to walk: hand it over now.
-			n, werr := ep.write(buf[:pending], w)
-			delivered += n
-			uncommitted += n
-			if committer == nil {
-				ep.readyMu.Lock()
-				ep.commitLocked(&tx, uncommitted)
-				ep.readyMu.Unlock()
-				uncommitted = 0
-			}
-			pending = 0
-			if n < len(buf) {
-				err = werr
-				break
-			}
-		}
-	}
-	if pending > 0 {
-		n, werr := ep.write(buf[:pending], w)
-		delivered += n
-		uncommitted += n
-		err = werr
-	}
-	if committer != nil && delivered > 0 {
-		if cerr := committer.CommitEvents(delivered); cerr != nil {
-			ep.doneScan(&tx, 0)
+	s := sendScan{ep: ep, tx: ep.startScan(), buf: buf, w: w, commitEachChunk: committer == nil}
+	s.run(max)
+	if committer != nil && s.delivered > 0 {
+		if cerr := committer.CommitEvents(s.delivered); cerr != nil {
+			ep.doneScan(&s.tx, 0)
 			return 0, cerr
 		}
 	}
 	// The last items are committed together with the end of the scan,
 	// under one acquisition of the ready-list lock.
-	ep.doneScan(&tx, uncommitted)
-	if delivered > 0 {
-		return delivered, nil
+	ep.doneScan(&s.tx, s.uncommitted)
+	if s.delivered > 0 {
+		return s.delivered, nil
 	}
-	return 0, err
+	return 0, s.err
+}
+
+// sendScan is one harvest's walk over its private copy of the ready list.
+//
+// Linux copies each event before it polls the next item; the walk instead
+// gathers a chunk of events and copies them together, and still leaves
+// what Linux leaves when a copy faults. Polling an ordinary target has no
+// effect, so polling past the faulting item is harmless, with two
+// exceptions that the walk takes care of:
+//
+//   - a stale item met behind a pending (not yet copied) event is not
+//     dropped at once: it is unlinked from tx and held, in walk order, on
+//     a chain through its next link, its prev link pointing at the pending
+//     item in front of it. When the chunk is copied, held items in front of
+//     the first event not accepted are dropped and the others are linked
+//     back into tx where they were (settleStale). A stale item met with
+//     nothing pending is dropped at once: every copy before it succeeded.
+//   - polling an epoll target drops the target's own stale items, so the
+//     pending chunk is copied before such an item is polled, and the walk
+//     stops there if that copy faults.
+type sendScan struct {
+	ep          *EventPoll
+	tx          itemList
+	buf         []Event
+	w           EventWriter
+	lastPending *item // the item behind buf[pending-1], while pending > 0
+	// chunkHead is the item behind buf[0] while pending > 0. The items
+	// behind buf[:pending] follow it in tx without a gap, since stale items
+	// met among them are held off tx.
+	chunkHead          *item
+	heldHead, heldTail *item
+	commitEachChunk    bool // no committer: consume each chunk once copied
+	delivered, pending int
+	uncommitted        int // the first uncommitted items of tx were delivered
+	err                error
+}
+
+// run walks tx until max events are delivered, the list ends, or a copy
+// faults.
+func (s *sendScan) run(max int) {
+	for it := s.tx.head; it != nil && s.delivered+s.pending < max; {
+		next := it.next
+		if s.pending == len(s.buf) || s.pending > 0 && it.target() != nil {
+			if !s.flush() {
+				return
+			}
+			s.commitChunk()
+		}
+		mask := it.file.Readiness(it.events) & it.events
+		if mask == 0 {
+			s.tx.remove(it)
+			if s.pending > 0 {
+				s.hold(it)
+			}
+			it = next
+			continue
+		}
+		if s.pending == 0 {
+			s.chunkHead = it
+		}
+		s.buf[s.pending] = Event{Events: mask, Data: it.data}
+		s.pending++
+		s.lastPending = it
+		it = next
+	}
+	if s.pending > 0 {
+		s.flush()
+	}
+}
+
+// flush hands the pending events to the writer and settles the stale items
+// held behind them. It reports whether the writer took them all; if not,
+// the harvest ends with the writer's error.
+func (s *sendScan) flush() bool {
+	n, err := s.ep.write(s.buf[:s.pending], s.w)
+	s.settleHeld(n)
+	s.delivered += n
+	s.uncommitted += n
+	full := n == s.pending
+	s.pending = 0
+	if !full {
+		s.err = err
+	}
+	return full
+}
+
+// commitChunk consumes what was copied so far, unless a committer decides
+// that at the end.
+func (s *sendScan) commitChunk() {
+	if !s.commitEachChunk {
+		return
+	}
+	s.ep.readyMu.Lock()
+	s.ep.commitLocked(&s.tx, s.uncommitted)
+	s.ep.readyMu.Unlock()
+	s.uncommitted = 0
+}
+
+// hold takes a stale item (already unlinked from tx) met behind the pending
+// event of s.lastPending.
+func (s *sendScan) hold(it *item) {
+	it.prev, it.next = s.lastPending, nil
+	if s.heldTail != nil {
+		s.heldTail.next = it
+	} else {
+		s.heldHead = it
+	}
+	s.heldTail = it
+}
+
+// settleHeld decides the held stale items once the writer took the first
+// n pending events. A held item behind pending event i was passed by
+// Linux's walk when i < n (the fault, if any, came later), and is dropped;
+// otherwise Linux stopped before it, and it goes back into tx right behind
+// event i's item (behind the held items before it with the same anchor).
+func (s *sendScan) settleHeld(n int) {
+	h := s.heldHead
+	if h == nil {
+		return
+	}
+	s.heldHead, s.heldTail = nil, nil
+	// anchor is pending event slot's item; behind is what followed it in
+	// tx before any held item went back behind it, after the last item
+	// put back behind it (or anchor).
+	anchor, slot := s.chunkHead, 0
+	behind, after := anchor.next, anchor
+	for h != nil {
+		next, front := h.next, h.prev
+		h.next, h.prev = nil, nil
+		for anchor != front {
+			anchor, slot = behind, slot+1
+			behind, after = anchor.next, anchor
+		}
+		if slot >= n {
+			s.tx.insertAfter(after, h)
+			after = h
+		}
+		h = next
+	}
+}
+
+// insertAfter links it into l right behind at, which is on l.
+func (l *itemList) insertAfter(at, it *item) {
+	it.prev, it.next = at, at.next
+	if at.next != nil {
+		at.next.prev = it
+	} else {
+		l.tail = it
+	}
+	at.next = it
 }
 
 // write hands evs to w and returns how many it accepted, with an error
@@ -106,7 +221,7 @@ func (ep *EventPoll) write(evs []Event, w EventWriter) (int, error) {
 }
 
 // commitLocked commits the first n items of tx, whose events were copied
-// out (stale items were dropped as the walk met them): a ONESHOT item is
+// out (stale items among them are no longer on tx): a ONESHOT item is
 // disarmed, a level-triggered one re-queued at the tail of the ready list,
 // an edge-triggered one simply leaves. ep.readyMu must be held.
 func (ep *EventPoll) commitLocked(tx *itemList, n int) {
