@@ -96,7 +96,7 @@ type sendScan struct {
 func (s *sendScan) run(max int) {
 	for it := s.tx.head; it != nil && s.delivered+s.pending < max; {
 		next := it.next
-		if s.pending == len(s.buf) || s.pending > 0 && it.target() != nil {
+		if s.pending == len(s.buf) || s.mayFault() && it.target() != nil {
 			if !s.flush() {
 				return
 			}
@@ -105,7 +105,7 @@ func (s *sendScan) run(max int) {
 		mask := it.file.Readiness(it.events) & it.events
 		if mask == 0 {
 			s.tx.remove(it)
-			if s.pending > 0 {
+			if s.mayFault() {
 				s.hold(it)
 			}
 			it = next
@@ -123,6 +123,11 @@ func (s *sendScan) run(max int) {
 		s.flush()
 	}
 }
+
+// mayFault reports whether a copy that has not happened yet may still
+// fault: events are pending and there is a writer (without one, buf is the
+// destination and nothing faults).
+func (s *sendScan) mayFault() bool { return s.pending > 0 && s.w != nil }
 
 // flush hands the pending events to the writer and settles the stale items
 // held behind them. It reports whether the writer took them all; if not,
