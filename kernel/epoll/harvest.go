@@ -18,12 +18,12 @@ import (
 // the stored interest) is dropped silently; a ready one is reported with
 // current readiness ∩ interest. After a successful copy a ONESHOT item is
 // disarmed and a level-triggered one re-queued at the tail. If w accepts
-// fewer events than offered, ReadEvents returns the count accepted so far,
-// with w's error only when that count is 0, and leaves the ready list as
-// Linux, which polls and copies one item at a time and stops at the copy
-// that faults, leaves it: the first event not accepted and everything
-// behind it keep their places untouched, stale items behind it included,
-// while stale items in front of it are dropped.
+// fewer events than offered, ReadEvents returns the count accepted so far
+// (with w's error only when that count is 0) and leaves the ready list as
+// Linux's walk, which polls and copies one item at a time, leaves it at the
+// copy that faults: stale items in front of the first event not accepted
+// are dropped, while that event's item and everything behind it, stale
+// items included, keep their places untouched.
 //
 // If w is an EventCommitter, nothing is consumed before its CommitEvents
 // accepts the whole harvest; a refusal puts every harvested event back and
@@ -69,7 +69,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 //     a chain through its next link, its prev link pointing at the pending
 //     item in front of it. When the chunk is copied, held items in front of
 //     the first event not accepted are dropped and the others are linked
-//     back into tx where they were (settleStale). A stale item met with
+//     back into tx where they were (settleHeld). A stale item met with
 //     nothing pending is dropped at once: every copy before it succeeded.
 //   - polling an epoll target drops the target's own stale items, so the
 //     pending chunk is copied before such an item is polled, and the walk
@@ -180,9 +180,9 @@ func (s *sendScan) settleHeld(n int) {
 		return
 	}
 	s.heldHead, s.heldTail = nil, nil
-	// anchor is pending event slot's item; behind is what followed it in
-	// tx before any held item went back behind it, after the last item
-	// put back behind it (or anchor).
+	// anchor is the item of pending event slot; behind is what followed
+	// it in tx before any held item went back behind it, and after is the
+	// last item put back behind it (or anchor itself).
 	anchor, slot := s.chunkHead, 0
 	behind, after := anchor.next, anchor
 	for h != nil {
