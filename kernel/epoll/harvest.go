@@ -39,161 +39,130 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	defer ep.mu.Unlock()
 
 	committer, _ := w.(EventCommitter)
-	s := sendScan{ep: ep, tx: ep.startScan(), buf: buf, w: w, commitEachChunk: committer == nil}
-	s.run(max)
-	if committer != nil && s.delivered > 0 {
-		if cerr := committer.CommitEvents(s.delivered); cerr != nil {
-			ep.doneScan(&s.tx, 0)
+	tx := ep.startScan()
+	// The first uncommitted items of tx are the ones delivered and not yet
+	// consumed: with a committer, all of them until the end. chunkHead is
+	// the item of buf[0] while pending > 0, and held the stale items met
+	// behind it (see settleHeld).
+	delivered, pending, uncommitted := 0, 0, 0
+	var chunkHead *item
+	var held heldChain
+	var err error
+	for it := tx.head; it != nil && delivered+pending < max; {
+		next := it.next
+		// Hand the chunk over when it is full, or before polling an epoll
+		// target, which drops the target's own stale items: Linux would not
+		// have polled it if a copy in front of it faults.
+		if pending == len(buf) || pending > 0 && w != nil && it.target() != nil {
+			n, werr := ep.write(buf[:pending], w)
+			if held.head != nil {
+				held.settle(&tx, chunkHead, n)
+			}
+			delivered += n
+			uncommitted += n
+			if committer == nil {
+				ep.readyMu.Lock()
+				ep.commitLocked(&tx, uncommitted)
+				ep.readyMu.Unlock()
+				uncommitted = 0
+			}
+			if n < pending {
+				err = werr
+				pending = 0
+				break
+			}
+			pending = 0
+		}
+		mask := it.file.Readiness(it.events) & it.events
+		if mask == 0 {
+			front := it.prev // the item of buf[pending-1] when pending > 0
+			tx.remove(it)
+			if pending > 0 && w != nil {
+				held.push(it, front)
+			}
+			it = next
+			continue
+		}
+		if pending == 0 {
+			chunkHead = it
+		}
+		buf[pending] = Event{Events: mask, Data: it.data}
+		pending++
+		it = next
+	}
+	if pending > 0 {
+		n, werr := ep.write(buf[:pending], w)
+		if held.head != nil {
+			held.settle(&tx, chunkHead, n)
+		}
+		delivered += n
+		uncommitted += n
+		err = werr
+	}
+	if committer != nil && delivered > 0 {
+		if cerr := committer.CommitEvents(delivered); cerr != nil {
+			ep.doneScan(&tx, 0)
 			return 0, cerr
 		}
 	}
 	// The last items are committed together with the end of the scan,
 	// under one acquisition of the ready-list lock.
-	ep.doneScan(&s.tx, s.uncommitted)
-	if s.delivered > 0 {
-		return s.delivered, nil
+	ep.doneScan(&tx, uncommitted)
+	if delivered > 0 {
+		return delivered, nil
 	}
-	return 0, s.err
+	return 0, err
 }
 
-// sendScan is one harvest's walk over its private copy of the ready list.
+// heldChain holds the stale items a harvest met behind an event not copied
+// yet (Linux's ep_send_events copies each event before it polls the next
+// item; the harvest gathers a chunk of events and copies them together).
+// Such an item is unlinked from the scan's list but not dropped at once:
+// if a copy in front of it faults, Linux would not have polled it, and it
+// must keep its place. The chain links the items in walk order through
+// next; each one's prev points at the item whose pending event was in
+// front of it. An item held on the chain is on no list.
 //
-// Linux copies each event before it polls the next item; the walk instead
-// gathers a chunk of events and copies them together, and still leaves
-// what Linux leaves when a copy faults. Polling an ordinary target has no
-// effect, so polling past the faulting item is harmless, with two
-// exceptions that the walk takes care of:
-//
-//   - a stale item met behind a pending (not yet copied) event is not
-//     dropped at once: it is unlinked from tx and held, in walk order, on
-//     a chain through its next link, its prev link pointing at the pending
-//     item in front of it. When the chunk is copied, held items in front of
-//     the first event not accepted are dropped and the others are linked
-//     back into tx where they were (settleHeld). A stale item met with
-//     nothing pending is dropped at once: every copy before it succeeded.
-//   - polling an epoll target drops the target's own stale items, so the
-//     pending chunk is copied before such an item is polled, and the walk
-//     stops there if that copy faults.
-type sendScan struct {
-	ep          *EventPoll
-	tx          itemList
-	buf         []Event
-	w           EventWriter
-	lastPending *item // the item behind buf[pending-1], while pending > 0
-	// chunkHead is the item behind buf[0] while pending > 0. The items
-	// behind buf[:pending] follow it in tx without a gap, since stale items
-	// met among them are held off tx.
-	chunkHead          *item
-	heldHead, heldTail *item
-	commitEachChunk    bool // no committer: consume each chunk once copied
-	delivered, pending int
-	uncommitted        int // the first uncommitted items of tx were delivered
-	err                error
-}
+// (A stale item met with no event pending is dropped at once: every copy
+// before it succeeded. With no writer there is no fault, and nothing is
+// held.)
+type heldChain struct{ head, tail *item }
 
-// run walks tx until max events are delivered, the list ends, or a copy
-// faults.
-func (s *sendScan) run(max int) {
-	for it := s.tx.head; it != nil && s.delivered+s.pending < max; {
-		next := it.next
-		if s.pending == len(s.buf) || s.mayFault() && it.target() != nil {
-			if !s.flush() {
-				return
-			}
-			s.commitChunk()
-		}
-		mask := it.file.Readiness(it.events) & it.events
-		if mask == 0 {
-			s.tx.remove(it)
-			if s.mayFault() {
-				s.hold(it)
-			}
-			it = next
-			continue
-		}
-		if s.pending == 0 {
-			s.chunkHead = it
-		}
-		s.buf[s.pending] = Event{Events: mask, Data: it.data}
-		s.pending++
-		s.lastPending = it
-		it = next
-	}
-	if s.pending > 0 {
-		s.flush()
-	}
-}
-
-// mayFault reports whether a copy that has not happened yet may still
-// fault: events are pending and there is a writer (without one, buf is the
-// destination and nothing faults).
-func (s *sendScan) mayFault() bool { return s.pending > 0 && s.w != nil }
-
-// flush hands the pending events to the writer and settles the stale items
-// held behind them. It reports whether the writer took them all; if not,
-// the harvest ends with the writer's error.
-func (s *sendScan) flush() bool {
-	n, err := s.ep.write(s.buf[:s.pending], s.w)
-	s.settleHeld(n)
-	s.delivered += n
-	s.uncommitted += n
-	full := n == s.pending
-	s.pending = 0
-	if !full {
-		s.err = err
-	}
-	return full
-}
-
-// commitChunk consumes what was copied so far, unless a committer decides
-// that at the end.
-func (s *sendScan) commitChunk() {
-	if !s.commitEachChunk {
-		return
-	}
-	s.ep.readyMu.Lock()
-	s.ep.commitLocked(&s.tx, s.uncommitted)
-	s.ep.readyMu.Unlock()
-	s.uncommitted = 0
-}
-
-// hold takes a stale item (already unlinked from tx) met behind the pending
-// event of s.lastPending.
-func (s *sendScan) hold(it *item) {
-	it.prev, it.next = s.lastPending, nil
-	if s.heldTail != nil {
-		s.heldTail.next = it
+// push holds it, met behind the pending event of front.
+func (c *heldChain) push(it, front *item) {
+	it.prev, it.next = front, nil
+	if c.tail != nil {
+		c.tail.next = it
 	} else {
-		s.heldHead = it
+		c.head = it
 	}
-	s.heldTail = it
+	c.tail = it
 }
 
-// settleHeld decides the held stale items once the writer took the first
-// n pending events. A held item behind pending event i was passed by
-// Linux's walk when i < n (the fault, if any, came later), and is dropped;
-// otherwise Linux stopped before it, and it goes back into tx right behind
-// event i's item (behind the held items before it with the same anchor).
-func (s *sendScan) settleHeld(n int) {
-	h := s.heldHead
-	if h == nil {
-		return
-	}
-	s.heldHead, s.heldTail = nil, nil
-	// anchor is the item of pending event slot; behind is what followed
-	// it in tx before any held item went back behind it, and after is the
-	// last item put back behind it (or anchor itself).
-	anchor, slot := s.chunkHead, 0
-	behind, after := anchor.next, anchor
+// settle decides the held items once the writer took the first n of the
+// chunk's pending events, whose items follow first in tx without a gap
+// (stale items among them are held). An item held behind pending event i
+// was passed by Linux's walk when i < n (the fault, if any, came later),
+// and is dropped; otherwise Linux stopped before it, and it goes back into
+// tx right behind event i's item (behind the items held before it with the
+// same front).
+func (c *heldChain) settle(tx *itemList, first *item, n int) {
+	h := c.head
+	c.head, c.tail = nil, nil
+	// front is the item of pending event slot; behind is what followed it
+	// in tx before any held item went back behind it, and after is the
+	// last item put back behind it (or front itself).
+	front, slot := first, 0
+	behind, after := front.next, front
 	for h != nil {
-		next, front := h.next, h.prev
+		next, hfront := h.next, h.prev
 		h.next, h.prev = nil, nil
-		for anchor != front {
-			anchor, slot = behind, slot+1
-			behind, after = anchor.next, anchor
+		for front != hfront {
+			front, slot = behind, slot+1
+			behind, after = front.next, front
 		}
 		if slot >= n {
-			s.tx.insertAfter(after, h)
+			tx.insertAfter(after, h)
 			after = h
 		}
 		h = next
