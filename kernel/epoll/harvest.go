@@ -35,9 +35,9 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	if max <= 0 || len(buf) == 0 {
 		return 0, nil
 	}
+	// mu is released without defer (cheaper on this hot path): a panic in
+	// a target's poll or in w would leave the scan unfinished anyway.
 	ep.mu.Lock()
-	defer ep.mu.Unlock()
-
 	committer, _ := w.(EventCommitter)
 	tx := ep.startScan()
 	// The first uncommitted items of tx are the ones delivered and not yet
@@ -101,13 +101,14 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	}
 	if committer != nil && delivered > 0 {
 		if cerr := committer.CommitEvents(delivered); cerr != nil {
-			ep.doneScan(&tx, 0)
-			return 0, cerr
+			// Refused: nothing is consumed.
+			delivered, uncommitted, err = 0, 0, cerr
 		}
 	}
 	// The last items are committed together with the end of the scan,
 	// under one acquisition of the ready-list lock.
 	ep.doneScan(&tx, uncommitted)
+	ep.mu.Unlock()
 	if delivered > 0 {
 		return delivered, nil
 	}
