@@ -5,11 +5,13 @@ package epoll_test
 // copy fault (BADPTR); here the host's buffer ends k slots before a
 // PROT_NONE page, and the model's writer accepts k events, so faults at
 // every slot, behind every mix of ready, stale, LT, ET and ONESHOT items
-// and of an inner instance, are compared, over several chunk sizes.
+// and of an inner instance, are compared, over several chunk sizes, with
+// and without an EventCommitter.
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -173,11 +175,13 @@ func TestFaultingHarvestMatchesHost(t *testing.T) {
 	for _, c := range cases {
 		want := play(c, newHostFaultWorld(t))
 		for _, chunk := range []int{1, 2, 3, 64} {
-			got := play(c, newModelFaultWorld(t, chunk))
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%v, chunk %d: harvest %d: model %q, host %q\n(host %q\n model %q)",
-						c, chunk, i, got[i], want[i], want, got)
+			for _, commit := range []bool{false, true} {
+				got := play(c, newModelFaultWorld(t, chunk, commit))
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%v, chunk %d, committer %v: harvest %d: model %q, host %q\n(host %q\n model %q)",
+							c, chunk, commit, i, got[i], want[i], want, got)
+					}
 				}
 			}
 		}
@@ -192,10 +196,11 @@ type modelFaultWorld struct {
 	innerFile    *fs.File
 	files        []*fs.File
 	chunk        int
+	commit       bool // the faulting harvest's writer is an EventCommitter
 }
 
-func newModelFaultWorld(t *testing.T, chunk int) *modelFaultWorld {
-	w := &modelFaultWorld{t: t, d: epoll.NewDomain(), chunk: chunk}
+func newModelFaultWorld(t *testing.T, chunk int, commit bool) *modelFaultWorld {
+	w := &modelFaultWorld{t: t, d: epoll.NewDomain(), chunk: chunk, commit: commit}
 	var of *fs.File
 	w.outer, of = newEpoll(t, w.d)
 	w.inner, w.innerFile = newEpoll(t, w.d)
@@ -244,15 +249,22 @@ func (w *modelFaultWorld) read(fd int) {
 }
 
 func (w *modelFaultWorld) faultingWait(max, k int) string {
-	sw := &shortWriter{n: k}
-	n, err := w.outer.ReadEvents(make([]epoll.Event, w.chunk), max, sw)
+	cw := &committingWriter{shortWriter: shortWriter{n: k}}
+	var ew epoll.EventWriter = &cw.shortWriter
+	if w.commit {
+		ew = cw
+	}
+	n, err := w.outer.ReadEvents(make([]epoll.Event, w.chunk), max, ew)
 	if err != nil {
 		return err.Error()
 	}
-	if n != len(sw.got) {
-		w.t.Fatalf("ReadEvents returned %d, the writer took %d", n, len(sw.got))
+	if n != len(cw.got) {
+		w.t.Fatalf("ReadEvents returned %d, the writer took %d", n, len(cw.got))
 	}
-	return showEvents(sw.got)
+	if want := []int{n}; n == 0 && len(cw.commits) != 0 || n > 0 && w.commit && !slices.Equal(cw.commits, want) {
+		w.t.Fatalf("%d events delivered, commits %v", n, cw.commits)
+	}
+	return showEvents(cw.got)
 }
 
 func (w *modelFaultWorld) wait(inner bool) string {
