@@ -43,7 +43,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	// The first uncommitted items of tx are the ones delivered and not yet
 	// consumed: with a committer, all of them until the end. chunkHead is
 	// the item of buf[0] while pending > 0, and held the stale items met
-	// behind it (see settleHeld).
+	// behind it (see heldChain).
 	delivered, pending, uncommitted := 0, 0, 0
 	var chunkHead *item
 	var held heldChain
