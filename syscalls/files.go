@@ -209,7 +209,7 @@ func hShutdown(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if !ok {
 		return 0, unix.ENOTSOCK
 	}
-	return 0, errnoOf(s.Shutdown(f, int(int32(a[1]))))
+	return 0, fileErrno(f, s.Shutdown(f, int(int32(a[1]))))
 }
 
 func hTimerfdCreate(t *Task, a *[6]uintptr) (uintptr, errno) {
