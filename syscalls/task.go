@@ -86,8 +86,9 @@ func NewKernelClock(clock fs.Clock) *Kernel {
 func (k *Kernel) EpollDomain() *epoll.Domain { return k.epoll }
 
 // Task is one guest thread. Its syscall state (scratch buffers, the
-// reusable sleeper) belongs to the goroutine that calls Syscall; only
-// Interrupt may be called from other goroutines.
+// reusable sleeper) belongs to the goroutine that calls Syscall; the
+// package doc lists the methods safe from other goroutines (the signal
+// and stop controls).
 type Task struct {
 	k     *Kernel
 	fds   *fd.Table
