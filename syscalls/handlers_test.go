@@ -368,3 +368,27 @@ func TestBlockDeadline(t *testing.T) {
 		t.Errorf("timed out after %v", d)
 	}
 }
+
+// TestBlockWakeupWinsOverSignal: a connection and a signal arrive together
+// for an exclusive waiter blocked in accept4. The waiter took the wake-one
+// wakeup, so it must take the connection (as Linux's accept re-checks its
+// queue before the pending signal): no other waiter was woken for it. The
+// signal is delivered on the way out.
+func TestBlockWakeupWinsOverSignal(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		x := newExt(t, syscalls.AMD64)
+		x.k.RegisterSyscall(syscalls.AMD64, amd64Accept4, accept4)
+		l := &listener{}
+		lfd := x.install(l, unix.O_RDWR)
+		whenQueued(&l.queue, func() {
+			l.connect(1)
+			x.t.Interrupt(int(unix.SIGUSR1))
+		})
+		if _, e := x.t.Syscall(amd64Accept4, [6]uintptr{lfd}); e != 0 {
+			t.Fatalf("round %d: accept4 %s with a connection queued for it", i, errName(e))
+		}
+		if x.t.SignalsDelivered() != sigUSR1 {
+			t.Fatalf("round %d: delivered %#x", i, x.t.SignalsDelivered())
+		}
+	}
+}
