@@ -14,11 +14,25 @@ import (
 // Blocking for handlers: the sleep the package's blocking reads and writes
 // use, for an embedder's Handler.
 
+// Waitable is what Task.Block sleeps on: a wait queue and the readiness
+// its wakeups announce. A pollable *fs.File is one; so is any type of the
+// embedder's that hooks entries on a waiter.Queue it notifies after each
+// state change (a wait for signals hooks the task's signal queue:
+// SignalRegister).
+type Waitable interface {
+	// Readiness returns the current events (Wait.Mask is checked
+	// against it when Wait.Ready is not set).
+	Readiness(mask waiter.EventMask) waiter.EventMask
+	// EventRegister hooks e on the queue; EventUnregister unhooks it.
+	EventRegister(e *waiter.Entry)
+	EventUnregister(e *waiter.Entry)
+}
+
 // Wait describes one blocking step of a handler (Task.Block).
 type Wait struct {
 	// Mask is the events the step waits for: Block returns at once if the
-	// file reports one of them after the task is registered. Ignored when
-	// Ready is set.
+	// Waitable reports one of them after the task is registered. Ignored
+	// when Ready is set.
 	Mask waiter.EventMask
 	// Ready, if set, replaces the readiness check: Block calls it after
 	// registering and does not sleep if it reports true. Use it when the
@@ -38,7 +52,7 @@ type Wait struct {
 	Interrupted unix.Errno
 }
 
-// Block puts the task to sleep on f's wait queue until it is woken, w's
+// Block puts the task to sleep on the wait queue of on until it is woken, w's
 // condition holds, w.Deadline passes, or a signal the mask does not block
 // (or a Stop) arrives. It returns:
 //
@@ -56,18 +70,18 @@ type Wait struct {
 //
 // The handler must try its operation before blocking: Block does not look
 // at the condition when a signal is already pending. It registers the task
-// on f's queue (File.EventRegister) only for its duration, and never sleeps
-// on a wakeup that came between the check and the sleep. f must be
-// pollable (Block on a file without poll operations panics). Block
-// allocates nothing.
-func (t *Task) Block(f *fs.File, w Wait) unix.Errno {
-	if f.Pollable() == nil {
+// on the queue (EventRegister) only for its duration, and never sleeps on
+// a wakeup that came between the check and the sleep. A file must be
+// pollable (Block on a file without poll operations panics). Block on a
+// file allocates nothing.
+func (t *Task) Block(on Waitable, w Wait) unix.Errno {
+	if f, ok := on.(*fs.File); ok && f.Pollable() == nil {
 		panic(fmt.Sprintf("syscalls: Task.Block on a file whose type %T has no poll operations (fs.Pollable)", f.Impl()))
 	}
 	if t.SignalPending() {
 		return w.interrupted()
 	}
-	return blockEndErrno(t.blockOn(f, &w), &w)
+	return blockEndErrno(t.blockOn(on, &w), &w)
 }
 
 // blockEnd is how one blocking step ended.
@@ -97,22 +111,22 @@ func (w *Wait) interrupted() unix.Errno {
 	return w.Interrupted
 }
 
-// blockOn registers the task's I/O entry on f, checks w's condition, sleeps
-// unless it holds, and unregisters. The package's blocking reads and writes
-// sleep through it too.
-func (t *Task) blockOn(f *fs.File, w *Wait) blockEnd {
+// blockOn registers the task's I/O entry on on's queue, checks w's
+// condition, sleeps unless it holds, and unregisters. The package's
+// blocking reads and writes sleep through it too.
+func (t *Task) blockOn(on Waitable, w *Wait) blockEnd {
 	t.prepareSleep()
 	t.blockWake.woken.Store(false)
 	t.ioEntry.Init(&t.blockWake, w.Exclusive, true)
-	f.EventRegister(&t.ioEntry)
+	on.EventRegister(&t.ioEntry)
 	end := blockReady
-	if !w.ready(f) {
+	if !w.ready(on) {
 		end = blockInterrupted
 		if t.Sleep(w.Deadline) {
 			end = blockTimedOut
 		}
 	}
-	f.EventUnregister(&t.ioEntry)
+	on.EventUnregister(&t.ioEntry)
 	if end != blockReady && t.blockWake.woken.Load() {
 		end = blockWoken
 	}
@@ -122,11 +136,11 @@ func (t *Task) blockOn(f *fs.File, w *Wait) blockEnd {
 	return end
 }
 
-func (w *Wait) ready(f *fs.File) bool {
+func (w *Wait) ready(on Waitable) bool {
 	if w.Ready != nil {
 		return w.Ready()
 	}
-	return f.Readiness(w.Mask)&w.Mask != 0
+	return on.Readiness(w.Mask)&w.Mask != 0
 }
 
 // blockWaker is the waker of the task's entry while it blocks: it posts

@@ -25,9 +25,11 @@
 //     same as before (a registered handler is looked up only for a number
 //     the package's table does not serve). An embedder's call gets the
 //     same end as the package's: signal delivery and the restart decision.
-//   - Blocking for handlers (block.go): Task.Block(file, Wait) is the sleep
-//     of the package's own blocking reads and writes, exported: register
-//     on the file's queue (as an exclusive waiter if asked, for wake-one),
+//   - Blocking for handlers (block.go): Task.Block(Waitable, Wait) is the
+//     sleep of the package's own blocking reads and writes, exported, on a
+//     pollable file or any wait queue of the embedder's (a Waitable: the
+//     task's signal queue, for a call that waits for signals): register
+//     on the queue (as an exclusive waiter if asked, for wake-one),
 //     re-check the condition (a mask, or a Ready function), sleep until a
 //     wakeup, the deadline (ETIMEDOUT) or a signal or Stop (the Wait's
 //     restart code, ERESTARTSYS by default), unregister. A wakeup wins

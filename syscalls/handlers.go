@@ -94,8 +94,9 @@ func archTable(arch Arch) *[maxSysNr]sysID {
 	return &amd64Table
 }
 
-// CurrentSyscall returns the number of the syscall the task is running
-// (for a fallback Handler); between calls, the last one's.
+// CurrentSyscall returns the number of the embedder's syscall the task is
+// running (for a fallback Handler, which serves many); between calls, or
+// during one of the package's own, the last embedder's call's.
 func (t *Task) CurrentSyscall() uintptr { return t.nr }
 
 // foreignSyscall is Syscall for a number the package does not serve: the

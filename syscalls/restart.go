@@ -58,7 +58,8 @@ func builtinRestartCode(id sysID) unix.Errno {
 // the guest installed with SA_RESTART, and returns the old set. Dispositions
 // belong to the embedder; it keeps this set equal to what sigaction says on
 // every task of the guest process. Empty by default: every handler
-// interrupts. Safe from any goroutine.
+// interrupts. It is not part of a checkpoint: the embedder sets it again
+// on a restored task. Safe from any goroutine.
 func (t *Task) SetRestartSignals(mask uint64) uint64 { return t.saRestart.Swap(mask) }
 
 // settleRestart is the restart decision of Linux's signal delivery

@@ -233,3 +233,61 @@ func TestSignalfdBlockingRead(t *testing.T) {
 		t.Errorf("interrupted read: %s, delivered %#x", errName(e), x.t.SignalsDelivered())
 	}
 }
+
+// pendingIn is a Waitable of the embedder's: the task's signal queue, ready
+// when a signal of set is pending.
+type pendingIn struct {
+	t   *syscalls.Task
+	set uint64
+}
+
+func (p *pendingIn) Readiness(waiter.EventMask) waiter.EventMask {
+	if p.t.PendingSignals()&p.set != 0 {
+		return waiter.EventIn
+	}
+	return 0
+}
+
+func (p *pendingIn) EventRegister(e *waiter.Entry)   { p.t.SignalRegister(e) }
+func (p *pendingIn) EventUnregister(e *waiter.Entry) { p.t.SignalUnregister(e) }
+
+// waitSignal serves "waitsig(set)": it takes the lowest pending signal of
+// set, sleeping on the task's signal queue until there is one; another
+// signal (one the mask does not block) ends it with EINTR.
+func waitSignal(t *syscalls.Task, a [6]uintptr) (uintptr, unix.Errno) {
+	on := &pendingIn{t, uint64(a[0])}
+	for {
+		if sig := t.DequeueSignal(on.set); sig != 0 {
+			return uintptr(sig), 0
+		}
+		if e := t.Block(on, syscalls.Wait{Mask: waiter.EventIn, Interrupted: unix.EINTR}); e != 0 {
+			return 0, e
+		}
+	}
+}
+
+// TestBlockOnSignalQueue: a handler sleeps on the task's signal queue (a
+// Waitable of its own) until another goroutine sends a blocked signal it
+// waits for, which it takes; an unblocked signal interrupts it.
+func TestBlockOnSignalQueue(t *testing.T) {
+	x := newExt(t, syscalls.AMD64)
+	x.k.RegisterSyscall(syscalls.AMD64, 400, waitSignal)
+	x.t.SetSignalMask(sigUSR1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		x.t.Interrupt(int(unix.SIGUSR1))
+	}()
+	if sig, e := x.t.Syscall(400, [6]uintptr{sigUSR1}); sig != uintptr(unix.SIGUSR1) || e != 0 {
+		t.Errorf("waitsig: %d %s", sig, errName(e))
+	}
+	if x.t.PendingSignals() != 0 || x.t.SignalsDelivered() != 0 {
+		t.Errorf("pending %#x delivered %#x", x.t.PendingSignals(), x.t.SignalsDelivered())
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		x.t.Interrupt(int(unix.SIGHUP))
+	}()
+	if _, e := x.t.Syscall(400, [6]uintptr{sigUSR1}); e != unix.EINTR || x.t.SignalsDelivered() != sigHUP {
+		t.Errorf("interrupted waitsig: %s, delivered %#x", errName(e), x.t.SignalsDelivered())
+	}
+}
