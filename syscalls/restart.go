@@ -62,6 +62,9 @@ func builtinRestartCode(id sysID) unix.Errno {
 // on a restored task. Safe from any goroutine.
 func (t *Task) SetRestartSignals(mask uint64) uint64 { return t.saRestart.Swap(mask) }
 
+// RestartSignals returns the set SetRestartSignals installed.
+func (t *Task) RestartSignals() uint64 { return t.saRestart.Load() }
+
 // settleRestart is the restart decision of Linux's signal delivery
 // (handle_signal when a handler runs, the no-handler path of
 // arch_do_signal_or_restart otherwise) for a call that returned code: with

@@ -11,10 +11,10 @@ package syscalls
 //     again: Linux restarts them transparently when no handler runs
 //     (restart.go; an embedder's handler decides the same way through the
 //     code it returns, Task.Block). A re-issued poll or ppoll waits only
-//     the time its first call had left,
-//     as in Linux: ppoll has written it back to its timespec, and the task
-//     keeps poll's deadline for the same call issued next (Linux's restart
-//     block; a checkpoint does not keep it);
+//     the time its first call had left, as in Linux: ppoll has written it
+//     back to its timespec, and the task keeps poll's deadline for the
+//     same call issued next (Linux's restart block; a checkpoint does not
+//     keep it);
 //   - a blocking write that has transferred part of its bytes returns that
 //     count, as Linux's does.
 //

@@ -309,4 +309,3 @@ func (t *Task) copyOut(addr uint64, src []byte) errno {
 	return 0
 }
 
-var timeZero time.Time
