@@ -308,4 +308,3 @@ func (t *Task) copyOut(addr uint64, src []byte) errno {
 	}
 	return 0
 }
-
