@@ -1,6 +1,7 @@
 package syscalls_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -167,4 +168,43 @@ func ExampleKernel_RegisterSyscall() {
 	// accept4 = 1 (errno 0), connection 7
 	// interrupted: interrupted system call, handlers to run 0x200
 	// with SA_RESTART: true
+}
+
+// An embedder's signalfd (signalfd_test.go: a file type whose queue is the
+// task's signal queue, whose readiness is PendingSignals and whose read is
+// DequeueSignal) in an epoll set: a blocked signal sent by another
+// goroutine wakes the epoll_wait, and the read takes it without running a
+// handler.
+func ExampleTask_SignalRegister() {
+	k := syscalls.NewKernel()
+	k.RegisterSyscall(syscalls.AMD64, amd64Signalfd4, signalfd4)
+	table := fd.NewTable()
+	defer table.CloseAll()
+	mem := syscalls.NewGuestMemory()
+	mem.Map(0x10000, 0x1000)
+	task := syscalls.NewTask(k, table, mem, syscalls.AMD64)
+	defer task.Exit()
+
+	usr1 := uint64(1) << (unix.SIGUSR1 - 1)
+	task.SetSignalMask(usr1)
+	mem.CopyOut(0x10000, binary.LittleEndian.AppendUint64(nil, usr1))
+	sfd, _ := task.Syscall(amd64Signalfd4, [6]uintptr{^uintptr(0), 0x10000, 8, 0})
+	ep, _ := task.Syscall(syscalls.AMD64EpollCreate1, [6]uintptr{})
+	ev := binary.LittleEndian.AppendUint32(nil, unix.EPOLLIN)
+	mem.CopyOut(0x10100, binary.LittleEndian.AppendUint64(ev, 1))
+	task.Syscall(syscalls.AMD64EpollCtl, [6]uintptr{ep, unix.EPOLL_CTL_ADD, sfd, 0x10100})
+
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		task.Interrupt(int(unix.SIGUSR1))
+	}()
+	n, _ := task.Syscall(syscalls.AMD64EpollWait, [6]uintptr{ep, 0x10200, 1, ^uintptr(0)})
+	fmt.Println("epoll_wait:", n)
+	n, _ = task.Syscall(syscalls.AMD64Read, [6]uintptr{sfd, 0x10400, 128})
+	info := make([]byte, 4)
+	mem.CopyIn(0x10400, info)
+	fmt.Println("read:", n, "signal", binary.LittleEndian.Uint32(info), "handlers run:", task.Delivered(int(unix.SIGUSR1)))
+	// Output:
+	// epoll_wait: 1
+	// read: 128 signal 10 handlers run: 0
 }
