@@ -1,8 +1,6 @@
 package syscalls
 
 import (
-	"fmt"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/guestpoll/guestpoll/kernel/fs"
@@ -75,11 +73,8 @@ func (k *Kernel) files() FileCreator {
 
 // creatorErrno converts an error of k's file creator (see FileCreator).
 func (k *Kernel) creatorErrno(err error) unix.Errno {
-	if err == nil {
-		return 0
-	}
-	if e, ok := err.(unix.Errno); ok {
+	if e, ok := err.(unix.Errno); ok || err == nil {
 		return e
 	}
-	return errnoFrom(err, fmt.Sprintf("file creator %T", k.files()))
+	return errnoFrom(err, k.files())
 }

@@ -21,36 +21,38 @@ type errno = unix.Errno
 // model's files) to an errno. Those return only unix.Errno values, so
 // anything else is a bug, and panics.
 func errnoOf(err error) errno {
-	if err == nil {
-		return 0
-	}
-	if e, ok := err.(unix.Errno); ok {
+	if e, ok := err.(unix.Errno); ok || err == nil {
 		return e
 	}
-	return errnoFrom(err, "the kernel model")
+	return errnoFrom(err, nil)
 }
 
 // fileErrno converts an error returned by f's implementation. A file type
 // of another package must return unix.Errno values (wrapped ones are
 // unwrapped); any other error is a misuse and panics, naming the type.
 func fileErrno(f *fs.File, err error) errno {
-	if err == nil {
-		return 0
-	}
-	if e, ok := err.(unix.Errno); ok {
+	if e, ok := err.(unix.Errno); ok || err == nil {
 		return e
 	}
-	return errnoFrom(err, fmt.Sprintf("file type %T", f.Impl()))
+	return errnoFrom(err, f)
 }
 
-// errnoFrom unwraps an errno from err or panics naming source.
-func errnoFrom(err error, source string) errno {
+// errnoFrom unwraps an errno from err or panics naming source: a file, a
+// FileCreator, or nil for the kernel model.
+func errnoFrom(err error, source any) errno {
 	var e unix.Errno
 	if errors.As(err, &e) {
 		return e
 	}
+	what := "the kernel model"
+	switch s := source.(type) {
+	case *fs.File:
+		what = fmt.Sprintf("file type %T", s.Impl())
+	case FileCreator:
+		what = fmt.Sprintf("file creator %T", s)
+	}
 	panic(fmt.Sprintf("syscalls: %s returned the error %q (%T), which is not a unix.Errno: "+
-		"files and file creators must return errnos (see the package doc)", source, err.Error(), err))
+		"files and file creators must return errnos (see the package doc)", what, err.Error(), err))
 }
 
 // Kernel is the state shared by every task: the epoll domain (watch
