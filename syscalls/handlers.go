@@ -17,8 +17,9 @@ import (
 // the guest, or a restart code (ErrRestart, ErrRestartNoIntr,
 // ErrRestartNoHand, ErrRestartBlock: restart.go) that Syscall settles into
 // ErrRestart or EINTR as it does for its own calls. It runs on the task's
-// goroutine, like the package's handlers, and must not keep a file
-// reference past its return except ones it stores in an fd table.
+// goroutine, like the package's handlers; it must not call Syscall of its
+// own task (the task runs one call at a time), nor keep a file reference
+// past its return except ones it stores in an fd table.
 type Handler func(t *Task, args [6]uintptr) (uintptr, unix.Errno)
 
 // handlerTable is a kernel's registered handlers; a table is never changed
@@ -105,6 +106,7 @@ func (t *Task) CurrentSyscall() uintptr { return t.nr }
 func (t *Task) foreignSyscall(nr uintptr, args *[6]uintptr) (uintptr, unix.Errno) {
 	h := t.k.handlers.lookup(t.arch, nr)
 	if h == nil {
+		t.callDelivered = 0
 		return 0, unix.ENOSYS
 	}
 	t.nr = nr
