@@ -116,3 +116,7 @@ func TestEventRegisterOfNonPollableTargetIsNeverReached(t *testing.T) {
 	en.Init(waiter.NewSleeper(), false, false)
 	kerneltest.MustPanic(t, "not Pollable", func() { reg.EventRegister(&en) })
 }
+
+func TestNewFileWithNilDomainPanics(t *testing.T) {
+	kerneltest.MustPanic(t, "epoll: NewFile with a nil Domain", func() { epoll.NewFile(nil) })
+}
