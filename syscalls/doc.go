@@ -3,7 +3,7 @@
 // Arch (AMD64 or ARM64), and pointer arguments are addresses in its Memory.
 // Handlers decode and validate the arguments in Linux's order (the errno
 // that wins when several checks fail is the one Linux reports: see
-// linux-epoll-semantics.md §1A, §2.1, §4.1), then call into the kernel
+// docs/semantics.md#create, #ctl-order and #wait), then call into the kernel
 // model: the fd table (kernel/fd), files (kernel/fs) and epoll
 // (kernel/epoll).
 //
