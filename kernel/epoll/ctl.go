@@ -21,9 +21,13 @@ const exclusiveAllowed = waiter.EventIn | waiter.EventOut | waiter.EventErr |
 // of a closed fd is, before any other check.
 
 // checkOpen is epoll_ctl's fdget of epfd and fd: EBADF if the instance or
-// the target is already released. A nil target is a programming error.
+// the target is already released. A nil target, or an instance not made
+// by NewFile, is a programming error.
 func (ep *EventPoll) checkOpen(id FileIdentifier) error {
-	if id.File == nil {
+	switch {
+	case ep.file == nil:
+		panic("epoll: an EventPoll not made by NewFile")
+	case id.File == nil:
 		panic("epoll: epoll_ctl with a FileIdentifier whose File is nil")
 	}
 	if ep.file.Released() || id.File.Released() {

@@ -52,8 +52,8 @@
 // sees this; one that does not, racing the release, gets EBADF or a
 // registration the release then removes (AddWatch decides atomically with
 // the target's release, the instance's mutex with the instance's). A
-// FileIdentifier with a nil File, and NewFile with a nil Domain, panic
-// naming the misuse. A target that is not pollable is EPERM at every op, so
+// FileIdentifier with a nil File, an EventPoll not made by NewFile, and
+// NewFile with a nil Domain panic naming the misuse. A target that is not pollable is EPERM at every op, so
 // its queue is never hooked (fs.File.EventRegister of such a file panics).
 //
 // # Memory and cost

@@ -120,3 +120,11 @@ func TestEventRegisterOfNonPollableTargetIsNeverReached(t *testing.T) {
 func TestNewFileWithNilDomainPanics(t *testing.T) {
 	kerneltest.MustPanic(t, "epoll: NewFile with a nil Domain", func() { epoll.NewFile(nil) })
 }
+
+func TestCtlOnZeroEventPollPanics(t *testing.T) {
+	f, _ := kerneltest.NewFakeFile(in)
+	defer f.DecRef()
+	kerneltest.MustPanic(t, "epoll: an EventPoll not made by NewFile", func() {
+		new(epoll.EventPoll).Add(epoll.FileIdentifier{File: f, Fd: 3}, in, 0)
+	})
+}

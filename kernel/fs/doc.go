@@ -82,7 +82,8 @@
 // misuse, rather than corrupting state: IncRef or DecRef of a released
 // file (a reference dropped twice), Read or Write of a released file,
 // EventRegister or EventUnregister of a file that is not Pollable, New of
-// a nil Impl, AddWatch of a Watch without an Owner or already linked.
+// a nil Impl, AddWatch of a Watch without an Owner or already linked,
+// RemoveWatch of a Watch at either end of another file's list.
 // AddWatch of a released file links nothing and reports false.
 //
 // # Wakeup keys

@@ -70,6 +70,9 @@ func TestAddWatchMisuse(t *testing.T) {
 	}
 	kerneltest.MustPanic(t, "fs: File.AddWatch of a Watch that is already on a watch list", func() { f.AddWatch(w) })
 	kerneltest.MustPanic(t, "fs: File.AddWatch of a Watch without an Owner", func() { f.AddWatch(&fs.Watch{}) })
+	g := fs.NewEventfd(0, 0)
+	defer g.DecRef()
+	kerneltest.MustPanic(t, "fs: File.RemoveWatch of a Watch that is on another file's watch list", func() { g.RemoveWatch(w) })
 	f.DecRef()
 	if f.Watched() {
 		t.Fatal("release left a watch")

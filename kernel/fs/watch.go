@@ -57,10 +57,16 @@ func (f *File) AddWatch(w *Watch) bool {
 	return true
 }
 
-// RemoveWatch unlinks w from f's watch list if it is there.
+// RemoveWatch unlinks w from f's watch list if it is there. w must be on
+// f's list or on none; a w at either end of another file's list panics (one
+// in the middle of it cannot be told apart).
 func (f *File) RemoveWatch(w *Watch) {
 	f.watchMu.Lock()
 	if w.linked {
+		if w.prev == nil && f.watches.head != w || w.next == nil && f.watches.tail != w {
+			f.watchMu.Unlock()
+			panic("fs: File.RemoveWatch of a Watch that is on another file's watch list")
+		}
 		if w.prev != nil {
 			w.prev.next = w.next
 		} else {
