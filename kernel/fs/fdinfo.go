@@ -3,9 +3,11 @@ package fs
 import "io"
 
 // What /proc/PID/fdinfo/N shows of a file, beyond its status flags, comes
-// from three optional interfaces. The syscall layer (syscalls.FDInfo) asks
-// for them; a file type that implements none shows pos 0, an inode of its
-// own and no extra lines.
+// from three optional interfaces, which the syscall layer (syscalls.FDInfo)
+// asks for. A file type that implements none shows pos 0 and no extra
+// lines; its inode number is then the syscall layer's choice (the one
+// anonymous inode for a pollable type that is neither a socket nor a pipe,
+// as for Linux's anon-inode files; one of its own otherwise).
 
 // Offsetter is implemented by file types with a file offset (Linux's
 // f_pos): fdinfo's "pos:" field, and the "pos:" of an epoll registration's
