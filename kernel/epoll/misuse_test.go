@@ -2,7 +2,9 @@ package epoll_test
 
 import (
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -66,7 +68,9 @@ func TestCtlWithNilFilePanics(t *testing.T) {
 // TestAddRacingReleaseLeavesNoTrace: an ADD racing the final release of its
 // target or of its instance (by a caller holding no reference, which the
 // syscall layer never does) either fails with EBADF or is undone by the
-// release; either way nothing is left.
+// release; either way nothing is left. (The window between ADD's first
+// check and its AddWatch is too narrow for this test to hit reliably; it
+// guards the outcome, and TestAddWatchMisuse in package fs the atomicity.)
 func TestAddRacingReleaseLeavesNoTrace(t *testing.T) {
 	for _, which := range []string{"target", "instance"} {
 		t.Run(which, func(t *testing.T) {
@@ -80,24 +84,31 @@ func TestAddRacingReleaseLeavesNoTrace(t *testing.T) {
 				}
 				var wg sync.WaitGroup
 				var err error
+				var ready, start atomic.Bool
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					ready.Store(true)
+					for !start.Load() {
+					}
 					err = ep.Add(epoll.FileIdentifier{File: f, Fd: 3}, in, 0)
 				}()
+				for !ready.Load() {
+					runtime.Gosched()
+				}
+				start.Store(true)
 				dying.DecRef()
 				wg.Wait()
 				if err != nil && !errors.Is(err, unix.EBADF) {
 					t.Fatalf("ADD: %v", err)
 				}
+				noTrace(t, d, ep, f)
+				if err := ep.CheckInvariants(); err != nil {
+					t.Fatal(err)
+				}
 				if which == "target" {
-					noTrace(t, d, ep, f)
-					if err := ep.CheckInvariants(); err != nil {
-						t.Fatal(err)
-					}
 					epf.DecRef()
 				} else {
-					noTrace(t, d, ep, f)
 					f.DecRef()
 				}
 			}
