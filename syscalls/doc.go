@@ -3,9 +3,10 @@
 // Arch (AMD64 or ARM64), and pointer arguments are addresses in its Memory.
 // Handlers decode and validate the arguments in Linux's order (the errno
 // that wins when several checks fail is the one Linux reports, as in
-// do_epoll_create, do_epoll_ctl and do_epoll_wait), then call into the
-// kernel model: the fd table (kernel/fd), files (kernel/fs) and epoll
-// (kernel/epoll). An embedder adds its own syscalls beside them.
+// do_epoll_create, do_epoll_ctl and do_epoll_wait: see docs/semantics.md
+// #create, #ctl-order and #wait), then call into the kernel model: the fd
+// table (kernel/fd), files (kernel/fs) and epoll (kernel/epoll). An
+// embedder adds its own syscalls beside them.
 //
 // # What the package owns
 //
