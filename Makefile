@@ -6,7 +6,7 @@ CORPUS ?= conformance/testdata
 BACKENDS ?= linux,model,model-cr,hostfd,boxed
 FUZZTIME ?= 30s
 
-.PHONY: all test conformance record bench fuzz realprograms lint vet
+.PHONY: all test conformance record bench fuzz realprograms lint vet checklocks
 
 all: lint test
 
@@ -47,5 +47,15 @@ realprograms:
 vet:
 	$(GO) vet ./...
 
-lint: vet
+# gVisor's checklocks analyzer checks the +checklocks annotations (see
+# docs/locking.md). It lives in the nested module tools/, so the library's
+# users never import it; `go build` fetches it through the module proxy the
+# first time and caches it after that.
+CHECKLOCKS ?= $(CURDIR)/bin/checklocks
+
+checklocks:
+	$(GO) -C tools build -o $(CHECKLOCKS) gvisor.dev/gvisor/tools/checklocks/cmd/checklocks
+	$(GO) vet -vettool=$(CHECKLOCKS) ./...
+
+lint: vet checklocks
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -42,6 +42,9 @@
 //
 // # Lock order and the rule for callers
 //
+// Lock annotations and the names of functions that need a lock follow
+// docs/locking.md; Queue.publishLocked refreshes the lockless mirror below.
+//
 // Queue.mu is a leaf with respect to file state: a Waker runs under it and
 // may take its own locks (an epoll ready-list lock, another queue's lock
 // when it forwards a wakeup upwards through nested epoll), but it must never

@@ -151,11 +151,13 @@ func (l *List) notify(key EventMask, exclusiveBudget int) {
 // Queue is a wait queue: a List with its own lock. The zero value is an
 // empty queue.
 type Queue struct {
-	mu   sync.Mutex
-	list List // guarded by mu
-	// active mirrors !list.Empty(); it is written under mu and read without
-	// it (Linux's lockless waitqueue_active), so that Empty and a Notify of
-	// an empty queue take no lock.
+	mu sync.Mutex
+	// +checklocks:mu
+	list List
+	// active mirrors !list.Empty(); publishLocked writes it under mu, and
+	// Empty and notify read it without mu (Linux's lockless
+	// waitqueue_active), so that Empty and a Notify of an empty queue take
+	// no lock.
 	active atomic.Bool
 }
 
@@ -165,7 +167,7 @@ func (q *Queue) Register(e *Entry) {
 	q.mu.Lock()
 	defer q.mu.Unlock() // a misuse panic leaves the queue usable
 	q.list.Register(e)
-	q.setActive()
+	q.publishLocked()
 }
 
 // RegisterHead links e at the head of q whatever its kind (see
@@ -174,11 +176,13 @@ func (q *Queue) RegisterHead(e *Entry) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.list.RegisterHead(e)
-	q.setActive()
+	q.publishLocked()
 }
 
-// setActive updates the lockless mirror; q.mu held.
-func (q *Queue) setActive() {
+// publishLocked updates the lockless mirror of the list's emptiness.
+//
+// +checklocks:q.mu
+func (q *Queue) publishLocked() {
 	if a := !q.list.Empty(); a != q.active.Load() {
 		q.active.Store(a)
 	}
@@ -192,7 +196,7 @@ func (q *Queue) Unregister(e *Entry) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	linked := q.list.Unregister(e)
-	q.setActive()
+	q.publishLocked()
 	return linked
 }
 
@@ -231,6 +235,6 @@ func (q *Queue) notify(key EventMask, exclusiveBudget int) {
 	}
 	q.mu.Lock()
 	q.list.notify(key, exclusiveBudget)
-	q.setActive()
+	q.publishLocked()
 	q.mu.Unlock()
 }
