@@ -81,6 +81,11 @@ func (ep *EventPoll) addFullCheck(id FileIdentifier, target *EventPoll, events w
 	return ep.insertLocked(id, target, events, data, true)
 }
 
+// insertLocked is ADD once the instance is locked: the key lookup, the
+// watch accounting, the insert, the reverse-path check when fullCheck is
+// set, and the hook.
+//
+// +checklocks:ep.mu
 func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64, fullCheck bool) error {
 	// A release that raced checkOpen: the instance's release takes ep.mu
 	// after its reference count reaches 0, so under ep.mu either this sees
@@ -188,18 +193,20 @@ func (ep *EventPoll) stripWakeup(events waiter.EventMask) waiter.EventMask {
 
 // queueIfReadyLocked polls it's target once and, if it is ready and not
 // queued, queues it and wakes one waiter and the instance's pollers (what
-// ADD and MOD do). ep.mu must be held.
+// ADD and MOD do).
+//
+// +checklocks:ep.mu
 func (ep *EventPoll) queueIfReadyLocked(it *item) {
 	if it.file.Readiness(it.events)&it.events == 0 {
 		return
 	}
 	ep.readyMu.Lock()
-	if it.queued() {
+	if ep.queuedReadyMuLocked(it) {
 		ep.readyMu.Unlock()
 		return
 	}
 	ep.ready.pushBack(it)
-	ep.publishLocked()
+	ep.publishReadyMuLocked()
 	if !ep.waiters.Empty() {
 		ep.waiters.Notify(waiter.EventIn)
 	}

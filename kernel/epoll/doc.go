@@ -75,6 +75,15 @@
 //	    EventPoll.readyMu            (also guards ep.waiters; sleepers'
 //	                                  wakers run under it)
 //
+// The fields these locks guard carry +checklocks annotations, and the
+// functions that need one are named and annotated as docs/locking.md says
+// (fooLocked: ep.mu; fooReadyMuLocked: ep.readyMu). An item's fields stay
+// in prose (item.go): the tool names a lock by the path it is reached
+// through, and an item's instance is reached both as it.ep and as the
+// receiver. The nesting walks hold their Domain's locks while visiting
+// other instances of the same Domain, which the tool cannot tell apart
+// from another Domain's; those calls carry +checklocksignore.
+//
 // SaveInstances (state.go, for package checkpoint) holds the EventPoll.mu
 // of every saved instance at once, taken in the caller's order rather than
 // outer before inner: it runs only in a quiescent kernel, where nothing
@@ -100,7 +109,7 @@
 //     progress", by EventsAvailable at the start of Wait (Linux's lockless
 //     ep_events_available); Wait checks again under readyMu before it
 //     sleeps. Every readyMu section that changes the ready list or the
-//     scan flag ends with publishLocked.
+//     scan flag ends with publishReadyMuLocked.
 //   - The emptiness of the pollers queue and of targets' queues
 //     (waiter.Queue.Empty): pollers poll the instance (taking readyMu)
 //     after registering.

@@ -21,7 +21,8 @@ type Domain struct {
 	// EventPoll.mu.
 	nestMu sync.Mutex
 	// checkGen numbers full checks, so a walk can mark the instances it has
-	// visited. Guarded by nestMu.
+	// visited.
+	// +checklocks:nestMu
 	checkGen uint64
 
 	// graphMu guards every instance's nested list (its registrations whose

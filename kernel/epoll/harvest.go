@@ -39,7 +39,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	// a target's poll or in w would leave the scan unfinished anyway.
 	ep.mu.Lock()
 	committer, _ := w.(EventCommitter)
-	tx := ep.startScan()
+	tx := ep.startScanLocked()
 	// The first uncommitted items of tx are the ones delivered and not yet
 	// consumed: with a committer, all of them until the end. chunkHead is
 	// the item of buf[0] while pending > 0, and held the stale items met
@@ -62,7 +62,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 			uncommitted += n
 			if committer == nil {
 				ep.readyMu.Lock()
-				ep.commitLocked(&tx, uncommitted)
+				ep.commitReadyMuLocked(&tx, uncommitted)
 				ep.readyMu.Unlock()
 				uncommitted = 0
 			}
@@ -107,7 +107,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	}
 	// The last items are committed together with the end of the scan,
 	// under one acquisition of the ready-list lock.
-	ep.doneScan(&tx, uncommitted)
+	ep.doneScanLocked(&tx, uncommitted)
 	ep.mu.Unlock()
 	if delivered > 0 {
 		return delivered, nil
@@ -195,11 +195,13 @@ func (ep *EventPoll) write(evs []Event, w EventWriter) (int, error) {
 	return n, err
 }
 
-// commitLocked commits the first n items of tx, whose events were copied
+// commitReadyMuLocked commits the first n items of tx, whose events were copied
 // out (stale items among them are no longer on tx): a ONESHOT item is
 // disarmed, a level-triggered one re-queued at the tail of the ready list,
-// an edge-triggered one simply leaves. ep.readyMu must be held.
-func (ep *EventPoll) commitLocked(tx *itemList, n int) {
+// an edge-triggered one simply leaves.
+//
+// +checklocks:ep.readyMu
+func (ep *EventPoll) commitReadyMuLocked(tx *itemList, n int) {
 	for i := 0; i < n; i++ {
 		it := tx.head
 		tx.remove(it)

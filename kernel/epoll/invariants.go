@@ -37,7 +37,7 @@ func (ep *EventPoll) CheckInvariants() error {
 		case err != nil:
 		case registered[it]:
 			err = fmt.Errorf("epoll: item fd %d in the interest table twice", it.fd)
-		case it.ep != ep || ep.interest.find(it.file, it.fd) != it:
+		case it.ep != ep || ep.interest.find(it.file, it.fd) != it: // +checklocksignore: forEach calls this under ep.mu.
 			err = fmt.Errorf("epoll: interest entry fd %d inconsistent", it.fd)
 		case it.file.Released():
 			err = fmt.Errorf("epoll: item fd %d watches a released file", it.fd)

@@ -22,13 +22,15 @@ type item struct {
 	// setEvents), read under either; the wakeup callback's filter also
 	// reads events before it takes readyMu (loadEvents). Those are the only
 	// atomic accesses: the rest are ordered by the locks, and a new item
-	// is initialised before anything else can see it.
+	// is initialised before anything else can see it. The tool cannot check
+	// a field read under either of two locks.
+	// +checklocksignore: written under ep.mu and ep.readyMu, read under either or atomically.
 	events waiter.EventMask
 	data   uint64
 
 	// next and prev link the item into ep.ready, or, during a scan, into
 	// the scan's private list; an item is on a list exactly when it has a
-	// prev or is the list's head (see queued). Guarded by ep.readyMu
+	// prev or is the list's head (see queuedReadyMuLocked). Guarded by ep.readyMu
 	// outside scans; during a scan the scanning thread (holding ep.mu) owns
 	// the links of the items on its private list, and wakeups touch only
 	// ovfNext.
@@ -59,16 +61,21 @@ func (it *item) target() *EventPoll {
 	return t
 }
 
-// queued reports whether the item is on ep.ready, outside scans (when no
-// other list exists). ep.readyMu held.
-func (it *item) queued() bool { return it.prev != nil || it.ep.ready.head == it }
+// queuedReadyMuLocked reports whether it (one of ep's items) is on
+// ep.ready, outside scans (when no other list exists).
+//
+// +checklocks:ep.readyMu
+func (ep *EventPoll) queuedReadyMuLocked(it *item) bool {
+	return it.prev != nil || ep.ready.head == it
+}
 
 // loadEvents reads events without a lock (the wakeup filter).
 func (it *item) loadEvents() waiter.EventMask {
 	return waiter.EventMask(atomic.LoadUint32((*uint32)(&it.events)))
 }
 
-// setEvents changes events; ep.mu and ep.readyMu held.
+// setEvents changes events; ep.mu and ep.readyMu held (not annotated:
+// the caller holds the locks of it.ep through another path to it).
 func (it *item) setEvents(ev waiter.EventMask) {
 	atomic.StoreUint32((*uint32)(&it.events), uint32(ev))
 }
@@ -111,9 +118,9 @@ func (it *item) Wake(key waiter.EventMask) bool {
 			}
 			ep.ovfTail = it
 		}
-	} else if !it.queued() {
+	} else if !ep.queuedReadyMuLocked(it) {
 		ep.ready.pushBack(it)
-		ep.publishLocked()
+		ep.publishReadyMuLocked()
 	}
 	take := ev&waiter.EventExclusive == 0
 	if !ep.waiters.Empty() {

@@ -13,13 +13,15 @@ const maxNests = 4
 var pathLimits = [maxNests + 1]int{1000, 500, 100, 50, 10}
 
 // loopCheck reports whether adding target into ep would make a cycle or a
-// chain longer than maxNests+1 instances. d.nestMu must be held.
+// chain longer than maxNests+1 instances.
+//
+// +checklocks:ep.domain.nestMu
 func (ep *EventPoll) loopCheck(target *EventPoll) bool {
 	d := ep.domain
 	d.checkGen++
 	d.graphMu.Lock()
 	defer d.graphMu.Unlock()
-	down, cycle := target.downDepth(ep, d.checkGen, 0)
+	down, cycle := target.downDepth(ep, d.checkGen, 0) // +checklocksignore: one Domain, reached through another instance.
 	if cycle {
 		return true
 	}
@@ -27,7 +29,10 @@ func (ep *EventPoll) loopCheck(target *EventPoll) bool {
 }
 
 // downDepth returns the longest chain of epolls below ep, and whether
-// forbidden (an instance we are inserting into) is reachable. graphMu held.
+// forbidden (an instance we are inserting into) is reachable.
+//
+// +checklocks:ep.domain.nestMu
+// +checklocks:ep.domain.graphMu
 func (ep *EventPoll) downDepth(forbidden *EventPoll, gen uint64, level int) (int, bool) {
 	if ep == forbidden {
 		return 0, true
@@ -41,7 +46,7 @@ func (ep *EventPoll) downDepth(forbidden *EventPoll, gen uint64, level int) (int
 	}
 	depth := 0
 	for it := range ep.nested {
-		d, cycle := it.target().downDepth(forbidden, gen, level+1)
+		d, cycle := it.target().downDepth(forbidden, gen, level+1) // +checklocksignore: one Domain, reached through another instance.
 		if cycle {
 			return 0, true
 		}
