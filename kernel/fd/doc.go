@@ -40,6 +40,10 @@
 //
 // # Lock order
 //
+// Table's fields are annotated +checklocks:mu and the functions that need
+// it are named fooLocked, as docs/locking.md says; publishLocked refreshes
+// the lockless lookup array.
+//
 // Table.mu is a leaf: nothing else is locked under it, and File.DecRef is
 // never called while holding it. GetFile takes no lock.
 package fd

@@ -27,7 +27,7 @@ type SlotState struct {
 
 // ErrReserved is returned by Save when a number is reserved: a pipe2 or
 // socketpair is between choosing its numbers and installing its files.
-var ErrReserved = errors.New("fd: a number is reserved by a call in progress")
+var ErrReserved = errors.New("fd: a number is reserved by a call in progress") // +checklocksignore: not guarded (the tool guesses it is, being read under Table.mu).
 
 // Save describes t. index returns the saved index of a file.
 func (t *Table) Save(index func(*fs.File) int32) (TableState, error) {
@@ -66,6 +66,8 @@ func (st *TableState) Validate(nFiles int) error {
 
 // RestoreTable builds a table from a validated st: each fd takes a new
 // reference on its file in files.
+//
+// +checklocksignore: builds t before anything else can see it.
 func RestoreTable(st *TableState, files []*fs.File) (*Table, error) {
 	if err := st.Validate(len(files)); err != nil {
 		return nil, err

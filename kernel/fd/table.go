@@ -32,19 +32,26 @@ func (s *slot) busy() bool { return s.file != nil || s.reserved }
 // Table is an fd table. Its zero value is not usable; call NewTable.
 type Table struct {
 	mu sync.Mutex
-	// slots[i] is fd i. Guarded by mu.
+	// slots[i] is fd i.
+	// +checklocks:mu
 	slots []slot
-	// lowestFree is a lower bound on the lowest free number. Guarded by mu.
+	// lowestFree is a lower bound on the lowest free number.
+	// +checklocks:mu
 	lowestFree int32
 	// limit is the RLIMIT_NOFILE soft limit; maxLimit the hard limit.
-	// Guarded by mu.
-	limit, maxLimit uint64
-	// open counts installed fds. Guarded by mu.
+	// +checklocks:mu
+	limit uint64
+	// +checklocks:mu
+	maxLimit uint64
+	// open counts installed fds.
+	// +checklocks:mu
 	open int
 	// users counts the tasks attached to the table (Attach, Detach).
+	// +checklocks:mu
+	users int
 	// private marks a table made by Unshare: it belongs to its users and is
-	// closed when the last one detaches. Guarded by mu.
-	users   int
+	// closed when the last one detaches.
+	// +checklocks:mu
 	private bool
 
 	// lookup mirrors slots[i].file for GetFile, which reads it without mu
@@ -99,6 +106,8 @@ func (t *Table) Get(fd int32) (*fs.File, bool, error) {
 // lookup under t.mu, and panics if the file was released while installed.
 // Callers unlock t.mu with a defer, so the table stays usable after the
 // panic.
+//
+// +checklocks:t.mu
 func (t *Table) refLocked(fd int32) *fs.File {
 	f := t.slots[fd].file
 	if !f.TryIncRef() {
@@ -153,7 +162,9 @@ func releasedInstalled(fd int32) string {
 }
 
 // publishLocked stores slots[fd].file in the lookup array, growing it if
-// need be. t.mu must be held.
+// need be.
+//
+// +checklocks:t.mu
 func (t *Table) publishLocked(fd int32) {
 	arr := t.lookup.Load()
 	if arr == nil || int(fd) >= len(*arr) {
@@ -170,7 +181,9 @@ func (t *Table) publishLocked(fd int32) {
 }
 
 // publishAllLocked builds the lookup array of a table made whole (Fork,
-// RestoreTable). t.mu must be held or the table not yet shared.
+// RestoreTable).
+//
+// +checklocks:t.mu
 func (t *Table) publishAllLocked() {
 	n := make([]atomic.Pointer[fs.File], cap(t.slots))
 	for i := range t.slots {
@@ -248,6 +261,10 @@ func checkInstallable(op string, f *fs.File) {
 	}
 }
 
+// allocLocked chooses the lowest free number at or above min, within the
+// limit (Linux's alloc_fd).
+//
+// +checklocks:t.mu
 func (t *Table) allocLocked(min int32) (int32, error) {
 	if min < 0 {
 		return -1, unix.EINVAL
@@ -273,12 +290,18 @@ func (t *Table) allocLocked(min int32) (int32, error) {
 	return fd, nil
 }
 
+// growLocked makes slots long enough to hold fd.
+//
+// +checklocks:t.mu
 func (t *Table) growLocked(fd int32) {
 	for int(fd) >= len(t.slots) {
 		t.slots = append(t.slots, slot{})
 	}
 }
 
+// setLocked installs f at fd and publishes it.
+//
+// +checklocks:t.mu
 func (t *Table) setLocked(fd int32, f *fs.File, cloexec bool) {
 	t.growLocked(fd)
 	t.slots[fd] = slot{file: f, cloexec: cloexec}
@@ -299,6 +322,10 @@ func (t *Table) Close(fd int32) error {
 	return nil
 }
 
+// removeLocked empties fd and returns the file it held (nil if none); the
+// caller drops the reference after unlocking.
+//
+// +checklocks:t.mu
 func (t *Table) removeLocked(fd int32) *fs.File {
 	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
 		return nil
@@ -464,7 +491,7 @@ func (t *Table) Fork() *Table {
 			}
 		}
 	}
-	n.publishAllLocked()
+	n.publishAllLocked() // +checklocksignore: n is not shared yet.
 	return n
 }
 
@@ -504,7 +531,7 @@ func (t *Table) Unshare() *Table {
 	}
 	t.mu.Unlock()
 	n := t.Fork()
-	n.users, n.private = 1, true
+	n.users, n.private = 1, true // +checklocksignore: n is not shared yet.
 	t.Detach()
 	return n
 }
