@@ -52,11 +52,15 @@ func (c RealClock) AfterFunc(clockID int32, when int64, fn func()) ClockTimer {
 type FakeClock struct {
 	advanceMu sync.Mutex // serializes Advance and SetRealtime
 
-	mu      sync.Mutex
-	mono    int64 // guarded by mu
-	realOff int64 // REALTIME - MONOTONIC; guarded by mu
-	seq     uint64
-	timers  []*fakeTimer // pending callbacks; guarded by mu
+	mu sync.Mutex
+	// +checklocks:mu
+	mono int64
+	// +checklocks:mu
+	realOff int64 // REALTIME - MONOTONIC
+	// +checklocks:mu
+	seq uint64
+	// +checklocks:mu
+	timers []*fakeTimer // pending callbacks
 }
 
 type fakeTimer struct {
@@ -86,6 +90,9 @@ func (c *FakeClock) Now(clockID int32) int64 {
 	return c.nowLocked(clockID)
 }
 
+// nowLocked is Now.
+//
+// +checklocks:c.mu
 func (c *FakeClock) nowLocked(clockID int32) int64 {
 	if clockID == unix.CLOCK_REALTIME {
 		return c.mono + c.realOff
@@ -93,7 +100,9 @@ func (c *FakeClock) nowLocked(clockID int32) int64 {
 	return c.mono
 }
 
-// monoDeadline converts a timer's deadline to the monotonic clock.
+// monoDeadlineLocked converts a timer's deadline to the monotonic clock.
+//
+// +checklocks:c.mu
 func (c *FakeClock) monoDeadlineLocked(t *fakeTimer) int64 {
 	if t.clockID == unix.CLOCK_REALTIME {
 		return satSub(t.when, c.realOff)
@@ -157,6 +166,8 @@ func (c *FakeClock) SetRealtime(ns int64) {
 
 // runDueLocked runs the callbacks due at or before target (monotonic),
 // releasing c.mu around each one.
+//
+// +checklocks:c.mu
 func (c *FakeClock) runDueLocked(target int64) {
 	for {
 		best := -1

@@ -132,6 +132,11 @@
 //	timerfd fireMu  >  file state lock (pipe, socket, timerfd mutex)  >  FakeClock mutex
 //	epoll instance mutex  >  File.watchMu
 //
+// The fields these locks guard carry +checklocks annotations, and the
+// functions that need one are named and annotated as docs/locking.md says
+// (fooLocked: the receiver's mu). A Watch's links stay in prose: a Watch
+// does not know the file whose watchMu guards them.
+//
 // A timerfd's fireMu is held by its expiry for the whole expiry (count and
 // wakeup) and by a checkpoint for the whole save (FreezeTimers): nothing
 // else takes it, and an expiry holds no other lock when it takes it.
@@ -143,7 +148,8 @@
 // functions) comes after every file state lock and must never call back
 // into a file.
 //
-// The two sockets of a pair share one state lock. A timerfd calls its
+// The two sockets of a pair share one state lock (unixSocket's
+// +checklocksalias tells the tool that peer.mu is mu). A timerfd calls its
 // Clock (AfterFunc, Stop, Now) under its lock; a Clock runs callbacks
 // without its own lock held, and never synchronously inside AfterFunc.
 //

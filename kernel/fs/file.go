@@ -62,6 +62,7 @@ type File struct {
 	// watchMu guards watches. It is taken inside an epoll instance's mutex
 	// and never the other way round.
 	watchMu sync.Mutex
+	// +checklocks:watchMu
 	watches watchList
 }
 

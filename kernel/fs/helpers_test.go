@@ -34,7 +34,8 @@ func all(k waiter.EventMask) note { return note{key: k, all: true} }
 // stops at the first (which takes the wakeup); a wake-all walk reaches the
 // second too, which marks the note as a wake-all.
 type recorder struct {
-	mu            sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	notes         []note
 	first, second waiter.Entry
 }

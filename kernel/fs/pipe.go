@@ -38,16 +38,25 @@ type pipeSlot struct {
 // pipe is the state both ends share.
 type pipe struct {
 	mu sync.Mutex
-	// slots [tail, head) (mod pipeSlots) are in use. Guarded by mu.
-	slots      [pipeSlots]pipeSlot
-	head, tail uint32
-	// pages backs the slots; allocated by the first write. Guarded by mu.
+	// slots [tail, head) (mod pipeSlots) are in use.
+	// +checklocks:mu
+	slots [pipeSlots]pipeSlot
+	// +checklocks:mu
+	head uint32
+	// +checklocks:mu
+	tail uint32
+	// pages backs the slots; allocated by the first write.
+	// +checklocks:mu
 	pages *[pipeSlots][pipePageSize]byte
 	// readers and writers count open ends (each 0 or 1: dup'd fds share
-	// one File). Guarded by mu.
-	readers, writers int
+	// one File).
+	// +checklocks:mu
+	readers int
+	// +checklocks:mu
+	writers int
 	// polled is Linux's poll_usage: set by the first poll of either end,
-	// after which every write wakes readers. Guarded by mu.
+	// after which every write wakes readers.
+	// +checklocks:mu
 	polled bool
 
 	readQ  waiter.Queue // rd_wait: read end's hooks, blocked readers
@@ -86,9 +95,20 @@ func (e *pipeEnd) InodeLive() bool {
 	return e.p.readers+e.p.writers > 0
 }
 
+// usedLocked is the number of slots in use.
+//
+// +checklocks:p.mu
 func (p *pipe) usedLocked() uint32 { return p.head - p.tail }
-func (p *pipe) emptyLocked() bool  { return p.head == p.tail }
-func (p *pipe) fullLocked() bool   { return p.usedLocked() >= pipeSlots }
+
+// emptyLocked reports whether no slot is in use.
+//
+// +checklocks:p.mu
+func (p *pipe) emptyLocked() bool { return p.head == p.tail }
+
+// fullLocked reports whether every slot is in use.
+//
+// +checklocks:p.mu
+func (p *pipe) fullLocked() bool { return p.usedLocked() >= pipeSlots }
 
 // Read implements Impl.Read: a non-blocking read.
 func (e *pipeEnd) Read(f *File, dst []byte) (int, error) {

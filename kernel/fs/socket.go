@@ -156,21 +156,31 @@ func (q *skbQueue) pop() *skb {
 
 // unixSocket is one socket. The two sockets of a pair share one mutex,
 // which guards the state of both (the model's stand-in for Linux's
-// per-socket state locks, taken in pairs).
+// per-socket state locks, taken in pairs): the alias below tells the tool
+// so.
+//
+// +checklocksalias:peer.mu=mu
 type unixSocket struct {
 	typ   int // unix.SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
 	mu    *sync.Mutex
 	queue waiter.Queue
 
-	// Guarded by *mu:
-	state    int
+	// +checklocks:mu
+	state int
+	// +checklocks:mu
 	shutdown int
-	err      unix.Errno // pending socket error (sk_err), 0 if none
-	peer     *unixSocket
-	dead     bool // released (SOCK_DEAD)
-	recv     skbQueue
-	wmem     int64 // sk_wmem_alloc: 1 + truesize of this socket's skbs in flight
-	sndbuf   int64
+	// +checklocks:mu
+	err unix.Errno // pending socket error (sk_err), 0 if none
+	// +checklocks:mu
+	peer *unixSocket
+	// +checklocks:mu
+	dead bool // released (SOCK_DEAD)
+	// +checklocks:mu
+	recv skbQueue
+	// +checklocks:mu
+	wmem int64 // sk_wmem_alloc: 1 + truesize of this socket's skbs in flight
+	// +checklocks:mu
+	sndbuf int64
 }
 
 // Shutdowner is implemented by sockets (shutdown(2)). how is SHUT_RD,
@@ -228,7 +238,7 @@ func NewSocketPair(typ int, flags uint32) (a, b *File, err error) {
 	mu := new(sync.Mutex)
 	sa := newUnixSocket(typ, mu, sockEstablished)
 	sb := newUnixSocket(typ, mu, sockEstablished)
-	sa.peer, sb.peer = sb, sa
+	sa.peer, sb.peer = sb, sa // +checklocksignore: not shared yet.
 	fl := unix.O_RDWR | flags&unix.O_NONBLOCK
 	return New(sa, fl), New(sb, fl), nil
 }
@@ -249,11 +259,15 @@ func (s *unixSocket) Type() int { return s.typ }
 
 // writableLocked is unix_writable: not listening and at most a quarter of
 // the send buffer in use.
+//
+// +checklocks:s.mu
 func (s *unixSocket) writableLocked() bool {
 	return s.wmem<<2 <= s.sndbuf
 }
 
 // takeErrorLocked is sock_error: return and clear the pending error.
+//
+// +checklocks:s.mu
 func (s *unixSocket) takeErrorLocked() error {
 	if s.err == 0 {
 		return nil
@@ -265,19 +279,26 @@ func (s *unixSocket) takeErrorLocked() error {
 
 // freeSkbLocked drops b's charge on its sender and records the sender's
 // write-space wakeup (sock_wfree → unix_write_space). Linux checks
-// writability with one unit of the charge still held.
-func freeSkbLocked(b *skb, w *wakeups) {
-	s := b.sender
-	s.wmem -= b.truesize - 1
-	if !s.dead && s.writableLocked() {
-		w.add(&s.queue, waiter.EventOut|waiter.EventWrNorm|waiter.EventWrBand, false)
+// writability with one unit of the charge still held. b was on s's queue;
+// its sender shares s.mu (the sockets an skb travels between share one
+// mutex: a pair's, or the one restoreSockets gives a group), which the
+// tool cannot see through b.
+//
+// +checklocks:s.mu
+func (s *unixSocket) freeSkbLocked(b *skb, w *wakeups) {
+	sender := b.sender
+	sender.wmem -= b.truesize - 1                // +checklocksignore: sender shares s.mu.
+	if !sender.dead && sender.writableLocked() { // +checklocksignore: sender shares s.mu.
+		w.add(&sender.queue, waiter.EventOut|waiter.EventWrNorm|waiter.EventWrBand, false)
 	}
-	s.wmem--
+	sender.wmem-- // +checklocksignore: sender shares s.mu.
 }
 
 // dropUnchargedLocked is freeing an skb that was allocated for a send
 // that then failed: the sender's write-space callback runs as for any
 // freed skb.
+//
+// +checklocks:s.mu
 func (s *unixSocket) dropUnchargedLocked(w *wakeups) {
 	// The check sees the charge as it is without the skb plus the one
 	// unit sock_wfree keeps across the callback.
@@ -345,7 +366,7 @@ func (s *unixSocket) streamRead(dst IOSequence) (int, error) {
 			break
 		}
 		s.recv.pop()
-		freeSkbLocked(b, &w)
+		s.freeSkbLocked(b, &w)
 	}
 	s.mu.Unlock()
 	w.run()
@@ -380,7 +401,7 @@ func (s *unixSocket) dgramRead(f *File, dst IOSequence) (int, error) {
 	s.recv.pop()
 	n := min(len(b.data), dst.Len()) // the rest of the message is discarded
 	c, _ := dst.CopyOut(b.data[:n])
-	freeSkbLocked(b, &w)
+	s.freeSkbLocked(b, &w)
 	s.mu.Unlock()
 	w.run()
 	if c < n {
@@ -472,6 +493,8 @@ func (s *unixSocket) dgramWrite(src IOSequence) (int, error) {
 // dgramWriteLocked is unix_dgram_sendmsg (and unix_seqpacket_sendmsg) in
 // the order of checks Linux 6.18 shows: the message size, the send-buffer
 // allocation (pending error, own SEND_SHUTDOWN, buffer space), the peer.
+//
+// +checklocks:s.mu
 func (s *unixSocket) dgramWriteLocked(src IOSequence, w *wakeups) (int, error) {
 	if s.typ == unix.SOCK_SEQPACKET {
 		if err := s.takeErrorLocked(); err != nil {
@@ -517,7 +540,7 @@ func (s *unixSocket) dgramWriteLocked(src IOSequence, w *wakeups) (int, error) {
 		w.add(&s.queue, waiter.EventOut|waiter.EventWrNorm|waiter.EventWrBand, false)
 		s.state = sockClose
 		for s.recv.len() > 0 {
-			freeSkbLocked(s.recv.pop(), w)
+			s.freeSkbLocked(s.recv.pop(), w)
 		}
 		s.dropUnchargedLocked(w)
 		return 0, unix.ECONNREFUSED
@@ -582,7 +605,7 @@ func (s *unixSocket) Release(f *File) {
 		w.add(&other.queue, 0, true)
 	}
 	for s.recv.len() > 0 {
-		freeSkbLocked(s.recv.pop(), &w)
+		s.freeSkbLocked(s.recv.pop(), &w)
 	}
 	s.mu.Unlock()
 	w.run()
@@ -661,6 +684,8 @@ func (s *unixSocket) Inq() int {
 // CheckInvariants implements InvariantChecker: every byte charged to a
 // socket is an skb in its peer's queue, peers point at each other, a dead
 // socket holds nothing.
+//
+// +checklocksignore: checks s and s.peer in one loop, both under s.mu.
 func (s *unixSocket) CheckInvariants() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -134,6 +134,9 @@ var ErrNotSaveable = errors.New("not saveable")
 // returned function is called: an expiry that is running is waited for,
 // and later ones wait. A checkpoint freezes timers first so that it never
 // sees an expiry counted but not yet notified.
+//
+// +checklocksignore: takes every timerfd's fireMu in a loop and releases
+// them in the returned function, which the tool cannot follow.
 func FreezeTimers(files []*File) (thaw func()) {
 	var held []*timerfd
 	for _, f := range files {
@@ -580,6 +583,8 @@ func restorePipe(ps *PipeState) *pipe {
 
 // restoreSockets rebuilds every socket; sockets linked by a peer or a
 // sender share one lock, as a pair does.
+//
+// +checklocksignore: builds sockets before anything else can see them.
 func restoreSockets(states []SocketState) []*unixSocket {
 	parent := make([]int, len(states))
 	for i := range parent {

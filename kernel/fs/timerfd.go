@@ -38,8 +38,11 @@ type TimerFile interface {
 }
 
 type timerfd struct {
-	clock   Clock
-	clockID int32 // REALTIME, MONOTONIC or BOOTTIME (alarm clocks mapped)
+	// clock and clockID (REALTIME, MONOTONIC or BOOTTIME; alarm clocks
+	// mapped) are immutable: the ignores silence the tool's guess that mu
+	// guards them, as they are read under it.
+	clock   Clock // +checklocksignore
+	clockID int32 // +checklocksignore
 	queue   waiter.Queue
 
 	// fireMu is held by an expiry (fire) for its whole run, state change
@@ -48,21 +51,28 @@ type timerfd struct {
 	fireMu sync.Mutex
 
 	mu sync.Mutex
-	// ticks counts expirations not yet read. Guarded by mu.
+	// ticks counts expirations not yet read.
+	// +checklocks:mu
 	ticks uint64
 	// expired: the timer fired and has not been re-armed since (Linux's
-	// ctx->expired). Guarded by mu.
+	// ctx->expired).
+	// +checklocks:mu
 	expired bool
-	// armed: a callback is scheduled for expiry. Guarded by mu.
+	// armed: a callback is scheduled for expiry.
+	// +checklocks:mu
 	armed bool
 	// expiry is the (last) expiry time, absolute on clockID; it stays
-	// after the timer fires, as an hrtimer's does. Guarded by mu.
-	expiry   int64
-	interval int64 // guarded by mu
+	// after the timer fires, as an hrtimer's does.
+	// +checklocks:mu
+	expiry int64
+	// +checklocks:mu
+	interval int64
 	// gen identifies the current arming: a callback of an older one is
-	// ignored. Guarded by mu.
-	gen   uint64
-	timer ClockTimer // guarded by mu
+	// ignored.
+	// +checklocks:mu
+	gen uint64
+	// +checklocks:mu
+	timer ClockTimer
 }
 
 // NewTimerfd returns a new disarmed timerfd (timerfd_create) on clockID of
@@ -212,6 +222,8 @@ func (t *timerfd) GetTime(f *File) (int64, int64) {
 
 // remainingLocked is the time left until expiry, 0 once it has passed
 // (and for a disarmed timer, whose expiry is 0).
+//
+// +checklocks:t.mu
 func (t *timerfd) remainingLocked(now int64) int64 {
 	if r := satSub(t.expiry, now); r > 0 {
 		return r
@@ -222,6 +234,8 @@ func (t *timerfd) remainingLocked(now int64) int64 {
 // forwardLocked is hrtimer_forward: it moves the expiry past now by whole
 // intervals and returns how many it added (0 if the expiry is still in the
 // future).
+//
+// +checklocks:t.mu
 func (t *timerfd) forwardLocked(now int64) uint64 {
 	delta := satSub(now, t.expiry)
 	if delta < 0 {
@@ -235,6 +249,8 @@ func (t *timerfd) forwardLocked(now int64) uint64 {
 // startLocked arms the timer for when. If when has already passed it
 // reports that the caller must fire it (with the returned generation)
 // after unlocking, as an hrtimer started in the past fires at once.
+//
+// +checklocks:t.mu
 func (t *timerfd) startLocked(when, now int64) (fireNow bool, gen uint64) {
 	t.cancelLocked()
 	t.expiry = when
@@ -249,6 +265,8 @@ func (t *timerfd) startLocked(when, now int64) (fireNow bool, gen uint64) {
 
 // cancelLocked disarms the timer; a callback already running is ignored
 // through the generation.
+//
+// +checklocks:t.mu
 func (t *timerfd) cancelLocked() {
 	t.gen++
 	if t.timer != nil {
