@@ -7,7 +7,7 @@ package syscalls
 func (t *Task) DiscardSignals(mask uint64) {
 	t.sigMu.Lock()
 	t.pending &^= mask
-	t.signalsChangedLocked()
+	t.publishSigMuLocked()
 	// A wakeup token the signal posted stays: it may also be a real
 	// wakeup's. Left over, it only ends a sleep early (a spurious wakeup
 	// that the sleeper's caller re-checks), and the next blocking call

@@ -138,11 +138,12 @@
 // Task; its scratch state (and SignalsDelivered, Restarting) needs no lock.
 // Only Interrupt, Stop, Continue, SetSignalMask, SetRestartSignals,
 // DequeueSignal, SignalRegister/Unregister and the signal accessors are
-// safe from other goroutines. Task.sigMu guards the mask, the pending set
-// and the stop, and is a leaf lock (nothing is acquired under it but the
+// safe from other goroutines. Task.sigMu guards the mask, the pending set,
+// the delivered counts and the stop, and is a leaf lock (nothing is acquired under it but the
 // sleeper's channel, to post its token); a lockless mirror of "an
-// unblocked signal is pending or the task is stopped" lets SignalPending
-// and the end of every syscall skip it. The task's signal queue lock
+// unblocked signal is pending or the task is stopped", refreshed by
+// publishSigMuLocked, lets SignalPending and the end of every syscall skip
+// it. The task's signal queue lock
 // (waiter.Queue) is taken by Interrupt only after it released sigMu, so
 // its wakers may take sigMu (a signalfd's readiness reads PendingSignals):
 // signal queue -> sigMu. The fd table has its own lock, taken and released
@@ -154,4 +155,8 @@
 // taken only by FDInfo. The handler registry's lock is a leaf taken only
 // by RegisterSyscall and SetFallbackSyscall; Syscall reads the published
 // table with one atomic load.
+//
+// The guarded fields carry +checklocks annotations, and the functions that
+// need a lock are named and annotated as docs/locking.md says (a Task's
+// lock is sigMu, so they end in SigMuLocked).
 package syscalls

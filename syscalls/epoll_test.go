@@ -374,7 +374,7 @@ func TestInterruptEINTR(t *testing.T) {
 	x.t.Interrupt(int(unix.SIGUSR1))
 	x.t.sigMu.Lock()
 	x.t.mask = 0 // unblock without delivering
-	x.t.signalsChangedLocked()
+	x.t.publishSigMuLocked()
 	x.t.sigMu.Unlock()
 	if n, e := x.call(sysEpollWait, ep, memBase, 1, neg(-1)); n != 1 || e != 0 {
 		t.Errorf("ready + signal = %d %s", n, sx(e))

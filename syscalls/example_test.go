@@ -21,10 +21,13 @@ const amd64Accept4 = 288
 // listener is an embedder's file type: a listening socket whose accept
 // queue holds connection ids. It is pollable (IN while a connection waits).
 type listener struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	backlog []int
 	queue   waiter.Queue
-	tries   int // accept attempts, for tests
+	// +checklocks:mu
+	tries int // accept attempts, for tests
+	// +checklocks:mu
 	waiters int // registered entries, for tests
 }
 

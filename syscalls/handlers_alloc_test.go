@@ -12,7 +12,8 @@ import (
 
 // doorbell is a pollable file type whose rings a handler waits for.
 type doorbell struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	rings int
 	queue waiter.Queue
 }

@@ -43,9 +43,11 @@ type mapping struct{ start, end uint64 } // [start, end), page aligned
 // hardware (and the race detector reports them, as it should: the guest
 // has a data race).
 type GuestMemory struct {
-	mu    sync.RWMutex
-	maps  []mapping                  // sorted, non-overlapping; guarded by mu
-	pages map[uint64]*[PageSize]byte // guarded by mu; the contents are not
+	mu sync.RWMutex
+	// +checklocks:mu
+	maps []mapping // sorted, non-overlapping
+	// +checklocks:mu
+	pages map[uint64]*[PageSize]byte // the map, not the pages' contents
 }
 
 // NewGuestMemory returns an empty address space.
@@ -77,7 +79,8 @@ func (m *GuestMemory) Map(addr, size uint64) error {
 	defer m.mu.Unlock()
 	m.removeLocked(start, end, false)
 	m.maps = append(m.maps, mapping{start, end})
-	sort.Slice(m.maps, func(i, j int) bool { return m.maps[i].start < m.maps[j].start })
+	maps := m.maps
+	sort.Slice(maps, func(i, j int) bool { return maps[i].start < maps[j].start })
 	// Merge adjacent ranges.
 	out := m.maps[:0]
 	for _, r := range m.maps {
@@ -104,6 +107,9 @@ func (m *GuestMemory) Unmap(addr, size uint64) error {
 	return nil
 }
 
+// removeLocked unmaps [start, end), freeing its pages if free is set.
+//
+// +checklocks:m.mu
 func (m *GuestMemory) removeLocked(start, end uint64, free bool) {
 	var out []mapping
 	for _, r := range m.maps {
@@ -135,9 +141,12 @@ func (m *GuestMemory) removeLocked(start, end uint64, free bool) {
 }
 
 // mappedLocked reports whether the page at p is mapped.
+//
+// +checklocksread:m.mu
 func (m *GuestMemory) mappedLocked(p uint64) bool {
-	i := sort.Search(len(m.maps), func(i int) bool { return m.maps[i].end > p })
-	return i < len(m.maps) && m.maps[i].start <= p
+	maps := m.maps
+	i := sort.Search(len(maps), func(i int) bool { return maps[i].end > p })
+	return i < len(maps) && maps[i].start <= p
 }
 
 // Mapped reports whether every byte of [addr, addr+size) is mapped.

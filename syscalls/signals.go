@@ -31,21 +31,25 @@ func (t *Task) SignalMask() uint64 {
 func (t *Task) SetSignalMask(mask uint64) uint64 {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
-	return t.setMaskLocked(mask)
+	return t.setMaskSigMuLocked(mask)
 }
 
-func (t *Task) setMaskLocked(mask uint64) uint64 {
+// setMaskSigMuLocked is SetSignalMask under t.sigMu.
+//
+// +checklocks:t.sigMu
+func (t *Task) setMaskSigMuLocked(mask uint64) uint64 {
 	old := t.mask
 	t.mask = mask &^ unblockable
-	t.signalsChangedLocked()
+	t.publishSigMuLocked()
 	return old
 }
 
-// signalsChangedLocked updates sigReady after mask, pending or stopped
+// publishSigMuLocked updates sigReady after mask, pending or stopped
 // changed and, if an unblocked signal is pending or the task is stopped,
-// posts the sleeper's token so that a sleep in progress ends. t.sigMu must
-// be held.
-func (t *Task) signalsChangedLocked() {
+// posts the sleeper's token so that a sleep in progress ends.
+//
+// +checklocks:t.sigMu
+func (t *Task) publishSigMuLocked() {
 	ready := t.pending&^t.mask != 0 || t.stopped
 	if ready != t.sigReady.Load() {
 		t.sigReady.Store(ready)
@@ -71,7 +75,7 @@ func (t *Task) Interrupt(sig int) {
 	t.sigMu.Lock()
 	already := t.pending&bit != 0
 	t.pending |= bit
-	t.signalsChangedLocked()
+	t.publishSigMuLocked()
 	t.sigMu.Unlock()
 	if !already || sig >= sigRTMin {
 		// After sigMu: a waker may look at the pending set.
@@ -108,7 +112,7 @@ func (t *Task) DequeueSignal(mask uint64) int {
 	}
 	bit := ready & -ready
 	t.pending &^= bit
-	t.signalsChangedLocked()
+	t.publishSigMuLocked()
 	return bits.TrailingZeros64(bit) + 1
 }
 
@@ -167,7 +171,7 @@ func (t *Task) deliverSignals() {
 				t.delivered[i]++
 			}
 		}
-		t.signalsChangedLocked()
+		t.publishSigMuLocked()
 	}
 	t.sigMu.Unlock()
 }

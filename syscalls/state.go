@@ -123,7 +123,7 @@ func (st *KernelState) Validate(nFiles int) error {
 func RestoreKernel(st *KernelState, clock fs.Clock) *Kernel {
 	k := NewKernelClock(clock)
 	k.epoll = epoll.NewDomainFromState(st.Epoll)
-	k.nextIno = st.NextIno
+	k.nextIno = st.NextIno // +checklocksignore: k is not shared yet.
 	return k
 }
 
@@ -189,7 +189,7 @@ func RestoreTask(k *Kernel, st *TaskState, table *fd.Table, mem Memory) (*Task, 
 	t.rlimits = st.Rlimits
 	t.sigMu.Lock()
 	t.mask, t.pending, t.delivered = st.Mask, st.Pending, st.Delivered
-	t.signalsChangedLocked()
+	t.publishSigMuLocked()
 	t.sigMu.Unlock()
 	return t, nil
 }
@@ -247,6 +247,8 @@ func (st *MemoryState) Validate() error {
 }
 
 // RestoreMemory returns a new GuestMemory with st's mappings and contents.
+//
+// +checklocksignore: builds m before anything else can see it.
 func RestoreMemory(st *MemoryState) (*GuestMemory, error) {
 	if err := st.Validate(); err != nil {
 		return nil, err

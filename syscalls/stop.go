@@ -34,7 +34,7 @@ package syscalls
 func (t *Task) Stop() {
 	t.sigMu.Lock()
 	t.stopped = true
-	t.signalsChangedLocked()
+	t.publishSigMuLocked()
 	t.sigMu.Unlock()
 }
 
@@ -42,7 +42,7 @@ func (t *Task) Stop() {
 func (t *Task) Continue() {
 	t.sigMu.Lock()
 	t.stopped = false
-	t.signalsChangedLocked()
+	t.publishSigMuLocked()
 	t.sigMu.Unlock()
 }
 

@@ -64,8 +64,10 @@ type Kernel struct {
 
 	handlers handlerRegistry // the embedder's syscalls (handlers.go)
 
-	inoMu   sync.Mutex
-	inos    map[any]inoEntry // fdinfo inode numbers, pruned lazily
+	inoMu sync.Mutex
+	// +checklocks:inoMu
+	inos map[any]inoEntry // fdinfo inode numbers, pruned lazily
+	// +checklocks:inoMu
 	nextIno uint64
 }
 
@@ -102,12 +104,15 @@ type Task struct {
 	// touch from other goroutines. sigReady mirrors
 	// pending&^mask != 0 || stopped for lockless reads (SignalPending, and
 	// deliverSignals at the end of every syscall); every change of mask,
-	// pending or stopped ends with signalsChangedLocked. callDelivered is
+	// pending or stopped ends with publishSigMuLocked. callDelivered is
 	// the task goroutine's only.
-	sigMu         sync.Mutex
-	mask          uint64 // blocked signals, bit sig-1
-	pending       uint64
-	sigReady      atomic.Bool
+	sigMu sync.Mutex
+	// +checklocks:sigMu
+	mask uint64 // blocked signals, bit sig-1
+	// +checklocks:sigMu
+	pending  uint64
+	sigReady atomic.Bool
+	// +checklocks:sigMu
 	stopped       bool          // Stop without Continue: ends sleeps as a signal does
 	callDelivered uint64        // signals delivered during the current Syscall
 	saRestart     atomic.Uint64 // signals whose handlers have SA_RESTART
@@ -158,6 +163,7 @@ type Task struct {
 	pollDeadline waitDeadline
 
 	// Delivered counts signals consumed ("handlers run"), for tests.
+	// +checklocks:sigMu
 	delivered [64]uint32
 	rlimits   [rlimNLimits][2]uint64
 }
