@@ -32,13 +32,14 @@ type Bridge struct {
 	// fastCap is how many fds fast watches at most (fastCap, or 0 in
 	// the benchmark that compares without it). Set before any import.
 	fastCap int
-	all     []*shard // shards and fast
-	next    atomic.Uint32
-	live    atomic.Int64 // imported fds not yet closed
+	all     []*shard      // shards and fast
+	next    atomic.Uint32 // +checklocksignore: not guarded (the tool guesses so, as Import reads it under mu)
+	live    atomic.Int64  // imported fds not yet closed
 	wg      sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool // guarded by mu
+	mu sync.Mutex
+	// +checklocks:mu
+	closed bool
 }
 
 // NewBridge starts a bridge's pollers.
@@ -188,30 +189,47 @@ type shard struct {
 	b    *Bridge
 	fast *shard // the bridge's re-arm poller; nil in the fast shard itself
 
-	mu   sync.Mutex
+	mu sync.Mutex
+	// cond's lock is mu.
+	// +checklocks:mu
 	cond sync.Cond // signalled when gen advances or the poller exits
 
-	evfd     int32         // guarded by mu (read by the poller at start)
-	files    []*hostFile   // by slot; guarded by mu
-	want     []unix.PollFd // by slot: what the poller should watch; guarded by mu
-	applied  []unix.PollFd // by slot: what the poller's array holds; guarded by mu
-	isDirty  []bool        // guarded by mu
-	fslot    []int32       // by slot: the slot in fast, or -1 (always, in the fast shard); guarded by mu
-	dirty    []int32       // guarded by mu
-	free     []int32       // guarded by mu
-	gen      uint64        // poller rounds; guarded by mu
-	syncReq  uint64        // Sync requests made; guarded by mu
-	syncPend uint64        // the requests the current round serves; guarded by mu
-	syncDone uint64        // the requests served by a completed round; guarded by mu
-	wakeOn   bool          // a wakeup is pending in evfd; guarded by mu
-	stopped  bool          // guarded by mu
-	running  bool          // the poller goroutine has not exited; guarded by mu
-	pfds     []unix.PollFd // poller-owned
-	pfiles   []*hostFile   // poller-owned
-	errs     atomic.Uint64 // ppoll failures other than EINTR
-	rounds   atomic.Uint64 // ppoll calls
-	scratch  [8]byte       // poller-owned
-	zero     unix.Timespec // a zero timeout, for the rounds that serve Sync
+	// +checklocks:mu
+	evfd int32 // read by the poller at start
+	// +checklocks:mu
+	files []*hostFile // by slot
+	// +checklocks:mu
+	want []unix.PollFd // by slot: what the poller should watch
+	// +checklocks:mu
+	applied []unix.PollFd // by slot: what the poller's array holds
+	// +checklocks:mu
+	isDirty []bool
+	// +checklocks:mu
+	fslot []int32 // by slot: the slot in fast, or -1 (always, in the fast shard)
+	// +checklocks:mu
+	dirty []int32
+	// +checklocks:mu
+	free []int32
+	// +checklocks:mu
+	gen uint64 // poller rounds
+	// +checklocks:mu
+	syncReq uint64 // Sync requests made
+	// +checklocks:mu
+	syncPend uint64 // the requests the current round serves
+	// +checklocks:mu
+	syncDone uint64 // the requests served by a completed round
+	// +checklocks:mu
+	wakeOn bool // a wakeup is pending in evfd
+	// +checklocks:mu
+	stopped bool
+	// +checklocks:mu
+	running bool          // the poller goroutine has not exited
+	pfds    []unix.PollFd // poller-owned
+	pfiles  []*hostFile   // poller-owned
+	errs    atomic.Uint64 // ppoll failures other than EINTR
+	rounds  atomic.Uint64 // ppoll calls
+	scratch [8]byte       // poller-owned
+	zero    unix.Timespec // +checklocksignore: not guarded (immutable zeros). A zero timeout, for the rounds that serve Sync.
 }
 
 func (s *shard) add(h *hostFile) int32 {
@@ -226,6 +244,8 @@ func (s *shard) add(h *hostFile) int32 {
 
 // newSlotLocked returns a free slot, reusing a released one first; a new
 // slot watches nothing (Fd -1) and is not dirty.
+//
+// +checklocks:s.mu
 func (s *shard) newSlotLocked() int32 {
 	if n := len(s.free); n > 0 {
 		slot := s.free[n-1]
@@ -240,6 +260,9 @@ func (s *shard) newSlotLocked() int32 {
 	return int32(len(s.files) - 1)
 }
 
+// markDirtyLocked marks slot for the poller to apply.
+//
+// +checklocks:s.mu
 func (s *shard) markDirtyLocked(slot int32) {
 	if !s.isDirty[slot] {
 		s.isDirty[slot] = true
@@ -404,6 +427,8 @@ func (b *Bridge) Sync() {
 
 // wakeLocked makes the poller run a round (once per round however many
 // callers ask).
+//
+// +checklocks:s.mu
 func (s *shard) wakeLocked() {
 	if s.wakeOn || !s.running {
 		return

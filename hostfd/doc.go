@@ -176,4 +176,10 @@
 // changes and never holds it across ppoll or while taking a file's lock
 // (Sync waits on shard.cond with only shard.mu held);
 // a release waits for the poller (shard.cond) with no file lock held.
+//
+// The guarded fields carry +checklocks annotations, and the functions that
+// need a lock are named and annotated as docs/locking.md says (fooLocked:
+// the receiver's mu). hostFile.everFast stays in prose: the shard writes
+// it through its file table, a path to the file the tool cannot match
+// with the caller's.
 package hostfd

@@ -115,15 +115,19 @@ type Conn struct {
 	// 0 means DefaultMaxFDs.
 	MaxFDs int
 
-	typ int
+	typ int // +checklocksignore: not guarded (immutable; the tool guesses so, as reads hold recvMu)
 
 	sendMu sync.Mutex
 	recvMu sync.Mutex
 
-	mu     sync.Mutex
-	fd     int // guarded by mu; -1 once closed
-	active int // calls using fd; guarded by mu
-	idle   sync.Cond
+	mu sync.Mutex
+	// +checklocks:mu
+	fd int // -1 once closed
+	// +checklocks:mu
+	active int // calls using fd
+	// idle's lock is mu.
+	// +checklocks:mu
+	idle sync.Cond
 }
 
 // NewConn makes a Conn of a connected AF_UNIX socket of type

@@ -97,16 +97,21 @@ type hostFile struct {
 	rdMu sync.Mutex
 
 	mu sync.Mutex
-	// armed holds the groups the poller may report. Guarded by mu.
+	// armed holds the groups the poller may report.
+	// +checklocks:mu
 	armed waiter.EventMask
-	// waiters counts EventRegister calls not yet undone. Guarded by mu.
+	// waiters counts EventRegister calls not yet undone.
+	// +checklocks:mu
 	waiters int
-	// closed is set by release. Guarded by mu.
+	// closed is set by release.
+	// +checklocks:mu
 	closed bool
 	// busy holds the groups that operations in flight (busyN of them)
 	// will report themselves: the poller leaves them alone meanwhile, so
-	// that one host event is never reported twice. Guarded by mu.
-	busy  waiter.EventMask
+	// that one host event is never reported twice.
+	// +checklocks:mu
+	busy waiter.EventMask
+	// +checklocks:mu
 	busyN int
 	// everFast: the fast shard has watched the fd (bridge.go). Set under
 	// mu and the home shard's mu; read under mu.
@@ -378,7 +383,9 @@ func (h *hostFile) afterOp(g waiter.EventMask, e unix.Errno) {
 	h.readiness()
 }
 
-// pushLocked tells the poller what h now needs. h.mu must be held.
+// pushLocked tells the poller what h now needs.
+//
+// +checklocks:h.mu
 func (h *hostFile) pushLocked() {
 	if h.shard != nil {
 		h.shard.update(h.slot, h.wantLocked())
@@ -389,6 +396,8 @@ func (h *hostFile) pushLocked() {
 // the armed groups (none: HUP and ERR only), or nothing (fd -1) when
 // nobody waits or HUP/ERR was reported (ppoll would report them again at once,
 // and both are final states of pipes and sockets).
+//
+// +checklocks:h.mu
 func (h *hostFile) wantLocked() unix.PollFd {
 	if h.closed || h.waiters == 0 || h.armed&gHUpErr == 0 {
 		return unix.PollFd{Fd: -1}
