@@ -40,6 +40,7 @@ type BackendSpec struct {
 
 var registry struct {
 	sync.Mutex
+	// +checklocks:Mutex
 	specs map[string]BackendSpec
 }
 

@@ -148,7 +148,8 @@ func childEnviron(env []string) []string {
 
 // tailBuffer keeps the last bytes written to it.
 type tailBuffer struct {
-	mu  sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	buf []byte
 }
 

@@ -17,16 +17,26 @@ import (
 // executor run, so that tests can check the exact raw calls and guest
 // structures the executor produces.
 type fakeMachine struct {
-	mu       sync.Mutex
-	calls    []fakeCall
-	fds      map[int32]bool
-	rlimit   [2]uint64
-	mem      map[uint64][]byte // allocations by base address
-	next     uint64
-	started  []ThreadID
-	stopped  []ThreadID
-	closed   bool
-	fdinfo   string
+	mu sync.Mutex
+	// +checklocks:mu
+	calls []fakeCall
+	// +checklocks:mu
+	fds map[int32]bool
+	// +checklocks:mu
+	rlimit [2]uint64
+	// +checklocks:mu
+	mem map[uint64][]byte // allocations by base address
+	// +checklocks:mu
+	next uint64
+	// +checklocks:mu
+	started []ThreadID
+	// +checklocks:mu
+	stopped []ThreadID
+	// +checklocks:mu
+	closed bool
+	// +checklocks:mu
+	fdinfo string
+	// +checklocks:mu
 	blockers map[ThreadID]chan struct{} // calls on these threads block until interrupted
 }
 
@@ -88,7 +98,10 @@ func (m *fakeMachine) Alloc(size uint64) (uint64, error) {
 	return a, nil
 }
 
-func (m *fakeMachine) slice(addr uint64, n int) ([]byte, error) {
+// sliceLocked returns fake guest memory at addr.
+//
+// +checklocks:m.mu
+func (m *fakeMachine) sliceLocked(addr uint64, n int) ([]byte, error) {
 	for base, b := range m.mem {
 		if addr >= base && addr+uint64(n) <= base+uint64(len(b)) {
 			return b[addr-base : addr-base+uint64(n)], nil
@@ -100,7 +113,7 @@ func (m *fakeMachine) slice(addr uint64, n int) ([]byte, error) {
 func (m *fakeMachine) ReadMem(addr uint64, b []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.slice(addr, len(b))
+	s, err := m.sliceLocked(addr, len(b))
 	if err == nil {
 		copy(b, s)
 	}
@@ -110,7 +123,7 @@ func (m *fakeMachine) ReadMem(addr uint64, b []byte) error {
 func (m *fakeMachine) WriteMem(addr uint64, b []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.slice(addr, len(b))
+	s, err := m.sliceLocked(addr, len(b))
 	if err == nil {
 		copy(s, b)
 	}
@@ -126,7 +139,10 @@ func (m *fakeMachine) Close() error {
 	return nil
 }
 
-func (m *fakeMachine) alloc() (int32, syscall.Errno) {
+// allocLocked takes the lowest free fd number.
+//
+// +checklocks:m.mu
+func (m *fakeMachine) allocLocked() (int32, syscall.Errno) {
 	for fd := int32(0); ; fd++ {
 		if !m.fds[fd] {
 			if uint64(fd) >= m.rlimit[0] {
@@ -149,33 +165,49 @@ func (m *fakeMachine) Syscall(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, sy
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mem := func(addr uintptr, n int) []byte {
-		s, err := m.slice(uint64(addr), n)
-		if err != nil {
-			return nil
-		}
-		return append([]byte(nil), s...)
+	return m.syscallLocked(t, nr, a)
+}
+
+// memLocked copies n bytes of fake guest memory at addr (nil if unmapped).
+//
+// +checklocks:m.mu
+func (m *fakeMachine) memLocked(addr uintptr, n int) []byte {
+	s, err := m.sliceLocked(uint64(addr), n)
+	if err != nil {
+		return nil
 	}
+	return append([]byte(nil), s...)
+}
+
+// appendCallLocked records *c.
+//
+// +checklocks:m.mu
+func (m *fakeMachine) appendCallLocked(c *fakeCall) { m.calls = append(m.calls, *c) }
+
+// syscallLocked records and emulates one call.
+//
+// +checklocks:m.mu
+func (m *fakeMachine) syscallLocked(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, syscall.Errno) {
 	c := fakeCall{Thread: t, Nr: nr, Args: a}
-	defer func() { m.calls = append(m.calls, c) }()
+	defer m.appendCallLocked(&c) // c as it is when the call returns
 	switch nr {
 	case sysEpollCreate1, sysEventfd2, sysMemfdCreate, sysTimerfdCreate, sysEpollCreate, sysSocket:
 		if nr == sysMemfdCreate {
-			c.Mem = mem(a[0], 5)
+			c.Mem = m.memLocked(a[0], 5)
 		}
-		fd, e := m.alloc()
+		fd, e := m.allocLocked()
 		return uintptr(fd), e
 	case sysPipe2, sysSocketpair:
 		p := a[0]
 		if nr == sysSocketpair {
 			p = a[3]
 		}
-		f1, e := m.alloc()
+		f1, e := m.allocLocked()
 		if e != 0 {
 			return 0, e
 		}
-		f2, _ := m.alloc()
-		s, _ := m.slice(uint64(p), 8)
+		f2, _ := m.allocLocked()
+		s, _ := m.sliceLocked(uint64(p), 8)
 		binary.LittleEndian.PutUint32(s, uint32(f1))
 		binary.LittleEndian.PutUint32(s[4:], uint32(f2))
 		return 0, 0
@@ -183,7 +215,7 @@ func (m *fakeMachine) Syscall(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, sy
 		if !m.fds[int32(a[0])] {
 			return 0, syscall.EBADF
 		}
-		fd, e := m.alloc()
+		fd, e := m.allocLocked()
 		return uintptr(fd), e
 	case sysDup2, sysDup3:
 		m.fds[int32(a[1])] = true
@@ -195,51 +227,51 @@ func (m *fakeMachine) Syscall(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, sy
 		delete(m.fds, int32(a[0]))
 		return 0, 0
 	case sysEpollCtl:
-		c.Mem = mem(a[3], EventSize)
+		c.Mem = m.memLocked(a[3], EventSize)
 		return 0, 0
 	case sysEpollWait, sysEpollPwait, sysEpollPwait2:
 		if nr == sysEpollPwait {
-			c.Mem = mem(a[4], 8)
+			c.Mem = m.memLocked(a[4], 8)
 		}
 		if nr == sysEpollPwait2 {
-			c.Mem = append(mem(a[3], 16), mem(a[4], 8)...)
+			c.Mem = append(m.memLocked(a[3], 16), m.memLocked(a[4], 8)...)
 		}
 		// Report one event {IN|OUT, 0x1122334455667788}.
-		if s, err := m.slice(uint64(a[1]), EventSize); err == nil && int32(a[2]) > 0 {
+		if s, err := m.sliceLocked(uint64(a[1]), EventSize); err == nil && int32(a[2]) > 0 {
 			binary.LittleEndian.PutUint32(s, 0x5)
 			binary.LittleEndian.PutUint64(s[4:], 0x1122334455667788)
 			return 1, 0
 		}
 		return 0, 0
 	case sysTimerfdSettm:
-		c.Mem = mem(a[2], 32)
+		c.Mem = m.memLocked(a[2], 32)
 		return 0, 0
 	case sysClockGettime:
-		s, _ := m.slice(uint64(a[1]), 16)
+		s, _ := m.sliceLocked(uint64(a[1]), 16)
 		binary.LittleEndian.PutUint64(s, fakeNow/1e9)
 		binary.LittleEndian.PutUint64(s[8:], fakeNow%1e9)
 		return 0, 0
 	case sysGetrlimit:
-		s, _ := m.slice(uint64(a[1]), 16)
+		s, _ := m.sliceLocked(uint64(a[1]), 16)
 		binary.LittleEndian.PutUint64(s, m.rlimit[0])
 		binary.LittleEndian.PutUint64(s[8:], m.rlimit[1])
 		return 0, 0
 	case sysSetrlimit:
-		c.Mem = mem(a[1], 16)
+		c.Mem = m.memLocked(a[1], 16)
 		m.rlimit = [2]uint64{binary.LittleEndian.Uint64(c.Mem), binary.LittleEndian.Uint64(c.Mem[8:])}
 		return 0, 0
 	case sysPoll:
-		c.Mem = mem(a[0], 8)
-		s, _ := m.slice(uint64(a[0]), 8)
+		c.Mem = m.memLocked(a[0], 8)
+		s, _ := m.sliceLocked(uint64(a[0]), 8)
 		binary.LittleEndian.PutUint16(s[6:], 0x11)
 		return 1, 0
 	case sysRead, sysWrite:
 		if nr == sysRead && a[2] == 8 {
-			s, _ := m.slice(uint64(a[1]), 8)
+			s, _ := m.sliceLocked(uint64(a[1]), 8)
 			binary.LittleEndian.PutUint64(s, 0x0102030405060708)
 		}
 		if nr == sysWrite && a[2] == 8 {
-			c.Mem = mem(a[1], 8)
+			c.Mem = m.memLocked(a[1], 8)
 		}
 		return a[2], 0
 	case sysFcntl:
@@ -289,6 +321,8 @@ func cat(bs ...[]byte) []byte {
 
 // TestExecutorGuestStructures checks the raw calls and structures the
 // executor hands to a machine: this is what every backend receives.
+//
+// +checklocksignore: sets up the fake before, and reads it after, the executor runs.
 func TestExecutorGuestStructures(t *testing.T) {
 	m := newFakeMachine()
 	sc := mustParse(t, `r, w = pipe2 NONBLOCK
@@ -400,6 +434,7 @@ fcntl_getfl r
 	}
 }
 
+// +checklocksignore: sets up the fake before, and reads it after, the executor runs.
 func TestExecutorRlimitRestoredAndNames(t *testing.T) {
 	m := newFakeMachine()
 	m.fdinfo = "pos:\t0\nflags:\t02\nmnt_id:\t16\nino:\t1057\n" +
@@ -445,6 +480,7 @@ join T
 	}
 }
 
+// +checklocksignore: sets up the fake before, and reads it after, the executor runs.
 func TestExecutorThreadsAndCleanup(t *testing.T) {
 	m := newFakeMachine()
 	m.blockers[1] = make(chan struct{}) // the first named thread blocks in read
@@ -491,6 +527,7 @@ var cmpSortThreads = cmp.Transformer("sort", func(in []ThreadID) map[ThreadID]in
 	return out
 })
 
+// +checklocksignore: sets up the fake before, and reads it after, the executor runs.
 func TestExecutorScriptErrorsAtRunTime(t *testing.T) {
 	tests := []struct{ text, want string }{
 		{"e = eventfd2 0 0\ne = eventfd2 0 0", `t.script:2: name "e" is still open`},
@@ -508,6 +545,7 @@ func TestExecutorScriptErrorsAtRunTime(t *testing.T) {
 	}
 }
 
+// +checklocksignore: sets up the fake before, and reads it after, the executor runs.
 func TestExecutorTimeouts(t *testing.T) {
 	m := newFakeMachine()
 	m.blockers[1] = make(chan struct{})

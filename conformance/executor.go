@@ -63,9 +63,11 @@ type executor struct {
 	lateFDs  []int32 // fds returned by calls whose results were not applied
 	timedOut []*job  // calls whose join (or main step) timed out
 
-	rlMu    sync.Mutex
+	rlMu sync.Mutex
+	// +checklocks:rlMu
 	rlSaved bool
-	rlOrig  [2]uint64 // RLIMIT_NOFILE soft, hard at the first setrlimit_nofile
+	// +checklocks:rlMu
+	rlOrig [2]uint64 // RLIMIT_NOFILE soft, hard at the first setrlimit_nofile
 }
 
 func (ex *executor) abort(format string, args ...any) {

@@ -37,11 +37,14 @@ type linuxMachine struct {
 	// target one.
 	unlocked bool
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	regions []linuxRegion
+	// +checklocks:mu
 	threads map[ThreadID]*linuxThread
 	bad     []byte // PROT_NONE mapping behind BadPtr
-	closed  bool
+	// +checklocks:mu
+	closed bool
 }
 
 type linuxRegion struct {

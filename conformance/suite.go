@@ -296,13 +296,16 @@ type unit struct {
 // scheduler runs units on a pool of goroutines. Timing-sensitive scripts
 // take the lock exclusively, others share it.
 type scheduler struct {
-	jobs     int
-	exec     Options
+	jobs int
+	exec Options // +checklocksignore: not guarded (immutable; the tool guesses so, as runs hold rw)
+	// progress is called under mu.
+	// +checklocks:mu
 	progress func(Progress)
 	rw       sync.RWMutex
 	mu       sync.Mutex // guards results, done, progress calls
-	done     int
-	total    int
+	// +checklocks:mu
+	done  int
+	total int
 }
 
 func (s *scheduler) run(units []unit) {
@@ -330,15 +333,14 @@ func (s *scheduler) run(units []unit) {
 
 func (s *scheduler) runOne(u unit) {
 	sc := u.sr.script
+	var tr *Trace
 	if sc.timingSensitive() {
 		s.rw.Lock()
-	} else {
-		s.rw.RLock()
-	}
-	tr := u.backend.Run(sc, s.exec)
-	if sc.timingSensitive() {
+		tr = u.backend.Run(sc, s.exec)
 		s.rw.Unlock()
 	} else {
+		s.rw.RLock()
+		tr = u.backend.Run(sc, s.exec)
 		s.rw.RUnlock()
 	}
 	s.mu.Lock()

@@ -53,10 +53,15 @@ type worker struct {
 	id   ThreadID
 	name string
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   []*job
+	mu sync.Mutex
+	// cond's lock is mu.
+	// +checklocks:mu
+	cond *sync.Cond
+	// +checklocks:mu
+	queue []*job
+	// +checklocks:mu
 	running *job
+	// +checklocks:mu
 	stopped bool
 
 	joins  []*job // calls not yet joined (named threads)

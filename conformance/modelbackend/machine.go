@@ -37,9 +37,11 @@ type Machine struct {
 	fds    *fd.Table
 	mem    *syscalls.GuestMemory
 
-	mu      sync.Mutex
-	tasks   map[conformance.ThreadID]*syscalls.Task // guarded by mu
-	nextMem uint64                                  // guarded by mu
+	mu sync.Mutex
+	// +checklocks:mu
+	tasks map[conformance.ThreadID]*syscalls.Task
+	// +checklocks:mu
+	nextMem uint64
 }
 
 // New returns a machine with a fresh kernel and an empty process.
