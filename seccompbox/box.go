@@ -60,7 +60,8 @@ type Box struct {
 	// its harvests (drainHost).
 	central int
 	pollMu  sync.Mutex
-	hostEvs [256]hostEpollEvent // guarded by pollMu
+	// +checklocks:pollMu
+	hostEvs [256]hostEpollEvent
 
 	// ready are eventfds that stay readable; every probe holds one besides
 	// its guest file, so that no poll of the central epoll (the poller's
@@ -69,23 +70,33 @@ type Box struct {
 	// ready): that would lose a wakeup the model must still see, as a
 	// queued stale item. readyOf maps a probe to its eventfd.
 	readyMu sync.Mutex
-	ready   []readyFD   // guarded by readyMu
-	readyOf map[int]int // guarded by readyMu
+	// +checklocks:readyMu
+	ready []readyFD
+	// +checklocks:readyMu
+	readyOf map[int]int
 
 	// exclusive lists the proxies shared by EPOLLEXCLUSIVE registrations.
-	exclMu    sync.Mutex
-	exclusive []*regProxy // guarded by exclMu
+	exclMu sync.Mutex
+	// +checklocks:exclMu
+	exclusive []*regProxy
 
-	proxMu   sync.RWMutex
-	proxies  []*proxy // by index; guarded by proxMu
-	freeIdx  []uint32 // guarded by proxMu
-	nproxies int      // guarded by proxMu
+	proxMu sync.RWMutex
+	// +checklocks:proxMu
+	proxies []*proxy // by index
+	// +checklocks:proxMu
+	freeIdx []uint32
+	// +checklocks:proxMu
+	nproxies int
 
-	mu        sync.Mutex
-	instances map[*instance]struct{} // guarded by mu
-	idCache   map[fdKey]*instance    // guest (tid, fd) -> instance, validated on use; guarded by mu
-	threads   map[int32]*thread      // by tid; guarded by mu
-	warned    map[string]bool        // guarded by mu
+	mu sync.Mutex
+	// +checklocks:mu
+	instances map[*instance]struct{}
+	// +checklocks:mu
+	idCache map[fdKey]*instance // guest (tid, fd) -> instance, validated on use
+	// +checklocks:mu
+	threads map[int32]*thread // by tid
+	// +checklocks:mu
+	warned map[string]bool
 
 	bellQ    chan *instance
 	bellKick chan struct{}
@@ -116,20 +127,25 @@ type thread struct {
 
 	// Blocking waits run on the thread's worker goroutine with the
 	// thread's own server.
-	work   chan *call
-	srv    server
-	worker bool // the worker runs; guarded by mu
+	work chan *call
+	srv  server
 
-	mu      sync.Mutex
-	current *call // the blocking wait in flight; guarded by mu
+	mu sync.Mutex
+	// +checklocks:mu
+	worker bool // the worker runs
+	// +checklocks:mu
+	current *call // the blocking wait in flight
 	// cancelled: a wait of this thread was interrupted out of (a signal, a
 	// stop) and not answered, and the box has not yet seen how the guest
-	// left it (sigreturn.go); intr is where that wait was made. Guarded by
-	// mu.
+	// left it (sigreturn.go); intr is where that wait was made.
+	// +checklocks:mu
 	cancelled bool
-	intr      callSite
-	replay    *replay  // guarded by mu
-	pending   *pending // guarded by mu
+	// +checklocks:mu
+	intr callSite
+	// +checklocks:mu
+	replay *replay
+	// +checklocks:mu
+	pending *pending
 }
 
 // pending is an epoll_create whose answer could not be delivered (the
@@ -153,7 +169,9 @@ type callSite struct {
 }
 
 // leftCallLocked records that the thread was interrupted out of the wait
-// n (th.mu held).
+// n.
+//
+// +checklocks:th.mu
 func (th *thread) leftCallLocked(n *notif) {
 	th.cancelled = true
 	th.intr = callSite{nr: n.nr, ip: n.ip, args: n.args}
@@ -415,8 +433,8 @@ func (b *Box) shutdown() {
 		if th.pidfd >= 0 {
 			rawClose(th.pidfd)
 		}
-		b.dropPending(th.pending)
-		th.pending = nil
+		b.dropPending(th.pending) // +checklocksignore: the workers have exited.
+		th.pending = nil          // +checklocksignore: the workers have exited.
 	}
 	for _, inst := range b.instanceList() {
 		b.kill(inst)

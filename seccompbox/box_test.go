@@ -279,6 +279,30 @@ func TestInterruptedSigreturnRestarts(t *testing.T) {
 	interruptedScenario(t, "nestedreturn", unix.SIGUSR2, onlyNr(unix.SYS_RT_SIGRETURN), 1, statSettled, 1)
 }
 
+// trappedSP is the stack pointer of thread tid's trapped rt_sigreturn, or
+// 0 while it is not in one.
+func trappedSP(tid int) uint64 {
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", tid))
+	f := strings.Fields(string(st))
+	if len(f) != 9 || f[0] != "15" {
+		return 0
+	}
+	sp, _ := strconv.ParseUint(strings.TrimPrefix(f[7], "0x"), 16, 64)
+	return sp
+}
+
+// waitForSP waits up to 5 s for thread tid's trappedSP to satisfy ok, and
+// returns it (0, with an error, if it never does).
+func waitForSP(t *testing.T, tid int, what string, ok func(sp uint64) bool) uint64 {
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if sp := trappedSP(tid); ok(sp) {
+			return sp
+		}
+	}
+	t.Errorf("the second thread never %s", what)
+	return 0
+}
+
 // TestWithdrawnSigreturnRestarts: as TestInterruptedSigreturnRestarts,
 // but the rt_sigreturn is interrupted before the box receives it (the
 // receiver is held in the hook of another thread's epoll_ctl meanwhile):
@@ -307,30 +331,10 @@ func TestWithdrawnSigreturnRestarts(t *testing.T) {
 				other = tid
 			}
 		}
-		// trappedSP is the stack pointer of other's trapped
-		// rt_sigreturn, or 0 while it is not in one.
-		trappedSP := func() uint64 {
-			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", other))
-			f := strings.Fields(string(st))
-			if len(f) != 9 || f[0] != "15" {
-				return 0
-			}
-			sp, _ := strconv.ParseUint(strings.TrimPrefix(f[7], "0x"), 16, 64)
-			return sp
-		}
-		waitFor := func(what string, ok func(sp uint64) bool) uint64 {
-			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-				if sp := trappedSP(); ok(sp) {
-					return sp
-				}
-			}
-			t.Errorf("the second thread never %s", what)
-			return 0
-		}
 		unix.Tgkill(tgid, other, unix.SIGUSR1)
-		sp1 := waitFor("trapped its SIGUSR1 handler's rt_sigreturn", func(sp uint64) bool { return sp != 0 })
+		sp1 := waitForSP(t, other, "trapped its SIGUSR1 handler's rt_sigreturn", func(sp uint64) bool { return sp != 0 })
 		unix.Tgkill(tgid, other, unix.SIGUSR2)
-		waitFor("trapped its SIGUSR2 handler's rt_sigreturn", func(sp uint64) bool { return sp != 0 && sp != sp1 })
+		waitForSP(t, other, "trapped its SIGUSR2 handler's rt_sigreturn", func(sp uint64) bool { return sp != 0 && sp != sp1 })
 	}
 	got, code, b := runBoxed(t, Options{beforeAnswer: hook}, "nestedqueued")
 	if got != want || code != wantCode {

@@ -129,4 +129,9 @@
 //
 // Model locks are never held while the box takes its own, except proxy.mu
 // (under Readiness) and the bell waker, which only sends on a channel.
+//
+// The guarded fields carry +checklocks annotations, and the functions that
+// need a lock are named and annotated as docs/locking.md says. commit's
+// hand-over of pollMu to serveWait (above) is the one place the tool
+// cannot follow.
 package seccompbox

@@ -30,15 +30,19 @@ type instance struct {
 	q    int
 	bell int
 
-	bellMu  sync.Mutex
-	bellSet bool // guarded by bellMu
+	bellMu sync.Mutex
+	// +checklocks:bellMu
+	bellSet bool
 	bellW   bellWaker
 	bellE   waiter.Entry
 
-	mu       sync.Mutex
-	proxies  map[int32][]*regProxy // registrations through guest fd N; guarded by mu
-	children map[*instance]int     // nested instances registered in this one; guarded by mu
-	dead     bool                  // guarded by mu
+	mu sync.Mutex
+	// +checklocks:mu
+	proxies map[int32][]*regProxy // registrations through guest fd N
+	// +checklocks:mu
+	children map[*instance]int // nested instances registered in this one
+	// +checklocks:mu
+	dead bool
 }
 
 // regProxy is a proxy file the instance holds for a registration.

@@ -51,10 +51,13 @@ type proxy struct {
 	idx   uint32 // in Box.proxies; the central epoll's data is idx<<1 | probe
 	queue waiter.Queue
 
-	mu       sync.Mutex
-	probes   [2]int // [0] read side (or the exclusive probe), [1] write side or -1; guarded by mu
-	masks    [2]uint32
-	released bool // guarded by mu
+	mu sync.Mutex
+	// +checklocks:mu
+	probes [2]int // [0] read side (or the exclusive probe), [1] write side or -1
+	// +checklocks:mu
+	masks [2]uint32
+	// +checklocks:mu
+	released bool
 
 	exclusive bool // shared by EPOLLEXCLUSIVE registrations (Box.exclusive)
 }
@@ -75,7 +78,7 @@ func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
 	for i, m := range [2]uint32{inGroup, outGroup} {
 		fd, e := b.newProbe(m)
 		if e != 0 {
-			p.closeProbes()
+			p.closeProbesLocked() // +checklocksignore: p is not shared yet.
 			if e == unix.EPERM {
 				return fs.New(unpollable{}, unix.O_RDWR), nil, nil
 			}
@@ -228,7 +231,10 @@ func pollProbe(ep int) uint32 {
 	}
 }
 
-func (p *proxy) closeProbes() {
+// closeProbesLocked closes the probes and drops their ready eventfds.
+//
+// +checklocks:p.mu
+func (p *proxy) closeProbesLocked() {
 	for i, fd := range p.probes {
 		if fd >= 0 {
 			p.b.dropReady(fd)
@@ -283,7 +289,7 @@ func (p *proxy) Release(*fs.File) {
 		return
 	}
 	p.released = true
-	p.closeProbes()
+	p.closeProbesLocked()
 	p.mu.Unlock()
 	b := p.b
 	if p.exclusive {

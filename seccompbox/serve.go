@@ -510,7 +510,7 @@ func (s *server) init(b *Box, pid int) {
 }
 
 // errUnanswered refuses a harvest whose answer was not delivered.
-var errUnanswered = unix.EINTR
+var errUnanswered = unix.EINTR // +checklocksignore: not guarded (the tool guesses so, as commit returns it under pollMu)
 
 // commit answers a wait that harvested n events, from inside the harvest,
 // before the model consumes them (syscalls.Task.SetEventCommit). If the
@@ -526,6 +526,9 @@ var errUnanswered = unix.EINTR
 // before the answer, and serveWait releases it after the harvest. commit
 // runs with the model instance's harvest lock held; no path takes that
 // lock with pollMu held (wakeups take only the ready-list locks).
+//
+// +checklocksignore: returns holding pollMu when it answered (holdsPoll
+// says so) for serveWait to release, a hand-over the tool cannot follow.
 func (s *server) commit(n int) error {
 	c := s.c
 	if c == nil {
@@ -554,6 +557,8 @@ func (s *server) commit(n int) error {
 // arrive the moment it has the answer, must not find this wait still in
 // flight (it would take it for interrupted), and an interrupted thread's
 // rt_sigreturn must find it interrupted.
+//
+// +checklocks:c.th.mu
 func (b *Box) answerLocked(c *call, stale bool, val int64, e unix.Errno) bool {
 	th := c.th
 	if th.current == c {
@@ -590,7 +595,7 @@ func (s *server) serveWait(c *call) {
 	s.c = nil
 	if s.holdsPoll {
 		s.holdsPoll = false
-		b.pollMu.Unlock()
+		b.pollMu.Unlock() // +checklocksignore: taken by commit, inside the harvest.
 	}
 	s.table.Close(epfd)
 	c.inst.refreshBell(false)
@@ -689,7 +694,9 @@ func (b *Box) worker(th *thread) {
 	}
 }
 
-// cancelLocked ends a blocking wait whose thread has left it (th.mu held).
+// cancelLocked ends a blocking wait whose thread has left it.
+//
+// +checklocks:th.mu
 func (b *Box) cancelLocked(th *thread, c *call) {
 	c.cancelled = true
 	if th.current == c {
