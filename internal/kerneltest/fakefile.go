@@ -13,7 +13,8 @@ import (
 // FakeFile is a pollable file type whose readiness is whatever the test set
 // and whose queue is notified only when the test says so.
 type FakeFile struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	mask     waiter.EventMask
 	q        waiter.Queue
 	released atomic.Bool
