@@ -529,51 +529,16 @@ func (s *shard) wakeLocked() {
 	rawWrite(s.evfd, one[:])
 }
 
+// run is the poller: rounds of ppoll over the watched fds, each preceded
+// by the changes queued since the last one.
 func (s *shard) run() {
 	defer s.b.wg.Done()
 	scanned := false
 	for {
-		s.mu.Lock()
-		if s.stopped {
-			s.running = false
-			s.cond.Broadcast()
-			s.mu.Unlock()
+		n, timeout, ok := s.startRound(scanned)
+		if !ok {
 			return
 		}
-		for _, slot := range s.dirty {
-			s.isDirty[slot] = false
-			i := int(slot) + 1
-			for len(s.pfds) <= i {
-				s.pfds = append(s.pfds, unix.PollFd{Fd: -1})
-				s.pfiles = append(s.pfiles, nil)
-			}
-			s.pfds[i] = s.want[slot]
-			s.pfiles[i] = s.files[slot]
-			s.applied[slot] = s.want[slot]
-			if s.fast != nil && s.fslot[slot] >= 0 {
-				// This round watches what the fast shard did.
-				s.fast.drop(s.fslot[slot])
-				s.fslot[slot] = -1
-			}
-		}
-		s.dirty = s.dirty[:0]
-		s.wakeOn = false
-		s.gen++
-		// The round that just ended (if its ppoll succeeded) served the
-		// Sync requests made before it started; this one serves those
-		// made since, without blocking.
-		if scanned {
-			s.syncDone = s.syncPend
-		}
-		s.syncPend = s.syncReq
-		var timeout *unix.Timespec
-		if s.syncPend != s.syncDone {
-			timeout = &s.zero
-		}
-		s.cond.Broadcast()
-		n := len(s.pfds)
-		s.mu.Unlock()
-
 		s.rounds.Add(1)
 		// A blocking system call: the thread gives up its P while it
 		// sleeps, so a blocked poller costs an OS thread, not a P.
@@ -590,24 +555,81 @@ func (s *shard) run() {
 			}
 			continue
 		}
-		// ppoll returned how many entries have revents: the scan stops at
-		// the last one.
-		left := int(ready)
-		if s.pfds[0].Revents != 0 {
-			s.pfds[0].Revents = 0
-			rawRead(s.pfds[0].Fd, s.scratch[:])
-			left--
+		s.dispatch(n, int(ready))
+	}
+}
+
+// startRound prepares a round: it applies the queued changes to the ppoll
+// array, serves the Sync requests the last round (scanned: its ppoll
+// succeeded) completed, and returns the array's length and the ppoll
+// timeout (zero while Sync requests wait for a round, nil otherwise), or
+// false when the poller must exit.
+func (s *shard) startRound(scanned bool) (int, *unix.Timespec, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		s.running = false
+		s.cond.Broadcast()
+		return 0, nil, false
+	}
+	s.applyDirtyLocked()
+	s.wakeOn = false
+	s.gen++
+	// The round that just ended (if its ppoll succeeded) served the Sync
+	// requests made before it started; this one serves those made since,
+	// without blocking.
+	if scanned {
+		s.syncDone = s.syncPend
+	}
+	s.syncPend = s.syncReq
+	var timeout *unix.Timespec
+	if s.syncPend != s.syncDone {
+		timeout = &s.zero
+	}
+	s.cond.Broadcast()
+	return len(s.pfds), timeout, true
+}
+
+// applyDirtyLocked copies the changed slots into the poller's ppoll array.
+// s.mu is held.
+func (s *shard) applyDirtyLocked() {
+	for _, slot := range s.dirty {
+		s.isDirty[slot] = false
+		i := int(slot) + 1
+		for len(s.pfds) <= i {
+			s.pfds = append(s.pfds, unix.PollFd{Fd: -1})
+			s.pfiles = append(s.pfiles, nil)
 		}
-		for i := 1; i < n && left > 0; i++ {
-			r := s.pfds[i].Revents
-			if r == 0 {
-				continue
-			}
-			left--
-			s.pfds[i].Revents = 0
-			if h := s.pfiles[i]; h != nil {
-				h.polled(waiter.EventMask(uint16(r)))
-			}
+		s.pfds[i] = s.want[slot]
+		s.pfiles[i] = s.files[slot]
+		s.applied[slot] = s.want[slot]
+		if s.fast != nil && s.fslot[slot] >= 0 {
+			// This round watches what the fast shard did.
+			s.fast.drop(s.fslot[slot])
+			s.fslot[slot] = -1
+		}
+	}
+	s.dirty = s.dirty[:0]
+}
+
+// dispatch hands the revents of a round (ready entries of n) to their
+// files; the scan stops at the last entry ppoll reported.
+func (s *shard) dispatch(n, ready int) {
+	left := ready
+	if s.pfds[0].Revents != 0 {
+		s.pfds[0].Revents = 0
+		rawRead(s.pfds[0].Fd, s.scratch[:])
+		left--
+	}
+	for i := 1; i < n && left > 0; i++ {
+		r := s.pfds[i].Revents
+		if r == 0 {
+			continue
+		}
+		left--
+		s.pfds[i].Revents = 0
+		if h := s.pfiles[i]; h != nil {
+			h.polled(waiter.EventMask(uint16(r)))
 		}
 	}
 }
