@@ -119,8 +119,8 @@ type hostFile struct {
 	everFast bool
 
 	// Edge mode only (Options.Notifier NotifyEpoll, edge.go).
-	// echo holds the groups the model reported itself (end) whose host
-	// wakeup the edge poller has not harvested yet; missed holds the
+	// echo holds the gEvery groups the model reported itself (end) whose
+	// host wakeup the edge poller has not harvested yet; missed holds the
 	// groups of host edges harvested while an operation had them busy.
 	// Guarded by mu.
 	echo, missed waiter.EventMask
@@ -365,7 +365,7 @@ func (h *hostFile) end(groups, key waiter.EventMask, mode int, all bool) {
 	if notify {
 		// The host's own wakeup for this change is an echo for the
 		// edge poller (edge.go).
-		h.echo |= groups
+		h.echo |= groups & gEvery
 		if h.armed&groups != 0 {
 			h.armed &^= groups
 			h.pushLocked()

@@ -45,7 +45,7 @@ func newBridge(t testing.TB, shards int) *Bridge {
 // per ppoll poller, the host epoll and its eventfd with NotifyEpoll.
 func ownFDs(b *Bridge) int {
 	if b.edge != nil {
-		return 1 + 2
+		return 1 + 2*len(b.edge.sets)
 	}
 	return 1 + len(b.all)
 }
@@ -525,7 +525,7 @@ func TestPollersBoundedAndStop(t *testing.T) {
 	}
 	pollers := 3 + 1 // the shards and the fast one
 	if b.edge != nil {
-		pollers = 1
+		pollers = len(b.edge.sets)
 	}
 	if g := runtime.NumGoroutine() - g0; g > pollers {
 		t.Fatalf("%d goroutines for %d pollers", g, pollers)
@@ -569,11 +569,13 @@ func TestPollersBoundedAndStop(t *testing.T) {
 		}
 	}
 	if e := b.edge; e != nil {
-		e.mu.Lock()
-		running := e.running
-		e.mu.Unlock()
-		if running {
-			t.Fatal("edge poller still running after Close")
+		for i, s := range e.sets {
+			e.mu.Lock()
+			running := s.running
+			e.mu.Unlock()
+			if running {
+				t.Fatalf("edge poller %d still running after Close", i)
+			}
 		}
 	}
 	deadline := time.Now().Add(long)
