@@ -79,21 +79,22 @@ type Bridge struct {
 	probe int32
 }
 
-// NewBridge starts a bridge's pollers.
+// NewBridge starts a bridge's pollers, of the notifier opts names; an
+// unknown Notifier is a misuse (panic).
 func NewBridge(opts Options) (*Bridge, error) {
+	if opts.Notifier != NotifyPpoll && opts.Notifier != NotifyEpoll {
+		panic("hostfd.NewBridge: unknown Options.Notifier " + opts.Notifier.String())
+	}
 	b := &Bridge{fastCap: fastCap, probe: -1}
 	probe, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
 	b.probe = int32(probe)
-	switch opts.Notifier {
-	case NotifyPpoll:
-		err = b.startShards(opts.Shards)
-	case NotifyEpoll:
+	if opts.Notifier == NotifyEpoll {
 		b.edge, err = newEdgePoller(b)
-	default:
-		panic("hostfd.NewBridge: unknown Options.Notifier " + opts.Notifier.String())
+	} else {
+		err = b.startShards(opts.Shards)
 	}
 	if err != nil {
 		b.Close()

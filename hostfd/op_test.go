@@ -439,3 +439,14 @@ func TestEdgeModeKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestNewBridgeUnknownNotifier: a Notifier that is neither mode is a
+// misuse, and the panic names it.
+func TestNewBridgeUnknownNotifier(t *testing.T) {
+	defer func() {
+		if s, _ := recover().(string); !strings.Contains(s, "unknown Options.Notifier Notifier(7)") {
+			t.Fatalf("panic %q", s)
+		}
+	}()
+	NewBridge(Options{Notifier: 7})
+}
