@@ -376,8 +376,10 @@ func (h *hostFile) end(groups, key waiter.EventMask, mode int, all bool) {
 		late = h.lateLocked(groups, notify)
 	}
 	h.mu.Unlock()
-	if late != 0 {
+	if late&gHUpErr != 0 {
 		h.queue.NotifyAll(late)
+	} else if late != 0 {
+		h.queue.Notify(late)
 	}
 	if !notify {
 		return

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -619,6 +620,22 @@ func TestNoAllocations(t *testing.T) {
 		ent.s.Drain()
 	}); n != 0 {
 		t.Fatalf("%v allocations per write, readiness and reads", n)
+	}
+	// The embedder's operation through Do, with its wakeups and re-arm.
+	recv := func(fd int) error {
+		_, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		w.Write(buf)
+		Do(r, waiter.ReadableEvents, recv)
+		Do(r, waiter.ReadableEvents, recv) // EAGAIN
+		ent.s.Drain()
+	}); n != 0 {
+		t.Fatalf("%v allocations per write and Do", n)
 	}
 }
 
