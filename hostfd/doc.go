@@ -125,8 +125,9 @@
 // or an embedder operation through Do that consumes the group, that fails
 // with EAGAIN re-arms IN (OUT); after a successful read (write)
 // that left the group disarmed, a readiness query checks, if anyone waits;
-// and every Readiness call (epoll_ctl ADD, each harvest by epoll_wait, each
-// poll) re-arms the groups it finds low. The poller watches an fd for the
+// the first waiter's registration, when a group is disarmed, makes the
+// same query; and every Readiness call (epoll_ctl ADD, each harvest by
+// epoll_wait, each poll) re-arms the groups it finds low. The poller watches an fd for the
 // events of its armed groups only, and only while someone waits on it; an
 // fd whose HUP or ERR was reported leaves the ppoll set (ppoll reports
 // them whatever is asked, and both are final for pipes and sockets) until

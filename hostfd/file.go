@@ -435,12 +435,14 @@ func (h *hostFile) rearmLow(m waiter.EventMask) {
 }
 
 // afterOp keeps the arming right after the owner's read (g = gIn) or write
-// (g = gOut): an EAGAIN proves the level low, so the group is armed; after
-// a success the level is unknown, and a disarmed group is checked with a
+// (g = gOut), or an embedder's operation (Do): an EAGAIN proves the level
+// low, so the group is armed, waiters or not (a waiter that registers
+// later is then served by the poller as soon as the level rises); after a
+// success the level is unknown, and a disarmed group is checked with a
 // readiness query when someone waits.
 func (h *hostFile) afterOp(g waiter.EventMask, e unix.Errno) {
 	h.mu.Lock()
-	if h.armed&g == g || h.waiters == 0 {
+	if h.armed&g == g {
 		h.mu.Unlock()
 		return
 	}
@@ -450,8 +452,11 @@ func (h *hostFile) afterOp(g waiter.EventMask, e unix.Errno) {
 		h.mu.Unlock()
 		return
 	}
+	waiting := h.waiters > 0
 	h.mu.Unlock()
-	h.readiness()
+	if waiting {
+		h.readiness()
+	}
 }
 
 // pushLocked tells the poller what h now needs. h.mu must be held.
@@ -500,14 +505,24 @@ func (h *hostFile) polled(revents waiter.EventMask) {
 	}
 }
 
+// register hooks e on the file's queue. The first waiter makes the poller
+// watch the fd; when a group is disarmed then (reported, and not seen low
+// since, because nobody waited), a readiness query re-arms the groups that
+// are low now, so that a waiter is woken by the next rise even if it did
+// not check the level itself.
 func (h *hostFile) register(e *waiter.Entry) {
 	h.queue.Register(e)
 	h.mu.Lock()
 	h.waiters++
+	check := false
 	if h.waiters == 1 {
 		h.pushLocked()
+		check = h.armed != gAll
 	}
 	h.mu.Unlock()
+	if check {
+		h.readiness()
+	}
 }
 
 func (h *hostFile) unregister(e *waiter.Entry) {

@@ -455,3 +455,43 @@ func TestNewBridgeUnknownNotifier(t *testing.T) {
 	}()
 	NewBridge(Options{Notifier: 7})
 }
+
+// TestDoEAGAINThenRegister: reads through Do that drain the fd while
+// nobody waits (the EAGAIN proves the level low) leave the bridge armed
+// for a waiter that registers after them (try, then wait), and a waiter
+// that registers without checking the level is woken by the next host
+// change, in both modes.
+func TestDoEAGAINThenRegister(t *testing.T) {
+	for _, mode := range notifiers {
+		t.Run("mode="+mode.String(), func(t *testing.T) {
+			b := newBridgeMode(t, mode)
+			f, w := importedPipe(t, b)
+			defer f.DecRef()
+			buf := make([]byte, 8)
+			recv := func(fd int) error { _, err := unix.Read(fd, buf); return err }
+			for i := 0; i < 3; i++ {
+				// A host write reported to a waiter disarms IN ...
+				ent := register(f)
+				unix.Write(w, []byte("x"))
+				if !ent.woken(long) {
+					t.Fatalf("round %d: no wakeup for the first write", i)
+				}
+				f.EventUnregister(&ent.e)
+				// ... which the reads prove low again, with nobody waiting.
+				if err := Do(f, waiter.ReadableEvents, recv); err != nil {
+					t.Fatal(err)
+				}
+				if err := Do(f, waiter.ReadableEvents, recv); err != unix.EAGAIN {
+					t.Fatalf("second read: %v", err)
+				}
+				ent = register(f)
+				unix.Write(w, []byte("y"))
+				if !ent.woken(long) {
+					t.Fatalf("round %d: the waiter that registered after the EAGAIN was not woken", i)
+				}
+				f.EventUnregister(&ent.e)
+				Do(f, waiter.ReadableEvents, recv)
+			}
+		})
+	}
+}
