@@ -49,8 +49,10 @@ const (
 // Kind is what an imported host fd is.
 type Kind int
 
-// The kinds of host fds the bridge knows. KindOther is any other fd that
-// ppoll can watch (a tty, a FIFO opened read-write, a regular file).
+// The kinds of host fds the bridge knows. KindOther is any other fd: a
+// pollable one if Linux's epoll accepts it (a tty, an epoll fd,
+// /proc/self/mounts), else a non-pollable one (a regular file, a
+// directory, /dev/null: no fs.Pollable, doc.go "Pollability").
 const (
 	KindOther Kind = iota
 	KindPipe
