@@ -47,9 +47,10 @@
 // releasing, closed). Import closes the fd itself when
 // it fails, so the caller never closes an fd it passed to Import. Before
 // the close, the fd is taken out of its poller's ppoll set and the release
-// waits until the poller has dropped the number, so no system call of the
-// package ever names a closed fd number (which another open may have
-// reused). Operations (read, write, readiness) may only be called by
+// waits until the poller has dropped the number (or, with NotifyEpoll, it
+// is deleted from the host epolls, and a report already harvested for it
+// is dropped by its slot's generation), so no system call of the package
+// ever names a closed fd number (which another open may have reused). Operations (read, write, readiness) may only be called by
 // holders of a File reference, as everywhere in the model; the poller and
 // a local peer's wakeups reach a file only under its lock, after checking
 // that it is open.
