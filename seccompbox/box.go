@@ -120,7 +120,10 @@ type fdKey struct{ tid, fd int32 }
 
 type readyFD struct{ fd, users int }
 
-// thread is the box's state for one guest thread.
+// thread is the box's state for one guest thread. Its current wait is its
+// own (the alias tells the tool that the wait's thread's mu is mu).
+//
+// +checklocksalias:current.th.mu=mu
 type thread struct {
 	tid   int32
 	pidfd int
@@ -180,12 +183,14 @@ func (th *thread) leftCallLocked(n *notif) {
 // call is one wait being served, inline by the receiver or, when it must
 // block, by its thread's worker.
 type call struct {
-	n         notif
-	th        *thread
-	inst      *instance
-	start     time.Time
-	running   bool // guarded by thread.mu
-	cancelled bool // guarded by thread.mu
+	n     notif
+	th    *thread
+	inst  *instance
+	start time.Time
+	// +checklocks:th.mu
+	running bool
+	// +checklocks:th.mu
+	cancelled bool
 	r         uintptr
 	e         unix.Errno
 	// answered: the harvest delivered the answer (server.commit);

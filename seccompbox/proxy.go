@@ -73,6 +73,8 @@ func (unpollable) Release(*fs.File)                    {}
 // newProxy registers the guest file duplicated at the box's slot (the
 // caller holds slotMu) and returns its model file with one reference.
 // events is the registration's interest (for EPOLLEXCLUSIVE).
+//
+// +checklocks:b.slotMu
 func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
 	p := &proxy{b: b, probes: [2]int{-1, -1}, exclusive: events&unix.EPOLLEXCLUSIVE != 0}
 	for i, m := range [2]uint32{inGroup, outGroup} {
@@ -125,6 +127,8 @@ func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
 // sharedExclusive returns, with a new reference, the proxy that the
 // EPOLLEXCLUSIVE registrations of the guest file at the slot share (the
 // caller holds slotMu), or nil.
+//
+// +checklocks:b.slotMu
 func (b *Box) sharedExclusive() *regProxy {
 	b.exclMu.Lock()
 	cands := append([]*regProxy(nil), b.exclusive...)

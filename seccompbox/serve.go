@@ -78,7 +78,7 @@ func (b *Box) handle(n *notif) {
 	// recorded as in flight was interrupted (and maybe restarted).
 	th.mu.Lock()
 	if c := th.current; c != nil {
-		b.cancelLocked(th, c)
+		b.cancelLocked(c)
 		th.leftCallLocked(&c.n)
 	}
 	// The interrupted wait comes back as the same call from the same
@@ -195,6 +195,8 @@ func (b *Box) create(th *thread, n *notif, start time.Time, bad, cloexec bool) {
 // identify returns the instance whose placeholder is at the slot (the
 // caller holds slotMu), nil if none: the cached instance for the guest's
 // (tid, fd) first, then every instance.
+//
+// +checklocks:b.slotMu
 func (b *Box) identify(tid, num int32) *instance {
 	key := fdKey{tid, num}
 	b.mu.Lock()
@@ -674,7 +676,7 @@ func (b *Box) worker(th *thread) {
 	defer th.srv.task.Exit()
 	for c := range th.work {
 		th.mu.Lock()
-		if c.cancelled {
+		if c.cancelled { // +checklocksignore: c.th is th (th.work carries th's waits).
 			if th.current == c {
 				th.current = nil
 			}
@@ -682,13 +684,13 @@ func (b *Box) worker(th *thread) {
 			c.inst.file.DecRef()
 			continue
 		}
-		c.running = true
+		c.running = true // +checklocksignore: c.th is th.
 		th.srv.task.DiscardSignals(killBit)
 		th.mu.Unlock()
 		th.srv.mem.id, th.srv.mem.stale = c.n.id, false
 		th.srv.serveWait(c)
 		th.mu.Lock()
-		c.running = false
+		c.running = false // +checklocksignore: c.th is th.
 		th.mu.Unlock()
 		b.finishWait(c, &th.srv.mem)
 	}
@@ -696,8 +698,9 @@ func (b *Box) worker(th *thread) {
 
 // cancelLocked ends a blocking wait whose thread has left it.
 //
-// +checklocks:th.mu
-func (b *Box) cancelLocked(th *thread, c *call) {
+// +checklocks:c.th.mu
+func (b *Box) cancelLocked(c *call) {
+	th := c.th
 	c.cancelled = true
 	if th.current == c {
 		th.current = nil
@@ -726,7 +729,7 @@ func (b *Box) sweeper() {
 		for _, th := range threads {
 			th.mu.Lock()
 			if c := th.current; c != nil && c.running && !notifIDValid(b.listener, c.n.id) {
-				b.cancelLocked(th, c)
+				b.cancelLocked(c)
 				th.leftCallLocked(&c.n)
 			}
 			th.mu.Unlock()
@@ -842,6 +845,8 @@ func (b *Box) pollSync(th *thread, n *notif) {
 // sharedExclusiveFor returns the shared proxy for an EPOLL_CTL_ADD with
 // EPOLLEXCLUSIVE of the file at the slot, if one exists (the caller holds
 // slotMu).
+//
+// +checklocks:b.slotMu
 func (b *Box) sharedExclusiveFor(op int32, events uint32) *regProxy {
 	if op != unix.EPOLL_CTL_ADD || events&unix.EPOLLEXCLUSIVE == 0 {
 		return nil
@@ -856,6 +861,8 @@ func (b *Box) sharedExclusiveFor(op int32, events uint32) *regProxy {
 // (the caller holds slotMu) that is registered nowhere: a file epoll_ctl
 // refuses with EPERM when the host cannot poll it, an inert pollable one
 // otherwise.
+//
+// +checklocks:b.slotMu
 func (b *Box) unregisteredFile() *fs.File {
 	fd, e := b.newProbe(inGroup)
 	if e == unix.EPERM {

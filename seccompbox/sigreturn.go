@@ -89,7 +89,7 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 		th.mu.Lock()
 		if c := th.current; c != nil {
 			// A handler ran: the thread left its blocking wait.
-			b.cancelLocked(th, c)
+			b.cancelLocked(c)
 			th.leftCallLocked(&c.n)
 		}
 		site, waitLeft = th.intr, th.cancelled
