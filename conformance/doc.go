@@ -141,7 +141,8 @@
 // holds worker.mu while it calls Machine.Interrupt, so the worker cannot
 // start its next job meanwhile. executor.rlMu guards the saved
 // RLIMIT_NOFILE (setrlimit_nofile may run on any thread). Machine methods
-// are called concurrently from the workers and the executor.
+// are called concurrently from the workers and the executor. The guarded
+// fields carry +checklocks annotations (docs/locking.md).
 //
 // RunSuite runs (script, backend) units on -j goroutines. Runs of
 // timing-sensitive scripts (those with a thread, sleep, interrupt or

@@ -13,7 +13,8 @@
 // backend errors.
 //
 // Lock order: Machine.mu guards the task map and the allocation cursor and
-// is never held across a system call. The kernel, table and memory are
+// is never held across a system call (its fields are +checklocks:mu, as
+// docs/locking.md says). The kernel, table and memory are
 // fixed except by ReplaceProcess (the model-cr backend's swap to a restored
 // copy), which may run only while no system call is in progress.
 package modelbackend
