@@ -171,11 +171,12 @@ func (ep *EventPoll) publishReadyMuLocked() {
 	}
 }
 
-// doneScanLocked commits the first delivered items of tx (see commitReadyMuLocked),
-// then rebuilds the ready list as: the scan's leftovers in order, then
-// items woken during the scan (oldest first, unless already queued), then
-// what the scan re-queued (level-triggered deliveries). If anything is
-// ready and a thread waits, one is woken (Linux's ep_done_scan).
+// doneScanLocked commits the first delivered items of tx (see
+// commitReadyMuLocked), then rebuilds the ready list as: the scan's
+// leftovers in order, then items woken during the scan (oldest first,
+// unless already queued), then what the scan re-queued (level-triggered
+// deliveries). If anything is ready and a thread waits, one is woken
+// (Linux's ep_done_scan).
 //
 // +checklocks:ep.mu
 func (ep *EventPoll) doneScanLocked(tx *itemList, delivered int) {
