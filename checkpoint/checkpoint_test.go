@@ -191,7 +191,7 @@ func restoreWorld(t testing.TB, b []byte, clock *fs.FakeClock) *world {
 	t.Helper()
 	r, err := Restore(b, RestoreOptions{Clock: clock})
 	must(t, err)
-	return &world{k: r.Kernel, clock: clock, tab: r.Tables[0], mem: r.Memories[0], tasks: r.Tasks}
+	return &world{k: r.Kernel, clock: clock, tab: r.Tables[0], mem: r.Memories[0].(*syscalls.GuestMemory), tasks: r.Tasks}
 }
 
 // TestRoundTrip saves a rich kernel, restores it, and saves the restored
@@ -450,7 +450,7 @@ func TestRejectsInconsistent(t *testing.T) {
 		}, "interval"},
 		{"task table", func(im *Image) { im.Tasks[0].Table = 3 }, "out of range"},
 		{"mask", func(im *Image) { im.Tasks[0].Mask = ^uint64(0) }, "SIGKILL"},
-		{"memory page", func(im *Image) { im.Memories[0].Pages[0].Addr = 0x900000 }, "not mapped"},
+		{"memory page", func(im *Image) { im.Memories[0].Guest.Pages[0].Addr = 0x900000 }, "not mapped"},
 		{"foreign", func(im *Image) { im.Epolls = im.Epolls[1:] }, "foreign"},
 		{"inode", func(im *Image) { im.Kernel.Inos[0].Ino = im.Kernel.NextIno + 1 }, "inode"},
 		{"exclusive epoll", func(im *Image) {

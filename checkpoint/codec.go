@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/guestpoll/guestpoll/kernel/epoll"
-	"github.com/guestpoll/guestpoll/kernel/fd"
 	"github.com/guestpoll/guestpoll/kernel/fs"
 	"github.com/guestpoll/guestpoll/syscalls"
 )
@@ -17,8 +16,10 @@ import (
 // magic opens every checkpoint; Version follows it.
 const magic = "GPOLLCKP"
 
-// Version is the format version this package writes and reads.
-const Version = 1
+// The body's encoding (format_gen.go: encImage, decImage and a pair of
+// functions per record) is generated from the format's description in
+// package checkpoint/internal/format, as is the format section of doc.go.
+//go:generate go run ./internal/format/formatgen
 
 // ErrFormat is wrapped by every error about malformed input.
 var ErrFormat = errors.New("checkpoint: bad input")
@@ -113,6 +114,15 @@ func (d *decoder) i32() int32 {
 	return int32(v)
 }
 
+// upTo reads a uvarint no greater than max; what names the field.
+func (d *decoder) upTo(max uint64, what string) uint64 {
+	v := d.u()
+	if v > max {
+		d.fail("%s %d is above %d", what, v, max)
+	}
+	return v
+}
+
 func (d *decoder) bool() bool {
 	if d.err != nil {
 		return false
@@ -177,149 +187,7 @@ func (im *Image) AppendEncode(dst []byte) []byte {
 	e := &encoder{b: slices.Grow(dst, im.sizeHint())}
 	e.fixed([]byte(magic))
 	e.u(Version)
-
-	// Kernel.
-	k := &im.Kernel
-	e.i(k.Epoll.MaxUserWatches)
-	e.bool(k.Epoll.KeepWakeup)
-	e.u(k.NextIno)
-	e.n(len(k.Inos))
-	for _, in := range k.Inos {
-		e.i(int64(in.File))
-		e.u(in.Ino)
-	}
-
-	// Files.
-	f := &im.Files
-	e.n(len(f.Files))
-	for i := range f.Files {
-		fs := &f.Files[i]
-		e.u(uint64(fs.Kind))
-		e.u(uint64(fs.Flags))
-		e.i(int64(fs.Object))
-		switch fs.Kind {
-		case kindEventfd:
-			e.u(fs.Eventfd.Count)
-			e.bool(fs.Eventfd.Semaphore)
-		case kindTimerfd:
-			t := &fs.Timer
-			e.i(int64(t.ClockID))
-			e.u(t.Ticks)
-			e.bool(t.Expired)
-			e.bool(t.Armed)
-			e.bool(t.HasExpiry)
-			e.i(t.Expiry)
-			e.i(t.Interval)
-		case kindRegular:
-			r := &fs.Regular
-			e.i(r.Size)
-			e.i(r.Pos)
-			e.n(len(r.Pages))
-			for _, p := range r.Pages {
-				e.i(p.Index)
-				e.fixed(p.Data)
-			}
-		}
-	}
-	e.n(len(f.Pipes))
-	for _, p := range f.Pipes {
-		e.i(int64(p.Readers))
-		e.i(int64(p.Writers))
-		e.bool(p.Polled)
-		e.n(len(p.Slots))
-		for _, s := range p.Slots {
-			e.i(int64(s.Off))
-			e.bool(s.Packet)
-			e.by(s.Data)
-		}
-	}
-	e.n(len(f.Sockets))
-	for _, s := range f.Sockets {
-		e.i(int64(s.Type))
-		e.bool(s.Connected)
-		e.u(uint64(s.Shutdown))
-		e.u(uint64(s.Err))
-		e.i(int64(s.Peer))
-		e.bool(s.Dead)
-		e.i(s.Wmem)
-		e.i(s.Sndbuf)
-		e.n(len(s.Recv))
-		for _, b := range s.Recv {
-			e.i(b.Consumed)
-			e.i(b.Truesize)
-			e.i(int64(b.Sender))
-			e.by(b.Data)
-		}
-	}
-
-	// Foreign files: epoll instances and host placeholders.
-	e.n(len(im.Epolls))
-	for _, ep := range im.Epolls {
-		e.i(int64(ep.File))
-		e.n(len(ep.State.Items))
-		for _, it := range ep.State.Items {
-			e.i(int64(it.Target))
-			e.i(int64(it.Fd))
-			e.u(uint64(it.Events))
-			e.u(it.Data)
-			e.i(int64(it.WatchRank))
-		}
-		e.n(len(ep.State.Ready))
-		for _, r := range ep.State.Ready {
-			e.i(int64(r))
-		}
-	}
-	e.n(len(im.Hosts))
-	for _, h := range im.Hosts {
-		e.i(int64(h.File))
-		e.s(h.Name)
-	}
-
-	// Fd tables, memories, tasks, roots.
-	e.n(len(im.Tables))
-	for _, t := range im.Tables {
-		e.u(t.Soft)
-		e.u(t.Hard)
-		e.bool(t.Private)
-		e.n(len(t.Slots))
-		for _, s := range t.Slots {
-			e.i(int64(s.Fd))
-			e.i(int64(s.File))
-			e.bool(s.Cloexec)
-		}
-	}
-	e.n(len(im.Memories))
-	for _, m := range im.Memories {
-		e.n(len(m.Maps))
-		for _, r := range m.Maps {
-			e.u(r.Start)
-			e.u(r.End)
-		}
-		e.n(len(m.Pages))
-		for _, p := range m.Pages {
-			e.u(p.Addr)
-			e.fixed(p.Data)
-		}
-	}
-	e.n(len(im.Tasks))
-	for _, t := range im.Tasks {
-		e.i(int64(t.Table))
-		e.i(int64(t.Memory))
-		e.u(uint64(t.Arch))
-		e.u(t.Mask)
-		e.u(t.Pending)
-		for _, d := range t.Delivered {
-			e.u(uint64(d))
-		}
-		for _, r := range t.Rlimits {
-			e.u(r[0])
-			e.u(r[1])
-		}
-	}
-	e.n(len(im.Roots))
-	for _, r := range im.Roots {
-		e.i(int64(r))
-	}
+	encImage(e, im)
 	return binary.LittleEndian.AppendUint32(e.b, crc32.ChecksumIEEE(e.b[start:]))
 }
 
@@ -346,16 +214,13 @@ func (im *Image) sizeHint() int {
 		n += 5 * len(t.Slots)
 	}
 	for _, m := range im.Memories {
-		n += len(m.Pages) * (syscalls.PageSize + 6)
+		n += len(m.Guest.Pages)*(syscalls.PageSize+6) + len(m.Data)
+	}
+	for _, f := range im.Foreign {
+		n += 16 + len(f.Type) + 3*len(f.Refs) + len(f.Data)
 	}
 	return n + 400*len(im.Tasks)
 }
-
-const (
-	kindEventfd = fs.KindEventfd
-	kindTimerfd = fs.KindTimerfd
-	kindRegular = fs.KindRegular
-)
 
 // Decode parses and validates a checkpoint. Truncated, corrupt or
 // inconsistent input is an error wrapping ErrFormat; nothing is built.
@@ -395,162 +260,7 @@ func decodeBody(b []byte, alias bool) (*Image, error) {
 		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrFormat, v, Version)
 	}
 	im := &Image{}
-
-	k := &im.Kernel
-	k.Epoll.MaxUserWatches = d.i()
-	k.Epoll.KeepWakeup = d.bool()
-	k.NextIno = d.u()
-	k.Inos = make([]syscalls.InoState, d.count(2))
-	for i := range k.Inos {
-		k.Inos[i] = syscalls.InoState{File: d.i32(), Ino: d.u()}
-	}
-
-	f := &im.Files
-	f.Files = make([]fs.FileState, d.count(3))
-	for i := range f.Files {
-		x := &f.Files[i]
-		kind := d.u()
-		if kind > 255 {
-			d.fail("file kind %d", kind)
-		}
-		x.Kind = fs.FileKind(kind)
-		x.Flags = d.u32()
-		x.Object = d.i32()
-		switch x.Kind {
-		case kindEventfd:
-			x.Eventfd.Count = d.u()
-			x.Eventfd.Semaphore = d.bool()
-		case kindTimerfd:
-			t := &x.Timer
-			t.ClockID = d.i32()
-			t.Ticks = d.u()
-			t.Expired = d.bool()
-			t.Armed = d.bool()
-			t.HasExpiry = d.bool()
-			t.Expiry = d.i()
-			t.Interval = d.i()
-		case kindRegular:
-			r := &x.Regular
-			r.Size = d.i()
-			r.Pos = d.i()
-			r.Pages = make([]fs.RegularPage, d.count(fs.RegularPageSize+1))
-			for j := range r.Pages {
-				r.Pages[j].Index = d.i()
-				r.Pages[j].Data = d.fixed(fs.RegularPageSize)
-			}
-		}
-		if d.err != nil {
-			return nil, d.err
-		}
-	}
-	f.Pipes = make([]fs.PipeState, d.count(4))
-	for i := range f.Pipes {
-		p := &f.Pipes[i]
-		p.Readers = d.i32()
-		p.Writers = d.i32()
-		p.Polled = d.bool()
-		p.Slots = make([]fs.PipeSlotState, d.count(3))
-		for j := range p.Slots {
-			p.Slots[j].Off = d.i32()
-			p.Slots[j].Packet = d.bool()
-			p.Slots[j].Data = d.by()
-		}
-	}
-	f.Sockets = make([]fs.SocketState, d.count(9))
-	for i := range f.Sockets {
-		s := &f.Sockets[i]
-		s.Type = d.i32()
-		s.Connected = d.bool()
-		sh := d.u()
-		if sh > 255 {
-			d.fail("shutdown %d", sh)
-		}
-		s.Shutdown = uint8(sh)
-		s.Err = d.u32()
-		s.Peer = d.i32()
-		s.Dead = d.bool()
-		s.Wmem = d.i()
-		s.Sndbuf = d.i()
-		s.Recv = make([]fs.SkbState, d.count(4))
-		for j := range s.Recv {
-			r := &s.Recv[j]
-			r.Consumed = d.i()
-			r.Truesize = d.i()
-			r.Sender = d.i32()
-			r.Data = d.by()
-		}
-	}
-
-	im.Epolls = make([]EpollImage, d.count(3))
-	for i := range im.Epolls {
-		ep := &im.Epolls[i]
-		ep.File = d.i32()
-		ep.State.Items = make([]epoll.ItemState, d.count(5))
-		for j := range ep.State.Items {
-			it := &ep.State.Items[j]
-			it.Target = d.i32()
-			it.Fd = d.i32()
-			it.Events = d.u32()
-			it.Data = d.u()
-			it.WatchRank = d.i32()
-		}
-		ep.State.Ready = make([]int32, d.count(1))
-		for j := range ep.State.Ready {
-			ep.State.Ready[j] = d.i32()
-		}
-	}
-	im.Hosts = make([]HostImage, d.count(2))
-	for i := range im.Hosts {
-		im.Hosts[i] = HostImage{File: d.i32(), Name: d.s()}
-	}
-
-	im.Tables = make([]fd.TableState, d.count(4))
-	for i := range im.Tables {
-		t := &im.Tables[i]
-		t.Soft = d.u()
-		t.Hard = d.u()
-		t.Private = d.bool()
-		t.Slots = make([]fd.SlotState, d.count(3))
-		for j := range t.Slots {
-			t.Slots[j] = fd.SlotState{Fd: d.i32(), File: d.i32(), Cloexec: d.bool()}
-		}
-	}
-	im.Memories = make([]syscalls.MemoryState, d.count(2))
-	for i := range im.Memories {
-		m := &im.Memories[i]
-		m.Maps = make([]syscalls.MemoryRange, d.count(2))
-		for j := range m.Maps {
-			m.Maps[j] = syscalls.MemoryRange{Start: d.u(), End: d.u()}
-		}
-		m.Pages = make([]syscalls.MemoryPage, d.count(syscalls.PageSize+1))
-		for j := range m.Pages {
-			m.Pages[j].Addr = d.u()
-			m.Pages[j].Data = d.fixed(syscalls.PageSize)
-		}
-	}
-	im.Tasks = make([]syscalls.TaskState, d.count(5+64+2*syscalls.RlimitCount))
-	for i := range im.Tasks {
-		t := &im.Tasks[i]
-		t.Table = d.i32()
-		t.Memory = d.i32()
-		arch := d.u()
-		if arch > 1 {
-			d.fail("arch %d", arch)
-		}
-		t.Arch = syscalls.Arch(arch)
-		t.Mask = d.u()
-		t.Pending = d.u()
-		for j := range t.Delivered {
-			t.Delivered[j] = d.u32()
-		}
-		for j := range t.Rlimits {
-			t.Rlimits[j] = [2]uint64{d.u(), d.u()}
-		}
-	}
-	im.Roots = make([]int32, d.count(1))
-	for i := range im.Roots {
-		im.Roots[i] = d.i32()
-	}
+	decImage(d, im)
 	if d.err != nil {
 		return nil, d.err
 	}

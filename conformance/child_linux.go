@@ -170,6 +170,30 @@ func (t *tailBuffer) String() string {
 	return string(bytes.TrimSpace(t.buf))
 }
 
+// readChildMessages reads the child's messages until it closes its end:
+// the outcomes go to tr as they come, the final trace is returned.
+func readChildMessages(stdout io.Reader, tr *Trace) (final *Trace, decodeErr error) {
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 1<<16), 1<<30)
+	for lines.Scan() {
+		var msg childMessage
+		if err := json.Unmarshal(lines.Bytes(), &msg); err != nil {
+			decodeErr = fmt.Errorf("bad message from the child: %v", err)
+			continue
+		}
+		if msg.Outcome != nil {
+			tr.Steps = append(tr.Steps, *msg.Outcome)
+		}
+		if msg.Trace != nil {
+			final = msg.Trace
+		}
+	}
+	if err := lines.Err(); err != nil && decodeErr == nil {
+		decodeErr = err
+	}
+	return final, decodeErr
+}
+
 // runIsolated runs a script in a fresh child process.
 func runIsolated(backend string, sc *Script, opts Options) *Trace {
 	start := time.Now()
@@ -208,26 +232,7 @@ func runIsolated(backend string, sc *Script, opts Options) *Trace {
 	if err := cmd.Start(); err != nil {
 		return fail("runner error: starting the %s child process: %v", backend, err)
 	}
-	var final *Trace
-	var decodeErr error
-	sc2 := bufio.NewScanner(stdout)
-	sc2.Buffer(make([]byte, 1<<16), 1<<30)
-	for sc2.Scan() {
-		var msg childMessage
-		if err := json.Unmarshal(sc2.Bytes(), &msg); err != nil {
-			decodeErr = fmt.Errorf("bad message from the child: %v", err)
-			continue
-		}
-		if msg.Outcome != nil {
-			tr.Steps = append(tr.Steps, *msg.Outcome)
-		}
-		if msg.Trace != nil {
-			final = msg.Trace
-		}
-	}
-	if err := sc2.Err(); err != nil && decodeErr == nil {
-		decodeErr = err
-	}
+	final, decodeErr := readChildMessages(stdout, tr)
 	waitErr := cmd.Wait()
 	if final != nil && waitErr == nil && decodeErr == nil {
 		final.Backend, final.Path = backend, sc.Path

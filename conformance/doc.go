@@ -16,7 +16,9 @@
 //   - FormatScript and FormatTrace print scripts and traces; a printed trace
 //     parses back to the same steps and results (tested, and fuzzed by
 //     FuzzParse).
-//   - Execute is the shared executor, which runs a Script on a Machine.
+//   - Execute is the shared executor, which runs a Script on a Machine
+//     (executor.go: steps, threads and joins; worker.go: a script thread;
+//     guestmem.go: guest memory; cleanup.go: the end of a run).
 //   - Backends are registered by name (Register, RegisterBackend) and looked
 //     up with LookupBackend. The "linux" backend is built in.
 //   - Compare, ApplyKnown, RunSuite, WriteText, WriteJSON and RecordFiles
@@ -66,6 +68,27 @@
 // blank-imports (backends.go); conformance/backends_test.go blank-imports it
 // too when TestCorpus is to cover it. BackendSpec.Isolated runs a backend's
 // scripts each in a fresh child process instead of in the current one.
+//
+// # Operations
+//
+// Every script operation is one entry of the operations table (type
+// operation, operation.go), kept in the ops_*.go file of its family
+// (ops_create.go, ops_fd.go, ops_epoll.go, ops_io.go) beside the functions
+// it names. An entry carries the operation's syntax (name, signatures,
+// result kind, what 'NAMES =' binds, cross-argument checks), which Parse,
+// the printer and the result parser use; its exec function, which runs it
+// on a Machine through an execution (execution.go: resolved arguments,
+// timed system calls, the thread's scratch memory); an optional apply for
+// its effects on names (the default binds the fds it returned); and its
+// fuzzing part: the generator's opcode, weight, decoder and encoder
+// (FuzzDecodeOp and FuzzEncodeCall dispatch on them for package fuzzgen,
+// over the byte codec of conformance/internal/fuzzcodec), or a
+// notGenerated reason. Adding an operation is adding one entry, plus any
+// new system call number or flag-name table it needs (tables.go); its mask
+// names become reserved keywords by themselves. A generated operation
+// takes the next free opcode: opcodes are never renumbered, so that stored
+// fuzz inputs keep their meaning. TestOperationsComplete fails on an entry
+// that lacks a part.
 //
 // # The linux backend
 //

@@ -523,3 +523,13 @@ func TestExecutorTimeouts(t *testing.T) {
 		t.Errorf("trace does not end with TIMEOUT and !!:\n%s", FormatTrace(sc, tr, TraceFormat{}))
 	}
 }
+
+// TestExecutorUnknownOperation runs a hand-built script whose call names
+// no operation: the run ends with a runner error naming it, not a panic.
+func TestExecutorUnknownOperation(t *testing.T) {
+	sc := &Script{Path: "t.script", Steps: []*Step{{Line: 1, Kind: StepCall, Call: &Call{Op: "frobnicate"}}}}
+	tr := Execute(newFakeMachine(), sc, Options{}, nil)
+	if !strings.Contains(tr.Abort, `runner error at line 1 (frobnicate): internal: no operation "frobnicate"`) {
+		t.Errorf("abort = %q", tr.Abort)
+	}
+}

@@ -285,57 +285,23 @@ func (p *parser) parseCall(text string) (*Call, *Within, bool) {
 	t := strings.TrimSpace(text)
 	c := &Call{}
 	if i := strings.IndexByte(t, '='); i >= 0 {
-		left := t[:i]
-		t = strings.TrimSpace(t[i+1:])
-		seen := map[string]bool{}
-		for _, part := range strings.Split(left, ",") {
-			n := strings.TrimSpace(part)
-			switch {
-			case n == "":
-				p.errorf("empty name in the binding %q (names are separated by commas)", strings.TrimSpace(left))
-				return nil, nil, false
-			case !isName(n):
-				p.errorf("%q is not an fd name (names are [a-z_][a-z0-9_]*, separated by commas)", n)
-				return nil, nil, false
-			case stepWords[n] || opSpecs[n] != nil:
-				p.errorf("%q is a step word and cannot name an fd", n)
-				return nil, nil, false
-			case seen[n]:
-				p.errorf("name %q appears twice in one binding", n)
-				return nil, nil, false
-			}
-			seen[n] = true
-			c.Names = append(c.Names, n)
+		var ok bool
+		if c.Names, ok = p.parseBinding(t[:i]); !ok {
+			return nil, nil, false
 		}
+		t = strings.TrimSpace(t[i+1:])
 	}
 	f := strings.Fields(t)
 	if len(f) == 0 {
 		p.errorf("missing operation")
 		return nil, nil, false
 	}
-	var w *Within
-	for j, tok := range f {
-		if tok != "within" {
-			continue
-		}
-		if j != len(f)-2 {
-			p.errorf("'within MIN..MAX' must be the last thing before '=>'")
-			return nil, nil, false
-		}
-		var ok bool
-		if w, ok = parseWithin(f[j+1]); !ok {
-			p.errorf("bad 'within' bounds %q: expected MIN..MAX in milliseconds, MIN <= MAX", f[j+1])
-			return nil, nil, false
-		}
-		f = f[:j]
-		break
-	}
-	if len(f) == 0 {
-		p.errorf("missing operation before 'within'")
+	f, w, ok := p.cutWithin(f)
+	if !ok {
 		return nil, nil, false
 	}
 	c.Op = f[0]
-	spec := opSpecs[c.Op]
+	spec := operationsByName[c.Op]
 	if spec == nil {
 		switch c.Op {
 		case "join", "sleep", "interrupt":
@@ -345,18 +311,8 @@ func (p *parser) parseCall(text string) (*Call, *Within, bool) {
 		}
 		return nil, nil, false
 	}
-	if len(c.Names) > 0 {
-		switch {
-		case c.Op == "dup2" || c.Op == "dup3":
-			p.errorf("%s takes no 'NAME =' binding: NEW, when it is a name, is bound again", c.Op)
-			return nil, nil, false
-		case !spec.bind:
-			p.errorf("%s returns no fd: it cannot bind a name", c.Op)
-			return nil, nil, false
-		case len(c.Names) != spec.result.nfds:
-			p.errorf("%s returns %d fd(s) but %d name(s) are bound", c.Op, spec.result.nfds, len(c.Names))
-			return nil, nil, false
-		}
+	if !p.checkBinding(c, spec) {
+		return nil, nil, false
 	}
 	args, err := p.matchArgs(spec, f[1:])
 	if err != nil {
@@ -365,6 +321,76 @@ func (p *parser) parseCall(text string) (*Call, *Within, bool) {
 	}
 	c.Args = args
 	return c, w, true
+}
+
+// parseBinding parses the names left of a call's '='.
+func (p *parser) parseBinding(left string) ([]string, bool) {
+	var names []string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(left, ",") {
+		n := strings.TrimSpace(part)
+		switch {
+		case n == "":
+			p.errorf("empty name in the binding %q (names are separated by commas)", strings.TrimSpace(left))
+			return nil, false
+		case !isName(n):
+			p.errorf("%q is not an fd name (names are [a-z_][a-z0-9_]*, separated by commas)", n)
+			return nil, false
+		case stepWords[n] || operationsByName[n] != nil:
+			p.errorf("%q is a step word and cannot name an fd", n)
+			return nil, false
+		case seen[n]:
+			p.errorf("name %q appears twice in one binding", n)
+			return nil, false
+		}
+		seen[n] = true
+		names = append(names, n)
+	}
+	return names, true
+}
+
+// cutWithin removes a trailing 'within MIN..MAX' from a call's tokens and
+// returns the bound (nil if none).
+func (p *parser) cutWithin(f []string) ([]string, *Within, bool) {
+	for j, tok := range f {
+		if tok != "within" {
+			continue
+		}
+		if j != len(f)-2 {
+			p.errorf("'within MIN..MAX' must be the last thing before '=>'")
+			return nil, nil, false
+		}
+		w, ok := parseWithin(f[j+1])
+		if !ok {
+			p.errorf("bad 'within' bounds %q: expected MIN..MAX in milliseconds, MIN <= MAX", f[j+1])
+			return nil, nil, false
+		}
+		if j == 0 {
+			p.errorf("missing operation before 'within'")
+			return nil, nil, false
+		}
+		return f[:j], w, true
+	}
+	return f, nil, true
+}
+
+// checkBinding checks a call's 'NAMES =' against what its operation binds.
+func (p *parser) checkBinding(c *Call, spec *operation) bool {
+	if len(c.Names) == 0 {
+		return true
+	}
+	switch {
+	case spec.binds == bindsNew:
+		p.errorf("%s takes no 'NAME =' binding: NEW, when it is a name, is bound again", c.Op)
+		return false
+	case spec.binds != bindsNames:
+		p.errorf("%s returns no fd: it cannot bind a name", c.Op)
+		return false
+	case len(c.Names) != spec.result.nfds:
+		p.errorf("%s returns %d fd(s) but %d name(s) are bound", c.Op, spec.result.nfds, len(c.Names))
+		return false
+	}
+	return true
 }
 
 func parseWithin(s string) (*Within, bool) {
@@ -381,7 +407,7 @@ func parseWithin(s string) (*Within, bool) {
 }
 
 // matchArgs fits the tokens to one of the operation's signatures.
-func (p *parser) matchArgs(spec *opSpec, toks []string) ([]Arg, error) {
+func (p *parser) matchArgs(spec *operation, toks []string) ([]Arg, error) {
 	var bestErr error
 	best := -1
 	for _, sig := range spec.sigs {
@@ -424,12 +450,9 @@ func (p *parser) matchArgs(spec *opSpec, toks []string) ([]Arg, error) {
 }
 
 // checkCall performs checks that involve several arguments.
-func checkCall(spec *opSpec, args []Arg) error {
-	if spec.name == "timerfd_settime" {
-		v := args[2]
-		if v.Kind == ArgRelative && args[1].Val&1 == 0 {
-			return fmt.Errorf("VALUE_MS %q is relative to now ('+MS'), which needs the ABSTIME bit in FLAGS", v.Text)
-		}
+func checkCall(spec *operation, args []Arg) error {
+	if spec.check != nil {
+		return spec.check(args)
 	}
 	return nil
 }

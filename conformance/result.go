@@ -337,45 +337,9 @@ func (p *resultParser) parse(spec resultSpec) (Result, error) {
 		v, err := p.count("a value")
 		return Result{Kind: KindValue, Value: v}, err
 	case KindFDs:
-		n := 0
-		for p.i < len(p.toks) {
-			t, _ := p.next("fd")
-			if t != "fd" {
-				return Result{}, fmt.Errorf("expected 'fd', found %q", t)
-			}
-			n++
-		}
-		if n != spec.nfds {
-			return Result{}, fmt.Errorf("this call returns %d fd(s): write %q", spec.nfds, strings.TrimSpace(strings.Repeat("fd ", spec.nfds)))
-		}
-		return Result{Kind: KindFDs, Value: int64(n)}, nil
+		return p.fds(spec.nfds)
 	case KindWait:
-		n, err := p.count("the event count")
-		if err != nil {
-			return Result{}, err
-		}
-		r := Result{Kind: KindWait, Value: n}
-		for p.i < len(p.toks) {
-			if err := p.expect("["); err != nil {
-				return Result{}, err
-			}
-			m, err := p.mask(eventsTable, 32, "an event mask")
-			if err != nil {
-				return Result{}, err
-			}
-			d, err := p.u64("event data")
-			if err != nil {
-				return Result{}, err
-			}
-			if err := p.expect("]"); err != nil {
-				return Result{}, err
-			}
-			r.Events = append(r.Events, Event{Mask: uint32(m), Data: d})
-		}
-		if int64(len(r.Events)) != n {
-			return Result{}, fmt.Errorf("event count %d but %d event(s) listed", n, len(r.Events))
-		}
-		return r, nil
+		return p.waitEvents()
 	case KindPoll:
 		n, err := p.count("the poll count")
 		if err != nil {
@@ -391,53 +355,109 @@ func (p *resultParser) parse(spec resultSpec) (Result, error) {
 		v, err := p.u64("the value read")
 		return Result{Kind: KindEventfdRead, Value: n, U64: v}, err
 	case KindGetfl:
-		var v uint64
-		modes := map[string]uint64{"RDONLY": 0, "WRONLY": 1, "RDWR": 2}
-		for p.i < len(p.toks) {
-			t, _ := p.next("")
-			m, err := parseResultMask(getflStatuses, modes, 32, t)
-			if err != nil {
-				return Result{}, err
-			}
-			v |= m
-		}
-		return Result{Kind: KindGetfl, Mask: v & getflShown}, nil
+		return p.getfl()
 	case KindGetfd:
 		m, err := p.mask(getfdTable, 32, "fd flags")
 		return Result{Kind: KindGetfd, Mask: m}, err
 	case KindFdinfo:
-		r := Result{Kind: KindFdinfo}
-		for p.i < len(p.toks) {
-			if err := p.expect("["); err != nil {
-				return Result{}, err
-			}
-			t, err := p.next("a target fd")
-			if err != nil {
-				return Result{}, err
-			}
-			if !isName(t) {
-				v, neg, ok := parseNumber(t)
-				if !ok || !fitsBits(v, neg, 32) {
-					return Result{}, fmt.Errorf("expected a target fd name or number, found %q", t)
-				}
-				t = strconv.FormatInt(int64(int32(v)), 10)
-			}
-			m, err := p.mask(eventsTable, 32, "an interest mask")
-			if err != nil {
-				return Result{}, err
-			}
-			d, err := p.u64("data")
-			if err != nil {
-				return Result{}, err
-			}
-			if err := p.expect("]"); err != nil {
-				return Result{}, err
-			}
-			r.Entries = append(r.Entries, FdinfoEntry{TFD: t, Mask: uint32(m), Data: d})
-		}
-		return r, nil
+		return p.fdinfoEntries()
 	}
 	return Result{}, fmt.Errorf("internal: no result form %q", spec.kind)
+}
+
+// fds parses "fd fd": exactly nfds of them.
+func (p *resultParser) fds(nfds int) (Result, error) {
+	n := 0
+	for p.i < len(p.toks) {
+		t, _ := p.next("fd")
+		if t != "fd" {
+			return Result{}, fmt.Errorf("expected 'fd', found %q", t)
+		}
+		n++
+	}
+	if n != nfds {
+		return Result{}, fmt.Errorf("this call returns %d fd(s): write %q", nfds, strings.TrimSpace(strings.Repeat("fd ", nfds)))
+	}
+	return Result{Kind: KindFDs, Value: int64(n)}, nil
+}
+
+// waitEvents parses "N [MASK DATA]...".
+func (p *resultParser) waitEvents() (Result, error) {
+	n, err := p.count("the event count")
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Kind: KindWait, Value: n}
+	for p.i < len(p.toks) {
+		if err := p.expect("["); err != nil {
+			return Result{}, err
+		}
+		m, err := p.mask(eventsTable, 32, "an event mask")
+		if err != nil {
+			return Result{}, err
+		}
+		d, err := p.u64("event data")
+		if err != nil {
+			return Result{}, err
+		}
+		if err := p.expect("]"); err != nil {
+			return Result{}, err
+		}
+		r.Events = append(r.Events, Event{Mask: uint32(m), Data: d})
+	}
+	if int64(len(r.Events)) != n {
+		return Result{}, fmt.Errorf("event count %d but %d event(s) listed", n, len(r.Events))
+	}
+	return r, nil
+}
+
+// getfl parses the access mode and status flags, joined by '|' or spaces.
+func (p *resultParser) getfl() (Result, error) {
+	var v uint64
+	modes := map[string]uint64{"RDONLY": 0, "WRONLY": 1, "RDWR": 2}
+	for p.i < len(p.toks) {
+		t, _ := p.next("")
+		m, err := parseResultMask(getflStatuses, modes, 32, t)
+		if err != nil {
+			return Result{}, err
+		}
+		v |= m
+	}
+	return Result{Kind: KindGetfl, Mask: v & getflShown}, nil
+}
+
+// fdinfoEntries parses "[TFD MASK DATA]...".
+func (p *resultParser) fdinfoEntries() (Result, error) {
+	r := Result{Kind: KindFdinfo}
+	for p.i < len(p.toks) {
+		if err := p.expect("["); err != nil {
+			return Result{}, err
+		}
+		t, err := p.next("a target fd")
+		if err != nil {
+			return Result{}, err
+		}
+		if !isName(t) {
+			v, neg, ok := parseNumber(t)
+			if !ok || !fitsBits(v, neg, 32) {
+				return Result{}, fmt.Errorf("expected a target fd name or number, found %q", t)
+			}
+			t = strconv.FormatInt(int64(int32(v)), 10)
+		}
+		m, err := p.mask(eventsTable, 32, "an interest mask")
+		if err != nil {
+			return Result{}, err
+		}
+		d, err := p.u64("data")
+		if err != nil {
+			return Result{}, err
+		}
+		if err := p.expect("]"); err != nil {
+			return Result{}, err
+		}
+		r.Entries = append(r.Entries, FdinfoEntry{TFD: t, Mask: uint32(m), Data: d})
+	}
+	return r, nil
 }
 
 // parseNumber parses a decimal or 0x-hexadecimal number with an optional

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -123,31 +124,15 @@ type SuiteResult struct {
 // linux as the oracle) and compares the traces.
 func RunSuite(opts SuiteOptions) (*SuiteResult, error) {
 	start := time.Now()
-	backends := opts.Backends
-	if len(backends) == 0 {
-		backends = Backends()
-	}
-	runSet := append([]string(nil), backends...)
-	hasLinux := false
-	for _, b := range backends {
-		hasLinux = hasLinux || b == "linux"
-	}
-	if !hasLinux && !opts.NoOracle {
-		runSet = append([]string{"linux"}, runSet...)
-	}
-	impls := map[string]Backend{}
-	for _, b := range runSet {
-		impl, err := LookupBackend(b)
-		if err != nil {
-			return nil, err
-		}
-		impls[b] = impl
+	plan, err := newSuitePlan(opts)
+	if err != nil {
+		return nil, err
 	}
 	paths, err := FindScripts(opts.Paths)
 	if err != nil {
 		return nil, err
 	}
-	res := &SuiteResult{Backends: backends}
+	res := &SuiteResult{Backends: plan.backends}
 	for _, e := range opts.Known.Missing() {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s:%d: listed script %s does not exist", opts.Known.Path, e.Line, e.Script))
 	}
@@ -159,80 +144,139 @@ func RunSuite(opts SuiteOptions) (*SuiteResult, error) {
 		if opts.Skip != nil && opts.Skip(p) {
 			continue
 		}
-		sr := &ScriptResult{Path: p, traces: map[string]*Trace{}}
+		sr := loadScript(p)
 		res.Scripts = append(res.Scripts, sr)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			sr.ParseError = err.Error()
-			continue
-		}
-		sc, err := Parse(p, string(data))
-		if err != nil {
-			sr.ParseError = err.Error()
-			continue
-		}
-		sr.script = sc
-		for _, b := range runSet {
-			units = append(units, unit{sr: sr, backend: impls[b]})
+		if sr.script != nil {
+			units = append(units, plan.units(sr)...)
 		}
 	}
 	s := &scheduler{jobs: opts.Jobs, exec: opts.Exec, progress: opts.Progress, total: len(units)}
 	s.run(units)
-
-	verdicts := func(sr *ScriptResult, retried bool) {
-		sr.Verdicts = nil
-		oracle := sr.traces["linux"]
-		for _, b := range backends {
-			v := Compare(sr.script, sr.traces[b], oracle)
-			v.Path, v.Retried = sr.Path, retried
-			ApplyKnown(&v, opts.Known.Lookup(sr.Path, b))
-			sr.Verdicts = append(sr.Verdicts, v)
-		}
-	}
 	for _, sr := range res.Scripts {
 		if sr.script != nil {
-			verdicts(sr, false)
+			plan.judge(sr, false)
 		}
 	}
 	for try := 0; try < opts.Retries; try++ {
-		var again []unit
-		var srs []*ScriptResult
-		for _, sr := range res.Scripts {
-			if sr.script == nil || !sr.script.timingSensitive() || !needsRetry(sr) {
-				continue
-			}
-			srs = append(srs, sr)
-			for _, b := range runSet {
-				again = append(again, unit{sr: sr, backend: impls[b]})
-			}
-		}
-		if len(again) == 0 {
+		if !plan.retry(res, s) {
 			break
-		}
-		s.total += len(again)
-		s.run(again)
-		for _, sr := range srs {
-			verdicts(sr, true)
 		}
 	}
 	for _, sr := range res.Scripts {
-		if sr.script == nil {
-			continue
-		}
-		clean := true
-		for _, v := range sr.Verdicts {
-			clean = clean && v.Status == StatusPass
-		}
-		if clean {
-			continue
-		}
-		sr.Traces = map[string]string{}
-		for b, tr := range sr.traces {
-			sr.Traces[b] = FormatTrace(sr.script, tr, TraceFormat{Notes: true})
-		}
+		sr.keepTraces()
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// suitePlan is what a suite runs: the backends judged, the backends run
+// (linux added as the oracle) with their implementations, and the known
+// divergences.
+type suitePlan struct {
+	backends []string
+	runSet   []string
+	impls    map[string]Backend
+	known    *KnownDivergences
+}
+
+func newSuitePlan(opts SuiteOptions) (*suitePlan, error) {
+	p := &suitePlan{backends: opts.Backends, known: opts.Known, impls: map[string]Backend{}}
+	if len(p.backends) == 0 {
+		p.backends = Backends()
+	}
+	p.runSet = append([]string(nil), p.backends...)
+	if !slices.Contains(p.backends, "linux") && !opts.NoOracle {
+		p.runSet = append([]string{"linux"}, p.runSet...)
+	}
+	for _, b := range p.runSet {
+		impl, err := LookupBackend(b)
+		if err != nil {
+			return nil, err
+		}
+		p.impls[b] = impl
+	}
+	return p, nil
+}
+
+// loadScript reads and parses the script at p; a failure is the result's
+// ParseError.
+func loadScript(p string) *ScriptResult {
+	sr := &ScriptResult{Path: p, traces: map[string]*Trace{}}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		sr.ParseError = err.Error()
+		return sr
+	}
+	sc, err := Parse(p, string(data))
+	if err != nil {
+		sr.ParseError = err.Error()
+		return sr
+	}
+	sr.script = sc
+	return sr
+}
+
+// units returns the runs of sr's script, one per backend run.
+func (p *suitePlan) units(sr *ScriptResult) []unit {
+	var units []unit
+	for _, b := range p.runSet {
+		units = append(units, unit{sr: sr, backend: p.impls[b]})
+	}
+	return units
+}
+
+// judge compares sr's trace on each judged backend with the linux trace.
+func (p *suitePlan) judge(sr *ScriptResult, retried bool) {
+	sr.Verdicts = nil
+	oracle := sr.traces["linux"]
+	for _, b := range p.backends {
+		v := Compare(sr.script, sr.traces[b], oracle)
+		v.Path, v.Retried = sr.Path, retried
+		ApplyKnown(&v, p.known.Lookup(sr.Path, b))
+		sr.Verdicts = append(sr.Verdicts, v)
+	}
+}
+
+// retry runs again, on every backend, the timing-sensitive scripts that
+// diverged or failed, and judges them again; false when there was none.
+func (p *suitePlan) retry(res *SuiteResult, s *scheduler) bool {
+	var again []unit
+	var srs []*ScriptResult
+	for _, sr := range res.Scripts {
+		if sr.script == nil || !sr.script.timingSensitive() || !needsRetry(sr) {
+			continue
+		}
+		srs = append(srs, sr)
+		again = append(again, p.units(sr)...)
+	}
+	if len(again) == 0 {
+		return false
+	}
+	s.total += len(again)
+	s.run(again)
+	for _, sr := range srs {
+		p.judge(sr, true)
+	}
+	return true
+}
+
+// keepTraces prints the traces of a script that did not pass everywhere,
+// for the reports.
+func (r *ScriptResult) keepTraces() {
+	if r.script == nil {
+		return
+	}
+	clean := true
+	for _, v := range r.Verdicts {
+		clean = clean && v.Status == StatusPass
+	}
+	if clean {
+		return
+	}
+	r.Traces = map[string]string{}
+	for b, tr := range r.traces {
+		r.Traces[b] = FormatTrace(r.script, tr, TraceFormat{Notes: true})
+	}
 }
 
 func needsRetry(sr *ScriptResult) bool {

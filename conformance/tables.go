@@ -142,12 +142,22 @@ var (
 // getflShown is the set of F_GETFL bits a result shows.
 const getflShown = 3 | 0x800 | 0x400 | 0x4000
 
-// keywords are the upper-case words that can never be thread names.
+// keywords are the upper-case words that can never be thread names: the
+// pointer words, every name of the operations' masks and the names
+// results print.
 var keywords = func() map[string]bool {
 	m := map[string]bool{"NULL": true, "BADPTR": true, "TIMEOUT": true}
-	for _, t := range []*nameTable{eventsTable, create1Flags, pipeFlags, eventfdFlags, sockFlags,
-		sockTypes, clocks, timerfdFlags, settimeFlags, dup3Flags, shutdownHows, setflFlags,
-		ctlOps, signalsTable, getflStatuses} {
+	tables := []*nameTable{signalsTable, getfdTable, getflStatuses}
+	for _, o := range operations {
+		for _, sig := range o.sigs {
+			for _, p := range sig {
+				if p.table != nil {
+					tables = append(tables, p.table)
+				}
+			}
+		}
+	}
+	for _, t := range tables {
 		for _, f := range t.names {
 			m[f.name] = true
 		}

@@ -1,12 +1,17 @@
 package syscalls
 
-import "github.com/guestpoll/guestpoll/kernel/fs"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
+)
 
 // FileCreator makes the files that pipe2, eventfd2, socket, socketpair and
 // timerfd_create install. The syscall layer validates the arguments it owns
 // (flag bits, address family, protocol) first; a creator receives the same
 // arguments as the kernel/fs constructors of the same name and returns the
-// same errors for the rest. Each returned File carries one reference, owned
+// same errors for the rest: unix.Errno values (wrapped ones are
+// unwrapped); any other error panics, naming the creator's type. Each returned File carries one reference, owned
 // by the caller.
 //
 // The default creator is the model's own (kernel/fs). Package hostfd
@@ -64,4 +69,12 @@ func (k *Kernel) files() FileCreator {
 		return ModelFiles{}
 	}
 	return k.creator
+}
+
+// creatorErrno converts an error of k's file creator (see FileCreator).
+func (k *Kernel) creatorErrno(err error) unix.Errno {
+	if e, ok := err.(unix.Errno); ok || err == nil {
+		return e
+	}
+	return errnoFrom(err, k.files())
 }

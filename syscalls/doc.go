@@ -2,10 +2,11 @@
 // a Task; it issues Task.Syscall(nr, args) with the syscall numbers of its
 // Arch (AMD64 or ARM64), and pointer arguments are addresses in its Memory.
 // Handlers decode and validate the arguments in Linux's order (the errno
-// that wins when several checks fail is the one Linux reports: see
-// linux-epoll-semantics.md §1A, §2.1, §4.1), then call into the kernel
-// model: the fd table (kernel/fd), files (kernel/fs) and epoll
-// (kernel/epoll).
+// that wins when several checks fail is the one Linux reports, as in
+// do_epoll_create, do_epoll_ctl and do_epoll_wait: see docs/semantics.md
+// #create, #ctl-order and #wait), then call into the kernel model: the fd
+// table (kernel/fd), files (kernel/fs) and epoll (kernel/epoll). An
+// embedder adds its own syscalls beside them.
 //
 // # What the package owns
 //
@@ -14,7 +15,38 @@
 //     close_range, dup/dup2/dup3, fcntl, poll/ppoll, pipe/pipe2,
 //     eventfd/eventfd2, socket/socketpair/shutdown (AF_UNIX only),
 //     timerfd_create/settime/gettime, getrlimit/setrlimit/prlimit64,
-//     clock_gettime, memfd_create. Any other number is ENOSYS.
+//     clock_gettime, memfd_create. Any other number is the embedder's
+//     (below) or ENOSYS.
+//   - The embedder's syscalls (handlers.go): Kernel.RegisterSyscall serves
+//     a number the package does not serve, per arch, with a Handler that
+//     gets the Task and the six raw arguments; Kernel.SetFallbackSyscall
+//     serves every number nothing else does (Task.CurrentSyscall names
+//     it). Registration is safe at any time: the table is copied on write
+//     and read without a lock, so the package's own dispatch costs the
+//     same as before (a registered handler is looked up only for a number
+//     the package's table does not serve). An embedder's call gets the
+//     same end as the package's: signal delivery and the restart decision.
+//   - Blocking for handlers (block.go): Task.Block(Waitable, Wait) is the
+//     sleep of the package's own blocking reads and writes, exported, on a
+//     pollable file or any wait queue of the embedder's (a Waitable: the
+//     task's signal queue, for a call that waits for signals): register
+//     on the queue (as an exclusive waiter if asked, for wake-one),
+//     re-check the condition (a mask, or a Ready function), sleep until a
+//     wakeup, the deadline (ETIMEDOUT) or a signal or Stop (the Wait's
+//     restart code, ERESTARTSYS by default), unregister. A wakeup wins
+//     over a signal that comes with it, so an exclusive waiter never loses
+//     the wakeup it took.
+//   - Restarts (restart.go): a handler interrupted by a signal or a Stop
+//     returns one of Linux's restart codes (ErrRestart = ERESTARTSYS,
+//     ErrRestartNoIntr, ErrRestartNoHand, ErrRestartBlock) or plain EINTR,
+//     and Syscall settles it as Linux's signal delivery does: with no
+//     handler run, every restart code restarts (Syscall returns
+//     ErrRestart: the embedder issues the same call again); otherwise the
+//     lowest signal delivered decides, with its SA_RESTART flag
+//     (Task.SetRestartSignals, empty by default). The package's own calls
+//     return the codes Linux's do (reads and writes ERESTARTSYS, poll
+//     ERESTART_RESTARTBLOCK, ppoll ERESTARTNOHAND, the epoll waits EINTR).
+//     A call re-issued after ErrRestartBlock sees Task.Restarting.
 //   - The guest ABI: struct epoll_event is 12 bytes packed (data at 4) on
 //     amd64 and 16 bytes (data at 8) on arm64; timespec, itimerspec, iovec,
 //     pollfd, rlimit and sigset_t are their 64-bit layouts.
@@ -22,21 +54,39 @@
 //     sleeps the same way in read, write and poll, on one reusable
 //     waiter.Sleeper (whose token a wakeup or an unblocked signal posts)
 //     and one time.Timer.
-//   - Signals, as far as syscalls see them: Interrupt makes a signal pending;
-//     one not blocked by the task's mask ends a sleep (EINTR) and is
-//     consumed ("its handler runs") when the syscall returns. pwait, pwait2
-//     and ppoll install their temporary mask for the call; on EINTR the
-//     handler runs under it, otherwise the old mask is restored first.
-//     Dispositions belong to the embedder, which owns signal delivery: it
-//     calls Interrupt only for a signal Linux would deliver to the thread
-//     (never one that is ignored, SIG_IGN or by default, since Linux
-//     discards those without waking anybody), and acts itself on fatal
-//     ones (SIGKILL ends the guest; the model need not see it).
+//   - Signals, as far as syscalls see them (signals.go): Interrupt makes
+//     a signal pending; one not blocked by the task's mask ends a sleep
+//     (EINTR or a restart) and is consumed ("its handler runs") when the
+//     syscall returns; Task.SignalsDelivered tells the embedder which
+//     signals a call delivered, so that it runs the guest's handlers.
+//     pwait, pwait2 and ppoll install their temporary mask for the call;
+//     on EINTR the handler runs under it, otherwise the old mask is
+//     restored first. Dispositions belong to the embedder, which owns
+//     signal delivery: it calls Interrupt only for a signal Linux would
+//     deliver to the thread (never one that is ignored, SIG_IGN or by
+//     default, since Linux discards those without waking anybody), acts
+//     itself on fatal ones (SIGKILL ends the guest; the model need not see
+//     it), and keeps SetRestartSignals equal to its SA_RESTART handlers.
+//   - The signalfd hook: each task has a signal queue that Interrupt
+//     notifies (key 0, wake-one) every time a signal becomes pending,
+//     blocked or not, except a standard signal (below 32) already pending,
+//     as Linux's __send_signal calls signalfd_notify; SignalRegister and
+//     SignalUnregister hook an entry on it, PendingSignals is a
+//     signalfd's readiness and DequeueSignal(mask) its read (the lowest
+//     pending signal of the mask, in one step; a dequeued signal is not
+//     delivered). With these an embedder writes a signalfd outside the
+//     module (signalfd_test.go does). A file type has no way to learn
+//     which task calls its Read or Readiness, so such a signalfd reads the
+//     signals of the task it was made for.
+//   - SignalPending (epoll.Blocker) is true while an unblocked signal is
+//     pending and also while the task is stopped (Stop), so that every
+//     sleep ends and none starts.
 //   - Stopping (stop.go): Stop ends a blocking call without a signal, as
 //     Linux ends it for a thread stopped and continued (epoll waits EINTR;
 //     reads, writes and polls that did nothing ErrRestart, for the
-//     embedder to issue again), so that a checkpoint can be taken; it
-//     lasts until Continue and is safe from any goroutine.
+//     embedder to issue again; an embedder's handler its restart code,
+//     which restarts), so that a checkpoint can be taken; it lasts until
+//     Continue and is safe from any goroutine.
 //   - Files come only from the syscalls served here, so there are no O_PATH
 //     files; an embedder that installs files of its own must not install
 //     one (every served syscall would treat it as an ordinary file).
@@ -52,9 +102,11 @@
 //
 //   - A handler never keeps a file reference past its return, except the
 //     ones held by the fd table.
-//   - Blocking waits register the task's entries only while the call runs;
-//     when Syscall returns, no entry of the task is on any wait queue.
-//   - Steady-state syscalls allocate nothing: the event chunk, the I/O
+//   - Blocking waits register the task's entries only while the call runs
+//     (Task.Block included); when Syscall returns, no entry of the task is
+//     on any wait queue.
+//   - Steady-state syscalls allocate nothing (an embedder's handler that
+//     blocks through Task.Block included, Ready closure and all): the event chunk, the I/O
 //     buffer, the iovec and pollfd arrays are per-task scratch, grown at
 //     most once to the largest size used (the I/O buffer, which only staged
 //     reads and writes use, lazily and by powers of two up to 64 KiB, so
@@ -62,17 +114,44 @@
 //   - Events are copied out chunk by chunk; a fault in slot k > 0 returns k
 //     and leaves the rest queued (epoll.EventWriter's contract).
 //
+// # Errors and misuse
+//
+// Files (fs.Impl and its optional interfaces) and FileCreators must return
+// unix.Errno values; a wrapped errno (fmt.Errorf("...: %w", unix.EIO)) is
+// unwrapped, but the blocking loops recognise EAGAIN only unwrapped. The
+// package maps no other error: one that is not an errno is a misuse and
+// panics, naming the file or creator type and the error. The package's
+// own sentinels are errnos too: ErrRestart and the other restart codes.
+// An error returned by a SetEventCommit function is the exception: it is
+// documented to become EINTR unless it is an errno. A Handler returns an
+// errno directly; the restart codes among them are settled, every other
+// value reaches the embedder as is.
+//
+// Other misuse panics with a message naming it: Syscall or Exit after
+// Exit, Task.Block on a file without poll operations, RegisterSyscall of
+// a number the package serves, of a number past the table (512) or for an
+// unknown arch.
+//
 // # Concurrency and lock order
 //
 // A Task is one thread: Syscall must not be called concurrently on the same
-// Task; its scratch state needs no lock. Only Interrupt, Stop, Continue,
-// SetSignalMask and the signal accessors are safe from other goroutines;
-// Task.sigMu guards the mask, the pending set and the stop, and is a leaf lock (nothing is acquired under
-// it but the sleeper's channel, to post its token); a lockless mirror of
-// "an unblocked signal is pending" lets SignalPending and the end of every
-// syscall skip it. The fd table has its own lock, taken and released inside each fd.Table
-// call; files are used outside it with a reference. Epoll and file locks
-// are taken inside the kernel packages, never while the syscall layer holds
-// sigMu. GuestMemory has its own RWMutex, also a leaf. Kernel.inoMu (fdinfo
-// inode numbers) is a leaf taken only by FDInfo.
+// Task; its scratch state (and SignalsDelivered, Restarting) needs no lock.
+// Only Interrupt, Stop, Continue, SetSignalMask, SetRestartSignals,
+// DequeueSignal, SignalRegister/Unregister and the signal accessors are
+// safe from other goroutines. Task.sigMu guards the mask, the pending set
+// and the stop, and is a leaf lock (nothing is acquired under it but the
+// sleeper's channel, to post its token); a lockless mirror of "an
+// unblocked signal is pending or the task is stopped" lets SignalPending
+// and the end of every syscall skip it. The task's signal queue lock
+// (waiter.Queue) is taken by Interrupt only after it released sigMu, so
+// its wakers may take sigMu (a signalfd's readiness reads PendingSignals):
+// signal queue -> sigMu. The fd table has its own lock, taken and released
+// inside each fd.Table call; files are used outside it with a reference.
+// Epoll and file locks are taken inside the kernel packages, never while
+// the syscall layer holds sigMu; Task.Block holds none of the package's
+// locks while it registers, checks and sleeps. GuestMemory has its own
+// RWMutex, also a leaf. Kernel.inoMu (fdinfo inode numbers) is a leaf
+// taken only by FDInfo. The handler registry's lock is a leaf taken only
+// by RegisterSyscall and SetFallbackSyscall; Syscall reads the published
+// table with one atomic load.
 package syscalls

@@ -12,7 +12,7 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// Epoll syscalls (semantics §1A, §2.1, §4).
+// Epoll syscalls (docs/semantics.md#create, #ctl-order, #wait).
 
 const (
 	epollCtlAdd = 1
@@ -179,7 +179,7 @@ func (t *Task) copySigmask(addr uint64, size uintptr) (mask uint64, ok bool, e e
 
 // epollPwait installs the temporary mask (args 4, 5) around epollWait. On
 // EINTR the handler runs under the temporary mask; otherwise the old mask
-// is restored first (§4.3).
+// is restored first (docs/semantics.md#wait-loop).
 func (t *Task) epollPwait(a *[6]uintptr, dl waitDeadline) (uintptr, errno) {
 	mask, ok, e := t.copySigmask(uint64(a[4]), a[5])
 	if e != 0 {

@@ -22,19 +22,9 @@ const (
 	sdevShmem    = 0x1
 )
 
-// sharedInode is implemented by file types whose several files share an
-// inode (the two ends of a pipe): InodeKey is the same for all of them, and
-// InodeLive reports whether any of them is still open.
-type sharedInode interface {
-	InodeKey() any
-	InodeLive() bool
-}
-
-// offsetter is implemented by files with a file offset (fdinfo's pos).
-type offsetter interface{ Offset() int64 }
-
+// posOf is fdinfo's pos: the file offset of an fs.Offsetter, else 0.
 func posOf(f *fs.File) int64 {
-	if o, ok := f.Impl().(offsetter); ok {
+	if o, ok := f.Impl().(fs.Offsetter); ok {
 		return o.Offset()
 	}
 	return 0
@@ -59,11 +49,12 @@ func (k *Kernel) inoOf(f *fs.File) (uint64, uint64) {
 	return k.inoFor(f), sdevShmem
 }
 
-// inoFor returns a stable number for f (shared by files whose type reports
-// the same InodeKey), dropping entries of inodes no longer open.
+// inoFor returns a stable number for f (shared by the files of an
+// fs.SharedInode with the same InodeKey), dropping entries of inodes no
+// longer open.
 func (k *Kernel) inoFor(f *fs.File) uint64 {
 	var key any = f
-	shared, ok := f.Impl().(sharedInode)
+	shared, ok := f.Impl().(fs.SharedInode)
 	if ok {
 		key = shared.InodeKey()
 	}
@@ -85,7 +76,7 @@ func (k *Kernel) inoFor(f *fs.File) uint64 {
 type inoEntry struct {
 	ino    uint64
 	file   *fs.File
-	shared sharedInode // nil unless the inode may outlive file
+	shared fs.SharedInode // nil unless the inode may outlive file
 }
 
 func (e inoEntry) live() bool {
@@ -96,7 +87,8 @@ func (e inoEntry) live() bool {
 }
 
 // FDInfo returns the text of /proc/self/fdinfo/<fd> for the task's fd: the
-// header, and for an epoll fd one line per registration sorted by fd.
+// header, then the lines of an fs.FDInfoWriter, and for an epoll fd one
+// line per registration sorted by fd.
 func FDInfo(t *Task, fd int32) (string, unix.Errno) {
 	f, cloexec, err := t.fds.Get(fd)
 	if err != nil {
@@ -110,6 +102,9 @@ func FDInfo(t *Task, fd int32) (string, unix.Errno) {
 	ino, _ := t.k.inoOf(f)
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", posOf(f), flags, fdinfoMntID, ino)
+	if w, ok := f.Impl().(fs.FDInfoWriter); ok {
+		w.WriteFDInfo(f, &sb)
+	}
 	if ep, ok := epoll.FromFile(f); ok {
 		for _, in := range ep.Interests() {
 			tino, sdev := t.k.inoOf(in.File)

@@ -76,7 +76,7 @@ func (t *Task) pipe2(addr uint64, flags uint32) (uintptr, errno) {
 	// one int[2], and install only when all of that succeeded.
 	r, w, err := t.k.files().Pipe(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
 	if err != nil {
-		return 0, errnoOf(err)
+		return 0, t.k.creatorErrno(err)
 	}
 	fr, fw, e := t.reservePair()
 	if e == 0 {
@@ -112,7 +112,7 @@ func (t *Task) eventfd2(initval, flags uint32) (uintptr, errno) {
 	}
 	f, err := t.k.files().Eventfd(uint64(initval), flags&(unix.O_NONBLOCK|fs.EFDSemaphore))
 	if err != nil {
-		return 0, errnoOf(err)
+		return 0, t.k.creatorErrno(err)
 	}
 	return t.install(f, flags&unix.EFD_CLOEXEC != 0)
 }
@@ -154,7 +154,7 @@ func hSocket(t *Task, a *[6]uintptr) (uintptr, errno) {
 	}
 	f, err := t.k.files().Socket(typ, flags&unix.O_NONBLOCK)
 	if err != nil {
-		return 0, errnoOf(err)
+		return 0, t.k.creatorErrno(err)
 	}
 	return t.install(f, flags&unix.O_CLOEXEC != 0)
 }
@@ -187,7 +187,7 @@ func hSocketpair(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if e == 0 {
 		var err error
 		x, y, err = t.k.files().SocketPair(typ, flags&unix.O_NONBLOCK)
-		e = errnoOf(err)
+		e = t.k.creatorErrno(err)
 	}
 	if e != 0 {
 		t.unreservePair(fx, fy)
@@ -209,7 +209,7 @@ func hShutdown(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if !ok {
 		return 0, unix.ENOTSOCK
 	}
-	return 0, errnoOf(s.Shutdown(f, int(int32(a[1]))))
+	return 0, fileErrno(f, s.Shutdown(f, int(int32(a[1]))))
 }
 
 func hTimerfdCreate(t *Task, a *[6]uintptr) (uintptr, errno) {
@@ -219,7 +219,7 @@ func hTimerfdCreate(t *Task, a *[6]uintptr) (uintptr, errno) {
 	}
 	f, err := t.k.files().Timerfd(t.k.clock, clockID, flags&unix.O_NONBLOCK)
 	if err != nil {
-		return 0, errnoOf(err)
+		return 0, t.k.creatorErrno(err)
 	}
 	return t.install(f, flags&unix.TFD_CLOEXEC != 0)
 }

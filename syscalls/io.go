@@ -40,20 +40,10 @@ func (t *Task) rangeOK(addr, size uint64) bool {
 // sleepOn blocks until f reports one of mask (checked after registering,
 // so no wakeup is lost) or a wakeup or signal arrives. Pipes use it: their
 // readiness is exactly the condition their blocked readers and writers
-// wait for.
+// wait for. It is Task.Block's step (block.go), as every sleep of a read
+// or write is.
 func (t *Task) sleepOn(f *fs.File, mask waiter.EventMask) {
-	t.armWait(f)
-	if f.Readiness(mask)&mask == 0 && !t.SignalPending() {
-		t.Sleep(timeZero)
-	}
-	f.EventUnregister(&t.ioEntry)
-}
-
-// armWait registers the task's I/O entry on f's queue.
-func (t *Task) armWait(f *fs.File) {
-	t.prepareSleep()
-	t.ioEntry.Init(t.sleeper, fs.BlockingWaitExclusive(f), true)
-	f.EventRegister(&t.ioEntry)
+	t.blockOn(f, &Wait{Mask: mask, Exclusive: fs.BlockingWaitExclusive(f)})
 }
 
 // retryOrSleep is the blocking step for file types other than pipes, whose
@@ -61,13 +51,11 @@ func (t *Task) armWait(f *fs.File) {
 // waits for room for its value, not for OUT): register, try again, and
 // sleep only if the retry still cannot proceed. It returns the retry's
 // result.
-func (t *Task) retryOrSleep(f *fs.File, write bool) (int, error) {
-	t.armWait(f)
-	n, err := t.attempt(f, write)
-	if err == unix.EAGAIN && !t.SignalPending() {
-		t.Sleep(timeZero)
-	}
-	f.EventUnregister(&t.ioEntry)
+func (t *Task) retryOrSleep(f *fs.File, write bool) (n int, err error) {
+	t.blockOn(f, &Wait{Exclusive: fs.BlockingWaitExclusive(f), Ready: func() bool {
+		n, err = t.attempt(f, write)
+		return err != unix.EAGAIN
+	}})
 	return n, err
 }
 
@@ -115,7 +103,7 @@ func (t *Task) doRead(f *fs.File) (int, errno) {
 		for {
 			n, err := impl.ReadRound(f, &t.seq, fs.IORound{Resumed: resumed, WillSleep: blocking && !t.SignalPending()})
 			if err != unix.EAGAIN || !blocking {
-				return n, errnoOf(err)
+				return n, fileErrno(f, err)
 			}
 			if t.SignalPending() {
 				return 0, unix.EINTR
@@ -146,13 +134,13 @@ func (t *Task) retryRead(f *fs.File, blocking bool) (int, errno) {
 	for {
 		n, err := t.attempt(f, false)
 		if err != unix.EAGAIN || !blocking {
-			return n, errnoOf(err)
+			return n, fileErrno(f, err)
 		}
 		if t.SignalPending() {
 			return 0, unix.EINTR
 		}
 		if n, err = t.retryOrSleep(f, false); err != unix.EAGAIN {
-			return n, errnoOf(err)
+			return n, fileErrno(f, err)
 		}
 	}
 }
@@ -178,7 +166,7 @@ func (t *Task) doWrite(f *fs.File) (int, errno) {
 	size := min(uint64(len(t.ioBuf)), t.seq.left)
 	if fx, ok := f.Impl().(fs.FixedSizeIO); ok && size != uint64(fx.IOSize()) {
 		n, err := f.Write(t.ioBuf[:size])
-		return n, errnoOf(err)
+		return n, fileErrno(f, err)
 	}
 	total := 0
 	for {
@@ -210,7 +198,7 @@ func (t *Task) doWrite(f *fs.File) (int, errno) {
 func (t *Task) writeRounds(f *fs.File, bio fs.BlockingIO, blocking bool) (int, errno) {
 	if t.seq.left == 0 {
 		n, err := bio.WriteRound(f, &t.seq, fs.IORound{})
-		return n, errnoOf(err)
+		return n, fileErrno(f, err)
 	}
 	total, resumed := 0, false
 	for {
@@ -226,7 +214,7 @@ func (t *Task) writeRounds(f *fs.File, bio fs.BlockingIO, blocking bool) (int, e
 			if total > 0 {
 				return total, 0
 			}
-			return 0, errnoOf(err)
+			return 0, fileErrno(f, err)
 		}
 		if !willSleep || t.SignalPending() {
 			if willSleep {
@@ -265,7 +253,7 @@ func (t *Task) retryWrite(f *fs.File, blocking bool) (int, errno) {
 		case err == unix.EAGAIN && blocking:
 			return 0, unix.EINTR
 		}
-		return 0, errnoOf(err)
+		return 0, fileErrno(f, err)
 	}
 }
 
@@ -387,11 +375,10 @@ const defaultPollMask = waiter.EventIn | waiter.EventOut | waiter.EventRdNorm | 
 
 func hPoll(t *Task, a *[6]uintptr) (uintptr, errno) {
 	dl := msDeadline(int32(a[2]))
-	if t.pollRestart.set {
+	if t.Restarting() {
 		// Re-issued after a Stop: the first call's deadline holds
-		// (do_restart_poll).
-		dl = t.pollRestart.dl
-		t.pollRestart.set = false
+		// (do_restart_poll); no other poll ran since.
+		dl = t.pollDeadline
 	}
 	t.pollDeadline = dl
 	return t.doPoll(uint64(a[0]), uint64(uint32(a[1])), dl)

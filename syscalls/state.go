@@ -70,7 +70,7 @@ func (k *Kernel) Save(files []*fs.File, index func(*fs.File) (int32, bool)) Kern
 	// Files sharing an inode are found by the inode's key.
 	byKey := map[any]int32{}
 	for _, f := range files {
-		if s, ok := f.Impl().(sharedInode); ok {
+		if s, ok := f.Impl().(fs.SharedInode); ok {
 			if _, dup := byKey[s.InodeKey()]; !dup {
 				i, _ := index(f)
 				byKey[s.InodeKey()] = i
@@ -142,7 +142,7 @@ func (k *Kernel) RestoreInos(st *KernelState, files []*fs.File) error {
 			return fmt.Errorf("syscalls: inode of file %d, which is missing", in.File)
 		}
 		var key any = f
-		shared, ok := f.Impl().(sharedInode)
+		shared, ok := f.Impl().(fs.SharedInode)
 		if ok {
 			key = shared.InodeKey()
 		}

@@ -1,15 +1,5 @@
 package syscalls
 
-import "golang.org/x/sys/unix"
-
-// ErrRestart is what Syscall returns for a call that Stop ended before it
-// did anything and that Linux would restart: ERESTARTSYS's number, which
-// Linux never shows to user space either. The embedder must not pass it to
-// the guest: it issues the same call again, with the same number and
-// arguments, when the thread continues (on this kernel or on a restored
-// one), as Linux re-executes the system call instruction.
-const ErrRestart = unix.Errno(512)
-
 // Stop asks the task to leave its system call, without a signal, as a
 // thread stopped by SIGSTOP and later continued sees it (signal(7)):
 //
@@ -18,16 +8,23 @@ const ErrRestart = unix.Errno(512)
 //     no handler runs);
 //   - read, readv, write, writev, poll and ppoll that are blocked and have
 //     transferred nothing return ErrRestart, for the embedder to issue
-//     again: Linux restarts them transparently when no handler runs. A
-//     re-issued poll or ppoll waits only the time its first call had left,
-//     as in Linux: ppoll has written it back to its timespec, and the task
-//     keeps poll's deadline for the same call issued next (Linux's restart
-//     block; a checkpoint does not keep it);
+//     again: Linux restarts them transparently when no handler runs
+//     (restart.go; an embedder's handler decides the same way through the
+//     code it returns, Task.Block). A re-issued poll or ppoll waits only
+//     the time its first call had left, as in Linux: ppoll has written it
+//     back to its timespec, and the task keeps poll's deadline for the
+//     same call issued next (Linux's restart block; a checkpoint does not
+//     keep it);
 //   - a blocking write that has transferred part of its bytes returns that
 //     count, as Linux's does.
 //
 // (Checked on Linux 6.18 with SIGSTOP then SIGCONT and no handlers.) A
-// signal delivered by the same call (Interrupt) makes it EINTR as usual.
+// signal delivered by the same call (Interrupt) decides instead, as usual
+// (EINTR, or a restart for a read or write whose handler has SA_RESTART).
+//
+// While the task is stopped SignalPending reports true, so that every sleep
+// ends and none starts: an embedder's handler that sleeps through
+// Task.Block needs nothing more.
 //
 // The stop lasts until Continue: while it does, a call that would block
 // returns at once as above, so the embedder may call Stop before or during
@@ -54,18 +51,4 @@ func (t *Task) Stopped() bool {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
 	return t.stopped
-}
-
-// restartErrno is called when a syscall returns EINTR: if no signal was
-// delivered during the call, the interruption was a Stop's, and a call
-// that Linux restarts returns ErrRestart.
-func (t *Task) restartErrno(nr uintptr) unix.Errno {
-	if t.handled || !t.Stopped() {
-		return unix.EINTR
-	}
-	switch t.table[nr] {
-	case sysRead, sysReadv, sysWrite, sysWritev, sysPoll, sysPpoll:
-		return ErrRestart
-	}
-	return unix.EINTR
 }

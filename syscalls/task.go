@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,17 +17,42 @@ import (
 
 type errno = unix.Errno
 
-// errnoOf converts a kernel-model error to an errno (EINVAL for anything
-// that is not one, which would be a bug in the model).
+// errnoOf converts an error of the kernel model (the fd table, epoll, the
+// model's files) to an errno. Those return only unix.Errno values, so
+// anything else is a bug, and panics.
 func errnoOf(err error) errno {
-	if err == nil {
-		return 0
+	if e, ok := err.(unix.Errno); ok || err == nil {
+		return e
 	}
+	return errnoFrom(err, nil)
+}
+
+// fileErrno converts an error returned by f's implementation. A file type
+// of another package must return unix.Errno values (wrapped ones are
+// unwrapped); any other error is a misuse and panics, naming the type.
+func fileErrno(f *fs.File, err error) errno {
+	if e, ok := err.(unix.Errno); ok || err == nil {
+		return e
+	}
+	return errnoFrom(err, f)
+}
+
+// errnoFrom unwraps an errno from err or panics naming source: a file, a
+// FileCreator, or nil for the kernel model.
+func errnoFrom(err error, source any) errno {
 	var e unix.Errno
 	if errors.As(err, &e) {
 		return e
 	}
-	return unix.EINVAL
+	what := "the kernel model"
+	switch s := source.(type) {
+	case *fs.File:
+		what = fmt.Sprintf("file type %T", s.Impl())
+	case FileCreator:
+		what = fmt.Sprintf("file creator %T", s)
+	}
+	panic(fmt.Sprintf("syscalls: %s returned the error %q (%T), which is not a unix.Errno: "+
+		"files and file creators must return errnos (see the package doc)", what, err.Error(), err))
 }
 
 // Kernel is the state shared by every task: the epoll domain (watch
@@ -35,6 +61,8 @@ type Kernel struct {
 	epoll   *epoll.Domain
 	clock   fs.Clock
 	creator FileCreator // nil: ModelFiles (see creator.go)
+
+	handlers handlerRegistry // the embedder's syscalls (handlers.go)
 
 	inoMu   sync.Mutex
 	inos    map[any]inoEntry // fdinfo inode numbers, pruned lazily
@@ -59,12 +87,10 @@ func NewKernelClock(clock fs.Clock) *Kernel {
 // EpollDomain returns the kernel's epoll domain (max_user_watches etc.).
 func (k *Kernel) EpollDomain() *epoll.Domain { return k.epoll }
 
-// Signal numbers that cannot be blocked.
-const unblockable = 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
-
 // Task is one guest thread. Its syscall state (scratch buffers, the
-// reusable sleeper) belongs to the goroutine that calls Syscall; only
-// Interrupt may be called from other goroutines.
+// reusable sleeper) belongs to the goroutine that calls Syscall; the
+// package doc lists the methods safe from other goroutines (the signal
+// and stop controls).
 type Task struct {
 	k     *Kernel
 	fds   *fd.Table
@@ -76,14 +102,18 @@ type Task struct {
 	// touch from other goroutines. sigReady mirrors
 	// pending&^mask != 0 || stopped for lockless reads (SignalPending, and
 	// deliverSignals at the end of every syscall); every change of mask,
-	// pending or stopped ends with signalsChangedLocked. handled is the
-	// task goroutine's only.
-	sigMu    sync.Mutex
-	mask     uint64 // blocked signals, bit sig-1
-	pending  uint64
-	sigReady atomic.Bool
-	stopped  bool // Stop without Continue: ends sleeps as a signal does
-	handled  bool // a signal was delivered during the current Syscall
+	// pending or stopped ends with signalsChangedLocked. callDelivered is
+	// the task goroutine's only.
+	sigMu         sync.Mutex
+	mask          uint64 // blocked signals, bit sig-1
+	pending       uint64
+	sigReady      atomic.Bool
+	stopped       bool          // Stop without Continue: ends sleeps as a signal does
+	callDelivered uint64        // signals delivered during the current Syscall
+	saRestart     atomic.Uint64 // signals whose handlers have SA_RESTART
+	// signalQueue is notified each time a signal becomes pending
+	// (SignalRegister, signals.go).
+	signalQueue waiter.Queue
 
 	// sleeper ends Sleep: wakeups post its token, and so does a signal that
 	// becomes pending unblocked, so a sleep without a deadline is a plain
@@ -92,11 +122,15 @@ type Task struct {
 	// prepareSleep drops it at the start of each blocking call.
 	sleeper *waiter.Sleeper
 	entry   waiter.Entry // epoll_wait's: exclusive, auto-remove
-	ioEntry waiter.Entry // blocking read/write's
-	timer   *time.Timer
+	ioEntry waiter.Entry // blocking read/write's, and Block's
+	// blockWake is ioEntry's waker in Block: the sleeper, plus whether
+	// the entry was woken (block.go).
+	blockWake blockWaker
+	timer     *time.Timer
 
 	// Scratch, allocated once.
 	args    [6]uintptr
+	nr      uintptr // the current foreign call's number (CurrentSyscall)
 	evBuf   [evChunk]epoll.Event
 	evBytes [evChunk * 16]byte
 	evAddr  uint64 // where WriteEvents copies to
@@ -116,14 +150,11 @@ type Task struct {
 	// ioBuf is nil, stageSmall or a heap buffer (growIOBuf, iobuf.go).
 	stageSmall [stageSmallSize]byte
 
-	// pollRestart is Linux's restart block for poll: the deadline of a
-	// poll that a Stop ended with ErrRestart, kept for the same call issued
-	// again; any other call forgets it. pollDeadline is the current poll's.
-	pollRestart struct {
-		args [6]uintptr
-		dl   waitDeadline
-		set  bool
-	}
+	// restart is Linux's restart block (restart.go): the call that ended
+	// with ErrRestartBlock and ErrRestart, kept for the same call issued
+	// again. pollDeadline is the current poll's deadline, which a re-issued
+	// poll keeps.
+	restart      restartBlock
 	pollDeadline waitDeadline
 
 	// Delivered counts signals consumed ("handlers run"), for tests.
@@ -148,11 +179,8 @@ func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 		arch:    arch,
 		sleeper: waiter.NewSleeper(),
 	}
-	if arch == ARM64 {
-		t.table = &arm64Table
-	} else {
-		t.table = &amd64Table
-	}
+	t.blockWake.sleeper = t.sleeper
+	t.table = archTable(arch)
 	t.entry.Init(t.sleeper, true, true)
 	t.timer = time.NewTimer(time.Hour)
 	t.timer.Stop()
@@ -164,8 +192,11 @@ func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 
 // Exit detaches the task from its fd table, which closes the table if it
 // was the task's own (after close_range with CLOSE_RANGE_UNSHARE). The task
-// must not be used afterwards.
+// must not be used afterwards: Syscall and a second Exit panic.
 func (t *Task) Exit() {
+	if t.fds == nil {
+		panic("syscalls: Task.Exit called twice")
+	}
 	t.fds.Detach()
 	t.fds = nil
 }
@@ -180,133 +211,49 @@ func (t *Task) Memory() Memory { return t.mem }
 // Arch returns the task's ABI.
 func (t *Task) Arch() Arch { return t.arch }
 
-// Syscall runs syscall nr with args and returns its result, or an errno
-// (unix.ENOSYS for a number the task's arch does not serve). Pending
-// unblocked signals are consumed on the way out, as if their handlers ran.
+// Syscall runs syscall nr with args and returns its result, or an errno:
+// unix.ENOSYS for a number that neither the package nor the kernel's
+// registered handlers (Kernel.RegisterSyscall) serve for the task's arch,
+// ErrRestart for a call to issue again (restart.go). Pending unblocked
+// signals are consumed on the way out, as if their handlers ran
+// (SignalsDelivered tells which). Syscall after Exit panics.
 func (t *Task) Syscall(nr uintptr, args [6]uintptr) (uintptr, unix.Errno) {
-	var h handler
-	if nr < maxSysNr {
-		h = handlers[t.table[nr]]
+	if t.fds == nil {
+		panic("syscalls: Task.Syscall after Task.Exit")
 	}
+	var id sysID
+	if nr < maxSysNr {
+		id = t.table[nr]
+	}
+	h := handlers[id]
 	if h == nil {
-		return 0, unix.ENOSYS
+		return t.foreignSyscall(nr, &args) // handlers.go
 	}
 	// The arguments live in the task so that the indirect call does not
 	// make them escape.
 	t.args = args
-	t.handled = false
-	if t.pollRestart.set && (t.table[nr] != sysPoll || args != t.pollRestart.args) {
-		t.pollRestart.set = false
+	t.callDelivered = 0
+	if t.restart.state != restartNone {
+		t.restart.begin(nr, &args)
 	}
 	r, e := h(t, &t.args)
 	t.deliverSignals()
 	if e != 0 {
 		if e == unix.EINTR {
-			e = t.restartErrno(nr) // stop.go
-			if e == ErrRestart && t.table[nr] == sysPoll {
-				t.pollRestart.args, t.pollRestart.dl, t.pollRestart.set = args, t.pollDeadline, true
-			}
+			e = t.finishInterrupted(nr, &args, builtinRestartCode(id))
 		}
 		return 0, e
 	}
 	return r, 0
 }
 
-// SignalMask returns the blocked-signal mask (bit sig-1).
-func (t *Task) SignalMask() uint64 {
-	t.sigMu.Lock()
-	defer t.sigMu.Unlock()
-	return t.mask
-}
-
-// SetSignalMask replaces the blocked-signal mask (SIGKILL and SIGSTOP
-// cannot be blocked) and returns the old one. A pending signal the new mask
-// unblocks is delivered at the end of the next syscall.
-func (t *Task) SetSignalMask(mask uint64) uint64 {
-	t.sigMu.Lock()
-	defer t.sigMu.Unlock()
-	return t.setMaskLocked(mask)
-}
-
-func (t *Task) setMaskLocked(mask uint64) uint64 {
-	old := t.mask
-	t.mask = mask &^ unblockable
-	t.signalsChangedLocked()
-	return old
-}
-
-// signalsChangedLocked updates sigReady after mask or pending changed and,
-// if an unblocked signal is pending, posts the sleeper's token so that a
-// sleep in progress ends. t.sigMu must be held.
-func (t *Task) signalsChangedLocked() {
-	ready := t.pending&^t.mask != 0 || t.stopped
-	if ready != t.sigReady.Load() {
-		t.sigReady.Store(ready)
-	}
-	if ready {
-		t.sleeper.Wake(0)
-	}
-}
-
-// Interrupt sends signal sig (1..64) to the task. A signal the task's
-// current mask does not block ends a blocking call with EINTR; a blocked
-// one stays pending until the mask stops blocking it. Safe to call from any
-// goroutine. The caller decides dispositions: it must not send a signal the
-// guest ignores (see the package doc).
-func (t *Task) Interrupt(sig int) {
-	if sig < 1 || sig > 64 {
-		return
-	}
-	t.sigMu.Lock()
-	t.pending |= 1 << (sig - 1)
-	t.signalsChangedLocked()
-	t.sigMu.Unlock()
-}
-
-// PendingSignals returns the pending (not yet delivered) signals.
-func (t *Task) PendingSignals() uint64 {
-	t.sigMu.Lock()
-	defer t.sigMu.Unlock()
-	return t.pending
-}
-
-// Delivered returns how many times signal sig was delivered (its handler
-// "ran"). Call it from the task's goroutine or after it stopped.
-func (t *Task) Delivered(sig int) int {
-	t.sigMu.Lock()
-	defer t.sigMu.Unlock()
-	if sig < 1 || sig > 64 {
-		return 0
-	}
-	return int(t.delivered[sig-1])
-}
-
-// deliverSignals consumes every pending signal the current mask allows.
-// With none (the common case) it takes no lock: a signal that becomes
-// pending after the look is delivered at the end of the next call, as it
-// would be if it had come a moment later.
-func (t *Task) deliverSignals() {
-	if !t.sigReady.Load() {
-		return
-	}
-	t.sigMu.Lock()
-	if d := t.pending &^ t.mask; d != 0 {
-		t.pending &^= d
-		t.handled = true
-		for i := 0; i < 64; i++ {
-			if d&(1<<i) != 0 {
-				t.delivered[i]++
-			}
-		}
-		t.signalsChangedLocked()
-	}
-	t.sigMu.Unlock()
-}
-
 // WaitEntry implements epoll.Blocker.
 func (t *Task) WaitEntry() *waiter.Entry { return &t.entry }
 
-// SignalPending implements epoll.Blocker. It takes no lock (see sigReady).
+// SignalPending implements epoll.Blocker: it reports whether a signal the
+// mask does not block is pending, and is also true while the task is
+// stopped (Stop), so that every sleep ends and none starts. It takes no
+// lock (see sigReady).
 func (t *Task) SignalPending() bool { return t.sigReady.Load() }
 
 // Sleep implements epoll.Blocker: it returns when the sleeper is woken, an
@@ -363,5 +310,3 @@ func (t *Task) copyOut(addr uint64, src []byte) errno {
 	}
 	return 0
 }
-
-var timeZero time.Time

@@ -45,58 +45,16 @@ func usage(fs *flag.FlagSet) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("epollconf", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	backends := fs.String("backends", "", "comma-separated backends to run (default: all registered)")
-	record := fs.Bool("record", false, "run on linux and write the results into the scripts as expectations")
-	jsonOut := fs.Bool("json", false, "print a machine-readable JSON report on stdout")
-	verbose := fs.Bool("v", false, "report every divergent step, passing scripts, and the traces of failures")
-	runRE := fs.String("run", "", "only run scripts whose path matches this regular expression")
-	jobs := fs.Int("j", 4, "number of script runs at once (timing-sensitive scripts always run alone)")
-	known := fs.String("known", "", "known-divergences list (default: search upwards from the first PATH; 'none' for no list)")
-	retries := fs.Int("retries", 1, "re-runs of a failing timing-sensitive script before it counts as failed")
-	noOracle := fs.Bool("no-oracle", false, "do not run linux as the oracle when it is not in -backends")
-	fs.Usage = func() { usage(fs) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "epollconf: no PATH given")
-		usage(fs)
-		return 2
-	}
-	opts := conformance.SuiteOptions{Paths: fs.Args(), Jobs: *jobs, Retries: *retries, NoOracle: *noOracle}
-	if *jobs < 1 {
-		fmt.Fprintln(stderr, "epollconf: -j must be at least 1")
-		return 2
-	}
-	if *backends != "" {
-		for _, b := range strings.Split(*backends, ",") {
-			b = strings.TrimSpace(b)
-			if _, err := conformance.LookupBackend(b); err != nil {
-				fmt.Fprintf(stderr, "epollconf: %v\n", err)
-				return 2
-			}
-			opts.Backends = append(opts.Backends, b)
-		}
-	}
-	if *runRE != "" {
-		re, err := regexp.Compile(*runRE)
-		if err != nil {
-			fmt.Fprintf(stderr, "epollconf: bad -run: %v\n", err)
-			return 2
-		}
-		opts.Run = re
+	c, code := parseArgs(args, stderr)
+	if c == nil {
+		return code
 	}
 	base, _ := os.Getwd()
 	progress := newProgress(stderr)
-	opts.Progress = progress.update
+	c.opts.Progress = progress.update
 
-	if *record {
-		outs, err := conformance.RecordFiles(opts)
+	if c.record {
+		outs, err := conformance.RecordFiles(c.opts)
 		progress.finish()
 		if err != nil {
 			fmt.Fprintf(stderr, "epollconf: %v\n", err)
@@ -105,46 +63,107 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return reportRecord(outs, base, stdout)
 	}
 
-	switch *known {
-	case "none":
-	case "":
-		dir := fs.Arg(0)
-		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-			dir = filepath.Dir(dir)
-		}
-		if p := conformance.FindKnownFile(dir); p != "" {
-			*known = p
-		}
-		fallthrough
-	default:
-		if *known != "" {
-			k, err := conformance.LoadKnown(*known)
-			if err != nil {
-				fmt.Fprintf(stderr, "epollconf: %v\n", err)
-				return 2
-			}
-			opts.Known = k
-		}
+	k, err := loadKnown(c.known, c.opts.Paths[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "epollconf: %v\n", err)
+		return 2
 	}
-
-	res, err := conformance.RunSuite(opts)
+	c.opts.Known = k
+	res, err := conformance.RunSuite(c.opts)
 	progress.finish()
 	if err != nil {
 		fmt.Fprintf(stderr, "epollconf: %v\n", err)
 		return 2
 	}
-	if *jsonOut {
+	if c.jsonOut {
 		if err := conformance.WriteJSON(stdout, res); err != nil {
 			fmt.Fprintf(stderr, "epollconf: %v\n", err)
 			return 2
 		}
 	} else {
-		conformance.WriteText(stdout, res, base, *verbose)
+		conformance.WriteText(stdout, res, base, c.verbose)
 	}
 	if res.Failed() {
 		return 1
 	}
 	return 0
+}
+
+// cli is epollconf's parsed command line.
+type cli struct {
+	opts                     conformance.SuiteOptions
+	record, jsonOut, verbose bool
+	known                    string // -known
+}
+
+// parseArgs parses the command line; on nil, the command exits with code.
+func parseArgs(args []string, stderr io.Writer) (*cli, int) {
+	fs := flag.NewFlagSet("epollconf", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &cli{}
+	backends := fs.String("backends", "", "comma-separated backends to run (default: all registered)")
+	fs.BoolVar(&c.record, "record", false, "run on linux and write the results into the scripts as expectations")
+	fs.BoolVar(&c.jsonOut, "json", false, "print a machine-readable JSON report on stdout")
+	fs.BoolVar(&c.verbose, "v", false, "report every divergent step, passing scripts, and the traces of failures")
+	runRE := fs.String("run", "", "only run scripts whose path matches this regular expression")
+	jobs := fs.Int("j", 4, "number of script runs at once (timing-sensitive scripts always run alone)")
+	fs.StringVar(&c.known, "known", "", "known-divergences list (default: search upwards from the first PATH; 'none' for no list)")
+	retries := fs.Int("retries", 1, "re-runs of a failing timing-sensitive script before it counts as failed")
+	noOracle := fs.Bool("no-oracle", false, "do not run linux as the oracle when it is not in -backends")
+	fs.Usage = func() { usage(fs) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "epollconf: no PATH given")
+		usage(fs)
+		return nil, 2
+	}
+	c.opts = conformance.SuiteOptions{Paths: fs.Args(), Jobs: *jobs, Retries: *retries, NoOracle: *noOracle}
+	if *jobs < 1 {
+		fmt.Fprintln(stderr, "epollconf: -j must be at least 1")
+		return nil, 2
+	}
+	if *backends != "" {
+		for _, b := range strings.Split(*backends, ",") {
+			b = strings.TrimSpace(b)
+			if _, err := conformance.LookupBackend(b); err != nil {
+				fmt.Fprintf(stderr, "epollconf: %v\n", err)
+				return nil, 2
+			}
+			c.opts.Backends = append(c.opts.Backends, b)
+		}
+	}
+	if *runRE != "" {
+		re, err := regexp.Compile(*runRE)
+		if err != nil {
+			fmt.Fprintf(stderr, "epollconf: bad -run: %v\n", err)
+			return nil, 2
+		}
+		c.opts.Run = re
+	}
+	return c, 0
+}
+
+// loadKnown loads the known-divergences list -known names: none for
+// "none", by default the first one found from firstPath's directory up.
+func loadKnown(known, firstPath string) (*conformance.KnownDivergences, error) {
+	switch known {
+	case "none":
+		return nil, nil
+	case "":
+		dir := firstPath
+		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		if known = conformance.FindKnownFile(dir); known == "" {
+			return nil, nil
+		}
+	}
+	return conformance.LoadKnown(known)
 }
 
 func reportRecord(outs []conformance.RecordOutcome, base string, w io.Writer) int {

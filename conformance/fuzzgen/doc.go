@@ -5,10 +5,14 @@
 //
 // # Pieces
 //
-//   - Generate (gen.go, ops.go) decodes bytes into a script. Each operation
-//     is an opcode byte (opTable, weighted towards epoll_ctl, waits and I/O)
-//     and a few argument bytes: fd references, table selectors, masks (a
-//     table entry, or raw bits after an escape byte), data. The universe is
+//   - Generate (gen.go) decodes bytes into a script. Each operation is an
+//     opcode byte (weighted towards epoll_ctl, waits and I/O) and a few
+//     argument bytes: fd references, table selectors, masks (a table entry,
+//     or raw bits after an escape byte), data. Each operation's decoder,
+//     encoder, opcode and weight are its entry in package conformance's
+//     operations table (conformance.FuzzDecodeOp, FuzzEncodeCall); the byte
+//     codec and the fd-table simulation they share are
+//     conformance/internal/fuzzcodec. The universe is
 //     several epoll instances, pipes (also packet mode), eventfds, stream,
 //     datagram and seqpacket socketpairs, unconnected sockets, timerfds,
 //     regular files, dups (dup, dup2, dup3 onto names or raw numbers) and

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guestpoll/guestpoll/conformance"
+	"github.com/guestpoll/guestpoll/conformance/internal/fuzzcodec"
 	"github.com/guestpoll/guestpoll/conformance/modelbackend"
 	"golang.org/x/sys/unix"
 )
@@ -115,7 +116,7 @@ func openFDs(t *testing.T) string {
 // checkRawFDsFree fails when a raw fd number the generator uses is one of
 // this process's own fds (the scripts would close or dup onto it).
 func checkRawFDsFree(f *testing.F) {
-	for _, fd := range rawFDs {
+	for _, fd := range fuzzcodec.RawFDs {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != unix.EBADF {
 			f.Fatalf("fd %d is open in the test process (or F_GETFD says %v): the generator's raw fd numbers must be free", fd, err)
 		}

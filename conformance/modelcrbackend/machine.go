@@ -73,7 +73,7 @@ func (m *Machine) saveAndRestore(p modelbackend.Process) (modelbackend.Process, 
 	}
 	b, err := checkpoint.AppendSave(m.buf[:0], p.Kernel, tasks, checkpoint.SaveOptions{
 		Tables:   []*fd.Table{p.Table},
-		Memories: []*syscalls.GuestMemory{p.Memory},
+		Memories: []syscalls.Memory{p.Memory},
 	})
 	if err != nil {
 		return modelbackend.Process{}, fmt.Errorf("save: %w", err)
@@ -85,7 +85,7 @@ func (m *Machine) saveAndRestore(p modelbackend.Process) (modelbackend.Process, 
 	}
 	m.Checkpoints++
 	m.Bytes += len(b)
-	restored := modelbackend.Process{Kernel: r.Kernel, Table: r.Tables[0], Memory: r.Memories[0], Tasks: map[conformance.ThreadID]*syscalls.Task{}}
+	restored := modelbackend.Process{Kernel: r.Kernel, Table: r.Tables[0], Memory: r.Memories[0].(*syscalls.GuestMemory), Tasks: map[conformance.ThreadID]*syscalls.Task{}}
 	for i, id := range ids {
 		restored.Tasks[id] = r.Tasks[i]
 	}

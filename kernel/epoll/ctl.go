@@ -15,10 +15,33 @@ const exclusiveAllowed = waiter.EventIn | waiter.EventOut | waiter.EventErr |
 // and that the epfd is an epoll (EINVAL). Add, Modify and Delete do the rest
 // of epoll_ctl, in Linux's order: WAKEUP stripping, the same-file check,
 // EXCLUSIVE validation, the loop check, the key lookup, then the operation.
+//
+// They also check again what an embedder calling them directly may get
+// wrong: an instance or target already released is EBADF, as Linux's fdget
+// of a closed fd is, before any other check.
+
+// checkOpen is epoll_ctl's fdget of epfd and fd: EBADF if the instance or
+// the target is already released. A nil target, or an instance not made
+// by NewFile, is a programming error.
+func (ep *EventPoll) checkOpen(id FileIdentifier) error {
+	switch {
+	case ep.file == nil:
+		panic("epoll: an EventPoll not made by NewFile")
+	case id.File == nil:
+		panic("epoll: epoll_ctl with a FileIdentifier whose File is nil")
+	}
+	if ep.file.Released() || id.File.Released() {
+		return unix.EBADF
+	}
+	return nil
+}
 
 // Add registers id with the given interest and data (EPOLL_CTL_ADD). A
 // failed Add leaves no trace.
 func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64) error {
+	if err := ep.checkOpen(id); err != nil {
+		return err
+	}
 	events = ep.stripWakeup(events)
 	if id.File == ep.file {
 		return unix.EINVAL
@@ -59,6 +82,12 @@ func (ep *EventPoll) addFullCheck(id FileIdentifier, target *EventPoll, events w
 }
 
 func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64, fullCheck bool) error {
+	// A release that raced checkOpen: the instance's release takes ep.mu
+	// after its reference count reaches 0, so under ep.mu either this sees
+	// it or the release will remove the new item.
+	if ep.file.Released() {
+		return unix.EBADF
+	}
 	if ep.interest.find(id.File, id.Fd) != nil {
 		return unix.EEXIST
 	}
@@ -70,8 +99,13 @@ func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events w
 	it := &item{ep: ep, file: id.File, fd: id.Fd, events: events | waiter.EventErr | waiter.EventHUp, data: data}
 	it.hook.Init(it, events&waiter.EventExclusive != 0, false)
 	it.watch.Owner = it
+	if !id.File.AddWatch(&it.watch) {
+		// The target's release raced checkOpen (its caller held no
+		// reference); AddWatch decides atomically with that release.
+		d.watches.Add(-1)
+		return unix.EBADF
+	}
 	ep.interest.insert(it)
-	id.File.AddWatch(&it.watch)
 	if target != nil {
 		d.graphMu.Lock()
 		if ep.nested == nil {
@@ -93,6 +127,9 @@ func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events w
 // Modify replaces the interest and data of id (EPOLL_CTL_MOD) and re-arms
 // it: if the target is ready now and the item is not queued, it is queued.
 func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uint64) error {
+	if err := ep.checkOpen(id); err != nil {
+		return err
+	}
 	events = ep.stripWakeup(events)
 	if id.File == ep.file {
 		return unix.EINVAL
@@ -123,6 +160,9 @@ func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uin
 // Delete removes id (EPOLL_CTL_DEL). A queued event of it is lost; nobody
 // is woken.
 func (ep *EventPoll) Delete(id FileIdentifier) error {
+	if err := ep.checkOpen(id); err != nil {
+		return err
+	}
 	if id.File == ep.file {
 		return unix.EINVAL
 	}

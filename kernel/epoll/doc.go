@@ -44,6 +44,18 @@
 //     wakeups until MOD re-arms it.
 //   - CheckInvariants verifies these.
 //
+// # Misuse
+//
+// Add, Modify and Delete check, before anything else, that the instance and
+// the target are not released, and fail with EBADF (Linux's fdget of a
+// closed fd) leaving nothing behind. A caller holding references never
+// sees this; one that does not, racing the release, gets EBADF or a
+// registration the release then removes (AddWatch decides atomically with
+// the target's release, the instance's mutex with the instance's). A
+// FileIdentifier with a nil File, an EventPoll not made by NewFile, and
+// NewFile with a nil Domain panic naming the misuse. A target that is not pollable is EPERM at every op, so
+// its queue is never hooked (fs.File.EventRegister of such a file panics).
+//
 // # Memory and cost
 //
 // A registration is one 144-byte item (the only allocation of an ADD) plus

@@ -71,8 +71,11 @@ type EventPoll struct {
 }
 
 // NewFile creates an epoll instance in d and returns its file, with one
-// reference owned by the caller and status flags O_RDWR.
+// reference owned by the caller and status flags O_RDWR. A nil d panics.
 func NewFile(d *Domain) *fs.File {
+	if d == nil {
+		panic("epoll: NewFile with a nil Domain (use NewDomain)")
+	}
 	ep := &EventPoll{domain: d}
 	ep.file = fs.New(ep, unix.O_RDWR)
 	return ep.file

@@ -99,7 +99,7 @@ func TestAddReadyIsQueuedInAddOrder(t *testing.T) {
 }
 
 func TestRoundRobinLevelTriggered(t *testing.T) {
-	// Checklist §5.3: ready [2,0,1], maxevents 2 → 2,0 then 1,2 then 0,1,
+	// docs/semantics.md#ready-order: ready [2,0,1], maxevents 2 → 2,0 then 1,2 then 0,1,
 	// then (max 1) 2, then (max 3) 0,1,2.
 	e := newEnv(t)
 	for _, i := range []int{2, 0, 1} {

@@ -18,9 +18,12 @@ import (
 // the stored interest) is dropped silently; a ready one is reported with
 // current readiness ∩ interest. After a successful copy a ONESHOT item is
 // disarmed and a level-triggered one re-queued at the tail. If w accepts
-// fewer events than offered, the rest go back to the head of the ready
-// list untouched, and ReadEvents returns the count accepted so far with
-// w's error only when that count is 0.
+// fewer events than offered, ReadEvents returns the count accepted so far
+// (with w's error only when that count is 0) and leaves the ready list as
+// Linux's walk, which polls and copies one item at a time, leaves it at the
+// copy that faults: stale items in front of the first event not accepted
+// are dropped, while that event's item and everything behind it, stale
+// items included, keep their places untouched.
 //
 // If w is an EventCommitter, nothing is consumed before its CommitEvents
 // accepts the whole harvest; a refusal puts every harvested event back and
@@ -32,29 +35,29 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 	if max <= 0 || len(buf) == 0 {
 		return 0, nil
 	}
+	// mu is released without defer (cheaper on this hot path): a panic in
+	// a target's poll or in w would leave the scan unfinished anyway.
 	ep.mu.Lock()
-	defer ep.mu.Unlock()
-
 	committer, _ := w.(EventCommitter)
 	tx := ep.startScan()
 	// The first uncommitted items of tx are the ones delivered and not yet
-	// consumed: with a committer, all of them until the end.
+	// consumed: with a committer, all of them until the end. chunkHead is
+	// the item of buf[0] while pending > 0, and held the stale items met
+	// behind it (see heldChain).
 	delivered, pending, uncommitted := 0, 0, 0
+	var chunkHead *item
+	var held heldChain
 	var err error
 	for it := tx.head; it != nil && delivered+pending < max; {
 		next := it.next
-		mask := it.file.Readiness(it.events) & it.events
-		if mask == 0 {
-			tx.remove(it)
-			it = next
-			continue
-		}
-		buf[pending] = Event{Events: mask, Data: it.data}
-		pending++
-		it = next
-		if pending == len(buf) && it != nil && delivered+pending < max {
-			// A full chunk and more to walk: hand it over now.
+		// Hand the chunk over when it is full, or before polling an epoll
+		// target, which drops the target's own stale items: Linux would not
+		// have polled it if a copy in front of it faults.
+		if pending == len(buf) || pending > 0 && w != nil && it.target() != nil {
 			n, werr := ep.write(buf[:pending], w)
+			if held.head != nil {
+				held.settle(&tx, chunkHead, n)
+			}
 			delivered += n
 			uncommitted += n
 			if committer == nil {
@@ -63,32 +66,119 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 				ep.readyMu.Unlock()
 				uncommitted = 0
 			}
-			pending = 0
-			if n < len(buf) {
+			if n < pending {
 				err = werr
+				pending = 0
 				break
 			}
+			pending = 0
 		}
+		mask := it.file.Readiness(it.events) & it.events
+		if mask == 0 {
+			front := it.prev // the item of buf[pending-1] when pending > 0
+			tx.remove(it)
+			if pending > 0 && w != nil {
+				held.push(it, front)
+			}
+			it = next
+			continue
+		}
+		if pending == 0 {
+			chunkHead = it
+		}
+		buf[pending] = Event{Events: mask, Data: it.data}
+		pending++
+		it = next
 	}
 	if pending > 0 {
 		n, werr := ep.write(buf[:pending], w)
+		if held.head != nil {
+			held.settle(&tx, chunkHead, n)
+		}
 		delivered += n
 		uncommitted += n
 		err = werr
 	}
 	if committer != nil && delivered > 0 {
 		if cerr := committer.CommitEvents(delivered); cerr != nil {
-			ep.doneScan(&tx, 0)
-			return 0, cerr
+			// Refused: nothing is consumed.
+			delivered, uncommitted, err = 0, 0, cerr
 		}
 	}
 	// The last items are committed together with the end of the scan,
 	// under one acquisition of the ready-list lock.
 	ep.doneScan(&tx, uncommitted)
+	ep.mu.Unlock()
 	if delivered > 0 {
 		return delivered, nil
 	}
 	return 0, err
+}
+
+// heldChain holds the stale items a harvest met behind an event not copied
+// yet (Linux's ep_send_events copies each event before it polls the next
+// item; the harvest gathers a chunk of events and copies them together).
+// Such an item is unlinked from the scan's list but not dropped at once:
+// if a copy in front of it faults, Linux would not have polled it, and it
+// must keep its place. The chain links the items in walk order through
+// next; each one's prev points at the item whose pending event was in
+// front of it. An item held on the chain is on no list.
+//
+// (A stale item met with no event pending is dropped at once: every copy
+// before it succeeded. With no writer there is no fault, and nothing is
+// held.)
+type heldChain struct{ head, tail *item }
+
+// push holds it, met behind the pending event of front.
+func (c *heldChain) push(it, front *item) {
+	it.prev, it.next = front, nil
+	if c.tail != nil {
+		c.tail.next = it
+	} else {
+		c.head = it
+	}
+	c.tail = it
+}
+
+// settle decides the held items once the writer took the first n of the
+// chunk's pending events, whose items follow first in tx without a gap
+// (stale items among them are held). An item held behind pending event i
+// was passed by Linux's walk when i < n (the fault, if any, came later),
+// and is dropped; otherwise Linux stopped before it, and it goes back into
+// tx right behind event i's item (behind the items held before it with the
+// same front).
+func (c *heldChain) settle(tx *itemList, first *item, n int) {
+	h := c.head
+	c.head, c.tail = nil, nil
+	// front is the item of pending event slot; behind is what followed it
+	// in tx before any held item went back behind it, and after is the
+	// last item put back behind it (or front itself).
+	front, slot := first, 0
+	behind, after := front.next, front
+	for h != nil {
+		next, hfront := h.next, h.prev
+		h.next, h.prev = nil, nil
+		for front != hfront {
+			front, slot = behind, slot+1
+			behind, after = front.next, front
+		}
+		if slot >= n {
+			tx.insertAfter(after, h)
+			after = h
+		}
+		h = next
+	}
+}
+
+// insertAfter links it into l right behind at, which is on l.
+func (l *itemList) insertAfter(at, it *item) {
+	it.prev, it.next = at, at.next
+	if at.next != nil {
+		at.next.prev = it
+	} else {
+		l.tail = it
+	}
+	at.next = it
 }
 
 // write hands evs to w and returns how many it accepted, with an error
@@ -106,7 +196,7 @@ func (ep *EventPoll) write(evs []Event, w EventWriter) (int, error) {
 }
 
 // commitLocked commits the first n items of tx, whose events were copied
-// out (stale items were dropped as the walk met them): a ONESHOT item is
+// out (stale items among them are no longer on tx): a ONESHOT item is
 // disarmed, a level-triggered one re-queued at the tail of the ready list,
 // an edge-triggered one simply leaves. ep.readyMu must be held.
 func (ep *EventPoll) commitLocked(tx *itemList, n int) {

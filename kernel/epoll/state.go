@@ -150,105 +150,149 @@ type ValidInstances struct {
 // of instance k. Targets, keys, ranks, ready lists, EXCLUSIVE rules and
 // the nesting graph (no cycle, at most maxNests+1 instances in a chain).
 func ValidateInstances(states []InstanceState, self []int32, fi FileInfo) (*ValidInstances, error) {
-	n := len(fi.Pollable)
-	if len(fi.Instance) != n {
-		return nil, fmt.Errorf("epoll: file info of %d and %d files", n, len(fi.Instance))
+	if len(fi.Instance) != len(fi.Pollable) {
+		return nil, fmt.Errorf("epoll: file info of %d and %d files", len(fi.Pollable), len(fi.Instance))
 	}
 	if len(self) != len(states) {
 		return nil, fmt.Errorf("epoll: %d instances, %d files", len(states), len(self))
 	}
-	// Every registration of a file has a distinct rank below their count:
-	// count them per target, then place each in a flat array by rank.
-	first := make([]int32, n+1)
-	total := 0
+	v := &ValidInstances{states: states, self: self, fi: fi}
+	if err := v.countRegistrations(); err != nil {
+		return nil, err
+	}
+	// keys[first[t]+rank] is (instance+1, fd) of that registration, 0 if
+	// none; edges[k] are the instances instance k watches.
+	keys := make([]uint64, v.first[len(v.first)-1])
+	edges := make([][]int32, len(states))
 	for k := range states {
-		if self[k] < 0 || int(self[k]) >= n || fi.Instance[self[k]] != int32(k) {
-			return nil, fmt.Errorf("epoll: instance %d: bad file %d", k, self[k])
+		if err := v.validateInstance(int32(k), keys, edges); err != nil {
+			return nil, err
 		}
-		for j := range states[k].Items {
-			t := states[k].Items[j].Target
+	}
+	if err := v.checkKeys(keys); err != nil {
+		return nil, err
+	}
+	if err := checkNesting(edges); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// countRegistrations checks each instance's file and its items' targets,
+// and sets v.first from the number of registrations of each file.
+func (v *ValidInstances) countRegistrations() error {
+	n := len(v.fi.Pollable)
+	v.first = make([]int32, n+1)
+	for k := range v.states {
+		if v.self[k] < 0 || int(v.self[k]) >= n || v.fi.Instance[v.self[k]] != int32(k) {
+			return fmt.Errorf("epoll: instance %d: bad file %d", k, v.self[k])
+		}
+		for j := range v.states[k].Items {
+			t := v.states[k].Items[j].Target
 			if t < 0 || int(t) >= n {
-				return nil, fmt.Errorf("epoll: instance %d item %d: target %d out of range", k, j, t)
+				return fmt.Errorf("epoll: instance %d item %d: target %d out of range", k, j, t)
 			}
-			first[t+1]++
-			total++
+			v.first[t+1]++
 		}
 	}
 	for i := 1; i <= n; i++ {
-		first[i] += first[i-1]
+		v.first[i] += v.first[i-1]
 	}
-	// keys[first[t]+rank] is (instance, fd) of that registration, 0 if none.
-	keys := make([]uint64, total)
-	edges := make([][]int32, len(states))
-	for k := range states {
-		st := &states[k]
-		for j := range st.Items {
-			it := &st.Items[j]
-			if it.Target == self[k] {
-				return nil, fmt.Errorf("epoll: instance %d item %d watches itself", k, j)
-			}
-			if !fi.Pollable[it.Target] {
-				return nil, fmt.Errorf("epoll: instance %d item %d: target %d is not pollable", k, j, it.Target)
-			}
-			ev := waiter.EventMask(it.Events)
-			inner := fi.Instance[it.Target]
-			if ev&waiter.EventExclusive != 0 && (inner >= 0 || ev&^exclusiveAllowed != 0) {
-				return nil, fmt.Errorf("epoll: instance %d item %d: bad EXCLUSIVE interest %#x", k, j, it.Events)
-			}
-			if ev&^waiter.PrivateBits != 0 && ev&(waiter.EventErr|waiter.EventHUp) != waiter.EventErr|waiter.EventHUp {
-				return nil, fmt.Errorf("epoll: instance %d item %d: armed interest %#x without ERR|HUP", k, j, it.Events)
-			}
-			if inner >= 0 {
-				edges[k] = append(edges[k], inner)
-			}
-			cnt := first[it.Target+1] - first[it.Target]
-			if it.WatchRank < 0 || it.WatchRank >= cnt || keys[first[it.Target]+it.WatchRank] != 0 {
-				return nil, fmt.Errorf("epoll: file %d: watch rank %d repeated or out of range", it.Target, it.WatchRank)
-			}
-			keys[first[it.Target]+it.WatchRank] = uint64(k+1)<<32 | uint64(uint32(it.Fd))
+	return nil
+}
+
+// validateInstance checks instance k's items and ready list, placing each
+// item's key by watch rank in keys and its nested instance in edges[k]:
+// every registration of a file must have a distinct rank below their
+// count.
+func (v *ValidInstances) validateInstance(k int32, keys []uint64, edges [][]int32) error {
+	st := &v.states[k]
+	for j := range st.Items {
+		it := &st.Items[j]
+		if err := v.validateItem(k, it); err != nil {
+			return fmt.Errorf("epoll: instance %d item %d: %v", k, j, err)
 		}
-		seen := make([]bool, len(st.Items))
-		for _, r := range st.Ready {
-			if r < 0 || int(r) >= len(st.Items) || seen[r] {
-				return nil, fmt.Errorf("epoll: instance %d: ready entry %d repeated or out of range", k, r)
-			}
-			seen[r] = true
+		if inner := v.fi.Instance[it.Target]; inner >= 0 {
+			edges[k] = append(edges[k], inner)
 		}
+		cnt := v.first[it.Target+1] - v.first[it.Target]
+		if it.WatchRank < 0 || it.WatchRank >= cnt || keys[v.first[it.Target]+it.WatchRank] != 0 {
+			return fmt.Errorf("epoll: file %d: watch rank %d repeated or out of range", it.Target, it.WatchRank)
+		}
+		keys[v.first[it.Target]+it.WatchRank] = uint64(k+1)<<32 | uint64(uint32(it.Fd))
 	}
-	// A key (instance, target, fd) appears once: look within each target.
-	for t := 0; t < n; t++ {
-		seg := keys[first[t]:first[t+1]]
+	seen := make([]bool, len(st.Items))
+	for _, r := range st.Ready {
+		if r < 0 || int(r) >= len(st.Items) || seen[r] {
+			return fmt.Errorf("epoll: instance %d: ready entry %d repeated or out of range", k, r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+// validateItem checks one registration of instance k on its own.
+func (v *ValidInstances) validateItem(k int32, it *ItemState) error {
+	ev := waiter.EventMask(it.Events)
+	switch {
+	case it.Target == v.self[k]:
+		return fmt.Errorf("watches itself")
+	case !v.fi.Pollable[it.Target]:
+		return fmt.Errorf("target %d is not pollable", it.Target)
+	case ev&waiter.EventExclusive != 0 && (v.fi.Instance[it.Target] >= 0 || ev&^exclusiveAllowed != 0):
+		return fmt.Errorf("bad EXCLUSIVE interest %#x", it.Events)
+	case ev&^waiter.PrivateBits != 0 && ev&(waiter.EventErr|waiter.EventHUp) != waiter.EventErr|waiter.EventHUp:
+		return fmt.Errorf("armed interest %#x without ERR|HUP", it.Events)
+	}
+	return nil
+}
+
+// checkKeys checks that a key (instance, target, fd) appears once, looking
+// within each target's registrations.
+func (v *ValidInstances) checkKeys(keys []uint64) error {
+	for t := 0; t+1 < len(v.first); t++ {
+		seg := keys[v.first[t]:v.first[t+1]]
 		if len(seg) < 2 {
 			continue
 		}
 		slices.Sort(seg)
 		for i := 1; i < len(seg); i++ {
 			if seg[i] == seg[i-1] {
-				return nil, fmt.Errorf("epoll: instance %d: key (%d, %d) twice", seg[i]>>32-1, t, int32(uint32(seg[i])))
+				return fmt.Errorf("epoll: instance %d: key (%d, %d) twice", seg[i]>>32-1, t, int32(uint32(seg[i])))
 			}
 		}
 	}
-	// Nesting: depth-first, colouring instances; the longest chain below
-	// each instance must keep every chain within maxNests+1 instances.
-	const (
-		white = iota
-		grey
-		black
-	)
-	colour := make([]int, len(states))
-	depth := make([]int, len(states)) // instances in the longest chain starting here
+	return nil
+}
+
+// nestColour is where the depth-first walk of checkNesting stands on an
+// instance.
+type nestColour uint8
+
+const (
+	nestUnseen  nestColour = iota
+	nestOnPath             // on the current path: meeting it again is a cycle
+	nestChecked            // it and everything below it checked
+)
+
+// checkNesting walks the instances depth first: no cycle, and the longest
+// chain below each instance keeps every chain within maxNests+1
+// instances (ep_loop_check's limits).
+func checkNesting(edges [][]int32) error {
+	colour := make([]nestColour, len(edges))
+	depth := make([]int, len(edges)) // instances in the longest chain starting here
 	var visit func(k int32, level int) error
 	visit = func(k int32, level int) error {
 		if level > maxNests+1 {
 			return fmt.Errorf("epoll: a chain of more than %d nested instances", maxNests+1)
 		}
-		colour[k] = grey
+		colour[k] = nestOnPath
 		d := 1
 		for _, n := range edges[k] {
 			switch colour[n] {
-			case grey:
+			case nestOnPath:
 				return fmt.Errorf("epoll: instances %d and %d watch each other (a cycle)", k, n)
-			case white:
+			case nestUnseen:
 				if err := visit(n, level+1); err != nil {
 					return err
 				}
@@ -259,17 +303,17 @@ func ValidateInstances(states []InstanceState, self []int32, fi FileInfo) (*Vali
 			return fmt.Errorf("epoll: a chain of %d nested instances (at most %d)", d, maxNests+1)
 		}
 		depth[k] = d
-		colour[k] = black
+		colour[k] = nestChecked
 		return nil
 	}
-	for k := range states {
-		if colour[k] == white {
+	for k := range edges {
+		if colour[k] == nestUnseen {
 			if err := visit(int32(k), 1); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return &ValidInstances{states: states, self: self, fi: fi, first: first}, nil
+	return nil
 }
 
 // RestoreInstances rebuilds validated instances into the new, empty

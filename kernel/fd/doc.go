@@ -28,6 +28,16 @@
 //     clearing it first), then references the file and checks that the
 //     number still holds it, as Linux's RCU lookup does.
 //
+// # Misuse
+//
+// Each installed number owns one reference; dropping it from outside the
+// table (a DecRef too many) leaves a released file installed. Any lookup
+// that finds one panics naming the fd and the misuse: GetFile (which would
+// otherwise retry forever, since it cannot reference the file), Get, Dup,
+// Dup2 and Fork; a Close of it panics in File.DecRef. The locked lookups
+// release the table lock on the way out. Install and InstallReserved of a
+// nil or released file panic too.
+//
 // # Lock order
 //
 // Table.mu is a leaf: nothing else is locked under it, and File.DecRef is

@@ -1,6 +1,7 @@
 package fd
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -87,14 +88,23 @@ func (t *Table) SetLimit(soft, hard uint64) error {
 // EBADF.
 func (t *Table) Get(fd int32) (*fs.File, bool, error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.slots) || t.slots[fd].file == nil {
-		t.mu.Unlock()
 		return nil, false, unix.EBADF
 	}
-	s := t.slots[fd]
-	s.file.IncRef()
-	t.mu.Unlock()
-	return s.file, s.cloexec, nil
+	return t.refLocked(fd), t.slots[fd].cloexec, nil
+}
+
+// refLocked takes a new reference on fd's file (which must be open) for a
+// lookup under t.mu, and panics if the file was released while installed.
+// Callers unlock t.mu with a defer, so the table stays usable after the
+// panic.
+func (t *Table) refLocked(fd int32) *fs.File {
+	f := t.slots[fd].file
+	if !f.TryIncRef() {
+		panic(releasedInstalled(fd))
+	}
+	return f
 }
 
 // GetFile returns fd's file with a new reference, or EBADF, without taking
@@ -113,13 +123,33 @@ func (t *Table) GetFile(fd int32) (*fs.File, error) {
 			return nil, unix.EBADF
 		}
 		if !f.TryIncRef() {
-			continue // released: fd no longer holds it
+			// Released: a close or dup2 took it out of fd before dropping
+			// its reference, so a new look finds something else. If fd
+			// still holds it, it was released while installed.
+			t.checkNotReleasedInstalled(arr, fd, f)
+			continue
 		}
 		if t.lookup.Load() == arr && (*arr)[fd].Load() == f {
 			return f, nil
 		}
 		f.DecRef()
 	}
+}
+
+// checkNotReleasedInstalled panics if fd still holds f, which GetFile found
+// released. A table's reference is dropped only after the number stops
+// holding the file (Close, Dup2 and CloseRange publish the change under
+// t.mu first), so a released file still installed means that someone
+// dropped a reference they did not own: without this check GetFile would
+// retry forever.
+func (t *Table) checkNotReleasedInstalled(arr *[]atomic.Pointer[fs.File], fd int32, f *fs.File) {
+	if t.lookup.Load() == arr && (*arr)[fd].Load() == f {
+		panic(releasedInstalled(fd))
+	}
+}
+
+func releasedInstalled(fd int32) string {
+	return fmt.Sprintf("fd: fd %d holds a released file: a DecRef too many on a file installed in an fd table (or a file installed without a reference of its own)", fd)
 }
 
 // publishLocked stores slots[fd].file in the lookup array, growing it if
@@ -153,6 +183,7 @@ func (t *Table) publishAllLocked() {
 // reference on success. On failure (EMFILE, or EINVAL for min beyond the
 // limit as F_DUPFD reports it) the caller keeps its reference.
 func (t *Table) Install(f *fs.File, min int32, cloexec bool) (int32, error) {
+	checkInstallable("Install", f)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	fd, err := t.allocLocked(min)
@@ -183,6 +214,7 @@ func (t *Table) Reserve() (int32, error) {
 // InstallReserved installs f at a number returned by Reserve, taking over
 // the caller's reference (fd_install).
 func (t *Table) InstallReserved(fd int32, f *fs.File, cloexec bool) {
+	checkInstallable("InstallReserved", f)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.slots) || !t.slots[fd].reserved {
@@ -201,6 +233,18 @@ func (t *Table) Unreserve(fd int32) {
 	t.slots[fd] = slot{}
 	if fd < t.lowestFree {
 		t.lowestFree = fd
+	}
+}
+
+// checkInstallable panics unless f can be installed: a nil or released
+// file in a table would read as a free number, or be handed out by every
+// lookup after its resources are gone.
+func checkInstallable(op string, f *fs.File) {
+	switch {
+	case f == nil:
+		panic("fd: Table." + op + " of a nil file")
+	case f.Released():
+		panic("fd: Table." + op + " of a released file (the caller's reference was already dropped)")
 	}
 }
 
@@ -317,9 +361,7 @@ func (t *Table) dup(fd, min int32, cloexec, checkMin bool) (int32, error) {
 	if err != nil {
 		return -1, err
 	}
-	f := t.slots[fd].file
-	f.IncRef()
-	t.setLocked(nfd, f, cloexec)
+	t.setLocked(nfd, t.refLocked(fd), cloexec)
 	return nfd, nil
 }
 
@@ -328,46 +370,51 @@ func (t *Table) dup(fd, min int32, cloexec, checkMin bool) (int32, error) {
 // anything else; for dup2 it returns newfd if oldfd is open (else EBADF);
 // then newfd outside [0, RLIMIT_NOFILE) is EBADF, then a closed oldfd EBADF.
 func (t *Table) Dup2(oldfd, newfd int32, cloexec, isDup3 bool) (int32, error) {
+	replaced, err := t.dup2(oldfd, newfd, cloexec, isDup3)
+	if replaced != nil {
+		replaced.DecRef()
+	}
+	if err != nil {
+		return -1, err
+	}
+	return newfd, nil
+}
+
+// dup2 is Dup2 under t.mu; it returns the file newfd held before, whose
+// reference the caller drops once the lock is released.
+func (t *Table) dup2(oldfd, newfd int32, cloexec, isDup3 bool) (*fs.File, error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if oldfd == newfd {
 		open := oldfd >= 0 && int(oldfd) < len(t.slots) && t.slots[oldfd].file != nil
-		t.mu.Unlock()
 		switch {
 		case isDup3:
-			return -1, unix.EINVAL
+			return nil, unix.EINVAL
 		case !open:
-			return -1, unix.EBADF
+			return nil, unix.EBADF
 		}
-		return newfd, nil
+		return nil, nil
 	}
 	if newfd < 0 || uint64(newfd) >= t.limit || newfd >= NrOpen {
-		t.mu.Unlock()
-		return -1, unix.EBADF
+		return nil, unix.EBADF
 	}
 	if oldfd < 0 || int(oldfd) >= len(t.slots) || t.slots[oldfd].file == nil {
-		t.mu.Unlock()
-		return -1, unix.EBADF
+		return nil, unix.EBADF
 	}
 	if int(newfd) < len(t.slots) && t.slots[newfd].reserved {
 		// Another thread is between reserving newfd and installing it.
-		t.mu.Unlock()
-		return -1, unix.EBUSY
+		return nil, unix.EBUSY
 	}
-	f := t.slots[oldfd].file
-	f.IncRef()
-	var old *fs.File
+	f := t.refLocked(oldfd)
+	var replaced *fs.File
 	if int(newfd) < len(t.slots) && t.slots[newfd].file != nil {
 		// Replaced in one store (setLocked): a lookup never finds newfd
 		// closed in between.
-		old = t.slots[newfd].file
+		replaced = t.slots[newfd].file
 		t.open--
 	}
 	t.setLocked(newfd, f, cloexec)
-	t.mu.Unlock()
-	if old != nil {
-		old.DecRef()
-	}
-	return newfd, nil
+	return replaced, nil
 }
 
 // CloseOnExec returns fd's FD_CLOEXEC flag.
@@ -408,7 +455,7 @@ func (t *Table) Fork() *Table {
 		s := &n.slots[i]
 		switch {
 		case s.file != nil:
-			s.file.IncRef()
+			t.refLocked(int32(i))
 		case s.reserved:
 			// Being installed by a thread of the parent: free here.
 			*s = slot{}

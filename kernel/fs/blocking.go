@@ -50,7 +50,8 @@ package fs
 // A task blocked on a pipe waits as an exclusive waiter
 // (wait_event_interruptible_exclusive), on every other type of this package
 // as a plain one; BlockingWaitExclusive says which, for the syscall layer's
-// wait-queue entry. This matters to EPOLLEXCLUSIVE walks (§8.1).
+// wait-queue entry (ExclusiveBlocker). This matters to EPOLLEXCLUSIVE
+// walks (docs/semantics.md#exclusive).
 
 // IORound places one attempt inside a read or write call that may block.
 type IORound struct {
@@ -76,16 +77,19 @@ type BlockingIO interface {
 	WriteRound(f *File, src IOSequence, r IORound) (int, error)
 }
 
-// exclusiveBlocker is implemented by types whose blocked tasks wait as
-// exclusive waiters.
-type exclusiveBlocker interface {
-	blockingWaitExclusive() bool
+// ExclusiveBlocker is implemented by file types whose tasks blocked in read
+// or write wait on the file's queue as exclusive waiters (Linux's
+// wait_event_interruptible_exclusive: pipes), so that one wakeup wakes one
+// of them, and an EPOLLEXCLUSIVE registration on the same queue competes
+// with them. A type that does not implement it gets plain waiters.
+type ExclusiveBlocker interface {
+	BlockingWaitExclusive(f *File) bool
 }
 
 // BlockingWaitExclusive reports whether a task blocked in read or write on
 // f waits on f's queue as an exclusive waiter (pipes) rather than a plain
 // one (eventfd, timerfd, sockets).
 func BlockingWaitExclusive(f *File) bool {
-	e, ok := f.impl.(exclusiveBlocker)
-	return ok && e.blockingWaitExclusive()
+	e, ok := f.impl.(ExclusiveBlocker)
+	return ok && e.BlockingWaitExclusive(f)
 }

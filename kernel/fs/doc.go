@@ -12,13 +12,85 @@
 // File types implement Impl (read, write, release) and, when epoll may watch
 // them, Pollable (readiness and wait-queue registration). Reads and writes
 // never block here: they return EAGAIN, and the syscall layer waits on the
-// file's queue.
+// file's queue. Errors are unix.Errno values (wrapped ones are found with
+// errors.As); the syscall layer turns any other error into EINVAL.
+//
+// # Optional interfaces
+//
+// Everything else a file type may provide is an optional interface, found
+// by type assertion on the Impl. A type of another package (an embedder's
+// socket, signalfd or device) implements the ones it needs; all are
+// exported. Each entry: what it gives, who implements it, who asks.
+//
+//   - Pollable (file.go): readiness and queue hooks; without it epoll_ctl
+//     is EPERM and reads and writes never block. Pipe ends, eventfd,
+//     AF_UNIX sockets, timerfd, epoll.EventPoll, hostfd's files. Asked
+//     once by New; used through File.Readiness, File.EventRegister and
+//     File.EventUnregister by package epoll and by syscalls (epoll_ctl,
+//     blocking I/O, poll).
+//   - DirectIO (file.go): whether F_SETFL may set O_DIRECT (else EINVAL).
+//     Pipe ends; hostfd (the host decides). Asked by File.SetStatusFlags.
+//   - SequenceIO (iosequence.go): read and write through the caller's
+//     memory (an IOSequence) with Linux's partial-fault behaviour. Regular
+//     files, AF_UNIX sockets, hostfd's pipes, sockets and other files.
+//     Asked by syscalls' read, write, readv and writev; a type without it
+//     is staged through a buffer and its Read and Write are called.
+//   - BlockingIO (blocking.go): the rounds of a blocking read or write,
+//     for types that send wakeups only around sleeping. Pipe ends. Asked
+//     by syscalls' read and write (before SequenceIO), and by syscalls'
+//     fdinfo, which gives its files the pipefs device.
+//   - ExclusiveBlocker (blocking.go): tasks blocked in read or write wait
+//     as exclusive waiters (docs/semantics.md#exclusive). Pipe ends. Asked
+//     by BlockingWaitExclusive, which syscalls' blocking I/O calls.
+//   - FixedSizeIO (iosequence.go): reads and writes move one fixed-size
+//     value, so a write of another length copies nothing in. eventfd,
+//     timerfd, hostfd's eventfds and timerfds. Asked by syscalls' write.
+//   - WriteUnsupported (iosequence.go): write is EINVAL before the buffer
+//     is looked at (no FMODE_CAN_WRITE). timerfd. Asked by syscalls' write.
+//   - Shutdowner (socket.go): shutdown(2). AF_UNIX sockets, hostfd's
+//     sockets. Asked by syscalls' shutdown (ENOTSOCK without it) and
+//     fdinfo (sockfs device).
+//   - TimerFile (timerfd.go): timerfd_settime and timerfd_gettime. timerfd,
+//     hostfd's timerfds. Asked by syscalls' timerfd calls (EINVAL without
+//     it) and fdinfo (anonymous inode).
+//   - Offsetter (fdinfo.go): the file offset fdinfo shows as pos. Regular
+//     files. Asked by syscalls.FDInfo.
+//   - SharedInode (fdinfo.go): files sharing one inode (pipe ends). Asked
+//     by syscalls.FDInfo for the inode number, and by syscalls' Kernel
+//     state (Save, Restore) to keep the files sharing it after a restore.
+//   - FDInfoWriter (fdinfo.go): fdinfo lines of the type's own. No type
+//     of this module yet. Asked by syscalls.FDInfo.
+//   - InvariantChecker (invariants.go): internal consistency for fuzzers
+//     and tests. Pipe ends, AF_UNIX sockets, timerfd, epoll.EventPoll.
+//     Asked by CheckInvariants, which the conformance model backend calls
+//     after every step.
+//   - Queries the module provides for its embedders and tests but does not
+//     ask itself: Socket (socket.go: type, SIOCOUTQ, SIOCINQ; AF_UNIX and
+//     hostfd sockets), PipeInfo (pipe.go: F_GETPIPE_SZ, FIONREAD, slots;
+//     pipe ends), EventfdInfo (eventfd.go: the counter), Seeker,
+//     PositionalIO and Truncater (regular.go: lseek, pread/pwrite,
+//     ftruncate; regular files).
+//
+// Assertions that are not extension points: epoll.FromFile recognises
+// *epoll.EventPoll, package hostfd its own files (an unexported interface),
+// and the checkpoint state of this package (state.go) the concrete types
+// above; a file of another type is not saved by them.
+//
+// # Misuse
+//
+// A File used against its contract panics with a message naming the
+// misuse, rather than corrupting state: IncRef or DecRef of a released
+// file (a reference dropped twice), Read or Write of a released file,
+// EventRegister or EventUnregister of a file that is not Pollable, New of
+// a nil Impl, AddWatch of a Watch without an Owner or already linked,
+// RemoveWatch of a Watch at either end of another file's list.
+// AddWatch of a released file links nothing and reports false.
 //
 // # Wakeup keys
 //
 // Each type notifies its queues with the same keys Linux passes to its wait
 // queue wakeups, on the same state changes, because edge-triggered epoll
-// observes every one of them (see linux-epoll-semantics.md §9).
+// observes every one of them (docs/semantics.md#wakeup-keys).
 //
 // # File types
 //

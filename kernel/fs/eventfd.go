@@ -9,7 +9,7 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// eventfd (linux-epoll-semantics.md §9.2): a 64-bit counter. Writes add to
+// eventfd (docs/semantics.md#eventfd): a 64-bit counter. Writes add to
 // it (never reaching 0xffffffffffffffff, the value that signals an error
 // state and is only reachable by in-kernel signalling), reads take it (or 1
 // in semaphore mode). Every successful write wakes one waiter with IN, every

@@ -65,8 +65,12 @@ type File struct {
 	watches watchList
 }
 
-// New returns a File with one reference, owned by the caller.
+// New returns a File with one reference, owned by the caller. A nil impl
+// panics.
 func New(impl Impl, flags uint32) *File {
+	if impl == nil {
+		panic("fs: New with a nil Impl")
+	}
 	poll, _ := impl.(Pollable)
 	f := &File{impl: impl, poll: poll}
 	f.flags.Store(flags)
@@ -78,8 +82,15 @@ func New(impl Impl, flags uint32) *File {
 func (f *File) Impl() Impl { return f.impl }
 
 // IncRef takes a reference. The caller must already hold one (directly or
-// through an fd table whose lock it holds).
-func (f *File) IncRef() { f.refs.Add(1) }
+// through an fd table whose lock it holds); IncRef of a released file
+// panics, since the file's resources and registrations are already gone
+// (it would otherwise be released a second time).
+func (f *File) IncRef() {
+	if f.refs.Add(1) <= 1 {
+		f.refs.Add(-1) // leave it released for TryIncRef and Released
+		panic("fs: File.IncRef on a released file (a DecRef too many, or a reference taken without holding one)")
+	}
+}
 
 // TryIncRef takes a reference if the file has not been released yet.
 func (f *File) TryIncRef() bool {
@@ -99,13 +110,14 @@ func (f *File) Refs() int64 { return f.refs.Load() }
 
 // DecRef drops a reference. The last one removes every watch (epoll
 // registrations of this file) and then releases the implementation. It must
-// not be called with an epoll instance's lock held.
+// not be called with an epoll instance's lock held. DecRef of a released
+// file panics: the implementation is released exactly once.
 func (f *File) DecRef() {
 	switch n := f.refs.Add(-1); {
 	case n > 0:
 		return
 	case n < 0:
-		panic("fs: File.DecRef on a released file")
+		panic("fs: File.DecRef on a released file (a DecRef too many)")
 	}
 	f.releaseWatches()
 	f.impl.Release(f)
@@ -165,15 +177,36 @@ func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
 }
 
 // EventRegister hooks e on the file's wait queue(s). The file must be
-// pollable.
-func (f *File) EventRegister(e *waiter.Entry) { f.poll.EventRegister(f, e) }
+// pollable: callers check Pollable first (epoll_ctl fails with EPERM), and
+// a call on a file that is not panics.
+func (f *File) EventRegister(e *waiter.Entry) {
+	if f.poll == nil {
+		panic(notPollable("EventRegister"))
+	}
+	f.poll.EventRegister(f, e)
+}
 
-// EventUnregister unhooks e.
-func (f *File) EventUnregister(e *waiter.Entry) { f.poll.EventUnregister(f, e) }
+// EventUnregister unhooks e. Like EventRegister, it panics on a file that
+// is not pollable.
+func (f *File) EventUnregister(e *waiter.Entry) {
+	if f.poll == nil {
+		panic(notPollable("EventUnregister"))
+	}
+	f.poll.EventUnregister(f, e)
+}
+
+func notPollable(op string) string {
+	return "fs: File." + op + " on a file whose type is not Pollable (check File.Pollable first; epoll_ctl gives EPERM)"
+}
 
 // Read and Write call the implementation after checking the access mode
-// (EBADF, as Linux's vfs_read and vfs_write do).
+// (EBADF, as Linux's vfs_read and vfs_write do). The caller holds a
+// reference: on a released file they panic rather than reach an
+// implementation whose resources are gone.
 func (f *File) Read(dst []byte) (int, error) {
+	if f.Released() {
+		panic("fs: File.Read on a released file (the caller holds no reference)")
+	}
 	if !f.Readable() {
 		return 0, unix.EBADF
 	}
@@ -181,6 +214,9 @@ func (f *File) Read(dst []byte) (int, error) {
 }
 
 func (f *File) Write(src []byte) (int, error) {
+	if f.Released() {
+		panic("fs: File.Write on a released file (the caller holds no reference)")
+	}
 	if !f.Writable() {
 		return 0, unix.EBADF
 	}

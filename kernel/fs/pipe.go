@@ -9,7 +9,7 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// Pipes (linux-epoll-semantics.md §9.1).
+// Pipes (docs/semantics.md#pipes; Linux's fs/pipe.c).
 //
 // Capacity is counted in slots, not bytes: a ring of 16 slots, each holding
 // up to one 4096-byte page. A write first tries to merge its length modulo
@@ -76,10 +76,10 @@ func NewPipe(flags uint32) (r, w *File) {
 // matters only to the writer).
 func (e *pipeEnd) CanDirectIO(f *File) bool { return true }
 
-// InodeKey identifies the pipe both ends share (fdinfo shows one inode).
+// InodeKey implements SharedInode: both ends share the pipe's inode.
 func (e *pipeEnd) InodeKey() any { return e.p }
 
-// InodeLive reports whether either end is still open.
+// InodeLive implements SharedInode: whether either end is still open.
 func (e *pipeEnd) InodeLive() bool {
 	e.p.mu.Lock()
 	defer e.p.mu.Unlock()
@@ -356,7 +356,9 @@ func (e *pipeEnd) queue() *waiter.Queue {
 	return &e.p.writeQ
 }
 
-func (e *pipeEnd) blockingWaitExclusive() bool { return true }
+// BlockingWaitExclusive implements ExclusiveBlocker: pipe_read and
+// pipe_write sleep as exclusive waiters.
+func (e *pipeEnd) BlockingWaitExclusive(*File) bool { return true }
 
 // PipeSize is F_GETPIPE_SZ: the capacity in bytes.
 func (e *pipeEnd) PipeSize() int { return pipeSlots * pipePageSize }

@@ -9,7 +9,7 @@ import (
 
 // Regular files: in-memory bytes with a file offset, what memfd_create
 // gives. They have no poll operation: epoll_ctl refuses them with EPERM
-// (§9.8), so regular does not implement Pollable.
+// (docs/semantics.md#not-pollable), so regular does not implement Pollable.
 //
 // The contents are sparse (4 KiB pages allocated when written; holes read
 // as zeros), so a write far beyond the end costs only the pages written.
@@ -241,7 +241,7 @@ func (r *regular) Size() int64 {
 	return r.size
 }
 
-// Offset returns the file offset (fdinfo's pos).
+// Offset implements Offsetter: the file offset (fdinfo's pos).
 func (r *regular) Offset() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()

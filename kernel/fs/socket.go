@@ -9,7 +9,7 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// AF_UNIX sockets (linux-epoll-semantics.md §9.3-9.5): socketpairs and
+// AF_UNIX sockets (docs/semantics.md#unix-sockets): socketpairs and
 // unbound, unconnected sockets of type SOCK_STREAM, SOCK_DGRAM and
 // SOCK_SEQPACKET. There is no bind/connect/listen, so a socket is connected
 // from birth (socketpair) or never.

@@ -152,86 +152,100 @@ func FreezeTimers(files []*File) (thaw func()) {
 // SaveFiles describes files (each at most once, none released). Files of
 // other packages are KindForeign.
 func SaveFiles(files []*File) (FilesState, error) {
-	var st FilesState
-	st.Files = make([]FileState, len(files))
-	pipes := map[*pipe]int32{}
-	socks := map[*unixSocket]int32{}
-	var sockList []*unixSocket
-	sockIndex := func(s *unixSocket) int32 {
-		if i, ok := socks[s]; ok {
-			return i
-		}
-		i := int32(len(sockList))
-		socks[s] = i
-		sockList = append(sockList, s)
-		return i
-	}
+	fsv := filesSaver{pipes: map[*pipe]int32{}, socks: map[*unixSocket]int32{}}
+	fsv.st.Files = make([]FileState, len(files))
 	for i, f := range files {
 		if f.Released() {
 			return FilesState{}, fmt.Errorf("fs: file %d is released: %w", i, ErrNotSaveable)
 		}
-		fst := &st.Files[i]
-		fst.Flags = f.StatusFlags()
-		switch impl := f.impl.(type) {
-		case *pipeEnd:
-			fst.Kind = KindPipeWrite
-			if impl.reader {
-				fst.Kind = KindPipeRead
-			}
-			idx, ok := pipes[impl.p]
-			if !ok {
-				idx = int32(len(st.Pipes))
-				pipes[impl.p] = idx
-				st.Pipes = append(st.Pipes, impl.p.save())
-			}
-			fst.Object = idx
-		case *eventfd:
-			fst.Kind = KindEventfd
-			fst.Eventfd = EventfdState{Count: impl.count.Load(), Semaphore: impl.semaphore}
-		case *unixSocket:
-			fst.Kind = KindSocket
-			fst.Object = sockIndex(impl)
-		case *timerfd:
-			fst.Kind = KindTimerfd
-			fst.Timer = impl.save()
-		case *regular:
-			fst.Kind = KindRegular
-			fst.Regular = impl.save()
-		default:
-			fst.Kind = KindForeign
-		}
+		fsv.saveFile(&fsv.st.Files[i], f)
 	}
 	// Sockets: walk peers and senders, so released sockets still named by
-	// live ones are saved too. A pair shares one lock, so each component
-	// is read under it.
-	for i := 0; i < len(sockList); i++ {
-		s := sockList[i]
-		s.mu.Lock()
-		ss := SocketState{
-			Type:      int32(s.typ),
-			Connected: s.state == sockEstablished,
-			Shutdown:  uint8(s.shutdown),
-			Err:       uint32(s.err),
-			Peer:      -1,
-			Dead:      s.dead,
-			Wmem:      s.wmem,
-			Sndbuf:    s.sndbuf,
-		}
-		if s.peer != nil {
-			ss.Peer = sockIndex(s.peer)
-		}
-		for _, b := range s.recv.q[s.recv.head:] {
-			ss.Recv = append(ss.Recv, SkbState{
-				Data:     append([]byte(nil), b.data...),
-				Consumed: int64(b.consumed),
-				Truesize: b.truesize,
-				Sender:   sockIndex(b.sender),
-			})
-		}
-		s.mu.Unlock()
-		st.Sockets = append(st.Sockets, ss)
+	// live ones are saved too.
+	for i := 0; i < len(fsv.sockList); i++ {
+		fsv.st.Sockets = append(fsv.st.Sockets, fsv.saveSocket(fsv.sockList[i]))
 	}
-	return st, nil
+	return fsv.st, nil
+}
+
+// filesSaver is one SaveFiles: the pipes and sockets found so far, each
+// with its index.
+type filesSaver struct {
+	st       FilesState
+	pipes    map[*pipe]int32
+	socks    map[*unixSocket]int32
+	sockList []*unixSocket
+}
+
+func (fsv *filesSaver) sockIndex(s *unixSocket) int32 {
+	if i, ok := fsv.socks[s]; ok {
+		return i
+	}
+	i := int32(len(fsv.sockList))
+	fsv.socks[s] = i
+	fsv.sockList = append(fsv.sockList, s)
+	return i
+}
+
+func (fsv *filesSaver) saveFile(fst *FileState, f *File) {
+	fst.Flags = f.StatusFlags()
+	switch impl := f.impl.(type) {
+	case *pipeEnd:
+		fst.Kind = KindPipeWrite
+		if impl.reader {
+			fst.Kind = KindPipeRead
+		}
+		idx, ok := fsv.pipes[impl.p]
+		if !ok {
+			idx = int32(len(fsv.st.Pipes))
+			fsv.pipes[impl.p] = idx
+			fsv.st.Pipes = append(fsv.st.Pipes, impl.p.save())
+		}
+		fst.Object = idx
+	case *eventfd:
+		fst.Kind = KindEventfd
+		fst.Eventfd = EventfdState{Count: impl.count.Load(), Semaphore: impl.semaphore}
+	case *unixSocket:
+		fst.Kind = KindSocket
+		fst.Object = fsv.sockIndex(impl)
+	case *timerfd:
+		fst.Kind = KindTimerfd
+		fst.Timer = impl.save()
+	case *regular:
+		fst.Kind = KindRegular
+		fst.Regular = impl.save()
+	default:
+		fst.Kind = KindForeign
+	}
+}
+
+// saveSocket describes s, read under its lock (a pair shares one), naming
+// its peer and the senders of its queued skbs.
+func (fsv *filesSaver) saveSocket(s *unixSocket) SocketState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := SocketState{
+		Type:      int32(s.typ),
+		Connected: s.state == sockEstablished,
+		Shutdown:  uint8(s.shutdown),
+		Err:       uint32(s.err),
+		Peer:      -1,
+		Dead:      s.dead,
+		Wmem:      s.wmem,
+		Sndbuf:    s.sndbuf,
+	}
+	if s.peer != nil {
+		ss.Peer = fsv.sockIndex(s.peer)
+	}
+	for _, b := range s.recv.q[s.recv.head:] {
+		ss.Recv = append(ss.Recv, SkbState{
+			Data:     append([]byte(nil), b.data...),
+			Consumed: int64(b.consumed),
+			Truesize: b.truesize,
+			Sender:   fsv.sockIndex(b.sender),
+		})
+	}
+	return ss
 }
 
 func (p *pipe) save() PipeState {
@@ -294,114 +308,148 @@ func sortPages(p []RegularPage) {
 // invariant the file types keep (CheckInvariants), so that RestoreFiles
 // cannot build an inconsistent file.
 func (st *FilesState) Validate() error {
-	pipeReaders := make([]int32, len(st.Pipes))
-	pipeWriters := make([]int32, len(st.Pipes))
-	sockFiles := make([]int, len(st.Sockets))
-	for i := range st.Files {
-		f := &st.Files[i]
-		if f.Kind >= kindCount {
-			return fmt.Errorf("file %d: unknown kind %d", i, f.Kind)
-		}
-		if f.Flags&AccessModeMask == AccessModeMask {
-			return fmt.Errorf("file %d: bad access mode in flags %#x", i, f.Flags)
-		}
-		switch f.Kind {
-		case KindPipeRead, KindPipeWrite:
-			if f.Object < 0 || int(f.Object) >= len(st.Pipes) {
-				return fmt.Errorf("file %d: pipe %d out of range", i, f.Object)
-			}
-			if f.Kind == KindPipeRead {
-				pipeReaders[f.Object]++
-			} else {
-				pipeWriters[f.Object]++
-			}
-		case KindSocket:
-			if f.Object < 0 || int(f.Object) >= len(st.Sockets) {
-				return fmt.Errorf("file %d: socket %d out of range", i, f.Object)
-			}
-			sockFiles[f.Object]++
-		case KindTimerfd:
-			if err := f.Timer.validate(); err != nil {
-				return fmt.Errorf("file %d: %v", i, err)
-			}
-		case KindRegular:
-			if err := f.Regular.validate(); err != nil {
-				return fmt.Errorf("file %d: %v", i, err)
-			}
-		}
+	ends, err := st.validateFiles()
+	if err != nil {
+		return err
 	}
 	for i := range st.Pipes {
-		p := &st.Pipes[i]
-		if p.Readers != pipeReaders[i] || p.Writers != pipeWriters[i] {
-			return fmt.Errorf("pipe %d: %d readers and %d writers, but %d read and %d write ends saved",
-				i, p.Readers, p.Writers, pipeReaders[i], pipeWriters[i])
-		}
-		if p.Readers > 1 || p.Writers > 1 || p.Readers+p.Writers == 0 {
-			return fmt.Errorf("pipe %d: %d read and %d write ends", i, p.Readers, p.Writers)
-		}
-		if len(p.Slots) > pipeSlots {
-			return fmt.Errorf("pipe %d: %d slots", i, len(p.Slots))
-		}
-		for j, s := range p.Slots {
-			if len(s.Data) == 0 || s.Off < 0 || int(s.Off)+len(s.Data) > pipePageSize {
-				return fmt.Errorf("pipe %d: slot %d has offset %d and %d bytes", i, j, s.Off, len(s.Data))
-			}
+		if err := st.Pipes[i].validate(ends.readers[i], ends.writers[i]); err != nil {
+			return fmt.Errorf("pipe %d: %v", i, err)
 		}
 	}
 	for i := range st.Sockets {
-		s := &st.Sockets[i]
-		switch s.Type {
-		case unix.SOCK_STREAM, unix.SOCK_DGRAM, unix.SOCK_SEQPACKET:
-		default:
-			return fmt.Errorf("socket %d: type %d", i, s.Type)
-		}
-		if s.Dead != (sockFiles[i] == 0) || sockFiles[i] > 1 {
-			return fmt.Errorf("socket %d: dead=%v but %d files", i, s.Dead, sockFiles[i])
-		}
-		if s.Shutdown&^shutBoth != 0 {
-			return fmt.Errorf("socket %d: shutdown bits %#x", i, s.Shutdown)
-		}
-		if s.Err > 4095 {
-			return fmt.Errorf("socket %d: error %d", i, s.Err)
-		}
-		if s.Sndbuf < 1 || s.Sndbuf > math.MaxInt32 || s.Wmem < 1 || s.Wmem > math.MaxInt64/2 {
-			return fmt.Errorf("socket %d: sndbuf %d wmem %d", i, s.Sndbuf, s.Wmem)
-		}
-		if s.Peer < -1 || int(s.Peer) >= len(st.Sockets) || int(s.Peer) == i {
-			return fmt.Errorf("socket %d: peer %d", i, s.Peer)
-		}
-		if s.Dead && (len(s.Recv) > 0 || s.Peer >= 0) {
-			return fmt.Errorf("socket %d: released but has skbs or a peer", i)
-		}
-		if s.Peer >= 0 {
-			p := &st.Sockets[s.Peer]
-			if !s.Connected {
-				return fmt.Errorf("socket %d: has a peer but is not connected", i)
-			}
-			if !p.Dead && p.Peer != int32(i) {
-				return fmt.Errorf("socket %d: peer %d is not connected back", i, s.Peer)
-			}
-			if p.Type != s.Type {
-				return fmt.Errorf("socket %d: peer of another type", i)
-			}
-		}
-		for j, b := range s.Recv {
-			if b.Sender < 0 || int(b.Sender) >= len(st.Sockets) || int(b.Sender) == i {
-				return fmt.Errorf("socket %d: skb %d sender %d", i, j, b.Sender)
-			}
-			if b.Truesize < 1 || b.Truesize > math.MaxInt32 {
-				return fmt.Errorf("socket %d: skb %d truesize %d", i, j, b.Truesize)
-			}
-			if b.Consumed < 0 || b.Consumed > int64(len(b.Data)) || b.Consumed == int64(len(b.Data)) && len(b.Data) > 0 {
-				return fmt.Errorf("socket %d: skb %d consumed %d of %d", i, j, b.Consumed, len(b.Data))
-			}
-			if b.Consumed > 0 && s.Type != unix.SOCK_STREAM {
-				return fmt.Errorf("socket %d: skb %d partly read in a message socket", i, j)
-			}
+		if err := st.validateSocket(int32(i), ends.sockFiles[i]); err != nil {
+			return fmt.Errorf("socket %d: %v", i, err)
 		}
 	}
-	// Charges: a socket with a peer is charged exactly the skbs of its
-	// peer's queue that it sent (CheckInvariants' rule).
+	return st.validateCharges()
+}
+
+// fileEnds counts the saved files of each pipe and socket.
+type fileEnds struct {
+	readers, writers []int32
+	sockFiles        []int
+}
+
+// validateFiles checks each file on its own, counting the files of each
+// pipe and socket.
+func (st *FilesState) validateFiles() (fileEnds, error) {
+	ends := fileEnds{
+		readers:   make([]int32, len(st.Pipes)),
+		writers:   make([]int32, len(st.Pipes)),
+		sockFiles: make([]int, len(st.Sockets)),
+	}
+	for i := range st.Files {
+		f := &st.Files[i]
+		var err error
+		switch {
+		case f.Kind >= kindCount:
+			err = fmt.Errorf("unknown kind %d", f.Kind)
+		case f.Flags&AccessModeMask == AccessModeMask:
+			err = fmt.Errorf("bad access mode in flags %#x", f.Flags)
+		case f.Kind == KindPipeRead || f.Kind == KindPipeWrite:
+			if f.Object < 0 || int(f.Object) >= len(st.Pipes) {
+				err = fmt.Errorf("pipe %d out of range", f.Object)
+			} else if f.Kind == KindPipeRead {
+				ends.readers[f.Object]++
+			} else {
+				ends.writers[f.Object]++
+			}
+		case f.Kind == KindSocket:
+			if f.Object < 0 || int(f.Object) >= len(st.Sockets) {
+				err = fmt.Errorf("socket %d out of range", f.Object)
+			} else {
+				ends.sockFiles[f.Object]++
+			}
+		case f.Kind == KindTimerfd:
+			err = f.Timer.validate()
+		case f.Kind == KindRegular:
+			err = f.Regular.validate()
+		}
+		if err != nil {
+			return fileEnds{}, fmt.Errorf("file %d: %v", i, err)
+		}
+	}
+	return ends, nil
+}
+
+// validate checks a pipe that readers and writers saved files name.
+func (p *PipeState) validate(readers, writers int32) error {
+	if p.Readers != readers || p.Writers != writers {
+		return fmt.Errorf("%d readers and %d writers, but %d read and %d write ends saved",
+			p.Readers, p.Writers, readers, writers)
+	}
+	if p.Readers > 1 || p.Writers > 1 || p.Readers+p.Writers == 0 {
+		return fmt.Errorf("%d read and %d write ends", p.Readers, p.Writers)
+	}
+	if len(p.Slots) > pipeSlots {
+		return fmt.Errorf("%d slots", len(p.Slots))
+	}
+	for j, s := range p.Slots {
+		if len(s.Data) == 0 || s.Off < 0 || int(s.Off)+len(s.Data) > pipePageSize {
+			return fmt.Errorf("slot %d has offset %d and %d bytes", j, s.Off, len(s.Data))
+		}
+	}
+	return nil
+}
+
+// validateSocket checks socket i, which files saved files name, and its
+// links to its peer.
+func (st *FilesState) validateSocket(i int32, files int) error {
+	s := &st.Sockets[i]
+	switch {
+	case s.Type != unix.SOCK_STREAM && s.Type != unix.SOCK_DGRAM && s.Type != unix.SOCK_SEQPACKET:
+		return fmt.Errorf("type %d", s.Type)
+	case s.Dead != (files == 0) || files > 1:
+		return fmt.Errorf("dead=%v but %d files", s.Dead, files)
+	case s.Shutdown&^shutBoth != 0:
+		return fmt.Errorf("shutdown bits %#x", s.Shutdown)
+	case s.Err > 4095:
+		return fmt.Errorf("error %d", s.Err)
+	case s.Sndbuf < 1 || s.Sndbuf > math.MaxInt32 || s.Wmem < 1 || s.Wmem > math.MaxInt64/2:
+		return fmt.Errorf("sndbuf %d wmem %d", s.Sndbuf, s.Wmem)
+	case s.Peer < -1 || int(s.Peer) >= len(st.Sockets) || s.Peer == i:
+		return fmt.Errorf("peer %d", s.Peer)
+	case s.Dead && (len(s.Recv) > 0 || s.Peer >= 0):
+		return fmt.Errorf("released but has skbs or a peer")
+	}
+	if s.Peer >= 0 {
+		p := &st.Sockets[s.Peer]
+		switch {
+		case !s.Connected:
+			return fmt.Errorf("has a peer but is not connected")
+		case !p.Dead && p.Peer != i:
+			return fmt.Errorf("peer %d is not connected back", s.Peer)
+		case p.Type != s.Type:
+			return fmt.Errorf("peer of another type")
+		}
+	}
+	for j := range s.Recv {
+		if err := st.validateSkb(i, &s.Recv[j]); err != nil {
+			return fmt.Errorf("skb %d %v", j, err)
+		}
+	}
+	return nil
+}
+
+// validateSkb checks an skb queued on socket i.
+func (st *FilesState) validateSkb(i int32, b *SkbState) error {
+	switch {
+	case b.Sender < 0 || int(b.Sender) >= len(st.Sockets) || b.Sender == i:
+		return fmt.Errorf("sender %d", b.Sender)
+	case b.Truesize < 1 || b.Truesize > math.MaxInt32:
+		return fmt.Errorf("truesize %d", b.Truesize)
+	case b.Consumed < 0 || b.Consumed > int64(len(b.Data)) || b.Consumed == int64(len(b.Data)) && len(b.Data) > 0:
+		return fmt.Errorf("consumed %d of %d", b.Consumed, len(b.Data))
+	case b.Consumed > 0 && st.Sockets[i].Type != unix.SOCK_STREAM:
+		return fmt.Errorf("partly read in a message socket")
+	}
+	return nil
+}
+
+// validateCharges checks that a socket with a peer is charged exactly the
+// skbs of its peer's queue that it sent (CheckInvariants' rule).
+func (st *FilesState) validateCharges() error {
 	for i := range st.Sockets {
 		s := &st.Sockets[i]
 		if s.Peer < 0 {

@@ -10,7 +10,7 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// timerfd (linux-epoll-semantics.md §9.6). The timer counts expirations;
+// timerfd (docs/semantics.md#timerfd). The timer counts expirations;
 // each expiry adds one and wakes one waiter with IN. A periodic timer is not
 // re-armed by its expiry: the re-arm happens in read (or timerfd_gettime),
 // which also counts the intervals missed since. So an edge-triggered entry

@@ -25,9 +25,26 @@ type WatchOwner interface {
 
 type watchList struct{ head, tail *Watch }
 
-// AddWatch links w into f's watch list.
-func (f *File) AddWatch(w *Watch) {
+// AddWatch links w into f's watch list and reports true, or links nothing
+// and reports false when f is already released: its final release has
+// removed, or is removing, every watch, and would never see w (Linux's
+// fdget fails for such a file, so epoll_ctl reports EBADF). w must have an
+// Owner and be on no list; otherwise AddWatch panics.
+func (f *File) AddWatch(w *Watch) bool {
+	if w.Owner == nil {
+		panic("fs: File.AddWatch of a Watch without an Owner")
+	}
 	f.watchMu.Lock()
+	if w.linked {
+		f.watchMu.Unlock()
+		panic("fs: File.AddWatch of a Watch that is already on a watch list")
+	}
+	// The final DecRef makes refs 0 before releaseWatches takes watchMu, so
+	// under watchMu either this sees the release or the release sees w.
+	if f.Released() {
+		f.watchMu.Unlock()
+		return false
+	}
 	w.prev, w.next = f.watches.tail, nil
 	if f.watches.tail != nil {
 		f.watches.tail.next = w
@@ -37,12 +54,19 @@ func (f *File) AddWatch(w *Watch) {
 	f.watches.tail = w
 	w.linked = true
 	f.watchMu.Unlock()
+	return true
 }
 
-// RemoveWatch unlinks w from f's watch list if it is there.
+// RemoveWatch unlinks w from f's watch list if it is there. w must be on
+// f's list or on none; a w at either end of another file's list panics (one
+// in the middle of it cannot be told apart).
 func (f *File) RemoveWatch(w *Watch) {
 	f.watchMu.Lock()
 	if w.linked {
+		if w.prev == nil && f.watches.head != w || w.next == nil && f.watches.tail != w {
+			f.watchMu.Unlock()
+			panic("fs: File.RemoveWatch of a Watch that is on another file's watch list")
+		}
 		if w.prev != nil {
 			w.prev.next = w.next
 		} else {

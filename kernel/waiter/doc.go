@@ -34,6 +34,11 @@
 //     run.
 //   - An entry marked auto-remove is unlinked by the walk when its Wake
 //     returns true; Linked reports whether that happened.
+//   - Misuse panics naming it: Register of an entry already on a queue or
+//     never Init, Init of an entry on a queue or with a nil Waker, and
+//     Unregister from a queue the entry is not at either end of (an entry
+//     in the middle of another queue cannot be told apart). A Queue
+//     releases its lock on the way out.
 //
 // # Lock order and the rule for callers
 //

@@ -32,8 +32,14 @@ type Entry struct {
 // wake-one walks; autoRemove entries are unlinked by the walk once their
 // Wake returns true (Linux's autoremove_wake_function), which is how a
 // sleeper learns it was woken rather than timed out. The entry must be on
-// no list.
+// no list, and w must not be nil; otherwise Init panics.
 func (e *Entry) Init(w Waker, exclusive, autoRemove bool) {
+	switch {
+	case e.linked:
+		panic("waiter: Entry.Init of an entry that is on a queue (Unregister it first)")
+	case w == nil:
+		panic("waiter: Entry.Init with a nil Waker")
+	}
 	e.waker = w
 	e.exclusive = exclusive
 	e.autoRemove = autoRemove
@@ -62,8 +68,11 @@ func (l *List) Register(e *Entry) { l.linkAt(e, !e.exclusive) }
 func (l *List) RegisterHead(e *Entry) { l.linkAt(e, true) }
 
 func (l *List) linkAt(e *Entry, atHead bool) {
-	if e.linked {
-		panic("waiter: entry registered twice")
+	switch {
+	case e.linked:
+		panic("waiter: entry registered twice (it is already on a queue)")
+	case e.waker == nil:
+		panic("waiter: Register of an entry that was never Init")
 	}
 	e.linked = true
 	if !atHead || l.head == nil {
@@ -82,6 +91,12 @@ func (l *List) linkAt(e *Entry, atHead bool) {
 }
 
 func (l *List) unlink(e *Entry) {
+	// An entry at either end of another list would corrupt this one; one
+	// in the middle of another list is not detected (an entry does not
+	// record its list).
+	if e.prev == nil && l.head != e || e.next == nil && l.tail != e {
+		panic("waiter: Unregister of an entry from a queue it is not on")
+	}
 	if e.prev != nil {
 		e.prev.next = e.next
 	} else {
@@ -148,18 +163,18 @@ type Queue struct {
 // if it is exclusive. e must not be on any queue.
 func (q *Queue) Register(e *Entry) {
 	q.mu.Lock()
+	defer q.mu.Unlock() // a misuse panic leaves the queue usable
 	q.list.Register(e)
 	q.setActive()
-	q.mu.Unlock()
 }
 
 // RegisterHead links e at the head of q whatever its kind (see
 // List.RegisterHead).
 func (q *Queue) RegisterHead(e *Entry) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.list.RegisterHead(e)
 	q.setActive()
-	q.mu.Unlock()
 }
 
 // setActive updates the lockless mirror; q.mu held.
@@ -175,9 +190,9 @@ func (q *Queue) setActive() {
 // on q or on no queue.
 func (q *Queue) Unregister(e *Entry) bool {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	linked := q.list.Unregister(e)
 	q.setActive()
-	q.mu.Unlock()
 	return linked
 }
 

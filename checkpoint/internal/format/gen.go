@@ -1,0 +1,399 @@
+package format
+
+import (
+	"fmt"
+	"go/format"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// record returns the record named name; the description is a constant of
+// the program, so a missing name is a bug in it.
+func record(name string) *Record {
+	for i := range Records {
+		if Records[i].Name == name {
+			return &Records[i]
+		}
+	}
+	panic("format: no record " + name)
+}
+
+// docName is the field's name in the doc.
+func (f *Field) docName() string {
+	if f.Doc != "" {
+		return f.Doc
+	}
+	return f.Name[strings.LastIndexByte(f.Name, '.')+1:]
+}
+
+// size is a least encoded size: a constant plus multiples of named Go
+// constants (a page's size, an array's length).
+type size map[string]int
+
+func (s size) add(o size, times string) {
+	for k, v := range o {
+		switch {
+		case times == "":
+			s[k] += v
+		case k == "":
+			s[times] += v
+		default:
+			s[times+"*"+k] += v
+		}
+	}
+}
+
+// expr renders s as a Go constant expression.
+func (s size) expr() string {
+	var terms []string
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := s[k]
+		switch {
+		case v == 0:
+		case k == "":
+			terms = append(terms, strconv.Itoa(v))
+		case v == 1:
+			terms = append(terms, k)
+		default:
+			terms = append(terms, strconv.Itoa(v)+"*"+k)
+		}
+	}
+	if len(terms) == 0 {
+		return "1"
+	}
+	return strings.Join(terms, "+")
+}
+
+// minSize is the least number of bytes a value of t takes.
+func minSize(t *Type) size {
+	s := size{}
+	switch t.Kind {
+	case Page:
+		s[t.Size] = 1
+	case Array:
+		if n, err := strconv.Atoi(t.Len); err == nil {
+			for range n {
+				s.add(minSize(t.Elem), "")
+			}
+		} else {
+			s.add(minSize(t.Elem), t.Len)
+		}
+	case Struct:
+		for i := range record(t.Record).Fields {
+			f := &record(t.Record).Fields[i]
+			if f.When == "" {
+				s.add(minSize(&f.Type), "")
+			}
+		}
+	default: // every number, boolean, string and count takes a byte at least
+		s[""] = 1
+	}
+	return s
+}
+
+// goType is the Go type of a list's elements.
+func goType(t *Type) string {
+	switch t.Kind {
+	case Int32:
+		return "int32"
+	case Int64:
+		return "int64"
+	case Uint32:
+		return "uint32"
+	case Uint64:
+		return "uint64"
+	case Enum:
+		return t.Go
+	case Bool:
+		return "bool"
+	case Bytes, Page:
+		return "[]byte"
+	case String:
+		return "string"
+	case Struct:
+		return record(t.Record).Go
+	}
+	panic(fmt.Sprintf("format: no Go element type for kind %d", t.Kind))
+}
+
+// gen writes Go code.
+type gen struct {
+	b     strings.Builder
+	depth int // nesting of loops, for index names
+}
+
+func (g *gen) line(format string, args ...any) { fmt.Fprintf(&g.b, format+"\n", args...) }
+
+// enc writes the code that encodes v (a Go expression) of type t.
+func (g *gen) enc(t *Type, v string) {
+	switch t.Kind {
+	case Int32:
+		g.line("e.i(int64(%s))", v)
+	case Int64:
+		g.line("e.i(%s)", v)
+	case Uint32, Enum:
+		g.line("e.u(uint64(%s))", v)
+	case Uint64:
+		g.line("e.u(%s)", v)
+	case Bool:
+		g.line("e.bool(%s)", v)
+	case Bytes:
+		g.line("e.by(%s)", v)
+	case String:
+		g.line("e.s(%s)", v)
+	case Page:
+		g.line("e.fixed(%s)", v)
+	case Struct:
+		g.line("enc%s(e, &%s)", t.Record, v)
+	case List, Array:
+		if t.Kind == List {
+			g.line("e.n(len(%s))", v)
+		}
+		i := fmt.Sprintf("i%d", g.depth)
+		g.depth++
+		g.line("for %s := range %s {", i, v)
+		g.enc(t.Elem, v+"["+i+"]")
+		g.line("}")
+		g.depth--
+	}
+}
+
+// dec writes the code that decodes into v (a Go expression) of type t;
+// what names the field in errors.
+func (g *gen) dec(t *Type, v, what string) {
+	switch t.Kind {
+	case Int32:
+		g.line("%s = d.i32()", v)
+	case Int64:
+		g.line("%s = d.i()", v)
+	case Uint32:
+		g.line("%s = d.u32()", v)
+	case Uint64:
+		g.line("%s = d.u()", v)
+	case Enum:
+		g.line("%s = %s(d.upTo(%d, %q))", v, t.Go, t.Max, what)
+	case Bool:
+		g.line("%s = d.bool()", v)
+	case Bytes:
+		g.line("%s = d.by()", v)
+	case String:
+		g.line("%s = d.s()", v)
+	case Page:
+		g.line("%s = d.fixed(%s)", v, t.Size)
+	case Struct:
+		g.line("dec%s(d, &%s)", t.Record, v)
+	case List, Array:
+		if t.Kind == List {
+			g.line("%s = make([]%s, d.count(%s))", v, goType(t.Elem), minSize(t.Elem).expr())
+		}
+		i := fmt.Sprintf("i%d", g.depth)
+		g.depth++
+		g.line("for %s := range %s {", i, v)
+		g.dec(t.Elem, v+"["+i+"]", what)
+		g.line("}")
+		g.depth--
+	}
+}
+
+// fields writes one function's body: each field, in order, under its
+// condition.
+func (g *gen) fields(r *Record, each func(f *Field, v string)) {
+	for i := range r.Fields {
+		f := &r.Fields[i]
+		if f.When != "" {
+			g.line("if %s {", f.When)
+		}
+		each(f, "x."+f.Name)
+		if f.When != "" {
+			g.line("}")
+		}
+	}
+}
+
+// Codec returns the generated Go file of package checkpoint: Version and
+// an encode and a decode function per record.
+func Codec() ([]byte, error) {
+	g := &gen{}
+	g.line("// Code generated by checkpoint/internal/format/formatgen from package format. DO NOT EDIT.")
+	g.line("")
+	g.line("package checkpoint")
+	g.line("")
+	g.line("import (")
+	for _, p := range imports() {
+		g.line("%q", p)
+	}
+	g.line(")")
+	g.line("")
+	g.line("// Version is the format version this package writes and reads.")
+	g.line("const Version = %d", Version)
+	for i := range Records {
+		r := &Records[i]
+		g.line("")
+		g.line("// enc%s writes a %s (%s).", r.Name, r.Name, r.Go)
+		g.line("func enc%s(e *encoder, x *%s) {", r.Name, r.Go)
+		g.fields(r, func(f *Field, v string) { g.enc(&f.Type, v) })
+		g.line("}")
+		g.line("")
+		g.line("// dec%s reads a %s (%s).", r.Name, r.Name, r.Go)
+		g.line("func dec%s(d *decoder, x *%s) {", r.Name, r.Go)
+		g.fields(r, func(f *Field, v string) { g.dec(&f.Type, v, r.Name+"."+f.docName()) })
+		g.line("}")
+	}
+	return format.Source([]byte(g.b.String()))
+}
+
+// imports returns the packages the records' Go types name.
+func imports() []string {
+	all := map[string]string{
+		"epoll":    "github.com/guestpoll/guestpoll/kernel/epoll",
+		"fd":       "github.com/guestpoll/guestpoll/kernel/fd",
+		"fs":       "github.com/guestpoll/guestpoll/kernel/fs",
+		"syscalls": "github.com/guestpoll/guestpoll/syscalls",
+	}
+	used := map[string]bool{}
+	note := func(s string) {
+		if pkg, _, ok := strings.Cut(s, "."); ok && all[pkg] != "" {
+			used[all[pkg]] = true
+		}
+	}
+	var walk func(t *Type)
+	walk = func(t *Type) {
+		note(t.Go)
+		note(t.Size)
+		note(t.Len)
+		if t.Elem != nil {
+			walk(t.Elem)
+		}
+	}
+	for _, r := range Records {
+		note(r.Go)
+		for _, f := range r.Fields {
+			walk(&f.Type)
+			for _, w := range strings.Fields(f.When) {
+				note(w)
+			}
+		}
+	}
+	out := make([]string, 0, len(used))
+	for p := range used {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// docType renders a field of type t named name.
+func docType(t *Type, name string) string {
+	switch t.Kind {
+	case Page:
+		return name + " (page)"
+	case Array:
+		return docType(t.Elem, name+"["+t.LenDoc+"]")
+	case Struct:
+		return name + " {" + docFields(record(t.Record)) + "}"
+	case List:
+		if t.Elem.Kind == Struct {
+			return "[" + t.Elem.Record + ": " + docFields(record(t.Elem.Record)) + "]"
+		}
+		return "[" + name + "]"
+	}
+	return name
+}
+
+func docFields(r *Record) string {
+	var parts []string
+	for i := range r.Fields {
+		f := &r.Fields[i]
+		switch {
+		case f.When != "" && f.Type.Kind == Struct:
+			parts = append(parts, docType(&f.Type, f.docName()+" if "+f.WhenDoc))
+		case f.When != "":
+			parts = append(parts, docType(&f.Type, f.docName())+" if "+f.WhenDoc)
+		default:
+			parts = append(parts, docType(&f.Type, f.docName()))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// docWidth is the width of a line of the doc's listing, after "//\t".
+const docWidth = 72
+
+// DocBlock returns the format listing of the doc, one line per field of
+// the root record, as lines of a Go comment (each "//\t...").
+func DocBlock() []string {
+	var out []string
+	root := record(Root)
+	for i := range root.Fields {
+		f := &root.Fields[i]
+		label := fmt.Sprintf("%-10s", f.docName()+":")
+		if f.Type.Kind != Struct {
+			out = append(out, wrap(label, docType(&f.Type, f.Name))...)
+			continue
+		}
+		// An inline record: one line (or more) per field.
+		r := record(f.Type.Record)
+		lists := 0
+		for j := range r.Fields {
+			if t := &r.Fields[j].Type; t.Kind == List && t.Elem.Kind == Struct {
+				lists++
+			}
+		}
+		if lists < 2 {
+			out = append(out, wrap(label, docFields(r))...)
+			continue
+		}
+		for j := range r.Fields {
+			out = append(out, wrap(label, docType(&r.Fields[j].Type, r.Fields[j].docName()))...)
+			label = strings.Repeat(" ", len(label))
+		}
+	}
+	return out
+}
+
+// wrap breaks body after commas so that no line passes docWidth.
+func wrap(label, body string) []string {
+	indent := strings.Repeat(" ", len(label)+2)
+	var out []string
+	line := label
+	for _, word := range strings.SplitAfter(body, ", ") {
+		if len(line)+len(word) > docWidth && strings.TrimSpace(line) != strings.TrimSpace(label) {
+			out = append(out, "//\t"+strings.TrimRight(line, " "))
+			line = indent
+		}
+		line += word
+	}
+	return append(out, "//\t"+strings.TrimRight(line, " "))
+}
+
+var heading = regexp.MustCompile(`(?m)^// # Format \(version \d+\)$`)
+
+// Doc returns doc (package checkpoint's doc.go) with its format section
+// brought up to date: the version in the heading, and the listing (the
+// first run of "//\t" lines after the heading) replaced by DocBlock.
+func Doc(doc []byte) ([]byte, error) {
+	loc := heading.FindIndex(doc)
+	if loc == nil {
+		return nil, fmt.Errorf("format: doc.go has no %q heading", "# Format (version N)")
+	}
+	head := fmt.Sprintf("// # Format (version %d)", Version)
+	lines := strings.Split(string(doc[loc[1]:]), "\n")
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "//\t") })
+	if start < 0 {
+		return nil, fmt.Errorf("format: doc.go's format section has no listing")
+	}
+	end := start
+	for end < len(lines) && strings.HasPrefix(lines[end], "//\t") {
+		end++
+	}
+	lines = slices.Replace(lines, start, end, DocBlock()...)
+	return []byte(string(doc[:loc[0]]) + head + strings.Join(lines, "\n")), nil
+}
