@@ -15,12 +15,42 @@ import (
 // is 0.
 const DefaultShards = 4
 
+// Notifier is how a bridge learns host readiness (doc.go, "The bridge").
+type Notifier int
+
+const (
+	// NotifyPpoll, the default: level-triggered pollers blocked in ppoll
+	// over the fds that have waiters, with per-group arming. A host
+	// change while the group is still high and unobserved gives no new
+	// edge.
+	NotifyPpoll Notifier = iota
+	// NotifyEpoll: one host epoll where every pollable fd is registered
+	// edge-triggered, as gVisor's fdnotifier does. Every host wakeup of
+	// an fd (a second arrival while still readable included) is a new
+	// edge of the model's queue.
+	NotifyEpoll
+)
+
+func (n Notifier) String() string {
+	switch n {
+	case NotifyPpoll:
+		return "ppoll"
+	case NotifyEpoll:
+		return "epoll"
+	}
+	return "Notifier(" + itoa(int(n)) + ")"
+}
+
 // Options configure a Bridge.
 type Options struct {
-	// Shards is the number of pollers among which fds are placed: each
-	// is one goroutine that spends its time blocked in ppoll on an OS
-	// thread of its own. 0 means DefaultShards. A bridge has one more
-	// poller, for re-arms (doc.go).
+	// Notifier selects how host readiness is learnt; the zero value is
+	// NotifyPpoll.
+	Notifier Notifier
+	// Shards is the number of ppoll pollers among which fds are placed:
+	// each is one goroutine that spends its time blocked in ppoll on an
+	// OS thread of its own. 0 means DefaultShards. A bridge has one more
+	// poller, for re-arms (doc.go). Unused with NotifyEpoll, whose one
+	// poller waits in epoll_wait.
 	Shards int
 }
 
@@ -33,26 +63,54 @@ type Bridge struct {
 	// the benchmark that compares without it). Set before any import.
 	fastCap int
 	all     []*shard // shards and fast
-	next    atomic.Uint32
-	live    atomic.Int64 // imported fds not yet closed
-	wg      sync.WaitGroup
+	// edge is the epoll poller (NotifyEpoll); nil in the ppoll mode,
+	// which has shards, and the other way round.
+	edge *edgePoller
+	next atomic.Uint32
+	live atomic.Int64 // imported fds not yet closed
+	wg   sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool // guarded by mu
+	// probe is a host epoll that only asks Linux whether an fd of an
+	// unknown kind is pollable (epoll_ctl ADD, then DEL). Guarded by mu;
+	// -1 after Close.
+	probe int32
 }
 
 // NewBridge starts a bridge's pollers.
 func NewBridge(opts Options) (*Bridge, error) {
-	n := opts.Shards
+	b := &Bridge{fastCap: fastCap, probe: -1}
+	probe, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	b.probe = int32(probe)
+	switch opts.Notifier {
+	case NotifyPpoll:
+		err = b.startShards(opts.Shards)
+	case NotifyEpoll:
+		b.edge, err = newEdgePoller(b)
+	default:
+		panic("hostfd.NewBridge: unknown Options.Notifier " + opts.Notifier.String())
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// startShards starts n ppoll pollers (DefaultShards if n <= 0) and the
+// re-arm poller.
+func (b *Bridge) startShards(n int) error {
 	if n <= 0 {
 		n = DefaultShards
 	}
-	b := &Bridge{fastCap: fastCap}
 	for i := 0; i <= n; i++ {
 		efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 		if err != nil {
-			b.Close()
-			return nil, err
+			return err
 		}
 		s := &shard{b: b, evfd: int32(efd), running: true}
 		s.cond.L = &s.mu
@@ -70,7 +128,7 @@ func NewBridge(opts Options) (*Bridge, error) {
 	for _, s := range b.shards {
 		s.fast = b.fast
 	}
-	return b, nil
+	return nil
 }
 
 // Close stops the pollers and waits for them to exit. Files imported
@@ -85,7 +143,14 @@ func (b *Bridge) Close() error {
 		return nil
 	}
 	b.closed = true
+	if b.probe >= 0 {
+		closeFD(b.probe)
+		b.probe = -1
+	}
 	b.mu.Unlock()
+	if b.edge != nil {
+		b.edge.stop()
+	}
 	for _, s := range b.all {
 		s.mu.Lock()
 		s.stopped = true
@@ -106,8 +171,12 @@ func (b *Bridge) Close() error {
 func (b *Bridge) Live() int { return int(b.live.Load()) }
 
 // Watched returns how many fds the pollers currently watch (have in their
-// ppoll sets), for tests and benchmarks.
+// ppoll sets, or in the host epoll with NotifyEpoll), for tests and
+// benchmarks.
 func (b *Bridge) Watched() int {
+	if b.edge != nil {
+		return b.edge.registered()
+	}
 	n := 0
 	for _, s := range b.shards {
 		s.mu.Lock()
@@ -121,13 +190,55 @@ func (b *Bridge) Watched() int {
 	return n
 }
 
-// attach places h in the least loaded shard.
+// attach gives h to a poller: the least loaded shard, or the edge
+// poller. A file of an unknown kind is first asked to the host: one that
+// Linux's epoll refuses (EPERM) is not pollable and gets no poller.
 func (b *Bridge) attach(h *hostFile) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrBridgeClosed
 	}
+	if h.kind == KindOther {
+		pollable, err := b.probeLocked(h.fd)
+		if err != nil {
+			return err
+		}
+		h.pollable = pollable
+	}
+	switch {
+	case !h.pollable:
+	case b.edge != nil:
+		if err := b.edge.add(h); err != nil {
+			return err
+		}
+	default:
+		h.shard = b.leastLoadedLocked()
+		h.slot = h.shard.add(h)
+	}
+	b.live.Add(1)
+	return nil
+}
+
+// probeLocked asks Linux whether fd is pollable: epoll_ctl ADD on the
+// probe instance succeeds (then DEL), or fails with EPERM (no poll
+// operation: a regular file, a directory). b.mu is held.
+func (b *Bridge) probeLocked(fd int32) (bool, error) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	switch err := unix.EpollCtl(int(b.probe), unix.EPOLL_CTL_ADD, int(fd), &ev); err {
+	case nil:
+		unix.EpollCtl(int(b.probe), unix.EPOLL_CTL_DEL, int(fd), nil)
+		return true, nil
+	case unix.EPERM:
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// leastLoadedLocked returns the shard with the fewest fds, starting the
+// search at a rotating shard so that ties spread. b.mu is held.
+func (b *Bridge) leastLoadedLocked() *shard {
 	best := b.shards[0]
 	bestN := -1
 	start := int(b.next.Add(1))
@@ -140,20 +251,21 @@ func (b *Bridge) attach(h *hostFile) error {
 			best, bestN = s, n
 		}
 	}
-	h.shard = best
-	h.slot = best.add(h)
-	b.live.Add(1)
-	return nil
+	return best
 }
 
-// detach removes h from its shard; when it returns, the poller no longer
-// has h's fd number in its ppoll set.
+// detach removes h from its poller; when it returns, no poller has h's
+// fd number in its ppoll set or host epoll.
 //
 // everFast (h.everFast, read under h.mu after closed was set) says that h
 // went through the re-arm poller: detach then also waits for a round of
 // it, since it may still watch the number.
 func (b *Bridge) detach(h *hostFile, everFast bool) {
-	if h.shard != nil {
+	switch {
+	case !h.pollable:
+	case b.edge != nil:
+		b.edge.remove(h)
+	case h.shard != nil:
 		h.shard.remove(h.slot)
 	}
 	if everFast && b.fast != nil {
@@ -374,6 +486,10 @@ func (s *shard) remove(slot int32) {
 // poller a round, that is a ppoll of all its watched fds. Sync returns at
 // once after Close.
 func (b *Bridge) Sync() {
+	if b.edge != nil {
+		b.edge.sync()
+		return
+	}
 	var stack [8]uint64
 	want := stack[:0]
 	if len(b.all) > len(stack) {
@@ -413,51 +529,16 @@ func (s *shard) wakeLocked() {
 	rawWrite(s.evfd, one[:])
 }
 
+// run is the poller: rounds of ppoll over the watched fds, each preceded
+// by the changes queued since the last one.
 func (s *shard) run() {
 	defer s.b.wg.Done()
 	scanned := false
 	for {
-		s.mu.Lock()
-		if s.stopped {
-			s.running = false
-			s.cond.Broadcast()
-			s.mu.Unlock()
+		n, timeout, ok := s.startRound(scanned)
+		if !ok {
 			return
 		}
-		for _, slot := range s.dirty {
-			s.isDirty[slot] = false
-			i := int(slot) + 1
-			for len(s.pfds) <= i {
-				s.pfds = append(s.pfds, unix.PollFd{Fd: -1})
-				s.pfiles = append(s.pfiles, nil)
-			}
-			s.pfds[i] = s.want[slot]
-			s.pfiles[i] = s.files[slot]
-			s.applied[slot] = s.want[slot]
-			if s.fast != nil && s.fslot[slot] >= 0 {
-				// This round watches what the fast shard did.
-				s.fast.drop(s.fslot[slot])
-				s.fslot[slot] = -1
-			}
-		}
-		s.dirty = s.dirty[:0]
-		s.wakeOn = false
-		s.gen++
-		// The round that just ended (if its ppoll succeeded) served the
-		// Sync requests made before it started; this one serves those
-		// made since, without blocking.
-		if scanned {
-			s.syncDone = s.syncPend
-		}
-		s.syncPend = s.syncReq
-		var timeout *unix.Timespec
-		if s.syncPend != s.syncDone {
-			timeout = &s.zero
-		}
-		s.cond.Broadcast()
-		n := len(s.pfds)
-		s.mu.Unlock()
-
 		s.rounds.Add(1)
 		// A blocking system call: the thread gives up its P while it
 		// sleeps, so a blocked poller costs an OS thread, not a P.
@@ -474,24 +555,81 @@ func (s *shard) run() {
 			}
 			continue
 		}
-		// ppoll returned how many entries have revents: the scan stops at
-		// the last one.
-		left := int(ready)
-		if s.pfds[0].Revents != 0 {
-			s.pfds[0].Revents = 0
-			rawRead(s.pfds[0].Fd, s.scratch[:])
-			left--
+		s.dispatch(n, int(ready))
+	}
+}
+
+// startRound prepares a round: it applies the queued changes to the ppoll
+// array, serves the Sync requests the last round (scanned: its ppoll
+// succeeded) completed, and returns the array's length and the ppoll
+// timeout (zero while Sync requests wait for a round, nil otherwise), or
+// false when the poller must exit.
+func (s *shard) startRound(scanned bool) (int, *unix.Timespec, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		s.running = false
+		s.cond.Broadcast()
+		return 0, nil, false
+	}
+	s.applyDirtyLocked()
+	s.wakeOn = false
+	s.gen++
+	// The round that just ended (if its ppoll succeeded) served the Sync
+	// requests made before it started; this one serves those made since,
+	// without blocking.
+	if scanned {
+		s.syncDone = s.syncPend
+	}
+	s.syncPend = s.syncReq
+	var timeout *unix.Timespec
+	if s.syncPend != s.syncDone {
+		timeout = &s.zero
+	}
+	s.cond.Broadcast()
+	return len(s.pfds), timeout, true
+}
+
+// applyDirtyLocked copies the changed slots into the poller's ppoll array.
+// s.mu is held.
+func (s *shard) applyDirtyLocked() {
+	for _, slot := range s.dirty {
+		s.isDirty[slot] = false
+		i := int(slot) + 1
+		for len(s.pfds) <= i {
+			s.pfds = append(s.pfds, unix.PollFd{Fd: -1})
+			s.pfiles = append(s.pfiles, nil)
 		}
-		for i := 1; i < n && left > 0; i++ {
-			r := s.pfds[i].Revents
-			if r == 0 {
-				continue
-			}
-			left--
-			s.pfds[i].Revents = 0
-			if h := s.pfiles[i]; h != nil {
-				h.polled(waiter.EventMask(uint16(r)))
-			}
+		s.pfds[i] = s.want[slot]
+		s.pfiles[i] = s.files[slot]
+		s.applied[slot] = s.want[slot]
+		if s.fast != nil && s.fslot[slot] >= 0 {
+			// This round watches what the fast shard did.
+			s.fast.drop(s.fslot[slot])
+			s.fslot[slot] = -1
+		}
+	}
+	s.dirty = s.dirty[:0]
+}
+
+// dispatch hands the revents of a round (ready entries of n) to their
+// files; the scan stops at the last entry ppoll reported.
+func (s *shard) dispatch(n, ready int) {
+	left := ready
+	if s.pfds[0].Revents != 0 {
+		s.pfds[0].Revents = 0
+		rawRead(s.pfds[0].Fd, s.scratch[:])
+		left--
+	}
+	for i := 1; i < n && left > 0; i++ {
+		r := s.pfds[i].Revents
+		if r == 0 {
+			continue
+		}
+		left--
+		s.pfds[i].Revents = 0
+		if h := s.pfiles[i]; h != nil {
+			h.polled(waiter.EventMask(uint16(r)))
 		}
 	}
 }

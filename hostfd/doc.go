@@ -5,14 +5,22 @@
 // # What the package owns
 //
 //   - Bridge: the imported host fds and the pollers (NewBridge, Import,
-//     Close). Import takes ownership of a host fd; the creation methods
+//     Close), with one of two notifiers (Options.Notifier): ppoll pollers
+//     (NotifyPpoll, the default) or an edge-triggered host epoll
+//     (NotifyEpoll); see "The bridge". Import takes ownership of a host
+//     fd; the creation methods
 //     (Pipe, Eventfd, SocketPair, Socket, Timerfd) make host files and
 //     import them, and have the shape of syscalls.FileCreator, so a
 //     Bridge can back a model kernel's creation system calls (the
 //     conformance suite's "hostfd" backend does exactly that).
+//   - Do (op.go): the embedder's own operation (accept4, recvmsg with
+//     control data, sendmsg, ioctl, ...) on the host fd of an imported
+//     file, with the fd held open and the bridge's arming kept right
+//     ("Embedder operations").
 //   - The fs.Impl of each kind of host fd: pipes, sockets (fs.Socket),
 //     eventfds, timerfds (fs.TimerFile, whose settime and gettime go to
-//     the host), and any other fd ppoll can watch. Pipes, sockets and the
+//     the host), any other fd Linux's epoll accepts, and the fds it
+//     refuses ("Pollability"). Pipes, sockets and the
 //     other fds are fs.SequenceIO: their reads and writes go through a
 //     staging buffer limited to the accessible part of the guest's buffer,
 //     so that a fault never loses a byte the host consumed (seqio.go says
@@ -33,7 +41,10 @@
 // only the first release gets to close. (The host sees the close only when
 // no other process holds a copy: a process that forks, os/exec included,
 // lends every fd to its children until they exec, close-on-exec or not, so
-// a peer may see HUP or ERR a moment late.) Import closes the fd itself when
+// a peer may see HUP or ERR a moment late.) While the embedder's
+// operations run on the fd (Do), the last reference going does not close
+// it: the last operation to end closes it (a file's lifecycle: open,
+// releasing, closed). Import closes the fd itself when
 // it fails, so the caller never closes an fd it passed to Import. Before
 // the close, the fd is taken out of its poller's ppoll set and the release
 // waits until the poller has dropped the number, so no system call of the
@@ -51,11 +62,25 @@
 // use raw system calls (unix.RawSyscall): no scheduler hooks, no
 // allocation.
 //
+// # Pollability
+//
+// A pipe, socket, eventfd or timerfd is pollable. An fd of any other kind
+// is asked to the host at import: epoll_ctl ADD on a probe epoll instance
+// of the bridge (then DEL). An fd Linux's epoll refuses with EPERM (no
+// poll operation: a regular file, a directory, a memfd, /dev/null,
+// /dev/zero, most /proc files) is imported without fs.Pollable, so the
+// model's epoll_ctl ADD refuses it with EPERM as Linux does; it has no
+// poller slot, and its reads and writes go to the host as for any kind.
+// An fd the host accepts (a tty, /proc/self/mounts, an epoll fd) is
+// pollable (KindOther).
+//
 // # The bridge: how host readiness reaches the model's queues
 //
 // A readiness query (Pollable.Readiness) is a zero-timeout ppoll of the fd.
-// Notifications come from two places (1. and 2.); 3. is what keeps the
-// pollers cheap:
+// Notifications come from two places (1. and 2.); 2. is one of two
+// notifiers (Options.Notifier). This section describes the default,
+// NotifyPpoll; "The edge mode" below describes NotifyEpoll. 3. is what
+// keeps the ppoll pollers cheap:
 //
 //  1. Operations the model performs itself notify synchronously, inside the
 //     call, with Linux's wakeup keys, as the host kernel wakes its own wait
@@ -96,8 +121,9 @@
 // fd would report it in a loop. Readiness is therefore split into groups
 // (IN|RDNORM, PRI|RDBAND, OUT|WRNORM|WRBAND, RDHUP, HUP|ERR, MSG), and a
 // group is reported once, then "disarmed" until its level is seen low
-// again. A group is re-armed when the bridge sees it low: a read (write)
-// that fails with EAGAIN re-arms IN (OUT); after a successful read (write)
+// again. A group is re-armed when the bridge sees it low: a read (write),
+// or an embedder operation through Do that consumes the group, that fails
+// with EAGAIN re-arms IN (OUT); after a successful read (write)
 // that left the group disarmed, a readiness query checks, if anyone waits;
 // and every Readiness call (epoll_ctl ADD, each harvest by epoll_wait, each
 // poll) re-arms the groups it finds low. The poller watches an fd for the
@@ -108,9 +134,38 @@
 // is about to report a group itself (1. above), the poller leaves that
 // group alone, so that no host change is reported twice.
 //
+// # The edge mode (NotifyEpoll)
+//
+// With Options.Notifier NotifyEpoll, 2. above is one goroutine blocked in
+// epoll_wait on a host epoll instance (edge.go), as gVisor's fdnotifier
+// does: every pollable fd is registered from import to release, edge-
+// triggered, for every event. Linux queues an edge-triggered item again on
+// every wakeup of the fd's wait queue (ep_poll_callback), so the host
+// reports each arrival, a second one while the fd is still readable
+// included. The bridge passes a host edge on to the file's queue:
+//
+//   - IN, PRI and MSG (arrivals: data, a connection, urgent data) on
+//     every host edge, even while high, as Linux wakes an edge-triggered
+//     entry on every arrival;
+//   - the other groups (space, hangup, error) when they rise after being
+//     seen low, with the arming of the ppoll mode (below);
+//   - except what the model reports itself (1. above): a group an
+//     operation in flight will report (busy) is left to it, and an edge
+//     the operation did not report is given when it ends (so none is
+//     lost); the host's wakeup for a change the model already reported
+//     (an "echo", harvested after the operation) reports only groups that
+//     were seen low since.
+//
+// No groups are disarmed from a poller set and nothing is re-armed in the
+// host epoll: the registration never changes, so the mode costs no
+// system call per event besides the epoll_wait that harvests it (and a
+// bridge has one poller thread, not Options.Shards+1). Sync makes the
+// poller run a round with a zero timeout. BenchmarkBridge measures both
+// modes in one run.
+//
 // # What an edge-triggered guest gets, and how it differs from Linux
 //
-// Guaranteed:
+// Guaranteed (both modes):
 //
 //   - No lost wakeup: whenever the level of a group rises after a guest
 //     observed it low (EAGAIN, or a readiness check during epoll_wait,
@@ -124,18 +179,53 @@
 //   - Each host change is reported at most once (no duplicate edges from
 //     the two sources).
 //
-// Approximated: a change made outside the model (a host peer, another
-// process, the host kernel) while the group is still high and nobody has
-// seen it low is invisible to a level-based ppoll: a second write by a
-// host peer into a socket the guest has not drained gives the guest no new
-// edge, where Linux would give one. The next edge comes once the guest
-// drains the data (and sees EAGAIN) or any readiness check finds the level
-// low. Host-side events are also delivered asynchronously (a poller
+// Approximated, NotifyPpoll: a change made outside the model (a host
+// peer, another process, the host kernel) while the group is still high
+// and nobody has seen it low is invisible to a level-based ppoll: a second
+// write by a host peer into a socket the guest has not drained, or a
+// second connection to a listener whose first is not accepted yet, gives
+// the guest no new edge, where Linux would give one. The next edge comes
+// once the guest drains the data (and sees EAGAIN, through a model read
+// or Do) or any readiness check finds the level low.
+//
+// Approximated, NotifyEpoll: every host wakeup of the fd while IN (PRI,
+// MSG) is high gives an IN (PRI, MSG) edge, also a wakeup Linux gives with
+// another key (write space while unread data waits): an extra edge, never
+// a missing one. An outside arrival whose host wakeup is harvested
+// together with the echo of a model operation on the same fd is one edge,
+// not two. OUT from outside (a host peer reading) gives an edge only when
+// the guest saw OUT low before (EAGAIN on write), which is what Linux
+// does for TCP (a write-space wakeup only after the queue was full) but
+// not for a unix socket (a wakeup whenever writable).
+//
+// Both modes: host-side events are delivered asynchronously (a poller
 // round-trip, microseconds) where Linux wakes inside the writer's system
 // call. Linux's per-skb wakeups (a large write queues several skbs, a read
-// that frees several wakes the writer several times) are one wakeup here;
-// this is visible only to EPOLLEXCLUSIVE walks. The conformance corpus
-// runs on the "hostfd" backend; see conformance/known-divergences.txt.
+// that frees several wakes the writer several times) are one wakeup here
+// for the model's own operations; this is visible only to EPOLLEXCLUSIVE
+// walks. The conformance corpus runs on the "hostfd" and "hostfd-epoll"
+// backends; see conformance/known-divergences.txt.
+//
+// # Embedder operations (Do)
+//
+// The model performs read and write (and readv, writev, shutdown); an
+// embedder's own operation on an imported fd (accept4 on a listener,
+// recvmsg with SCM_RIGHTS, sendmsg, an ioctl) goes through Do(f, consumes,
+// op), which calls op with the raw host fd. Do keeps what the model's own
+// operations keep:
+//
+//   - the fd is open for the whole of op (op may even race the release of
+//     f's last reference: the close waits for op, once);
+//   - for each group op consumes (IN for accept4 or recvmsg, OUT for
+//     sendmsg, PRI for MSG_OOB), EAGAIN from op re-arms it, as a model
+//     read or write seeing EAGAIN does; without Do, an embedder that
+//     accepts on the host fd itself until EAGAIN leaves IN disarmed, and
+//     with NotifyPpoll the next connection never reaches the queue;
+//   - a local peer (the other end of a pipe or socketpair made by the
+//     bridge) gets the wakeup a model read or write would give it, at once.
+//
+// op runs with no lock of the package held; it may call back into the
+// model (Readiness, even Do on another file).
 //
 // # Sync: delivering host events now
 //
@@ -146,8 +236,9 @@
 // system call). Bridge.Sync closes that gap for whoever needs it: when it
 // returns, every host event that happened before the call has been
 // delivered (each poller completed a fresh round). The hostfd conformance
-// backend calls it before every system call, which makes its results
-// independent of the load.
+// backends ("hostfd" with NotifyPpoll, "hostfd-epoll" with NotifyEpoll)
+// call it before every system call, which makes their results independent
+// of the load.
 //
 // # Blocking
 //
@@ -163,17 +254,21 @@
 //
 // # Lock order
 //
-//	hostFile.mu  >  shard.mu
-//	waiter.Queue locks are taken with neither held (notifications are sent
-//	after unlocking, package waiter's rule)
-//	Bridge.mu  >  shard.mu  (attach only)
-//	home shard.mu  >  fast shard.mu
+//	hostFile.mu  >  shard.mu  >  fast shard.mu  (re-arms, ppoll mode)
+//	Bridge.mu  >  shard.mu       (attach only)
+//	Bridge.mu  >  edgePoller.mu  (attach only)
 //	hostFile.rdMu  >  hostFile.mu  (message reads, seqio.go)
+//	waiter.Queue locks are taken with none of these held (notifications
+//	are sent after unlocking, package waiter's rule)
 //
-// A file's lock guards its arming state and its "closed" flag; a zero-
-// timeout ppoll of a local peer runs under the peer's lock, so that the
-// peer cannot be closed meanwhile. The poller takes shard.mu to apply
-// changes and never holds it across ppoll or while taking a file's lock
-// (Sync waits on shard.cond with only shard.mu held);
-// a release waits for the poller (shard.cond) with no file lock held.
+// A file's lock guards its arming state, its lifecycle (open, releasing,
+// closed) and its count of Do operations in flight; a zero-timeout ppoll
+// of a local peer runs under the peer's lock, so that the peer cannot be
+// closed meanwhile. The ppoll poller takes shard.mu to apply changes and
+// never holds it across ppoll or while taking a file's lock (Sync waits
+// on shard.cond with only shard.mu held); the edge poller looks a slot up
+// under edgePoller.mu and reports to the file after unlocking it, never
+// holding it across epoll_wait. A release (or the last Do, which closes
+// for it) waits for the pollers (shard.cond, edgePoller.mu) with no file
+// lock held. Do runs the embedder's op with no lock of the package held.
 package hostfd

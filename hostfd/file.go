@@ -101,8 +101,14 @@ type hostFile struct {
 	armed waiter.EventMask
 	// waiters counts EventRegister calls not yet undone. Guarded by mu.
 	waiters int
-	// closed is set by release. Guarded by mu.
-	closed bool
+	// life is where the file is between import and close (lifecycle).
+	// Guarded by mu.
+	life lifecycle
+	// ops counts the embedder's operations in flight (Do). Guarded by mu.
+	ops int
+	// pollable: Linux's epoll accepts the fd (epoll_ctl ADD does not say
+	// EPERM). A file that is not has no poller slot. Immutable.
+	pollable bool
 	// busy holds the groups that operations in flight (busyN of them)
 	// will report themselves: the poller leaves them alone meanwhile, so
 	// that one host event is never reported twice. Guarded by mu.
@@ -111,7 +117,32 @@ type hostFile struct {
 	// everFast: the fast shard has watched the fd (bridge.go). Set under
 	// mu and the home shard's mu; read under mu.
 	everFast bool
+
+	// Edge mode only (Options.Notifier NotifyEpoll, edge.go).
+	// echo holds the groups the model reported itself (end) whose host
+	// wakeup the edge poller has not harvested yet; missed holds the
+	// groups of host edges harvested while an operation had them busy.
+	// Guarded by mu.
+	echo, missed waiter.EventMask
+	// eslot is the file's slot in the edge poller. Immutable.
+	eslot int32
 }
+
+// lifecycle is where an imported fd is between Import and its close.
+type lifecycle uint8
+
+const (
+	// lifeOpen: the File holds references; the fd is open.
+	lifeOpen lifecycle = iota
+	// lifeReleasing: the last reference was dropped while embedder
+	// operations (Do) were running on the fd; the last of them to end
+	// closes it (as Linux keeps a file open until the system calls that
+	// hold it return).
+	lifeReleasing
+	// lifeClosed: released; the fd is closed, or being closed by the
+	// one call that moved the file here.
+	lifeClosed
+)
 
 // Errors of Import.
 var (
@@ -224,7 +255,7 @@ func (b *Bridge) newHost(fd int32, kind Kind, sockType int, fl uint32) (*hostFil
 	}
 	// Armed: the groups that are low now. Whoever starts waiting checks
 	// the level itself, so a group that is already high needs no report.
-	h := &hostFile{b: b, kind: kind, sockType: sockType, fd: fd}
+	h := &hostFile{b: b, kind: kind, sockType: sockType, fd: fd, pollable: kind != KindOther}
 	h.armed = gAll &^ groupsOf(poll0(fd))
 	h.hostFL.Store(fl & (unix.O_APPEND | unix.O_DIRECT))
 	if err := b.attach(h); err != nil {
@@ -237,19 +268,32 @@ func (b *Bridge) newHost(fd int32, kind Kind, sockType int, fl uint32) (*hostFil
 // file returns the File of h with status flags fl.
 func (h *hostFile) file(fl uint32) *fs.File { return fs.New(newImpl(h), fl) }
 
-// release closes the host fd, exactly once: the poller has stopped using
-// its number before close is called, and no later call can reach it.
+// release is the File's last reference going: it closes the host fd,
+// exactly once, after the poller has stopped using its number. While the
+// embedder's operations (Do) run on the fd, the close waits for the last
+// of them, which calls teardown itself.
 func (h *hostFile) release() {
 	h.mu.Lock()
-	if h.closed {
+	if h.life != lifeOpen {
 		h.mu.Unlock()
 		return
 	}
-	h.closed = true
-	fd := h.fd
+	if h.ops > 0 {
+		h.life = lifeReleasing
+		h.mu.Unlock()
+		return
+	}
+	h.life = lifeClosed
 	everFast := h.everFast
 	h.mu.Unlock()
+	h.teardown(everFast)
+}
 
+// teardown takes the fd out of its poller, closes it and gives the local
+// peer the wakeups Linux's close gives. Called once, by whoever moved the
+// file to lifeClosed; h.fd is still the open fd.
+func (h *hostFile) teardown(everFast bool) {
+	fd := h.fd
 	h.b.detach(h, everFast)
 	// Unread socket data is dropped by the close: Linux frees those skbs,
 	// and each one wakes its sender if it is writable.
@@ -313,16 +357,28 @@ func (h *hostFile) end(groups, key waiter.EventMask, mode int, all bool) {
 	if h.busyN == 0 {
 		h.busy = 0
 	}
-	notify := !h.closed && mode != endNone
+	notify := h.life == lifeOpen && mode != endNone
 	if notify && (mode == endVerify || mode == endArmed) {
 		notify = h.waiters > 0 && (mode != endArmed || h.armed&groups != 0) &&
 			poll0(h.fd)&groups != 0
 	}
-	if notify && h.armed&groups != 0 {
-		h.armed &^= groups
-		h.pushLocked()
+	if notify {
+		// The host's own wakeup for this change is an echo for the
+		// edge poller (edge.go).
+		h.echo |= groups
+		if h.armed&groups != 0 {
+			h.armed &^= groups
+			h.pushLocked()
+		}
+	}
+	var late waiter.EventMask
+	if h.busyN == 0 && h.missed != 0 {
+		late = h.lateLocked(groups, notify)
 	}
 	h.mu.Unlock()
+	if late != 0 {
+		h.queue.NotifyAll(late)
+	}
 	if !notify {
 		return
 	}
@@ -331,6 +387,24 @@ func (h *hostFile) end(groups, key waiter.EventMask, mode int, all bool) {
 	} else {
 		h.queue.Notify(key)
 	}
+}
+
+// lateLocked returns the host edges the edge poller harvested while
+// operations had their groups busy (h.missed) and that the operations did
+// not report (notified says whether they reported groups): those still
+// ready are reported now, so that no host edge is lost. h.mu is held.
+func (h *hostFile) lateLocked(groups waiter.EventMask, notified bool) waiter.EventMask {
+	left := h.missed
+	h.missed = 0
+	if notified {
+		left &^= groups
+	}
+	if left == 0 || h.life != lifeOpen {
+		return 0
+	}
+	late := poll0(h.fd) & left
+	h.armed &^= groupsOf(late)
+	return late
 }
 
 // event is begin and end at once, for a change already made.
@@ -351,7 +425,7 @@ func (h *hostFile) readiness() waiter.EventMask {
 func (h *hostFile) rearmLow(m waiter.EventMask) {
 	low := gAll &^ groupsOf(m)
 	h.mu.Lock()
-	if !h.closed && h.armed&low != low {
+	if h.life == lifeOpen && h.armed&low != low {
 		h.armed |= low
 		h.pushLocked()
 	}
@@ -390,7 +464,7 @@ func (h *hostFile) pushLocked() {
 // nobody waits or HUP/ERR was reported (ppoll would report them again at once,
 // and both are final states of pipes and sockets).
 func (h *hostFile) wantLocked() unix.PollFd {
-	if h.closed || h.waiters == 0 || h.armed&gHUpErr == 0 {
+	if h.life != lifeOpen || h.waiters == 0 || h.armed&gHUpErr == 0 {
 		return unix.PollFd{Fd: -1}
 	}
 	return unix.PollFd{Fd: h.fd, Events: int16(h.armed &^ gHUpErr)}
@@ -399,7 +473,7 @@ func (h *hostFile) wantLocked() unix.PollFd {
 // polled is the poller's report that ppoll found revents on h.
 func (h *hostFile) polled(revents waiter.EventMask) {
 	h.mu.Lock()
-	if h.closed {
+	if h.life != lifeOpen {
 		h.mu.Unlock()
 		return
 	}

@@ -13,23 +13,29 @@ import (
 // operation owes a local peer or the file itself.
 
 func newImpl(h *hostFile) fs.Impl {
+	if !h.pollable {
+		return &plainImpl{base{h}}
+	}
 	switch h.kind {
 	case KindPipe:
-		return &pipeImpl{common{h}}
+		return &pipeImpl{common{base{h}}}
 	case KindSocket:
-		return &socketImpl{common{h}}
+		return &socketImpl{common{base{h}}}
 	case KindEventfd:
-		return &eventfdImpl{common{h}}
+		return &eventfdImpl{common{base{h}}}
 	case KindTimerfd:
-		return &timerfdImpl{common{h}}
+		return &timerfdImpl{common{base{h}}}
 	}
-	return &otherImpl{common{h}}
+	return &otherImpl{common{base{h}}}
 }
 
-// common holds the methods every kind shares.
-type common struct{ h *hostFile }
+// base holds the methods every imported file has.
+type base struct{ h *hostFile }
 
-func (c common) Release(*fs.File) { c.h.release() }
+// common adds the poll operations (fs.Pollable) of every pollable kind.
+type common struct{ base }
+
+func (c base) Release(*fs.File) { c.h.release() }
 
 func (c common) Readiness(_ *fs.File, _ waiter.EventMask) waiter.EventMask {
 	return c.h.readiness()
@@ -41,7 +47,7 @@ func (c common) EventUnregister(_ *fs.File, e *waiter.Entry) { c.h.unregister(e)
 // CanDirectIO implements fs.DirectIO: the host decides (its
 // FMODE_CAN_ODIRECT), asked by setting O_DIRECT on the host fd and putting
 // the flags back; the next write applies what the File says.
-func (c common) CanDirectIO(*fs.File) bool {
+func (c base) CanDirectIO(*fs.File) bool {
 	cur := c.h.hostFL.Load()
 	if setFL(c.h.fd, unix.O_NONBLOCK|cur|unix.O_DIRECT) != 0 {
 		return false
@@ -51,8 +57,10 @@ func (c common) CanDirectIO(*fs.File) bool {
 }
 
 // host returns the bridge state (see File).
-func (c common) host() *hostFile { return c.h }
+func (c base) host() *hostFile { return c.h }
 
+// otherImpl is any other pollable fd (a tty, a FIFO opened read-write, a
+// listening TCP socket's sibling types the host polls).
 type otherImpl struct{ common }
 
 func (o otherImpl) Read(f *fs.File, dst []byte) (int, error) { return o.readv(f, dst, nil) }
@@ -276,4 +284,30 @@ func (t timerfdImpl) GetTime(*fs.File) (int64, int64) {
 		return 0, 0
 	}
 	return cur.Value.Nano(), cur.Interval.Nano()
+}
+
+// plainImpl is a host fd that Linux's epoll refuses (epoll_ctl ADD says
+// EPERM: a regular file, a directory, /dev/null): it is not fs.Pollable,
+// so the model's epoll_ctl refuses it with EPERM too, and it has no
+// poller slot. Reads and writes go to the host as for the other kinds.
+type plainImpl struct{ base }
+
+func (p plainImpl) Read(f *fs.File, dst []byte) (int, error) { return p.readv(f, dst, nil) }
+
+func (p plainImpl) Write(f *fs.File, src []byte) (int, error) { return p.writev(f, src, nil) }
+
+// ReadSeq implements fs.SequenceIO.
+func (p plainImpl) ReadSeq(f *fs.File, dst fs.IOSequence) (int, error) { return readSeq(p, f, dst) }
+
+// WriteSeq implements fs.SequenceIO.
+func (p plainImpl) WriteSeq(f *fs.File, src fs.IOSequence) (int, error) { return writeSeq(p, f, src) }
+
+func (p plainImpl) readv(_ *fs.File, dst []byte, vec [][]byte) (int, error) {
+	n, e := p.h.read(dst, vec)
+	return n, errOf(e)
+}
+
+func (p plainImpl) writev(f *fs.File, src []byte, vec [][]byte) (int, error) {
+	n, e := p.h.write(f, src, vec)
+	return n, errOf(e)
 }

@@ -3,6 +3,9 @@
 // syscall layer, except that every pipe, eventfd, socketpair, socket and
 // timerfd a script creates is a real host fd imported through package
 // hostfd (epoll itself, the fd table and regular files stay the model's).
+// The "hostfd-epoll" backend is the same with a bridge whose notifier is
+// hostfd.NotifyEpoll (an edge-triggered host epoll) instead of the
+// default ppoll pollers.
 //
 // Blank-import it to make the backend available:
 //

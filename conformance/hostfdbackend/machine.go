@@ -14,7 +14,7 @@ import (
 func init() {
 	conformance.Register(conformance.BackendSpec{
 		Name:       "hostfd",
-		NewMachine: func() (conformance.Machine, error) { return New() },
+		NewMachine: func() (conformance.Machine, error) { return NewWith(hostfd.NotifyPpoll) },
 		// A fresh child process per script, as for linux: a process
 		// that forks meanwhile (the linux backend's children, started
 		// from the runner's process) holds copies of every host fd
@@ -22,6 +22,12 @@ func init() {
 		// (a pipe's other end not seeing HUP or ERR yet).
 		Isolated: true,
 		Doc:      "the kernel model with every pipe, eventfd, socket and timerfd a real host fd (package hostfd), in a child process per script",
+	})
+	conformance.Register(conformance.BackendSpec{
+		Name:       "hostfd-epoll",
+		NewMachine: func() (conformance.Machine, error) { return NewWith(hostfd.NotifyEpoll) },
+		Isolated:   true, // as "hostfd"
+		Doc:        "the hostfd backend with a bridge that learns host readiness from an edge-triggered host epoll (hostfd.NotifyEpoll)",
 	})
 }
 
@@ -33,10 +39,13 @@ type Machine struct {
 	bridge *hostfd.Bridge
 }
 
-// New returns a machine with a fresh kernel, a bridge of its own and an
-// empty process.
-func New() (*Machine, error) {
-	b, err := hostfd.NewBridge(hostfd.Options{Shards: 1})
+// New returns a machine with a fresh kernel, a bridge of its own (the
+// default notifier, ppoll) and an empty process.
+func New() (*Machine, error) { return NewWith(hostfd.NotifyPpoll) }
+
+// NewWith is New with a bridge that uses notifier.
+func NewWith(notifier hostfd.Notifier) (*Machine, error) {
+	b, err := hostfd.NewBridge(hostfd.Options{Shards: 1, Notifier: notifier})
 	if err != nil {
 		return nil, err
 	}
