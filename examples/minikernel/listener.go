@@ -26,6 +26,7 @@ type Listener struct {
 	backlog int
 	pending []*fs.File // server ends, oldest first
 	closed  bool
+	tries   int // Accept calls, connection or not (tests count wakeups by it)
 
 	q waiter.Queue
 }
@@ -78,6 +79,7 @@ func (l *Listener) Connect() (*fs.File, error) {
 func (l *Listener) Accept() (*fs.File, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.tries++
 	if len(l.pending) == 0 {
 		return nil, unix.EAGAIN
 	}
