@@ -27,6 +27,7 @@ type Listener struct {
 	pending []*fs.File // server ends, oldest first
 	closed  bool
 	tries   int // Accept calls, connection or not (tests count wakeups by it)
+	entries int // entries on q (tests wait for blocked tasks by it)
 
 	q waiter.Queue
 }
@@ -127,5 +128,18 @@ func (l *Listener) Readiness(*fs.File, waiter.EventMask) waiter.EventMask {
 
 // EventRegister and EventUnregister implement fs.Pollable: the listener has
 // one queue, which epoll registrations and blocked accepts share.
-func (l *Listener) EventRegister(_ *fs.File, e *waiter.Entry)   { l.q.Register(e) }
-func (l *Listener) EventUnregister(_ *fs.File, e *waiter.Entry) { l.q.Unregister(e) }
+func (l *Listener) EventRegister(_ *fs.File, e *waiter.Entry) {
+	l.q.Register(e)
+	l.count(1)
+}
+
+func (l *Listener) EventUnregister(_ *fs.File, e *waiter.Entry) {
+	l.q.Unregister(e)
+	l.count(-1)
+}
+
+func (l *Listener) count(d int) {
+	l.mu.Lock()
+	l.entries += d
+	l.mu.Unlock()
+}
