@@ -24,10 +24,11 @@ const (
 	// change while the group is still high and unobserved gives no new
 	// edge.
 	NotifyPpoll Notifier = iota
-	// NotifyEpoll: one host epoll where every pollable fd is registered
+	// NotifyEpoll: host epolls where every pollable fd is registered
 	// edge-triggered, as gVisor's fdnotifier does. Every host wakeup of
-	// an fd (a second arrival while still readable included) is a new
-	// edge of the model's queue.
+	// an fd that Linux would give an edge-triggered entry (a second
+	// arrival while still readable included) is a new edge of the
+	// model's queue.
 	NotifyEpoll
 )
 
@@ -49,8 +50,8 @@ type Options struct {
 	// Shards is the number of ppoll pollers among which fds are placed:
 	// each is one goroutine that spends its time blocked in ppoll on an
 	// OS thread of its own. 0 means DefaultShards. A bridge has one more
-	// poller, for re-arms (doc.go). Unused with NotifyEpoll, whose one
-	// poller waits in epoll_wait.
+	// poller, for re-arms (doc.go). Unused with NotifyEpoll, whose two
+	// pollers wait in epoll_wait.
 	Shards int
 }
 
@@ -78,21 +79,22 @@ type Bridge struct {
 	probe int32
 }
 
-// NewBridge starts a bridge's pollers.
+// NewBridge starts a bridge's pollers, of the notifier opts names; an
+// unknown Notifier is a misuse (panic).
 func NewBridge(opts Options) (*Bridge, error) {
+	if opts.Notifier != NotifyPpoll && opts.Notifier != NotifyEpoll {
+		panic("hostfd.NewBridge: unknown Options.Notifier " + opts.Notifier.String())
+	}
 	b := &Bridge{fastCap: fastCap, probe: -1}
 	probe, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
 	b.probe = int32(probe)
-	switch opts.Notifier {
-	case NotifyPpoll:
-		err = b.startShards(opts.Shards)
-	case NotifyEpoll:
+	if opts.Notifier == NotifyEpoll {
 		b.edge, err = newEdgePoller(b)
-	default:
-		panic("hostfd.NewBridge: unknown Options.Notifier " + opts.Notifier.String())
+	} else {
+		err = b.startShards(opts.Shards)
 	}
 	if err != nil {
 		b.Close()

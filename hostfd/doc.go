@@ -47,9 +47,10 @@
 // releasing, closed). Import closes the fd itself when
 // it fails, so the caller never closes an fd it passed to Import. Before
 // the close, the fd is taken out of its poller's ppoll set and the release
-// waits until the poller has dropped the number, so no system call of the
-// package ever names a closed fd number (which another open may have
-// reused). Operations (read, write, readiness) may only be called by
+// waits until the poller has dropped the number (or, with NotifyEpoll, it
+// is deleted from the host epolls, and a report already harvested for it
+// is dropped by its slot's generation), so no system call of the package
+// ever names a closed fd number (which another open may have reused). Operations (read, write, readiness) may only be called by
 // holders of a File reference, as everywhere in the model; the poller and
 // a local peer's wakeups reach a file only under its lock, after checking
 // that it is open.
@@ -125,8 +126,9 @@
 // or an embedder operation through Do that consumes the group, that fails
 // with EAGAIN re-arms IN (OUT); after a successful read (write)
 // that left the group disarmed, a readiness query checks, if anyone waits;
-// and every Readiness call (epoll_ctl ADD, each harvest by epoll_wait, each
-// poll) re-arms the groups it finds low. The poller watches an fd for the
+// the first waiter's registration, when a group is disarmed, makes the
+// same query; and every Readiness call (epoll_ctl ADD, each harvest by
+// epoll_wait, each poll) re-arms the groups it finds low. The poller watches an fd for the
 // events of its armed groups only, and only while someone waits on it; an
 // fd whose HUP or ERR was reported leaves the ppoll set (ppoll reports
 // them whatever is asked, and both are final for pipes and sockets) until
@@ -136,32 +138,37 @@
 //
 // # The edge mode (NotifyEpoll)
 //
-// With Options.Notifier NotifyEpoll, 2. above is one goroutine blocked in
-// epoll_wait on a host epoll instance (edge.go), as gVisor's fdnotifier
-// does: every pollable fd is registered from import to release, edge-
-// triggered, for every event. Linux queues an edge-triggered item again on
-// every wakeup of the fd's wait queue (ep_poll_callback), so the host
-// reports each arrival, a second one while the fd is still readable
-// included. The bridge passes a host edge on to the file's queue:
+// With Options.Notifier NotifyEpoll, 2. above is two host epoll
+// instances, each watched by a goroutine blocked in epoll_wait (edge.go),
+// as gVisor's fdnotifier does: every pollable fd is registered in both
+// from import to release, edge-triggered, the arrival set for IN, PRI and
+// MSG, the space set for OUT and RDHUP. Linux queues an edge-triggered
+// item again on every wakeup of the fd's wait queue whose key it takes
+// (ep_poll_callback), so the host reports each arrival, a second one while
+// the fd is still readable included, and the set that reports it tells
+// the key: a write-space wakeup (key OUT) reaches only the space set, a
+// data wakeup only the arrival set, a wakeup with key 0 or HUP or ERR
+// both. The bridge passes a host edge on to the file's queue:
 //
-//   - IN, PRI and MSG (arrivals: data, a connection, urgent data) on
+//   - IN, PRI and MSG from the arrival set and OUT from the space set on
 //     every host edge, even while high, as Linux wakes an edge-triggered
-//     entry on every arrival;
-//   - the other groups (space, hangup, error) when they rise after being
-//     seen low, with the arming of the ppoll mode (below);
+//     entry on every wakeup whose key it takes;
+//   - RDHUP, HUP and ERR when they rise after being seen low, with the
+//     arming of the ppoll mode (below);
 //   - except what the model reports itself (1. above): a group an
 //     operation in flight will report (busy) is left to it, and an edge
 //     the operation did not report is given when it ends (so none is
 //     lost); the host's wakeup for a change the model already reported
-//     (an "echo", harvested after the operation) reports only groups that
-//     were seen low since.
+//     (an "echo", harvested after the operation) reports only groups seen
+//     low since. The report ADD queues for an fd already ready at import
+//     counts as an echo too.
 //
-// No groups are disarmed from a poller set and nothing is re-armed in the
-// host epoll: the registration never changes, so the mode costs no
-// system call per event besides the epoll_wait that harvests it (and a
-// bridge has one poller thread, not Options.Shards+1). Sync makes the
-// poller run a round with a zero timeout. BenchmarkBridge measures both
-// modes in one run.
+// The registration never changes, so the mode costs no system call per
+// event besides the epoll_wait that harvests it, and a bridge has two
+// poller threads whatever the number of fds (the ppoll mode has
+// Options.Shards+1, each scanning its fds on every round). Sync makes
+// each poller run a round with a zero timeout. BenchmarkBridge measures
+// both modes in one run.
 //
 // # What an edge-triggered guest gets, and how it differs from Linux
 //
@@ -188,15 +195,15 @@
 // once the guest drains the data (and sees EAGAIN, through a model read
 // or Do) or any readiness check finds the level low.
 //
-// Approximated, NotifyEpoll: every host wakeup of the fd while IN (PRI,
-// MSG) is high gives an IN (PRI, MSG) edge, also a wakeup Linux gives with
-// another key (write space while unread data waits): an extra edge, never
-// a missing one. An outside arrival whose host wakeup is harvested
-// together with the echo of a model operation on the same fd is one edge,
-// not two. OUT from outside (a host peer reading) gives an edge only when
-// the guest saw OUT low before (EAGAIN on write), which is what Linux
-// does for TCP (a write-space wakeup only after the queue was full) but
-// not for a unix socket (a wakeup whenever writable).
+// Approximated, NotifyEpoll: the key of a host wakeup is known to the
+// set (data or space), not exactly: a wakeup with key 0, HUP or ERR is an
+// IN edge (if IN is ready) and an OUT edge (if OUT is ready) as on Linux,
+// but the key passed to the model's queue is the set's ready bits, not
+// Linux's key, which matters only to EPOLLEXCLUSIVE walks. An outside
+// arrival whose host wakeup is harvested together with the echo of a
+// model operation on the same fd (or with the report ADD queued at
+// import) is one edge, not two: a missing "second arrival" edge, never a
+// lost wakeup (the guest that drains to EAGAIN gets the next one).
 //
 // Both modes: host-side events are delivered asynchronously (a poller
 // round-trip, microseconds) where Linux wakes inside the writer's system

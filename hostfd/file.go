@@ -49,8 +49,10 @@ const (
 // Kind is what an imported host fd is.
 type Kind int
 
-// The kinds of host fds the bridge knows. KindOther is any other fd that
-// ppoll can watch (a tty, a FIFO opened read-write, a regular file).
+// The kinds of host fds the bridge knows. KindOther is any other fd: a
+// pollable one if Linux's epoll accepts it (a tty, an epoll fd,
+// /proc/self/mounts), else a non-pollable one (a regular file, a
+// directory, /dev/null: no fs.Pollable, doc.go "Pollability").
 const (
 	KindOther Kind = iota
 	KindPipe
@@ -119,8 +121,8 @@ type hostFile struct {
 	everFast bool
 
 	// Edge mode only (Options.Notifier NotifyEpoll, edge.go).
-	// echo holds the groups the model reported itself (end) whose host
-	// wakeup the edge poller has not harvested yet; missed holds the
+	// echo holds the gEvery groups the model reported itself (end) whose
+	// host wakeup the edge poller has not harvested yet; missed holds the
 	// groups of host edges harvested while an operation had them busy.
 	// Guarded by mu.
 	echo, missed waiter.EventMask
@@ -365,7 +367,7 @@ func (h *hostFile) end(groups, key waiter.EventMask, mode int, all bool) {
 	if notify {
 		// The host's own wakeup for this change is an echo for the
 		// edge poller (edge.go).
-		h.echo |= groups
+		h.echo |= groups & gEvery
 		if h.armed&groups != 0 {
 			h.armed &^= groups
 			h.pushLocked()
@@ -376,8 +378,10 @@ func (h *hostFile) end(groups, key waiter.EventMask, mode int, all bool) {
 		late = h.lateLocked(groups, notify)
 	}
 	h.mu.Unlock()
-	if late != 0 {
+	if late&gHUpErr != 0 {
 		h.queue.NotifyAll(late)
+	} else if late != 0 {
+		h.queue.Notify(late)
 	}
 	if !notify {
 		return
@@ -433,12 +437,14 @@ func (h *hostFile) rearmLow(m waiter.EventMask) {
 }
 
 // afterOp keeps the arming right after the owner's read (g = gIn) or write
-// (g = gOut): an EAGAIN proves the level low, so the group is armed; after
-// a success the level is unknown, and a disarmed group is checked with a
+// (g = gOut), or an embedder's operation (Do): an EAGAIN proves the level
+// low, so the group is armed, waiters or not (a waiter that registers
+// later is then served by the poller as soon as the level rises); after a
+// success the level is unknown, and a disarmed group is checked with a
 // readiness query when someone waits.
 func (h *hostFile) afterOp(g waiter.EventMask, e unix.Errno) {
 	h.mu.Lock()
-	if h.armed&g == g || h.waiters == 0 {
+	if h.armed&g == g {
 		h.mu.Unlock()
 		return
 	}
@@ -448,8 +454,11 @@ func (h *hostFile) afterOp(g waiter.EventMask, e unix.Errno) {
 		h.mu.Unlock()
 		return
 	}
+	waiting := h.waiters > 0
 	h.mu.Unlock()
-	h.readiness()
+	if waiting {
+		h.readiness()
+	}
 }
 
 // pushLocked tells the poller what h now needs. h.mu must be held.
@@ -498,14 +507,24 @@ func (h *hostFile) polled(revents waiter.EventMask) {
 	}
 }
 
+// register hooks e on the file's queue. The first waiter makes the poller
+// watch the fd; when a group is disarmed then (reported, and not seen low
+// since, because nobody waited), a readiness query re-arms the groups that
+// are low now, so that a waiter is woken by the next rise even if it did
+// not check the level itself.
 func (h *hostFile) register(e *waiter.Entry) {
 	h.queue.Register(e)
 	h.mu.Lock()
 	h.waiters++
+	check := false
 	if h.waiters == 1 {
 		h.pushLocked()
+		check = h.armed != gAll
 	}
 	h.mu.Unlock()
+	if check {
+		h.readiness()
+	}
 }
 
 func (h *hostFile) unregister(e *waiter.Entry) {

@@ -59,8 +59,8 @@ func (c base) CanDirectIO(*fs.File) bool {
 // host returns the bridge state (see File).
 func (c base) host() *hostFile { return c.h }
 
-// otherImpl is any other pollable fd (a tty, a FIFO opened read-write, a
-// listening TCP socket's sibling types the host polls).
+// otherImpl is a pollable fd of no kind the bridge knows (a tty, an epoll
+// fd, /proc/self/mounts).
 type otherImpl struct{ common }
 
 func (o otherImpl) Read(f *fs.File, dst []byte) (int, error) { return o.readv(f, dst, nil) }

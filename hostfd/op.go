@@ -32,11 +32,14 @@ import (
 //   - waiter.EventPri for recv with MSG_OOB;
 //   - 0 for one that changes no readiness (a query ioctl, getsockopt).
 //
-// After op, for each named group, an error that is EAGAIN re-arms the
-// group, exactly as a model read or write that sees EAGAIN does, so that
-// the next rise reaches f's queue (an edge-triggered guest that accepts
-// until EAGAIN through Do gets the next connection's edge); any other
-// result, with someone waiting, checks the level with a readiness query.
+// After op, for each named group, an error that is (or wraps) EAGAIN
+// re-arms the group, exactly as a model read or write that sees EAGAIN
+// does, so that the next rise reaches f's queue (an edge-triggered guest
+// that accepts until EAGAIN through Do gets the next connection's edge);
+// any other result, with someone waiting, checks the level with a
+// readiness query. Changes op makes to groups it does not name (an
+// eventfd read raising OUT) reach the queue as host changes do, through
+// the poller.
 // When f is one end of a pipe or socketpair this package created, op's
 // effect on the other end is reported to that end's queue when it ends,
 // as the model's read (IN) and write (OUT) report theirs.
@@ -111,10 +114,14 @@ func (h *hostFile) endPeer(groups waiter.EventMask, ok bool) {
 	}
 }
 
-// errnoOf returns the errno in err, or 0.
+// errnoOf returns the errno in err (err itself, without allocating, or
+// one it wraps), or 0.
 func errnoOf(err error) unix.Errno {
-	if err == nil {
+	switch e := err.(type) {
+	case nil:
 		return 0
+	case unix.Errno:
+		return e
 	}
 	var e unix.Errno
 	if errors.As(err, &e) {

@@ -2,12 +2,14 @@ package hostfd
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -226,7 +228,11 @@ func TestDoRearmsOnEAGAIN(t *testing.T) {
 		if n := events(ep, long); n != 1 {
 			t.Fatalf("write %d: %d events", i, n)
 		}
-		if err := Do(f, waiter.ReadableEvents, readAll); err != unix.EAGAIN {
+		op := readAll
+		if i == 1 { // an error that wraps EAGAIN re-arms too
+			op = func(fd int) error { return fmt.Errorf("reading: %w", readAll(fd)) }
+		}
+		if err := Do(f, waiter.ReadableEvents, op); !errors.Is(err, unix.EAGAIN) {
 			t.Fatalf("Do: %v", err)
 		}
 	}
@@ -347,5 +353,145 @@ func TestDoWakesLocalPeer(t *testing.T) {
 	}
 	if y.Readiness(waiter.EventIn)&waiter.EventIn == 0 {
 		t.Fatal("peer not readable")
+	}
+}
+
+// TestEdgeModeKeys: with NotifyEpoll a host wakeup is an edge for an
+// edge-triggered entry exactly when Linux's key for it is: an outside peer
+// reading what the guest wrote (a write-space wakeup) is an OUT edge and
+// not an IN edge, even while unread data waits; an arrival is an IN edge
+// and not an OUT one, a second arrival included. Linux, asked on a native
+// epoll with the same steps, is the reference. NotifyPpoll gives the edges
+// of changes seen low before only (doc.go).
+func TestEdgeModeKeys(t *testing.T) {
+	// The steps: the peer writes, the guest writes, the peer reads, the
+	// peer writes again; the edges harvested after each.
+	type edges [4]int
+	steps := func(write func([]byte), harvest func(time.Duration) int, peer int, expect edges) edges {
+		var got edges
+		wait := func(i int) time.Duration {
+			if expect[i] == 0 {
+				return quiet
+			}
+			return long
+		}
+		harvest(quiet) // what ADD found ready
+		unix.Write(peer, []byte("x"))
+		got[0] = harvest(wait(0))
+		write([]byte("y"))
+		got[1] = harvest(wait(1))
+		unix.Read(peer, make([]byte, 8))
+		got[2] = harvest(wait(2))
+		unix.Write(peer, []byte("z"))
+		got[3] = harvest(wait(3))
+		return got
+	}
+	hostPair := func() (int, int) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fds[0], fds[1]
+	}
+	for _, c := range []struct {
+		name     string
+		interest waiter.EventMask
+		linux    edges // what Linux gives, checked first
+		ppoll    edges // what NotifyPpoll gives
+	}{
+		{"in", waiter.EventIn, edges{1, 0, 0, 1}, edges{1, 0, 0, 0}},
+		{"out", waiter.EventOut, edges{0, 0, 1, 0}, edges{0, 0, 0, 0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, peer := hostPair()
+			ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, a, &unix.EpollEvent{Events: uint32(c.interest) | unix.EPOLLET})
+			evs := make([]unix.EpollEvent, 4)
+			linux := steps(func(b []byte) { unix.Write(a, b) }, func(d time.Duration) int {
+				n, _ := unix.EpollWait(ep, evs, int(d/time.Millisecond))
+				return n
+			}, peer, c.linux)
+			unix.Close(ep)
+			unix.Close(a)
+			unix.Close(peer)
+			if linux != c.linux {
+				t.Fatalf("Linux gives %v, the test expects %v", linux, c.linux)
+			}
+			for _, mode := range notifiers {
+				t.Run("mode="+mode.String(), func(t *testing.T) {
+					b := newBridgeMode(t, mode)
+					a, peer := hostPair()
+					t.Cleanup(func() { unix.Close(peer) })
+					f, err := b.Import(a, ImportOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.DecRef()
+					mep := epollOn(t, f, c.interest|waiter.EventET)
+					want := linux
+					if mode == NotifyPpoll {
+						want = c.ppoll
+					}
+					got := steps(func(p []byte) { f.Write(p) }, func(d time.Duration) int { return events(mep, d) }, peer, want)
+					if got != want {
+						t.Fatalf("edges %v, want %v (Linux %v)", got, want, linux)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestNewBridgeUnknownNotifier: a Notifier that is neither mode is a
+// misuse, and the panic names it.
+func TestNewBridgeUnknownNotifier(t *testing.T) {
+	defer func() {
+		if s, _ := recover().(string); !strings.Contains(s, "unknown Options.Notifier Notifier(7)") {
+			t.Fatalf("panic %q", s)
+		}
+	}()
+	NewBridge(Options{Notifier: 7})
+}
+
+// TestDoEAGAINThenRegister: reads through Do that drain the fd while
+// nobody waits (the EAGAIN proves the level low) leave the bridge armed
+// for a waiter that registers after them (try, then wait), and a waiter
+// that registers without checking the level is woken by the next host
+// change, in both modes.
+func TestDoEAGAINThenRegister(t *testing.T) {
+	for _, mode := range notifiers {
+		t.Run("mode="+mode.String(), func(t *testing.T) {
+			b := newBridgeMode(t, mode)
+			f, w := importedPipe(t, b)
+			defer f.DecRef()
+			buf := make([]byte, 8)
+			recv := func(fd int) error { _, err := unix.Read(fd, buf); return err }
+			for i := 0; i < 3; i++ {
+				// A host write reported to a waiter disarms IN ...
+				ent := register(f)
+				unix.Write(w, []byte("x"))
+				if !ent.woken(long) {
+					t.Fatalf("round %d: no wakeup for the first write", i)
+				}
+				f.EventUnregister(&ent.e)
+				// ... which the reads prove low again, with nobody waiting.
+				if err := Do(f, waiter.ReadableEvents, recv); err != nil {
+					t.Fatal(err)
+				}
+				if err := Do(f, waiter.ReadableEvents, recv); err != unix.EAGAIN {
+					t.Fatalf("second read: %v", err)
+				}
+				ent = register(f)
+				unix.Write(w, []byte("y"))
+				if !ent.woken(long) {
+					t.Fatalf("round %d: the waiter that registered after the EAGAIN was not woken", i)
+				}
+				f.EventUnregister(&ent.e)
+				Do(f, waiter.ReadableEvents, recv)
+			}
+		})
 	}
 }
