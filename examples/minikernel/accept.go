@@ -2,6 +2,7 @@ package minikernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -131,8 +132,8 @@ func (k *Kernel) hostTaker(f *fs.File) taker {
 			return nil, nil, err.(unix.Errno)
 		}
 		conn, err := k.bridge.Import(connFD, hostfd.ImportOptions{Flags: unix.O_RDWR | nonblock})
-		if err != nil {
-			return nil, nil, err.(unix.Errno)
+		if err != nil { // the connection is lost (Import closed its fd)
+			return nil, nil, importErrno(err)
 		}
 		peer := unsafe.Slice((*byte)(unsafe.Pointer(&sa)), min(salen, unix.SizeofSockaddrAny))
 		return conn, append([]byte(nil), peer...), 0
@@ -164,4 +165,15 @@ func copyAddress(m syscalls.Memory, addr, lenAddr uint64, sa []byte) unix.Errno 
 		return unix.EFAULT
 	}
 	return 0
+}
+
+// importErrno is the errno of a failed import of an accepted host fd: the
+// host's errno, or ENOMEM for the bridge's own errors (it was closed), as
+// Linux fails accept when it cannot make the new file (sock_alloc_file).
+func importErrno(err error) unix.Errno {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.ENOMEM
 }
