@@ -208,3 +208,28 @@ func TestHostAcceptBlocking(t *testing.T) {
 		})
 	}
 }
+
+// TestImportListenerNames: a name is given once; a second listener under
+// it is refused, and its fd closed (the bridge holds no more fds than
+// before).
+func TestImportListenerNames(t *testing.T) {
+	k := newTestKernel(t, Options{})
+	g := newGuest(t, k.Sys, nil)
+	hostListener(t, k, g)
+	live := k.Bridge().Live()
+	for _, name := range []string{"tcp", ""} {
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.ImportListener(name, s); err == nil {
+			t.Errorf("ImportListener(%q) succeeded", name)
+		}
+		if _, err := unix.FcntlInt(uintptr(s), unix.F_GETFD, 0); err != unix.EBADF {
+			t.Errorf("ImportListener(%q) left fd %d open (%v)", name, s, err)
+		}
+	}
+	if k.Bridge().Live() != live {
+		t.Errorf("%d live host fds, want %d", k.Bridge().Live(), live)
+	}
+}

@@ -91,12 +91,6 @@ func (k *Kernel) Bridge() *hostfd.Bridge { return k.bridge }
 // restored kernel is given the same listening socket again (re-donated,
 // as a supervisor hands a sandbox its sockets after a restore).
 func (k *Kernel) ImportListener(name string, hostFD int) (*fs.File, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, dup := k.donors[name]; dup || name == "" {
-		unix.Close(hostFD)
-		return nil, fmt.Errorf("minikernel: host listener name %q empty or in use", name)
-	}
 	copyFD, err := unix.FcntlInt(uintptr(hostFD), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		unix.Close(hostFD)
@@ -107,7 +101,17 @@ func (k *Kernel) ImportListener(name string, hostFD int) (*fs.File, error) {
 		unix.Close(copyFD)
 		return nil, err
 	}
-	k.donors[name] = copyFD
+	k.mu.Lock()
+	_, taken := k.donors[name]
+	if !taken && name != "" {
+		k.donors[name] = copyFD
+	}
+	k.mu.Unlock()
+	if taken || name == "" {
+		f.DecRef() // closes hostFD
+		unix.Close(copyFD)
+		return nil, fmt.Errorf("minikernel: host listener name %q empty or in use", name)
+	}
 	return f, nil
 }
 
