@@ -29,6 +29,9 @@
 //     saves its task's index and mask and is linked to the restored task
 //     in a deferred function. Both restore their readiness exactly
 //     (checkpoint.ReadinessExact). A host listener is saved by its name.
+//   - Example_epollAlone (a test file) shows the other integration level:
+//     a kernel with its own open-file type using kernel/epoll alone,
+//     through shadow fs.Files and its own epoll.Blocker.
 //
 // # Invariants
 //
