@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/guestpoll/guestpoll/kernel/epoll"
 	"github.com/guestpoll/guestpoll/kernel/fd"
 	"github.com/guestpoll/guestpoll/syscalls"
 )
@@ -221,4 +222,15 @@ func (l *Listener) tried() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.tries
+}
+
+// epollWaiting reports whether a thread is blocked in epoll_wait on ep.
+func (g *guest) epollWaiting(ep uintptr) bool {
+	f, err := g.t.FDTable().GetFile(int32(ep))
+	if err != nil {
+		g.tb.Fatal(err)
+	}
+	defer f.DecRef()
+	e, _ := epoll.FromFile(f)
+	return e.HasWaiters()
 }

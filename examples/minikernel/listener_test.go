@@ -200,12 +200,16 @@ func TestListenerEpollExclusive(t *testing.T) {
 	}
 	lfd, l := gs[0].listen(8, unix.O_NONBLOCK)
 	var done [3]<-chan result
+	var eps [3]uintptr
 	for i, g := range gs {
 		ep := g.epollCreate()
+		eps[i] = ep
 		g.mustCtl(ep, unix.EPOLL_CTL_ADD, lfd, epollIn|epollExcl, uint64(i))
 		done[i] = g.start(syscalls.AMD64EpollWait, ep, evOut, 4, ^uintptr(0))
 	}
-	settle() // all three asleep
+	for i, g := range gs {
+		waitFor(t, "a blocked epoll_wait", func() bool { return g.epollWaiting(eps[i]) })
+	}
 	for i := range gs {
 		connect(t, l)
 		if r := <-done[i]; r.e != 0 || r.r != 1 || gs[i].u32(evOut+4) != uint32(i) {
