@@ -13,7 +13,8 @@
 // them, Pollable (readiness and wait-queue registration). Reads and writes
 // never block here: they return EAGAIN, and the syscall layer waits on the
 // file's queue. Errors are unix.Errno values (wrapped ones are found with
-// errors.As); the syscall layer turns any other error into EINVAL.
+// errors.As); any other error is a misuse, on which the syscall layer
+// panics naming the file type (docs/embedding.md#errors).
 //
 // # Optional interfaces
 //
