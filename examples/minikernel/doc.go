@@ -53,5 +53,6 @@
 //
 // Listener.q is notified after Listener.mu is released (package waiter's
 // rule). Kernel.mu guards the donors' map; hostfd.Do runs with no lock of
-// this package held.
+// this package held. The guarded fields carry +checklocks annotations
+// (docs/locking.md).
 package minikernel

@@ -19,7 +19,8 @@ import (
 
 // description is the kernel's own open file description: a message queue.
 type description struct {
-	mu     sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	queued int
 	q      waiter.Queue // the kernel notifies it on every state change
 	shadow *fs.File     // one per description, for epoll; one reference

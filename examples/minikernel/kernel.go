@@ -38,7 +38,8 @@ type Kernel struct {
 	bridge *hostfd.Bridge
 	opts   Options
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	donors map[string]int // name -> the donor's copy of a host listener
 }
 
@@ -176,7 +177,7 @@ func (k *Kernel) Restore(data []byte) (*Kernel, *checkpoint.Restored, error) {
 	k.mu.Lock()
 	for name, fd := range k.donors {
 		if c, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
-			nk.donors[name] = c
+			nk.donors[name] = c // +checklocksignore: nk is not shared yet.
 		}
 	}
 	k.mu.Unlock()

@@ -22,11 +22,16 @@ import (
 // prepare_to_wait_exclusive), and so does an EPOLLEXCLUSIVE registration,
 // so one connection wakes one of them.
 type Listener struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// +checklocks:mu
 	backlog int
+	// +checklocks:mu
 	pending []*fs.File // server ends, oldest first
-	closed  bool
-	tries   int // Accept calls, connection or not (tests count wakeups by it)
+	// +checklocks:mu
+	closed bool
+	// +checklocks:mu
+	tries int // Accept calls, connection or not (tests count wakeups by it)
+	// +checklocks:mu
 	entries int // entries on q (tests wait for blocked tasks by it)
 
 	q waiter.Queue
