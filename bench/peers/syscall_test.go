@@ -139,7 +139,7 @@ func syscallRoundTrip(tb testing.TB) (roundTrip, stop func()) {
 	ep1, ep2 := x.epoll(), x.epoll()
 	x.ctl(ep1, unix.EPOLL_CTL_ADD, e1, unix.EPOLLIN, 1)
 	x.ctl(ep2, unix.EPOLL_CTL_ADD, e2, unix.EPOLLIN, 2)
-	forever := ^uintptr(0) // timeout -1
+	forever := ^uintptr(0)    // timeout -1
 	a := &syscallSide{t: x.t, // waits on e2, signals e1
 		wait:  [6]uintptr{ep2, waitOut, 8, forever},
 		read:  [6]uintptr{e2, readWord, 8},
