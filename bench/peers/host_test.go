@@ -10,7 +10,7 @@ import (
 
 // newHostSet returns a host epoll instance with n eventfd registrations
 // (data = index), the one at index ready holding 1 (ready < 0: none).
-func newHostSet(b *testing.B, n, ready int, events uint32) (epfd int, fds []int) {
+func newHostSet(b testing.TB, n, ready int, events uint32) (epfd int, fds []int) {
 	b.Helper()
 	if ok, limit := kerneltest.HostFDRoom(n + 1); !ok {
 		b.Skipf("needs %d fds; RLIMIT_NOFILE is %d", n+1, limit)
