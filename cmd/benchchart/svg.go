@@ -13,7 +13,7 @@ import (
 
 // Layout, in SVG user units (pixels).
 const (
-	width     = 760
+	width     = 920
 	labelW    = 270 // the labels' column
 	plotW     = 380 // the bars' column
 	barH      = 14
@@ -93,13 +93,13 @@ func (c *canvas) axis(s scale, top, bottom float64) {
 // targetsPanel draws one bar per target: the measured ratio, and a dashed
 // line at the target.
 func (c *canvas) targetsPanel(r *benchresults.Results) {
-	c.text(10, c.y+16, "start", "bold", "Issue 17's targets: measured ratio (bar), target (dashed line)")
+	c.text(10, c.y+16, "start", "bold", "Issue 17's targets: median ratio (bar), rounds' range (whisker), target (dashed line)")
 	c.y += 30
 	var values []float64
 	verdicts := make([]benchresults.Verdict, len(benchresults.Targets))
 	for i, t := range benchresults.Targets {
 		verdicts[i] = t.Eval(r)
-		values = append(values, verdicts[i].Ratio, t.Limit)
+		values = append(values, verdicts[i].RoundMax, t.Limit)
 	}
 	s := newScale(values...)
 	top := c.y
@@ -116,9 +116,14 @@ func (c *canvas) targetsPanel(r *benchresults.Results) {
 			}
 			c.rect(labelW, c.y, s.x(v.Ratio)-labelW, barH, colour, v.Status())
 			label = fmt.Sprintf("%.2fx (target %.2gx)", v.Ratio, t.Limit)
+			if rounds := v.Rounds(); rounds != "" {
+				// The spread of the rounds, as a whisker through the bar.
+				c.line(s.x(v.RoundMin), c.y+barH/2, s.x(v.RoundMax), c.y+barH/2, textColor, false)
+				label = fmt.Sprintf("%.2fx (target %.2gx; %s)", v.Ratio, t.Limit, rounds)
+			}
 		}
 		c.line(s.x(t.Limit), c.y-3, s.x(t.Limit), c.y+barH+3, textColor, true)
-		c.text(math.Max(s.x(v.Ratio), s.x(t.Limit))+6, c.y+barH-3, "start", "normal", label)
+		c.text(math.Max(s.x(v.RoundMax), s.x(t.Limit))+6, c.y+barH-3, "start", "normal", label)
 		c.y += barH + rowGap
 	}
 	c.y = bottom + 24

@@ -76,7 +76,12 @@ func (r peersRow) targetText(p *results) (target, status string) {
 			text += allocLimit(t.MaxAllocs)
 		}
 		ts = append(ts, text)
-		ss = append(ss, t.Eval(p).Status())
+		v := t.Eval(p)
+		status := v.Status()
+		if rounds := v.Rounds(); rounds != "" {
+			status += " (" + rounds + ")"
+		}
+		ss = append(ss, status)
 	}
 	if r.check != nil {
 		ts = append(ts, r.note)
@@ -188,5 +193,5 @@ func allocLimit(n float64) string {
 	if n == 0 {
 		return ", 0 allocs"
 	}
-	return fmt.Sprintf(", ≤ %.0f allocs", n)
+	return fmt.Sprintf(", ≤ %.0f alloc", n)
 }

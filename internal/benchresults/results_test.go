@@ -61,6 +61,24 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+func TestRoundRatios(t *testing.T) {
+	out, err := Parse(strings.NewReader(sample + `BenchmarkHarvest/impl=gvisor/n=1-2  	100	 200.0 ns/op
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// model 40, 60, 45 over gvisor 100, 100, 200: rounds 0.40, 0.60, 0.225.
+	v := Targets[0].Eval(out.Peers)
+	if v.Ratio != 0.45 || v.RoundMin != 0.225 || v.RoundMax != 0.6 || v.Rounds() != "rounds 0.23-0.60x" {
+		t.Errorf("%+v %q", v, v.Rounds())
+	}
+	// Unpaired rounds (3 model, 2 gvisor samples): no range.
+	out, _ = Parse(strings.NewReader(sample))
+	if v := Targets[0].Eval(out.Peers); v.Rounds() != "" || v.RoundMin != v.Ratio {
+		t.Errorf("unpaired: %+v", v)
+	}
+}
+
 func TestSplitImpl(t *testing.T) {
 	key, impl := SplitImpl("BenchmarkWait/impl=host/n=1000")
 	if key != "Wait/n=1000" || impl != "host" {

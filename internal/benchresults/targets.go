@@ -27,6 +27,10 @@ var Targets = []Target{
 // Verdict is a Target judged against one run's medians.
 type Verdict struct {
 	Ratio  float64 // Impl / Ref
+	// RoundMin and RoundMax are the smallest and largest ratio of one
+	// round's samples (the i-th of Impl over the i-th of Ref), when both
+	// have the same number of samples, more than one; else both Ratio.
+	RoundMin, RoundMax float64
 	Allocs float64 // Impl's allocs/op (0 when not reported)
 	Data   bool    // both medians exist and Ref's is not zero
 	Met    bool
@@ -41,6 +45,10 @@ func (t Target) Eval(r *Results) Verdict {
 		return Verdict{Why: "no data"}
 	}
 	out := Verdict{Ratio: v / ref, Data: true, Met: true}
+	out.RoundMin, out.RoundMax = r.roundRatios(t.Key, t.Impl, t.Ref)
+	if out.RoundMin == 0 {
+		out.RoundMin, out.RoundMax = out.Ratio, out.Ratio
+	}
 	out.Allocs, _ = r.Get(t.Key, t.Impl, "allocs/op")
 	var why []string
 	if out.Ratio > t.Limit {
@@ -69,4 +77,35 @@ func (v Verdict) Status() string {
 		return "met"
 	}
 	return "MISSED: " + v.Why
+}
+
+// roundRatios returns the extremes of the per-round ratios of impl's ns/op
+// to ref's, or zeros when the rounds cannot be paired.
+func (p *Results) roundRatios(key, impl, ref string) (lo, hi float64) {
+	a, b := p.byKey[key][impl]["ns/op"], p.byKey[key][ref]["ns/op"]
+	if len(a) < 2 || len(a) != len(b) {
+		return 0, 0
+	}
+	for i := range a {
+		if b[i] == 0 {
+			return 0, 0
+		}
+		r := a[i] / b[i]
+		if i == 0 || r < lo {
+			lo = r
+		}
+		if i == 0 || r > hi {
+			hi = r
+		}
+	}
+	return lo, hi
+}
+
+// Rounds is the per-round range in words ("rounds 0.55-0.80x"), or ""
+// for a single round.
+func (v Verdict) Rounds() string {
+	if !v.Data || v.RoundMin == v.RoundMax {
+		return ""
+	}
+	return fmt.Sprintf("rounds %.2f-%.2fx", v.RoundMin, v.RoundMax)
 }
