@@ -26,15 +26,15 @@ var Targets = []Target{
 
 // Verdict is a Target judged against one run's medians.
 type Verdict struct {
-	Ratio  float64 // Impl / Ref
+	Ratio float64 // Impl / Ref
 	// RoundMin and RoundMax are the smallest and largest ratio of one
 	// round's samples (the i-th of Impl over the i-th of Ref), when both
 	// have the same number of samples, more than one; else both Ratio.
 	RoundMin, RoundMax float64
-	Allocs float64 // Impl's allocs/op (0 when not reported)
-	Data   bool    // both medians exist and Ref's is not zero
-	Met    bool
-	Why    string // how the target is missed, or "no data"
+	Allocs             float64 // Impl's allocs/op (0 when not reported)
+	Data               bool    // both medians exist and Ref's is not zero
+	Met                bool
+	Why                string // how the target is missed, or "no data"
 }
 
 // Eval judges t against r.
