@@ -109,86 +109,6 @@ type fdKey struct{ tid, fd int32 }
 
 type readyFD struct{ fd, users int }
 
-// thread is the box's state for one guest thread.
-type thread struct {
-	tid   int32
-	pidfd int
-
-	// Blocking waits run on the thread's worker goroutine with the
-	// thread's own server.
-	work   chan *call
-	srv    server
-	worker bool // the worker runs; guarded by mu
-
-	mu      sync.Mutex
-	current *call // the blocking wait in flight; guarded by mu
-	// cancelled: a wait of this thread was interrupted out of (a signal, a
-	// stop) and not answered, and the box has not yet seen how the guest
-	// left it (sigreturn.go); intr is where that wait was made. Guarded by
-	// mu.
-	cancelled bool
-	intr      callSite
-	replay    *replay  // guarded by mu
-	pending   *pending // guarded by mu
-}
-
-// pending is an epoll_create whose answer could not be delivered (the
-// thread was interrupted before the placeholder was installed): its
-// instance and placeholder are kept until the thread's rt_sigreturn, which
-// installs the placeholder and makes it the call's result, or the
-// thread's next call, which drops them (sigreturn.go).
-type pending struct {
-	site    callSite
-	inst    *instance
-	ph      int // the placeholder: a host fd of the box
-	cloexec bool
-}
-
-// callSite identifies a trapped call by its number, the address after its
-// syscall instruction and its arguments: what a restart of it repeats.
-type callSite struct {
-	nr   int32
-	ip   uint64
-	args [6]uint64
-}
-
-// leftCallLocked records that the thread was interrupted out of the wait
-// n (th.mu held).
-func (th *thread) leftCallLocked(n *notif) {
-	th.cancelled = true
-	th.intr = callSite{nr: n.nr, ip: n.ip, args: n.args}
-}
-
-// call is one wait being served, inline by the receiver or, when it must
-// block, by its thread's worker.
-type call struct {
-	n         notif
-	th        *thread
-	inst      *instance
-	start     time.Time
-	running   bool // guarded by thread.mu
-	cancelled bool // guarded by thread.mu
-	r         uintptr
-	e         unix.Errno
-	// answered: the harvest delivered the answer (server.commit);
-	// refused: it could not, and the events were put back. Both belong to
-	// the goroutine serving the call.
-	answered, refused bool
-}
-
-// replay remembers a side-effecting call whose answer could not be
-// delivered: if the kernel restarts it (a signal handler with SA_RESTART),
-// the same answer is given again instead of doing it twice.
-type replay struct {
-	nr   int32
-	ip   uint64
-	args [6]uint64
-	val  int64
-	err  unix.Errno
-}
-
-const killBit = 1 << (unix.SIGKILL - 1)
-
 // Start starts cmd (whose Path, Args, Env, Dir, standard files and
 // ExtraFiles are used) under a box. The current executable is re-run as
 // the shim (see RunShimIfRequested), which installs the seccomp filter,
@@ -397,26 +317,16 @@ func (b *Box) shutdown() {
 	threads := b.threadList()
 	b.wg.Wait() // receiver, poller, sweeper, refresher: no new calls after this
 	for _, th := range threads {
-		th.mu.Lock()
-		if c := th.current; c != nil {
-			c.cancelled = true
-			if c.running {
-				th.srv.task.Interrupt(int(unix.SIGKILL))
-			}
-		}
-		if th.worker {
-			th.worker = false
+		if th.calls.shutdown() {
 			close(th.work)
 		}
-		th.mu.Unlock()
 	}
 	b.workers.Wait()
 	for _, th := range threads {
 		if th.pidfd >= 0 {
 			rawClose(th.pidfd)
 		}
-		b.dropPending(th.pending)
-		th.pending = nil
+		b.dropPending(th.calls.takeLeftCreate())
 	}
 	for _, inst := range b.instanceList() {
 		b.kill(inst)

@@ -42,6 +42,16 @@
 //     drained since.
 //   - Guest memory (memory.go): process_vm_readv/writev, as the syscall
 //     layer's Memory.
+//   - Each guest thread's trapped calls (lifecycle.go, threadCalls): the
+//     phases of a wait (running, queued, served, answered, refused,
+//     abandoned) and the call a thread left unanswered (a wait, a ctl, a
+//     create) until its next call or its rt_sigreturn settles it.
+//
+// The serving code is split by concern: dispatch.go (the receiver's
+// handle), thread.go (guest threads, their pidfds and workers),
+// identity.go (the slot, instances behind guest fds), create.go, ctl.go,
+// wait.go, pollsync.go, sigreturn.go, and sweepers.go (the background
+// sweeper and doorbell refresher).
 //
 // # Identity: the slot
 //
@@ -122,9 +132,10 @@
 //	inside the harvest (server.commit) with pollMu held until the harvest
 //	ends; wakeups, the only model code run under pollMu, take ready-list
 //	locks, never a harvest lock
-//	thread.mu is a leaf apart from the task's signal lock (Interrupt); a
-//	wait's answer (server.commit) is sent with it held, so that the
-//	thread's record and the answer change together
+//	threadCalls.mu is a leaf apart from the worker task's signal lock
+//	(Interrupt, DiscardSignals); a wait's answer (server.commit) is sent
+//	with it held, so that the thread's record and the answer change
+//	together
 //	instance.bellMu and readyMu are leaves
 //
 // Model locks are never held while the box takes its own, except proxy.mu

@@ -60,9 +60,9 @@ const gapWindow = time.Second
 //     notification withdrawn by a signal: one the box received but could
 //     not continue (checkFrame), or one it never received, which leaves a
 //     gap in the notification ids (gapUntil);
-//   - the thread has an interrupted call the box has not settled, and the
-//     frame is that call's: the saved registers are rewritten to Linux's
-//     answer.
+//   - the thread left a call the box has not settled, and the frame is
+//     that call's: the saved registers are rewritten to Linux's answer
+//     (settleFrame).
 //
 // The call itself is always continued.
 func (b *Box) sigreturn(n *notif, start time.Time) {
@@ -81,118 +81,131 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 	b.mu.Lock()
 	th := b.threads[tid]
 	b.mu.Unlock()
-	var site callSite
-	var waitLeft bool
-	var rp *replay
-	var pc *pending
+	var left leftCall
 	if th != nil {
-		th.mu.Lock()
-		if c := th.current; c != nil {
-			// A handler ran: the thread left its blocking wait.
-			b.cancelLocked(th, c)
-			th.leftCallLocked(&c.n)
+		// A handler ran: the thread left its blocking wait.
+		var abandoned bool
+		if left, abandoned = th.calls.handlerRan(); abandoned {
+			b.stats[statCancelled].count.Add(1)
 		}
-		site, waitLeft = th.intr, th.cancelled
-		rp, pc = th.replay, th.pending
-		th.mu.Unlock()
 	}
 	// The frame is read only when something may need mending: reading it
 	// costs a /proc read, and most handlers interrupt nothing of the box's.
-	settle := waitLeft || rp != nil || pc != nil
+	settle := left.kind != leftNothing
 	if !settle && !b.checkFrame[tid] && !time.Now().Before(b.gapUntil) {
 		return
 	}
 	delete(b.checkFrame, tid)
-	sp, ok := syscallSP(int(tid))
+	f, ok := readFrame(b.listener, n)
 	if !ok {
 		return
 	}
-	mem := guestMem{pid: int(tid), listener: b.listener, id: n.id}
-	frame := sp - frameBelowSP
-	var reg [8]byte
-	if mem.CopyIn(frame+frameRAX, reg[:]) != nil {
-		return
-	}
-	rax := binary.LittleEndian.Uint64(reg[:])
-	if mem.CopyIn(frame+frameRIP, reg[:]) != nil {
-		return
-	}
-	rip := binary.LittleEndian.Uint64(reg[:])
-	if int64(rax) == -int64(unix.EINTR) && sigreturnInterrupted(&mem, rip) {
-		if rewriteFrame(&mem, frame, unix.SYS_RT_SIGRETURN, rip-syscallInsn) {
+	if int64(f.rax) == -int64(unix.EINTR) && sigreturnInterrupted(&f.mem, f.rip) {
+		if f.rewrite(unix.SYS_RT_SIGRETURN, f.rip-syscallInsn) {
 			b.stats[statSettled].count.Add(1)
 		}
 		return
 	}
-	if !settle {
-		return
+	if settle && b.settleFrame(th, n, &f, left) {
+		b.stats[statSettled].count.Add(1)
 	}
-	// The answer the interrupted call must give (for a pending create, the
-	// fd it is about to get).
-	answer := -int64(unix.EINTR)
-	switch {
-	case rp != nil:
-		site = callSite{nr: rp.nr, ip: rp.ip, args: rp.args}
-		answer = rp.val
-		if rp.err != 0 {
-			answer = -int64(rp.err)
-		}
-	case pc != nil:
-		site = pc.site
-	}
-	restart := rip == site.ip-syscallInsn && rax == uint64(site.nr)
-	eintr := rip == site.ip && int64(rax) == -int64(unix.EINTR)
-	if !restart && !eintr {
-		return // another handler's frame (nested signals): not this one
-	}
-	if pc != nil {
-		// Install the placeholder now, through this notification (the
-		// thread is still trapped), and make its number the result.
-		th.mu.Lock()
-		if th.pending != pc {
-			th.mu.Unlock()
-			return
-		}
-		th.pending = nil
-		th.mu.Unlock()
-		num, e := addfd(b.listener, n.id, pc.ph, pc.cloexec, 0)
-		rawClose(pc.ph)
-		if e != 0 {
-			b.kill(pc.inst)
-			if e == unix.ENOENT || e == unix.EINPROGRESS {
-				return // interrupted again: the create is left as it is
-			}
-			answer = -int64(e)
-		} else {
-			answer = int64(num)
-			b.mu.Lock()
-			b.idCache[fdKey{tid, int32(num)}] = pc.inst
-			b.mu.Unlock()
-		}
-	}
-	if (restart || rax != uint64(answer)) && !rewriteFrame(&mem, frame, answer, site.ip) {
-		return
-	}
-	th.mu.Lock()
-	if rp != nil && th.replay == rp {
-		th.replay = nil
-	}
-	if waitLeft && th.intr == site {
-		th.cancelled = false
-	}
-	th.mu.Unlock()
-	b.stats[statSettled].count.Add(1)
 }
 
-// rewriteFrame makes the frame at frame restore rax and rip as given.
-func rewriteFrame(mem *guestMem, frame uint64, rax int64, rip uint64) bool {
+// sigFrame is the saved state of a guest thread's signal frame that an
+// rt_sigreturn is about to restore.
+type sigFrame struct {
+	mem      guestMem // the thread's memory, checked against the notification
+	addr     uint64   // where the rt_sigframe starts
+	rax, rip uint64
+}
+
+// readFrame reads the frame the trapped rt_sigreturn n is about to
+// restore.
+func readFrame(listener int, n *notif) (sigFrame, bool) {
+	tid := int(n.pid)
+	sp, ok := syscallSP(tid)
+	if !ok {
+		return sigFrame{}, false
+	}
+	f := sigFrame{mem: guestMem{pid: tid, listener: listener, id: n.id}, addr: sp - frameBelowSP}
+	var reg [8]byte
+	if f.mem.CopyIn(f.addr+frameRAX, reg[:]) != nil {
+		return sigFrame{}, false
+	}
+	f.rax = binary.LittleEndian.Uint64(reg[:])
+	if f.mem.CopyIn(f.addr+frameRIP, reg[:]) != nil {
+		return sigFrame{}, false
+	}
+	f.rip = binary.LittleEndian.Uint64(reg[:])
+	return f, true
+}
+
+// rewrite makes the frame restore rax and rip as given.
+func (f *sigFrame) rewrite(rax int64, rip uint64) bool {
 	var reg [8]byte
 	binary.LittleEndian.PutUint64(reg[:], uint64(rax))
-	if mem.CopyOut(frame+frameRAX, reg[:]) != nil {
+	if f.mem.CopyOut(f.addr+frameRAX, reg[:]) != nil {
 		return false
 	}
 	binary.LittleEndian.PutUint64(reg[:], rip)
-	return mem.CopyOut(frame+frameRIP, reg[:]) == nil
+	return f.mem.CopyOut(f.addr+frameRIP, reg[:]) == nil
+}
+
+// settleFrame rewrites frame f, if it is that of the call left (saved
+// either for a restart or for EINTR), to Linux's answer to that call:
+// EINTR for a wait, the result the box applied for a ctl, and for a create,
+// the placeholder, installed now. It reports whether the call was settled.
+func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool {
+	site := left.site
+	restart := f.rip == site.ip-syscallInsn && f.rax == uint64(site.nr)
+	eintr := f.rip == site.ip && int64(f.rax) == -int64(unix.EINTR)
+	if !restart && !eintr {
+		return false // another handler's frame (nested signals): not this one
+	}
+	answer := -int64(unix.EINTR)
+	switch left.kind {
+	case leftCtl:
+		answer = left.val
+		if left.err != 0 {
+			answer = -int64(left.err)
+		}
+	case leftCreate:
+		var ok bool
+		if answer, ok = b.installLeftCreate(th, n, left); !ok {
+			return false
+		}
+	}
+	if (restart || f.rax != uint64(answer)) && !f.rewrite(answer, site.ip) {
+		return false
+	}
+	th.calls.settle(left)
+	return true
+}
+
+// installLeftCreate installs the placeholder of the create the thread
+// left, through the rt_sigreturn's own notification n (the thread is still
+// trapped), and returns the create's answer: the fd number, or the errno
+// of a failed install. False when there is nothing to settle any more (the
+// record changed, or the thread was interrupted again: the create is left
+// as it is).
+func (b *Box) installLeftCreate(th *thread, n *notif, left leftCall) (int64, bool) {
+	if !th.calls.takeCreate(left) {
+		return 0, false
+	}
+	pc := left.create
+	num, e := addfd(b.listener, n.id, pc.ph, pc.cloexec, 0)
+	rawClose(pc.ph)
+	if e != 0 {
+		b.kill(pc.inst)
+		if e == unix.ENOENT || e == unix.EINPROGRESS {
+			return 0, false
+		}
+		return -int64(e), true
+	}
+	b.mu.Lock()
+	b.idCache[fdKey{th.tid, int32(num)}] = pc.inst
+	b.mu.Unlock()
+	return int64(num), true
 }
 
 // sigreturnInterrupted reports whether a frame saved with rip and -EINTR

@@ -1,0 +1,70 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import "time"
+
+// sweeper notices blocking waits whose thread was interrupted out of the
+// call (a signal without SA_RESTART: the guest saw EINTR and went on), and
+// forgets instances and registrations whose guest files are gone.
+func (b *Box) sweeper() {
+	defer b.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	withdrawn := func(id uint64) bool { return !notifIDValid(b.listener, id) }
+	var rounds int
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-tick.C:
+		}
+		for _, th := range b.threadList() {
+			if th.calls.abandonIfWithdrawn(withdrawn) {
+				b.stats[statCancelled].count.Add(1)
+			}
+		}
+		if rounds++; rounds%50 == 0 {
+			b.collect()
+		}
+	}
+}
+
+// instanceList returns the live instances, for a walk without b.mu held.
+func (b *Box) instanceList() []*instance {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	insts := make([]*instance, 0, len(b.instances))
+	for inst := range b.instances {
+		insts = append(insts, inst)
+	}
+	return insts
+}
+
+// collect forgets instances whose placeholder the guest released.
+func (b *Box) collect() {
+	for _, inst := range b.instanceList() {
+		if inst.gone() {
+			b.kill(inst)
+		}
+	}
+}
+
+// bellRefresher updates doorbells after the model instances' wakeups.
+func (b *Box) bellRefresher() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.done:
+			return
+		case inst := <-b.bellQ:
+			inst.refreshBell(false)
+		case <-b.bellKick:
+			if b.bellAll.Swap(false) {
+				for _, inst := range b.instanceList() {
+					inst.refreshBell(false)
+				}
+			}
+		}
+	}
+}
