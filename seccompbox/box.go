@@ -356,7 +356,6 @@ func (b *Box) receiver() {
 	defer runtime.UnlockOSThread()
 	pfds := [2]unix.PollFd{{Fd: int32(b.listener), Events: unix.POLLIN}, {Fd: int32(b.stopRecv), Events: unix.POLLIN}}
 	var n notif
-	ts := unix.Timespec{Sec: 1}
 	lastReap := time.Now()
 	for {
 		if time.Since(lastReap) >= time.Second {
@@ -364,6 +363,9 @@ func (b *Box) receiver() {
 			lastReap = time.Now()
 		}
 		pfds[0].Revents, pfds[1].Revents = 0, 0
+		// ppoll writes the time left back into its timespec: a fresh one
+		// per call, or the box would spin once a timeout has used it up.
+		ts := unix.Timespec{Sec: 1}
 		_, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfds[0])), 2, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 		if e == unix.EINTR {
 			continue

@@ -356,6 +356,32 @@ func TestStoppedWaitEINTR(t *testing.T) {
 	}
 }
 
+// TestIdleBoxSleeps: while the guest sleeps, so does the box. The
+// receiver's ppoll once reused a timespec that the kernel writes the time
+// left back into: after the first idle second every ppoll returned at
+// once, and the box burnt a CPU for as long as the guest slept.
+func TestIdleBoxSleeps(t *testing.T) {
+	needGuest(t)
+	want, wantCode := runNative(t, "idle")
+	cpu := func() time.Duration {
+		var ru unix.Rusage
+		if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	before := cpu()
+	got, code, _ := runBoxed(t, Options{}, "idle")
+	used := cpu() - before
+	if got != want || code != wantCode {
+		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+	}
+	// The guest sleeps 2.2 s; the box's own work is a few milliseconds.
+	if used > 400*time.Millisecond {
+		t.Errorf("the box used %v of CPU while its guest slept 2.2 s", used)
+	}
+}
+
 // tgidOf returns the thread group of thread tid.
 func tgidOf(t *testing.T, tid uint32) int {
 	t.Helper()

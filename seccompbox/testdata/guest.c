@@ -520,6 +520,15 @@ static void stale(void) {
 	printf("stale: %d rounds out of order\n", bad);
 }
 
+// idle: a guest that sleeps (2.2 s) after making an epoll instance; the
+// box must sleep too (the test measures the supervisor's CPU time).
+static void idle(void) {
+	int ep = epoll_create1(0);
+	struct timespec t = {.tv_sec = 2, .tv_nsec = 200 * 1000 * 1000};
+	nanosleep(&t, NULL);
+	printf("slept, ep %d\n", ep >= 0);
+}
+
 static double now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -594,6 +603,8 @@ int main(int argc, char **argv) {
 		return atoi(argv[2]);
 	else if (!strcmp(s, "sleep"))
 		pause();
+	else if (!strcmp(s, "idle"))
+		idle();
 	else if (!strcmp(s, "stale"))
 		stale();
 	else if (!strcmp(s, "bench"))
