@@ -130,6 +130,7 @@ func TestScenariosMatchLinux(t *testing.T) {
 		"closing",    // registrations do not keep the guest's files open
 		"stale",      // a wakeup of a file drained since still queues its entry, in order (600 rounds)
 		"longjumped", // a handler leaves a blocked wait by siglongjmp; the next wait is a new call
+		"uring",      // a registration made as libuv makes it: through io_uring if io_uring_setup works
 	} {
 		t.Run(sc, func(t *testing.T) {
 			want, wantCode := runNative(t, sc)

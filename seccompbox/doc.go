@@ -13,7 +13,8 @@
 //     it locks its thread, sets NO_NEW_PRIVS, installs a cBPF filter with
 //     a new listener (kill for other arches and x32 numbers, user
 //     notification for the epoll calls and rt_sigreturn, and for poll,
-//     ppoll, select and pselect6 unless Options.NoPollSync), sends the
+//     ppoll, select and pselect6 unless Options.NoPollSync, ENOSYS for
+//     io_uring_setup, whose operations no filter sees), sends the
 //     listener over an inherited SEQPACKET socket and execs the guest. Its
 //     signals stay blocked from the filter to the exec, since a handled
 //     signal's rt_sigreturn would wait for a listener not yet sent.

@@ -53,7 +53,7 @@ func shimMain(v string) error {
 	if mode == "epoll+poll" {
 		nrs = append(nrs, pollNrs...)
 	}
-	prog := filterProgram(nrs)
+	prog := filterProgram(nrs, enosysNrs)
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	// Everything execve needs is prepared before the filter exists: from
 	// then on this thread makes only raw, untrapped calls (sendmsg, close,

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -529,6 +530,55 @@ static void idle(void) {
 	printf("slept, ep %d\n", ep >= 0);
 }
 
+// uringctl registers efd in ep through io_uring's EPOLL_CTL operation on
+// ring, as libuv does, and returns the operation's result (-errno).
+static int uringctl(int ring, struct io_uring_params *p, int ep, int efd, struct epoll_event *ev) {
+	size_t sqsz = p->sq_off.array + p->sq_entries * sizeof(unsigned);
+	size_t cqsz = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
+	if (sqsz < cqsz)
+		sqsz = cqsz; // one mapping holds both rings (IORING_FEAT_SINGLE_MMAP)
+	char *sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p->sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || sqes == MAP_FAILED || !(p->features & IORING_FEAT_SINGLE_MMAP))
+		return -ENOMEM;
+	unsigned *tail = (unsigned *)(sq + p->sq_off.tail), mask = *(unsigned *)(sq + p->sq_off.ring_mask);
+	unsigned t = *tail, i = t & mask;
+	memset(&sqes[i], 0, sizeof sqes[i]);
+	sqes[i].opcode = IORING_OP_EPOLL_CTL;
+	sqes[i].fd = ep;
+	sqes[i].off = efd;
+	sqes[i].addr = (uint64_t)(uintptr_t)ev;
+	sqes[i].len = EPOLL_CTL_ADD;
+	((unsigned *)(sq + p->sq_off.array))[i] = i;
+	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	unsigned head = *(unsigned *)(sq + p->cq_off.head), cmask = *(unsigned *)(sq + p->cq_off.ring_mask);
+	return ((struct io_uring_cqe *)(sq + p->cq_off.cqes))[head & cmask].res;
+}
+
+// uring: like libuv, register a file through io_uring when the kernel
+// offers it, through epoll_ctl otherwise; the wait must see the file
+// either way (under the box, io_uring_setup fails with ENOSYS: the box
+// cannot see io_uring's operations).
+static void uring(void) {
+	int efd = eventfd(1, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 7}, out[2];
+	struct io_uring_params p;
+	memset(&p, 0, sizeof p);
+	int ring = syscall(__NR_io_uring_setup, 4, &p), r;
+	if (ring >= 0)
+		r = uringctl(ring, &p, ep, efd, &ev);
+	else if (errno == ENOSYS)
+		r = epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) ? -errno : 0;
+	else
+		r = -errno; // libuv falls back only on ENOSYS
+	printf("add: %d\n", r);
+	show("wait", epoll_wait(ep, out, 2, 0), out);
+}
+
 static double now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -605,6 +655,8 @@ int main(int argc, char **argv) {
 		pause();
 	else if (!strcmp(s, "idle"))
 		idle();
+	else if (!strcmp(s, "uring"))
+		uring();
 	else if (!strcmp(s, "stale"))
 		stale();
 	else if (!strcmp(s, "bench"))
