@@ -35,6 +35,10 @@ type Options struct {
 	// beforeAnswer, for tests, runs just before the answer of a wait that
 	// harvested events, or of an epoll_ctl, is sent.
 	beforeAnswer func(b *Box, n *notif)
+	// beforeFrameWrite, for tests, runs when the box has decided to
+	// rewrite the signal frame of rt_sigreturn n, after it checked that n
+	// is still pending, before the registers are written.
+	beforeFrameWrite func(b *Box, n *notif)
 }
 
 // Box supervises one guest program: it serves the guest's trapped epoll

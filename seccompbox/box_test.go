@@ -342,6 +342,47 @@ func TestWithdrawnSigreturnRestarts(t *testing.T) {
 	}
 }
 
+// TestFrameRewriteIsAtomic: a signal that comes while the box rewrites
+// an rt_sigreturn's frame (the hook sends SIGUSR2 after the box checked
+// the notification and before it writes) must not leave the frame half
+// rewritten: rip on the syscall instruction with rax already -EINTR would
+// restart system call -4, which the filter kills (SIGSYS, exit 159).
+func TestFrameRewriteIsAtomic(t *testing.T) {
+	needGuest(t)
+	want, wantCode := runNative(t, "framerace")
+	var mu sync.Mutex
+	sent := 0
+	hook := func(b *Box, n *notif) {
+		mu.Lock()
+		defer mu.Unlock()
+		if sent++; sent > 1 {
+			return
+		}
+		if err := unix.Tgkill(tgidOf(t, n.pid), int(n.pid), unix.SIGUSR2); err != nil {
+			t.Errorf("tgkill: %v", err)
+			return
+		}
+		for end := time.Now().Add(5 * time.Second); notifIDValid(b.listener, n.id); time.Sleep(time.Millisecond) {
+			if time.Now().After(end) {
+				t.Errorf("the guest thread did not leave its rt_sigreturn")
+				return
+			}
+		}
+	}
+	got, code, b := runBoxed(t, Options{beforeFrameWrite: hook}, "framerace")
+	if got != want || code != wantCode {
+		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+	}
+	if sent < 1 {
+		t.Errorf("no frame was rewritten")
+	}
+	// The wait's frame, and the SIGUSR2 handler's (a restart of the
+	// interrupted rt_sigreturn).
+	if n := b.stats[statSettled].count.Load(); n != 2 {
+		t.Errorf("%d frames mended, want 2", n)
+	}
+}
+
 // TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
 // restarted by the kernel (no handler runs); Linux's epoll_wait returns
 // EINTR, and so must the box's answer to the restart.

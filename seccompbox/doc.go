@@ -120,7 +120,10 @@
 //   - The box keeps no reference on any guest file: only transient
 //     duplicates, closed before the notification is answered.
 //   - A notification is answered at most once; nothing is written to guest
-//     memory for an answered or withdrawn one.
+//     memory for an answered or withdrawn one (each write checks first).
+//   - A signal frame is rewritten in one write (rax to rip) after one
+//     check, so the guest restores either the kernel's frame or the box's,
+//     never half of each (sigFrame.rewrite says why that is atomic).
 //   - Wait stops every goroutine of the box and closes every fd it opened.
 //
 // # Lock order

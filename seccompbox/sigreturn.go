@@ -96,7 +96,7 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 		return
 	}
 	delete(b.checkFrame, tid)
-	f, ok := readFrame(b.listener, n)
+	f, ok := b.readFrame(n)
 	if !ok {
 		return
 	}
@@ -117,38 +117,64 @@ type sigFrame struct {
 	mem      guestMem // the thread's memory, checked against the notification
 	addr     uint64   // where the rt_sigframe starts
 	rax, rip uint64
+	// regs are the saved registers from rax to rip (rax, rcx, rsp, rip),
+	// as read: rewrite writes them back in one piece.
+	regs [frameRIP + 8 - frameRAX]byte
+	// beforeWrite is Options.beforeFrameWrite, with its notification.
+	beforeWrite func()
 }
 
 // readFrame reads the frame the trapped rt_sigreturn n is about to
 // restore.
-func readFrame(listener int, n *notif) (sigFrame, bool) {
+func (b *Box) readFrame(n *notif) (sigFrame, bool) {
 	tid := int(n.pid)
 	sp, ok := syscallSP(tid)
 	if !ok {
 		return sigFrame{}, false
 	}
-	f := sigFrame{mem: guestMem{pid: tid, listener: listener, id: n.id}, addr: sp - frameBelowSP}
-	var reg [8]byte
-	if f.mem.CopyIn(f.addr+frameRAX, reg[:]) != nil {
+	f := sigFrame{mem: guestMem{pid: tid, listener: b.listener, id: n.id}, addr: sp - frameBelowSP}
+	if h := b.opts.beforeFrameWrite; h != nil {
+		f.beforeWrite = func() { h(b, n) }
+	}
+	if f.mem.CopyIn(f.addr+frameRAX, f.regs[:]) != nil {
 		return sigFrame{}, false
 	}
-	f.rax = binary.LittleEndian.Uint64(reg[:])
-	if f.mem.CopyIn(f.addr+frameRIP, reg[:]) != nil {
-		return sigFrame{}, false
-	}
-	f.rip = binary.LittleEndian.Uint64(reg[:])
+	f.rax = binary.LittleEndian.Uint64(f.regs[0:])
+	f.rip = binary.LittleEndian.Uint64(f.regs[frameRIP-frameRAX:])
 	return f, true
 }
 
-// rewrite makes the frame restore rax and rip as given.
+// rewrite makes the frame restore rax and rip as given, unless the
+// rt_sigreturn was withdrawn (then the frame is left as the kernel saved
+// it).
+//
+// The two registers change together or not at all, whatever signal comes
+// meanwhile: one check that the notification is pending, then one
+// process_vm_writev of the contiguous range from rax to rip (the rcx and
+// rsp between them written back as read). A signal after the check
+// withdraws the notification but no longer stops the write. That is
+// atomic with respect to the guest because the only reader of the frame
+// is the kernel's restore in rt_sigreturn, which is trapped: the thread
+// either waits for this notification's answer, or, withdrawn by the
+// signal, runs the interrupting handler (whose frame lies below this one)
+// and comes back to a new trapped rt_sigreturn, which waits for the
+// receiver, busy here until the write has returned. Written in two
+// checked steps, a signal between them left rip on the syscall
+// instruction with rax already -EINTR: the restart ran system call -4,
+// which the filter kills (SIGSYS).
 func (f *sigFrame) rewrite(rax int64, rip uint64) bool {
-	var reg [8]byte
-	binary.LittleEndian.PutUint64(reg[:], uint64(rax))
-	if f.mem.CopyOut(f.addr+frameRAX, reg[:]) != nil {
+	regs := f.regs
+	binary.LittleEndian.PutUint64(regs[0:], uint64(rax))
+	binary.LittleEndian.PutUint64(regs[frameRIP-frameRAX:], rip)
+	if !notifIDValid(f.mem.listener, f.mem.id) {
 		return false
 	}
-	binary.LittleEndian.PutUint64(reg[:], rip)
-	return f.mem.CopyOut(f.addr+frameRIP, reg[:]) == nil
+	if f.beforeWrite != nil {
+		f.beforeWrite()
+	}
+	unchecked := f.mem
+	unchecked.id = 0
+	return unchecked.CopyOut(f.addr+frameRAX, regs[:]) == nil
 }
 
 // settleFrame rewrites frame f, if it is that of the call left (saved

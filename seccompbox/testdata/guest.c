@@ -200,6 +200,16 @@ static void signals(int restart) {
 	show("next wait", epoll_wait(ep, ev, 4, 1000), ev);
 }
 
+// framerace: signals with SA_RESTART, and a SIGUSR2 handler (without it)
+// for the signal the test sends while the box rewrites the SIGUSR1
+// handler's frame; natively no SIGUSR2 comes.
+static void on_usr2(int sig);
+static void framerace(void) {
+	struct sigaction sa = {.sa_handler = on_usr2};
+	sigaction(SIGUSR2, &sa, NULL);
+	signals(1);
+}
+
 static void *latewriter(void *a) {
 	int efd = *(int *)a;
 	sigset_t all;
@@ -623,6 +633,8 @@ int main(int argc, char **argv) {
 		signals(0);
 	else if (!strcmp(s, "signals-restart"))
 		signals(1);
+	else if (!strcmp(s, "framerace"))
+		framerace();
 	else if (!strcmp(s, "undelivered"))
 		undelivered(0);
 	else if (!strcmp(s, "undelivered-restart"))
