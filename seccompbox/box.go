@@ -56,6 +56,10 @@ type Box struct {
 	workers  sync.WaitGroup
 	closing  atomic.Bool
 	done     chan struct{} // closed at shutdown: stops the sweeper and the bell refresher
+	// unused is closed when no task uses the filter any more (the
+	// listener hangs up), or the receiver stopped.
+	unused     chan struct{}
+	unusedOnce sync.Once
 
 	// slotMu serializes every use of the slot.
 	slotMu sync.Mutex
@@ -221,6 +225,7 @@ func newBox(listener int, opts Options) (*Box, error) {
 		stopRecv:   -1,
 		stopPoll:   -1,
 		done:       make(chan struct{}),
+		unused:     make(chan struct{}),
 		instances:  map[*instance]struct{}{},
 		idCache:    map[fdKey]*instance{},
 		threads:    map[int32]*thread{},
@@ -298,15 +303,19 @@ func (b *Box) Pid() int { return b.cmd.Process.Pid }
 // Signal sends sig to the guest process.
 func (b *Box) Signal(sig os.Signal) error { return b.cmd.Process.Signal(sig) }
 
-// Wait waits for the guest process to exit, then stops the box and frees
-// everything it holds. Guest processes still running after the guest
-// itself (its forked children) see ENOSYS from then on for the trapped
-// calls.
+// Wait waits for the guest process to exit and then for every other task
+// that uses the box's filter (processes the guest forked, a daemon that
+// outlives it) to be gone, stops the box and frees everything it holds.
+// It returns the guest's exit status.
 func (b *Box) Wait() (*os.ProcessState, error) {
 	err := b.cmd.Wait()
+	<-b.unused
 	b.shutdown()
 	return b.cmd.ProcessState, err
 }
+
+// markUnused records that no task will send notifications any more.
+func (b *Box) markUnused() { b.unusedOnce.Do(func() { close(b.unused) }) }
 
 func (b *Box) shutdown() {
 	if b.closing.Swap(true) {
@@ -356,6 +365,7 @@ func (b *Box) warn(key, format string, args ...any) {
 // thread's worker.
 func (b *Box) receiver() {
 	defer b.wg.Done()
+	defer b.markUnused()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	pfds := [2]unix.PollFd{{Fd: int32(b.listener), Events: unix.POLLIN}, {Fd: int32(b.stopRecv), Events: unix.POLLIN}}
@@ -381,8 +391,10 @@ func (b *Box) receiver() {
 			return
 		}
 		if pfds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfds[0].Revents&unix.POLLIN == 0 {
-			// No guest process is left: wait for shutdown.
+			// No task uses the filter any more (the kernel counts a task
+			// until it is reaped): wait for shutdown.
 			pfds[0].Fd = -1
+			b.markUnused()
 			continue
 		}
 		n = notif{}

@@ -383,6 +383,39 @@ func TestFrameRewriteIsAtomic(t *testing.T) {
 	}
 }
 
+// TestDaemonOutlivesGuest: a daemon the guest forks goes on after the
+// guest has exited; the box serves it until it is gone (the listener hangs
+// up when no task uses the filter), so its handled signals and epoll
+// calls work as natively, where once they got ENOSYS and it crashed.
+func TestDaemonOutlivesGuest(t *testing.T) {
+	needGuest(t)
+	dir := t.TempDir()
+	// daemonLog waits for the daemon's log at path to be complete.
+	daemonLog := func(path string) string {
+		var b []byte
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if b, _ = os.ReadFile(path); strings.HasSuffix(string(b), "done\n") {
+				break
+			}
+		}
+		return string(b)
+	}
+	native := filepath.Join(dir, "native")
+	want, wantCode := runNative(t, "daemon", native)
+	wantLog := daemonLog(native)
+	boxed := filepath.Join(dir, "boxed")
+	start := time.Now()
+	got, code, _ := runBoxed(t, Options{}, "daemon", boxed)
+	waited := time.Since(start)
+	if b, _ := os.ReadFile(boxed); !strings.HasSuffix(string(b), "done\n") {
+		t.Errorf("Wait returned (after %v) before the daemon was done: %q", waited, b)
+	}
+	gotLog := daemonLog(boxed)
+	if got != want || code != wantCode || gotLog != wantLog {
+		t.Errorf("boxed (exit %d):\n%s\ndaemon:\n%s\nnative (exit %d):\n%s\ndaemon:\n%s", code, got, gotLog, wantCode, want, wantLog)
+	}
+}
+
 // TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
 // restarted by the kernel (no handler runs); Linux's epoll_wait returns
 // EINTR, and so must the box's answer to the restart.

@@ -124,7 +124,10 @@
 //   - A signal frame is rewritten in one write (rax to rip) after one
 //     check, so the guest restores either the kernel's frame or the box's,
 //     never half of each (sigFrame.rewrite says why that is atomic).
-//   - Wait stops every goroutine of the box and closes every fd it opened.
+//   - Wait returns when the guest has exited and no task uses the filter
+//     any more (the listener hung up: a daemon the guest forked is served
+//     to its end), and stops every goroutine of the box and closes every fd
+//     it opened.
 //
 // # Lock order
 //

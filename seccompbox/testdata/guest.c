@@ -531,6 +531,34 @@ static void stale(void) {
 	printf("stale: %d rounds out of order\n", bad);
 }
 
+// daemon PATH: the guest forks a daemon and exits at once; the daemon,
+// its output redirected to PATH, goes on after its parent has exited: a
+// handled signal (its handler's return is trapped), then an epoll
+// instance.
+static void daemon_(const char *path) {
+	pid_t pid = fork();
+	if (pid != 0) {
+		printf("parent exits\n");
+		return;
+	}
+	setsid();
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(out, 1);
+	dup2(out, 2);
+	close(out);
+	usleep(300 * 1000); // the parent has exited by now
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	raise(SIGUSR1);
+	printf("handled %d\n", (int)handled);
+	struct epoll_event ev[2];
+	int ep = epoll_create1(0), efd = eventfd(1, EFD_NONBLOCK);
+	show("add", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 4), 0);
+	show("wait", epoll_wait(ep, ev, 2, 0), ev);
+	printf("done\n");
+	_exit(0);
+}
+
 // idle: a guest that sleeps (2.2 s) after making an epoll instance; the
 // box must sleep too (the test measures the supervisor's CPU time).
 static void idle(void) {
@@ -665,6 +693,8 @@ int main(int argc, char **argv) {
 		return atoi(argv[2]);
 	else if (!strcmp(s, "sleep"))
 		pause();
+	else if (!strcmp(s, "daemon") && argc > 2)
+		daemon_(argv[2]);
 	else if (!strcmp(s, "idle"))
 		idle();
 	else if (!strcmp(s, "uring"))
