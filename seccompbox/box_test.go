@@ -257,6 +257,25 @@ func TestInterruptedCtlAnswersItsResult(t *testing.T) {
 	}
 }
 
+// TestInterruptedZeroTimeoutWaitGetsItsEvents: a zero-timeout wait whose
+// answer is interrupted after its harvest (the events are put back) is
+// run again, as Linux's, which never sleeps and so never returns EINTR:
+// the box turns the handler's frame into a restart of the wait, and serves
+// a restart of it as a new call. Natively the handler runs once, after
+// the wait; boxed too, before the wait's second run.
+func TestInterruptedZeroTimeoutWaitGetsItsEvents(t *testing.T) {
+	needGuest(t)
+	pick := func(n *notif) any {
+		if isWait(n.nr) && n.args[3] == 0 {
+			return "zero"
+		}
+		return nil
+	}
+	for _, sc := range []string{"zerosignal", "zerosignal-restart"} {
+		t.Run(sc, func(t *testing.T) { interruptedScenario(t, sc, unix.SIGUSR1, pick, 1, statRolledBack, 1) })
+	}
+}
+
 // TestInterruptedCreateGetsItsFd: an epoll_create interrupted just before
 // the box installs its placeholder still returns an epoll fd, as on
 // Linux: the box installs it at the handler's rt_sigreturn, through that

@@ -33,7 +33,9 @@ import (
 //
 // Besides the one blocking wait in flight, a thread may have left one call
 // unanswered that the box still has to settle (a leftCall): a wait it was
-// interrupted out of (Linux's answer is EINTR), an epoll_ctl done but not
+// interrupted out of (Linux's answer is EINTR if the wait slept; one that
+// did not is run again, since Linux's never returns EINTR without
+// sleeping), an epoll_ctl done but not
 // answered (its result is replayed), or an epoll_create whose placeholder
 // was not installed (installed at the handler's rt_sigreturn, or dropped).
 // The thread's next call (begin) or its rt_sigreturn (settle) settles it.
@@ -89,9 +91,18 @@ type leftKind uint8
 
 const (
 	leftNothing leftKind = iota
-	// leftWait: the thread was interrupted out of a wait; Linux's answer
-	// is EINTR, also when the kernel restarts it.
+	// leftWait: the thread was interrupted out of a wait that slept (one
+	// its worker served); Linux's answer is EINTR, also when the kernel
+	// restarts it.
 	leftWait
+	// leftUnslept: the thread left, before its answer, a wait the box
+	// served without sleeping (a zero timeout, or events already queued).
+	// Linux's ep_poll returns a result there, never EINTR (it looks at
+	// signals only when it is about to sleep), so the call is run again:
+	// its frame is turned into a restart at rt_sigreturn, and a restart of
+	// it is served as a new call (a refused harvest's events are back at
+	// the head of the ready list).
+	leftUnslept
 	// leftCtl: an epoll_ctl the box did but could not answer; a restart of
 	// it is answered from val and err, not done twice.
 	leftCtl
@@ -231,6 +242,7 @@ func (tc *threadCalls) dispatch(c *call, start func() modelWait) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	c.moveLocked(waitQueued)
+	c.slept = true
 	tc.inFlight = c
 	if tc.worker == nil {
 		tc.worker = start()
@@ -277,7 +289,11 @@ func (tc *threadCalls) answerLocked(c *call, stale bool, deliver func() bool) bo
 		return false
 	}
 	if stale || !deliver() {
-		tc.leaveLocked(leftCall{kind: leftWait, site: siteOf(&c.n)})
+		kind := leftUnslept
+		if c.slept {
+			kind = leftWait
+		}
+		tc.leaveLocked(leftCall{kind: kind, site: siteOf(&c.n)})
 		c.moveLocked(waitAbandoned)
 		return false
 	}

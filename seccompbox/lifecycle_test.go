@@ -337,3 +337,24 @@ func TestWaitPhaseMoves(t *testing.T) {
 		}
 	}
 }
+
+func TestUnsleptWaitIsRunAgain(t *testing.T) {
+	tc := &threadCalls{}
+	c := &call{n: waitNotif(1, 0x500)} // served inline: it never slept
+	if tc.commit(c, false, delivered(false, new(int))) || c.phase != waitRefused {
+		t.Fatalf("commit: phase %v", c.phase)
+	}
+	if tc.left.kind != leftUnslept || tc.left.site != siteOf(&c.n) {
+		t.Fatalf("left %+v, want leftUnslept", tc.left)
+	}
+	// The kernel's restart of it is a new call, not a restarted wait.
+	if kind, prev, _ := tc.begin(siteOf(&c.n)); kind != arrivedFresh || prev.kind != leftUnslept {
+		t.Fatalf("begin: %v %+v", kind, prev)
+	}
+	// One answered after the inline harvest found nothing is unslept too.
+	c2 := &call{n: waitNotif(2, 0x500)}
+	tc.finish(c2, true, delivered(true, new(int)))
+	if c2.phase != waitAbandoned || tc.left.kind != leftUnslept {
+		t.Fatalf("finish: phase %v, left %v", c2.phase, tc.left.kind)
+	}
+}

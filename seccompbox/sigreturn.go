@@ -179,14 +179,23 @@ func (f *sigFrame) rewrite(rax int64, rip uint64) bool {
 
 // settleFrame rewrites frame f, if it is that of the call left (saved
 // either for a restart or for EINTR), to Linux's answer to that call:
-// EINTR for a wait, the result the box applied for a ctl, and for a create,
-// the placeholder, installed now. It reports whether the call was settled.
+// EINTR for a wait that slept, a restart for one that did not (it runs
+// again), the result the box applied for a ctl, and for a create, the
+// placeholder, installed now. It reports whether the call was settled.
 func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool {
 	site := left.site
 	restart := f.rip == site.ip-syscallInsn && f.rax == uint64(site.nr)
 	eintr := f.rip == site.ip && int64(f.rax) == -int64(unix.EINTR)
 	if !restart && !eintr {
 		return false // another handler's frame (nested signals): not this one
+	}
+	if left.kind == leftUnslept {
+		// Run it again: a restart, which the box serves as a new call.
+		if eintr && !f.rewrite(int64(site.nr), site.ip-syscallInsn) {
+			return false
+		}
+		th.calls.settle(left)
+		return true
 	}
 	answer := -int64(unix.EINTR)
 	switch left.kind {

@@ -22,6 +22,9 @@ type call struct {
 	inst  *instance
 	start time.Time
 	phase waitPhase
+	// slept: the wait was handed to the worker, where it may sleep
+	// (threadCalls.dispatch); guarded like phase.
+	slept bool
 	r     uintptr
 	e     unix.Errno
 }

@@ -273,6 +273,21 @@ static void ctlsignal(int restart) {
 	show("wait", epoll_wait(ep, ev, 4, 0), ev);
 }
 
+// zerosignal: under the box, the test interrupts the answer of a
+// zero-timeout epoll_wait that found an event with SIGUSR1: Linux's
+// epoll_wait never returns EINTR when it does not sleep, so the guest must
+// get the event, with or without SA_RESTART.
+static void zerosignal(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[4];
+	int efd = eventfd(1, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 5);
+	show("zero wait", epoll_wait(ep, ev, 4, 0), ev);
+	show("again", epoll_wait(ep, ev, 4, 0), ev);
+}
+
 // createsignal: under the box, the test interrupts the first
 // epoll_create1 with SIGUSR1 just before the box installs its fd: the guest
 // must still get an epoll fd, as on Linux (not EINTR, and no fd leaked).
@@ -671,6 +686,10 @@ int main(int argc, char **argv) {
 		ctlsignal(0);
 	else if (!strcmp(s, "ctlsignal-restart"))
 		ctlsignal(1);
+	else if (!strcmp(s, "zerosignal"))
+		zerosignal(0);
+	else if (!strcmp(s, "zerosignal-restart"))
+		zerosignal(1);
 	else if (!strcmp(s, "createsignal"))
 		createsignal(0);
 	else if (!strcmp(s, "createsignal-restart"))
