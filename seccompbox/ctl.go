@@ -44,6 +44,14 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 		b.reply(th, n, 0, target.err, false)
 		return
 	}
+	if op == unix.EPOLL_CTL_ADD && target.child != nil {
+		// The model's depth and loop checks (ep_loop_check) walk the
+		// nesting up from inst and down from the target: an instance the
+		// guest closed must be out of it, as it is in Linux from the
+		// close, not from the next sweep.
+		b.collectNesting()
+		b.reapChildren(target.child)
+	}
 	r, e := b.runCtl(n, inst, epfd, tfd, target.file)
 	if e == 0 {
 		inst.recordCtl(op, tfd, &target)

@@ -50,6 +50,21 @@ func (b *Box) collect() {
 	}
 }
 
+// collectNesting forgets the instances that contain others and whose
+// placeholder the guest released: the ones a nesting check can walk
+// through. (A released nested instance is reaped by its parent's
+// reapChildren.)
+func (b *Box) collectNesting() {
+	for _, inst := range b.instanceList() {
+		inst.mu.Lock()
+		parent := len(inst.children) > 0
+		inst.mu.Unlock()
+		if parent && inst.gone() {
+			b.kill(inst)
+		}
+	}
+}
+
 // bellRefresher updates doorbells after the model instances' wakeups.
 func (b *Box) bellRefresher() {
 	defer b.wg.Done()

@@ -494,6 +494,35 @@ static void forked(void) {
 	show("parent after child took the oneshot", epoll_wait(ep, ev, 2, 0), ev);
 }
 
+// nestclose: closing an epoll instance that contains others takes it out
+// of the nesting at once: an ADD that its depth made ELOOP is accepted
+// right after the close (e0 in e1 in e2 in e3 in e4, then x into e0).
+static void nestclose(void) {
+	int e[5], x = epoll_create1(0);
+	for (int i = 0; i < 5; i++)
+		e[i] = epoll_create1(0);
+	for (int i = 0; i < 4; i++)
+		show("nest", ctl(e[i + 1], EPOLL_CTL_ADD, e[i], EPOLLIN, i), 0);
+	show("x into e0, e4 open", ctl(e[0], EPOLL_CTL_ADD, x, EPOLLIN, 9), 0);
+	close(e[4]);
+	show("x into e0, e4 closed", ctl(e[0], EPOLL_CTL_ADD, x, EPOLLIN, 9), 0);
+	close(e[3]);
+	show("e0 into x, e3 closed", ctl(x, EPOLL_CTL_ADD, e[0], EPOLLIN, 8), 0);
+	// Below the target: c0 in c1 in c2, d0 in d1 in d2, then c2 into d0.
+	int c[3], d[3];
+	for (int i = 0; i < 3; i++) {
+		c[i] = epoll_create1(0);
+		d[i] = epoll_create1(0);
+	}
+	for (int i = 0; i < 2; i++) {
+		ctl(c[i + 1], EPOLL_CTL_ADD, c[i], EPOLLIN, i);
+		ctl(d[i + 1], EPOLL_CTL_ADD, d[i], EPOLLIN, i);
+	}
+	show("c2 into d0, c0 open", ctl(d[0], EPOLL_CTL_ADD, c[2], EPOLLIN, 7), 0);
+	close(c[0]);
+	show("c2 into d0, c0 closed", ctl(d[0], EPOLL_CTL_ADD, c[2], EPOLLIN, 7), 0);
+}
+
 // closing: a registration does not keep the file open.
 static void closing(void) {
 	int sv[2];
@@ -706,6 +735,8 @@ int main(int argc, char **argv) {
 		threads();
 	else if (!strcmp(s, "forked"))
 		forked();
+	else if (!strcmp(s, "nestclose"))
+		nestclose();
 	else if (!strcmp(s, "closing"))
 		closing();
 	else if (!strcmp(s, "exit"))
