@@ -39,6 +39,10 @@ type Options struct {
 	// rewrite the signal frame of rt_sigreturn n, after it checked that n
 	// is still pending, before the registers are written.
 	beforeFrameWrite func(b *Box, n *notif)
+	// answersDropped, for tests, has the box take an answer that NOTIF_SEND
+	// refuses because its thread has left the call for one sent, which is
+	// what the kernel reports for an answer it drops (answeredCall).
+	answersDropped bool
 }
 
 // Box supervises one guest program: it serves the guest's trapped epoll
@@ -107,6 +111,7 @@ type Box struct {
 	// checked, and the threads whose rt_sigreturn was withdrawn after it
 	// was received.
 	lastID     uint64
+	lastGap    uint64 // the first id received after the last gap
 	gapUntil   time.Time
 	checkFrame map[int32]bool
 
@@ -406,6 +411,7 @@ func (b *Box) receiver() {
 		// an rt_sigreturn (sigreturn.go).
 		if b.lastID != 0 && n.id != b.lastID+1 {
 			b.gapUntil = time.Now().Add(gapWindow)
+			b.lastGap = n.id
 		}
 		b.lastID = n.id
 		b.handle(&n)

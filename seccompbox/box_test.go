@@ -245,6 +245,54 @@ func TestUndeliveredAnswerPutsEventsBack(t *testing.T) {
 	}
 }
 
+// TestDroppedAnswerIsMended: an answer that NOTIF_SEND takes after a
+// signal woke the guest thread from its wait for it, and before the thread
+// looked at it, is dropped by the kernel (seccomp_do_user_notification
+// takes notify_lock again only after wait_for_completion_interruptible
+// returned): the thread handles the signal as if nothing had come. That
+// window is a few instructions wide; the test opens it for sure by
+// interrupting the thread before each answer of a wait with maxevents 9
+// (scenario dropped) or of the first epoll_ctl (ctlsignal), and by making
+// the box take the refusal of such an answer for a success
+// (Options.answersDropped), which is what the kernel reports for one it
+// drops. Without the mend at the handler's rt_sigreturn, the wait's event
+// was consumed from the model and lost (the retry timed out), and the
+// ctl's restart failed EEXIST (or it returned EINTR).
+func TestDroppedAnswerIsMended(t *testing.T) {
+	needGuest(t)
+	waits := func(n *notif) any {
+		if isWait(n.nr) && n.args[2] == 9 {
+			return n.id // every such answer
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		sc     string
+		pick   func(n *notif) any
+		rounds int
+	}{
+		{"dropped", waits, 20},
+		{"dropped-restart", waits, 20},
+		{"ctlsignal", onlyNr(unix.SYS_EPOLL_CTL), 1},
+		{"ctlsignal-restart", onlyNr(unix.SYS_EPOLL_CTL), 1},
+	} {
+		t.Run(tc.sc, func(t *testing.T) {
+			want, wantCode := runNative(t, tc.sc)
+			hook, interrupted := interruptOnce(t, unix.SIGUSR1, tc.pick)
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook, answersDropped: true}, tc.sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if n := interrupted(); n != tc.rounds {
+				t.Errorf("interrupted %d answers, want %d", n, tc.rounds)
+			}
+			if n := b.stats[statMended].count.Load(); n != int64(tc.rounds) {
+				t.Errorf("%d dropped answers mended, want %d", n, tc.rounds)
+			}
+		})
+	}
+}
+
 // TestInterruptedCtlAnswersItsResult: an epoll_ctl interrupted after the
 // box made the registration and before the answer returns 0, as on Linux:
 // the box writes the result into the signal frame at rt_sigreturn, whether

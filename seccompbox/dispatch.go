@@ -71,7 +71,13 @@ func (b *Box) reply(th *thread, n *notif, val int64, e unix.Errno, sideEffect bo
 	if h := b.opts.beforeAnswer; h != nil && sideEffect {
 		h(b, n)
 	}
-	if send(b.listener, n.id, val, e) == unix.ENOENT && sideEffect {
+	switch r := b.sendAnswer(n.id, val, e); {
+	case r == unix.ENOENT && sideEffect:
 		b.dropPending(th.calls.leaveCtl(n, val, e))
+	case r == 0 && sideEffect:
+		if e != 0 {
+			val = -int64(e)
+		}
+		th.calls.delivered(n, val)
 	}
 }

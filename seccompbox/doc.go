@@ -107,6 +107,10 @@
 //     between) is answered EINTR.
 //   - A ctl whose answer could not be delivered is answered again, without
 //     being done twice, when the same call comes back (the replay cache).
+//   - An answer NOTIF_SEND took but the kernel dropped (the thread was
+//     woken by a signal just before: seccomp_do_user_notification) is
+//     written into the frame at the first handler's rt_sigreturn
+//     (answeredCall, sigFrame.mendDropped).
 //   - A blocking epoll_pwait or epoll_pwait2 with a signal mask cannot be
 //     emulated (the box cannot change the guest thread's mask): it is
 //     served without the mask and reported once on Options.Log.

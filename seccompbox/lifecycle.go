@@ -154,13 +154,29 @@ type modelWait interface {
 	DiscardSignals(mask uint64)
 }
 
+// answeredCall is the thread's last call whose answer NOTIF_SEND took
+// (returned 0), until the thread's next call. The kernel may still have
+// dropped that answer: a thread woken by a signal from its wait for the
+// answer takes the filter's notify_lock again before it looks at the
+// notification (seccomp_do_user_notification), and an answer sent in
+// between is accepted, then discarded, and the thread handles the signal
+// as if it had had none (EINTR or a restart). Its handler's rt_sigreturn
+// finds the frame of such a call and mends it (sigreturn.go).
+type answeredCall struct {
+	site callSite
+	val  int64  // what the call returned: its value, or -errno
+	id   uint64 // its notification
+}
+
 // threadCalls is one guest thread's trapped calls: the blocking wait in
-// flight, the call the thread left unanswered, and its worker.
+// flight, the call the thread left unanswered, the last one answered, and
+// its worker.
 type threadCalls struct {
 	mu       sync.Mutex
-	inFlight *call     // the blocking wait in flight; guarded by mu
-	left     leftCall  // guarded by mu
-	worker   modelWait // the worker's task, nil while there is none; guarded by mu
+	inFlight *call        // the blocking wait in flight; guarded by mu
+	left     leftCall     // guarded by mu
+	answered answeredCall // guarded by mu
+	worker   modelWait    // the worker's task, nil while there is none; guarded by mu
 }
 
 // begin records that the thread made a new call at site: a blocking wait
@@ -174,6 +190,7 @@ func (tc *threadCalls) begin(site callSite) (arrival, leftCall, bool) {
 	abandoned := tc.abandonInFlightLocked()
 	prev := tc.left
 	tc.left = leftCall{}
+	tc.answered = answeredCall{}
 	switch {
 	case prev.kind == leftWait && prev.site == site:
 		return arrivedRestartedWait, prev, abandoned
@@ -274,14 +291,14 @@ func (tc *threadCalls) served(c *call) {
 	}
 }
 
-// answerLocked delivers the answer of wait c (deliver sends it; stale: the
-// copy-out found the notification withdrawn), unless the thread left the
+// answerLocked delivers the answer val of wait c (deliver sends it; stale:
+// the copy-out found the notification withdrawn), unless the thread left the
 // call; when it cannot be delivered the thread is recorded as having left
 // it. tc.mu is held so that the record and the answer change together: the
 // guest's next call, which may come the moment it has the answer, must not
 // find this wait in flight (it would take it for interrupted), and an
 // interrupted thread's rt_sigreturn must find it left.
-func (tc *threadCalls) answerLocked(c *call, stale bool, deliver func() bool) bool {
+func (tc *threadCalls) answerLocked(c *call, stale bool, val int64, deliver func() bool) bool {
 	if tc.inFlight == c {
 		tc.inFlight = nil
 	}
@@ -298,16 +315,17 @@ func (tc *threadCalls) answerLocked(c *call, stale bool, deliver func() bool) bo
 		return false
 	}
 	c.moveLocked(waitAnswered)
+	tc.answered = answeredCall{site: siteOf(&c.n), val: val, id: c.n.id}
 	return true
 }
 
 // commit answers a wait from inside its harvest (server.commit): false
 // refuses the harvest, whose events the model then puts back. The caller
 // holds tc.mu while deliver runs (answerLocked).
-func (tc *threadCalls) commit(c *call, stale bool, deliver func() bool) bool {
+func (tc *threadCalls) commit(c *call, stale bool, val int64, deliver func() bool) bool {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	if tc.answerLocked(c, stale, deliver) {
+	if tc.answerLocked(c, stale, val, deliver) {
 		return true
 	}
 	c.moveLocked(waitRefused)
@@ -317,7 +335,7 @@ func (tc *threadCalls) commit(c *call, stale bool, deliver func() bool) bool {
 // finish answers a served wait (deliver), unless it was answered or refused
 // from inside its harvest or the thread left it. It reports whether the
 // harvest was refused.
-func (tc *threadCalls) finish(c *call, stale bool, deliver func() bool) (refused bool) {
+func (tc *threadCalls) finish(c *call, stale bool, val int64, deliver func() bool) (refused bool) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	switch c.phase {
@@ -326,7 +344,7 @@ func (tc *threadCalls) finish(c *call, stale bool, deliver func() bool) (refused
 			tc.inFlight = nil
 		}
 	default:
-		tc.answerLocked(c, stale, deliver)
+		tc.answerLocked(c, stale, val, deliver)
 	}
 	return c.phase == waitRefused
 }
@@ -345,12 +363,31 @@ func (tc *threadCalls) abandonIfWithdrawn(withdrawn func(id uint64) bool) bool {
 
 // handlerRan records that a signal handler of the thread returned (its
 // rt_sigreturn): a wait in flight was left. It returns the call the thread
-// left, for the frame to be mended, and whether a wait was abandoned.
-func (tc *threadCalls) handlerRan() (leftCall, bool) {
+// left and the last one answered, for the frame to be mended, and whether
+// a wait was abandoned.
+func (tc *threadCalls) handlerRan() (leftCall, answeredCall, bool) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	abandoned := tc.abandonInFlightLocked()
-	return tc.left, abandoned
+	return tc.left, tc.answered, abandoned
+}
+
+// delivered records the answer val of a side-effecting call n that
+// NOTIF_SEND took (an epoll_ctl).
+func (tc *threadCalls) delivered(n *notif, val int64) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.answered = answeredCall{site: siteOf(n), val: val, id: n.id}
+}
+
+// forgetAnswered forgets the answered call a once a handler's frame was
+// checked for it (and mended if the kernel dropped its answer).
+func (tc *threadCalls) forgetAnswered(a answeredCall) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.answered == a {
+		tc.answered = answeredCall{}
+	}
 }
 
 // takeCreate takes the left create l out of the record, to install it; false

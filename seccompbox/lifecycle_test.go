@@ -3,6 +3,7 @@
 package seccompbox
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestWaitDispatchStartsOneWorker(t *testing.T) {
 	tc, c, task := queuedWait(t)
 	tc.start(c)
 	tc.served(c)
-	tc.finish(c, false, delivered(true, new(int))) // answered; a second wait
+	tc.finish(c, false, 1, delivered(true, new(int))) // answered; a second wait
 	c2 := &call{n: waitNotif(2, 0x500)}
 	tc.dispatch(c2, func() modelWait { t.Fatal("a second worker"); return nil })
 	if !tc.start(c2) || c2.phase != waitRunning || task.discards != 2 {
@@ -69,7 +70,7 @@ func TestWaitRunningServedAnswered(t *testing.T) {
 		t.Fatalf("served: %v", c.phase)
 	}
 	var sent int
-	if refused := tc.finish(c, false, delivered(true, &sent)); refused || c.phase != waitAnswered || sent != 1 {
+	if refused := tc.finish(c, false, 1, delivered(true, &sent)); refused || c.phase != waitAnswered || sent != 1 {
 		t.Fatalf("finish: refused %v, phase %v, sent %d", refused, c.phase, sent)
 	}
 	if tc.inFlight != nil || tc.left.kind != leftNothing || task.interrupts != 0 {
@@ -81,11 +82,11 @@ func TestWaitCommitAnswered(t *testing.T) {
 	tc, c, _ := queuedWait(t)
 	tc.start(c)
 	var sent int
-	if !tc.commit(c, false, delivered(true, &sent)) || c.phase != waitAnswered || tc.inFlight != nil {
+	if !tc.commit(c, false, 1, delivered(true, &sent)) || c.phase != waitAnswered || tc.inFlight != nil {
 		t.Fatalf("commit: phase %v", c.phase)
 	}
 	tc.served(c) // no change once answered
-	if refused := tc.finish(c, false, delivered(true, &sent)); refused || sent != 1 || c.phase != waitAnswered {
+	if refused := tc.finish(c, false, 1, delivered(true, &sent)); refused || sent != 1 || c.phase != waitAnswered {
 		t.Fatalf("finish after commit: refused %v, sent %d, phase %v", refused, sent, c.phase)
 	}
 }
@@ -95,7 +96,7 @@ func TestWaitCommitRefusedRecordsLeftWait(t *testing.T) {
 		tc, c, _ := queuedWait(t)
 		tc.start(c)
 		var sent int
-		if tc.commit(c, stale, delivered(false, &sent)) || c.phase != waitRefused {
+		if tc.commit(c, stale, 1, delivered(false, &sent)) || c.phase != waitRefused {
 			t.Fatalf("stale %v: commit: phase %v", stale, c.phase)
 		}
 		if want := map[bool]int{false: 1, true: 0}[stale]; sent != want {
@@ -104,7 +105,7 @@ func TestWaitCommitRefusedRecordsLeftWait(t *testing.T) {
 		if tc.left.kind != leftWait || tc.left.site != siteOf(&c.n) {
 			t.Errorf("stale %v: left %+v", stale, tc.left)
 		}
-		if refused := tc.finish(c, false, delivered(true, &sent)); !refused {
+		if refused := tc.finish(c, false, 1, delivered(true, &sent)); !refused {
 			t.Errorf("stale %v: finish did not report the refusal", stale)
 		}
 	}
@@ -114,7 +115,7 @@ func TestWaitFinishUndeliveredIsAbandoned(t *testing.T) {
 	tc, c, _ := queuedWait(t)
 	tc.start(c)
 	tc.served(c)
-	if refused := tc.finish(c, false, delivered(false, new(int))); refused || c.phase != waitAbandoned {
+	if refused := tc.finish(c, false, 1, delivered(false, new(int))); refused || c.phase != waitAbandoned {
 		t.Fatalf("finish: refused %v, phase %v", refused, c.phase)
 	}
 	if tc.left.kind != leftWait || tc.inFlight != nil {
@@ -130,7 +131,7 @@ func TestWaitInlineGoesToWorker(t *testing.T) {
 		t.Fatalf("phase %v", c.phase)
 	}
 	c2 := &call{n: waitNotif(2, 0x500)} // inline, answered at once
-	if refused := tc.finish(c2, false, delivered(true, new(int))); refused || c2.phase != waitAnswered {
+	if refused := tc.finish(c2, false, 1, delivered(true, new(int))); refused || c2.phase != waitAnswered {
 		t.Fatalf("inline finish: %v", c2.phase)
 	}
 }
@@ -155,17 +156,17 @@ func TestQueuedWaitAbandonedIsDropped(t *testing.T) {
 func TestRunningWaitAbandonedIsInterrupted(t *testing.T) {
 	tc, c, task := queuedWait(t)
 	tc.start(c)
-	left, abandoned := tc.handlerRan()
+	left, _, abandoned := tc.handlerRan()
 	if !abandoned || task.interrupts != 1 || c.phase != waitAbandoned || left.kind != leftWait {
 		t.Fatalf("handlerRan: %+v %v, interrupts %d, phase %v", left, abandoned, task.interrupts, c.phase)
 	}
 	// The model wait ends; a harvest under way is refused, and nothing is
 	// sent.
 	var sent int
-	if tc.commit(c, false, delivered(true, &sent)) || c.phase != waitRefused || sent != 0 {
+	if tc.commit(c, false, 1, delivered(true, &sent)) || c.phase != waitRefused || sent != 0 {
 		t.Fatalf("commit of an abandoned wait: phase %v, sent %d", c.phase, sent)
 	}
-	if !tc.finish(c, false, delivered(true, &sent)) || sent != 0 {
+	if !tc.finish(c, false, 1, delivered(true, &sent)) || sent != 0 {
 		t.Fatalf("finish: sent %d", sent)
 	}
 }
@@ -178,7 +179,7 @@ func TestAbandonedWaitFinishSendsNothing(t *testing.T) {
 	}
 	tc.served(c)
 	var sent int
-	if refused := tc.finish(c, false, delivered(true, &sent)); refused || sent != 0 || c.phase != waitAbandoned {
+	if refused := tc.finish(c, false, 1, delivered(true, &sent)); refused || sent != 0 || c.phase != waitAbandoned {
 		t.Fatalf("finish: refused %v, sent %d, phase %v", refused, sent, c.phase)
 	}
 }
@@ -244,7 +245,7 @@ func TestLeftCreate(t *testing.T) {
 	tc := &threadCalls{}
 	p := &pending{site: callSite{nr: unix.SYS_EPOLL_CREATE1}}
 	tc.leaveCreate(p)
-	left, _ := tc.handlerRan()
+	left, _, _ := tc.handlerRan()
 	if left.kind != leftCreate || left.create != p {
 		t.Fatalf("handlerRan: %+v", left)
 	}
@@ -269,7 +270,7 @@ func TestLeftCreate(t *testing.T) {
 func TestSettle(t *testing.T) {
 	tc, c, _ := queuedWait(t)
 	tc.start(c)
-	left, _ := tc.handlerRan()
+	left, _, _ := tc.handlerRan()
 	n := ctlNotif(9)
 	tc.settle(leftCall{kind: leftCtl, site: siteOf(&n)}) // not the record
 	if tc.left != left {
@@ -341,7 +342,7 @@ func TestWaitPhaseMoves(t *testing.T) {
 func TestUnsleptWaitIsRunAgain(t *testing.T) {
 	tc := &threadCalls{}
 	c := &call{n: waitNotif(1, 0x500)} // served inline: it never slept
-	if tc.commit(c, false, delivered(false, new(int))) || c.phase != waitRefused {
+	if tc.commit(c, false, 1, delivered(false, new(int))) || c.phase != waitRefused {
 		t.Fatalf("commit: phase %v", c.phase)
 	}
 	if tc.left.kind != leftUnslept || tc.left.site != siteOf(&c.n) {
@@ -353,8 +354,63 @@ func TestUnsleptWaitIsRunAgain(t *testing.T) {
 	}
 	// One answered after the inline harvest found nothing is unslept too.
 	c2 := &call{n: waitNotif(2, 0x500)}
-	tc.finish(c2, true, delivered(true, new(int)))
+	tc.finish(c2, true, 1, delivered(true, new(int)))
 	if c2.phase != waitAbandoned || tc.left.kind != leftUnslept {
 		t.Fatalf("finish: phase %v, left %v", c2.phase, tc.left.kind)
+	}
+}
+
+func TestAnsweredCallRecord(t *testing.T) {
+	tc, c, _ := queuedWait(t)
+	tc.start(c)
+	if !tc.commit(c, false, 3, delivered(true, new(int))) {
+		t.Fatal("commit")
+	}
+	_, a, _ := tc.handlerRan()
+	if a.site != siteOf(&c.n) || a.val != 3 || a.id != c.n.id {
+		t.Fatalf("answered %+v", a)
+	}
+	tc.forgetAnswered(a)
+	if _, a2, _ := tc.handlerRan(); a2.id != 0 {
+		t.Fatalf("not forgotten: %+v", a2)
+	}
+	n := ctlNotif(7)
+	tc.delivered(&n, -int64(unix.EEXIST))
+	if _, a3, _ := tc.handlerRan(); a3.val != -int64(unix.EEXIST) || a3.site != siteOf(&n) {
+		t.Fatalf("ctl answered %+v", a3)
+	}
+	tc.begin(siteOf(&n)) // the next call: the answer arrived
+	if _, a4, _ := tc.handlerRan(); a4.id != 0 {
+		t.Fatalf("begin kept %+v", a4)
+	}
+}
+
+func TestMendDroppedRecognisesOnlyItsFrame(t *testing.T) {
+	n := waitNotif(5, 0x1002)
+	a := answeredCall{site: siteOf(&n), val: 1, id: 5}
+	frame := func(rax, rip uint64, args [6]uint64) *sigFrame {
+		f := &sigFrame{rax: rax, rip: rip}
+		for i, r := range argRegs {
+			binary.LittleEndian.PutUint64(f.regs[8*r:], args[i])
+		}
+		return f
+	}
+	minusEINTR := -int64(unix.EINTR)
+	eintr := uint64(minusEINTR)
+	other := n.args
+	other[2] = 64
+	for _, f := range []*sigFrame{
+		frame(1, 0x1002, n.args),              // the answer arrived
+		frame(eintr, 0x2002, n.args),          // EINTR elsewhere
+		frame(uint64(n.nr), 0x2000, n.args),   // a restart elsewhere
+		frame(eintr, 0x1002, other),           // another call at the same place
+		frame(uint64(n.nr)+1, 0x1000, n.args), // not a restart of this call
+	} {
+		if f.mendDropped(a) {
+			t.Errorf("mended a frame that is not the dropped call's: rax %#x rip %#x", f.rax, f.rip)
+		}
+	}
+	if f := frame(eintr, 0x1002, n.args); f.mendDropped(answeredCall{site: a.site, val: -int64(unix.EINTR)}) {
+		t.Error("mended an EINTR answer into EINTR")
 	}
 }

@@ -36,8 +36,8 @@ import (
 // Offsets in an x86-64 rt_sigframe, which starts 8 bytes below the stack
 // pointer at rt_sigreturn (the handler's return popped pretcode): pretcode
 // (8), then the ucontext, whose uc_mcontext (struct sigcontext) follows
-// uc_flags, uc_link and uc_stack (8+8+24). In sigcontext, rax is register
-// 13 and rip register 16.
+// uc_flags, uc_link and uc_stack (8+8+24). In sigcontext, the registers
+// are r8 to r15 (0-7), rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip (16).
 const (
 	frameBelowSP  = 8
 	frameRegsBase = 8 + 40
@@ -45,6 +45,10 @@ const (
 	frameRIP      = frameRegsBase + 16*8
 	syscallInsn   = 2 // the length of the syscall instruction
 )
+
+// argRegs are the sigcontext registers of a system call's six arguments
+// (rdi, rsi, rdx, r10, r8, r9), which the call leaves as they were.
+var argRegs = [6]int{8, 9, 12, 2, 0, 1}
 
 // gapWindow is how long after a gap in the notification ids every trapped
 // rt_sigreturn's frame is checked.
@@ -82,17 +86,19 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 	th := b.threads[tid]
 	b.mu.Unlock()
 	var left leftCall
+	var answered answeredCall
 	if th != nil {
 		// A handler ran: the thread left its blocking wait.
 		var abandoned bool
-		if left, abandoned = th.calls.handlerRan(); abandoned {
+		if left, answered, abandoned = th.calls.handlerRan(); abandoned {
 			b.stats[statCancelled].count.Add(1)
 		}
 	}
 	// The frame is read only when something may need mending: reading it
 	// costs a /proc read, and most handlers interrupt nothing of the box's.
 	settle := left.kind != leftNothing
-	if !settle && !b.checkFrame[tid] && !time.Now().Before(b.gapUntil) {
+	mend := answered.id != 0 && b.lastGap <= answered.id
+	if !settle && !mend && !b.checkFrame[tid] && !time.Now().Before(b.gapUntil) {
 		return
 	}
 	delete(b.checkFrame, tid)
@@ -106,9 +112,51 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 		}
 		return
 	}
-	if settle && b.settleFrame(th, n, &f, left) {
-		b.stats[statSettled].count.Add(1)
+	if settle {
+		if b.settleFrame(th, n, &f, left) {
+			b.stats[statSettled].count.Add(1)
+		}
+	} else if mend {
+		if f.mendDropped(answered) {
+			b.stats[statMended].count.Add(1)
+		}
+		// One look is enough, and costs one frame read per answered call:
+		// a dropped answer shows at the first handler's return. (Two
+		// signals at once in the few instructions of the drop window
+		// would show the second handler's frame first.)
+		th.calls.forgetAnswered(answered)
 	}
+}
+
+// mendDropped rewrites the frame, if it is that of the answered call a
+// (saved for a restart or for EINTR, at a's place, with a's arguments), to
+// a's answer, which the kernel then dropped (see answeredCall): the guest
+// gets what the box did (a wait's events are in its buffer already). A
+// call whose answer arrived would show its result instead, or another
+// place. The caller has checked that no notification was withdrawn
+// unreceived since a was answered (no gap in the ids): the same call made
+// again and interrupted before the box saw it would look the same.
+func (f *sigFrame) mendDropped(a answeredCall) bool {
+	site := a.site
+	restart := f.rip == site.ip-syscallInsn && f.rax == uint64(site.nr)
+	eintr := f.rip == site.ip && int64(f.rax) == -int64(unix.EINTR)
+	if !restart && !eintr || !f.argsAre(site.args) {
+		return false
+	}
+	if eintr && a.val == -int64(unix.EINTR) {
+		return false // the answer was EINTR: nothing to mend
+	}
+	return f.rewrite(a.val, site.ip)
+}
+
+// argsAre reports whether the frame's argument registers hold args.
+func (f *sigFrame) argsAre(args [6]uint64) bool {
+	for i, r := range argRegs {
+		if binary.LittleEndian.Uint64(f.regs[8*r:]) != args[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // sigFrame is the saved state of a guest thread's signal frame that an
@@ -117,9 +165,9 @@ type sigFrame struct {
 	mem      guestMem // the thread's memory, checked against the notification
 	addr     uint64   // where the rt_sigframe starts
 	rax, rip uint64
-	// regs are the saved registers from rax to rip (rax, rcx, rsp, rip),
-	// as read: rewrite writes them back in one piece.
-	regs [frameRIP + 8 - frameRAX]byte
+	// regs are the saved registers from r8 to rip, as read: rewrite
+	// writes back those from rax to rip in one piece.
+	regs [frameRIP + 8 - frameRegsBase]byte
 	// beforeWrite is Options.beforeFrameWrite, with its notification.
 	beforeWrite func()
 }
@@ -136,11 +184,11 @@ func (b *Box) readFrame(n *notif) (sigFrame, bool) {
 	if h := b.opts.beforeFrameWrite; h != nil {
 		f.beforeWrite = func() { h(b, n) }
 	}
-	if f.mem.CopyIn(f.addr+frameRAX, f.regs[:]) != nil {
+	if f.mem.CopyIn(f.addr+frameRegsBase, f.regs[:]) != nil {
 		return sigFrame{}, false
 	}
-	f.rax = binary.LittleEndian.Uint64(f.regs[0:])
-	f.rip = binary.LittleEndian.Uint64(f.regs[frameRIP-frameRAX:])
+	f.rax = binary.LittleEndian.Uint64(f.regs[frameRAX-frameRegsBase:])
+	f.rip = binary.LittleEndian.Uint64(f.regs[frameRIP-frameRegsBase:])
 	return f, true
 }
 
@@ -163,7 +211,7 @@ func (b *Box) readFrame(n *notif) (sigFrame, bool) {
 // instruction with rax already -EINTR: the restart ran system call -4,
 // which the filter kills (SIGSYS).
 func (f *sigFrame) rewrite(rax int64, rip uint64) bool {
-	regs := f.regs
+	regs := [frameRIP + 8 - frameRAX]byte(f.regs[frameRAX-frameRegsBase:])
 	binary.LittleEndian.PutUint64(regs[0:], uint64(rax))
 	binary.LittleEndian.PutUint64(regs[frameRIP-frameRAX:], rip)
 	if !notifIDValid(f.mem.listener, f.mem.id) {

@@ -134,6 +134,17 @@ func send(listener int, id uint64, val int64, e unix.Errno) unix.Errno {
 	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&r))
 }
 
+// sendAnswer answers notification id of the box's guest (send), and with
+// Options.answersDropped reports an answer refused for a thread that left
+// the call as sent.
+func (b *Box) sendAnswer(id uint64, val int64, e unix.Errno) unix.Errno {
+	r := send(b.listener, id, val, e)
+	if r == unix.ENOENT && b.opts.answersDropped {
+		return 0
+	}
+	return r
+}
+
 // sendContinue lets the kernel run the trapped system call itself.
 func sendContinue(listener int, id uint64) unix.Errno {
 	r := notifResp{id: id, flags: notifFlagContinue}

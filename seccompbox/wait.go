@@ -56,19 +56,17 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 		// finds nothing does the wait go to the worker.
 		b.drainHost()
 		if inst.ep.EventsAvailable() {
-			c.n.args[3] = 0
 			b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
-			b.recv.serveWait(c)
+			b.recv.serveWait(c, true)
 			if c.e != 0 || c.r > 0 || b.recv.mem.stale {
 				b.finishWait(c, &b.recv.mem)
 				return
 			}
-			c.n.args[3] = n.args[3]
 		}
 	}
 	if nonblocking {
 		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
-		b.recv.serveWait(c)
+		b.recv.serveWait(c, false)
 		b.finishWait(c, &b.recv.mem)
 		return
 	}
@@ -146,17 +144,19 @@ func (s *server) commit(n int) error {
 	if h := s.b.opts.beforeAnswer; h != nil {
 		h(s.b, &c.n)
 	}
-	deliver := func() bool { return send(s.b.listener, c.n.id, int64(n), 0) == 0 }
-	if !c.th.calls.commit(c, s.mem.stale, deliver) {
+	deliver := func() bool { return s.b.sendAnswer(c.n.id, int64(n), 0) == 0 }
+	if !c.th.calls.commit(c, s.mem.stale, int64(n), deliver) {
 		return errUnanswered
 	}
 	return nil
 }
 
 // serveWait runs wait c through the syscall layer, after bringing the
-// model up to date with the host. A wait that harvests events is answered
-// from inside the harvest (commit); finishWait answers the others.
-func (s *server) serveWait(c *call) {
+// model up to date with the host; harvestOnly makes its timeout zero (the
+// first harvest of a blocking wait). A wait that harvests events is
+// answered from inside the harvest (commit); finishWait answers the
+// others.
+func (s *server) serveWait(c *call, harvestOnly bool) {
 	b := s.b
 	epfd := int32(c.n.args[0])
 	b.reapChildren(c.inst)
@@ -168,6 +168,9 @@ func (s *server) serveWait(c *call) {
 	var args [6]uintptr
 	for i := range args {
 		args[i] = uintptr(c.n.args[i])
+	}
+	if harvestOnly {
+		args[3] = 0
 	}
 	s.c = c
 	r, e := s.task.Syscall(uintptr(c.n.nr), args)
@@ -184,8 +187,12 @@ func (s *server) serveWait(c *call) {
 // finishWait answers a served wait, unless it was answered from inside its
 // harvest, its answer failed there, or its thread has left the call.
 func (b *Box) finishWait(c *call, mem *guestMem) {
-	deliver := func() bool { return send(b.listener, c.n.id, int64(c.r), c.e) == 0 }
-	refused := c.th.calls.finish(c, mem.stale, deliver)
+	deliver := func() bool { return b.sendAnswer(c.n.id, int64(c.r), c.e) == 0 }
+	val := int64(c.r)
+	if c.e != 0 {
+		val = -int64(c.e)
+	}
+	refused := c.th.calls.finish(c, mem.stale, val, deliver)
 	c.inst.file.DecRef()
 	if refused {
 		b.stats[statRolledBack].count.Add(1)
@@ -204,7 +211,7 @@ func (b *Box) worker(th *thread) {
 			continue
 		}
 		th.srv.mem.id, th.srv.mem.stale = c.n.id, false
-		th.srv.serveWait(c)
+		th.srv.serveWait(c, false)
 		th.calls.served(c)
 		b.finishWait(c, &th.srv.mem)
 	}
