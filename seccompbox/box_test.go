@@ -484,6 +484,67 @@ func TestDaemonOutlivesGuest(t *testing.T) {
 	}
 }
 
+// TestWithdrawnCtlIsRestarted: an epoll_ctl interrupted by a handler
+// without SA_RESTART before the box received it (the receiver is held in
+// the hook of another thread's epoll_ctl meanwhile) would return EINTR,
+// which Linux's never does, with the registration not made. The box sees
+// the gap in the notification ids, and at the handler's rt_sigreturn turns
+// the frame into a restart of the call, which it then serves.
+func TestWithdrawnCtlIsRestarted(t *testing.T) {
+	needGuest(t)
+	want, wantCode := runNative(t, "withdrawnctl")
+	var mu sync.Mutex
+	done := false
+	hook := func(b *Box, n *notif) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n.nr != unix.SYS_EPOLL_CTL || n.args[2] != 100 || done {
+			return
+		}
+		done = true
+		tgid := tgidOf(t, n.pid)
+		other := otherThread(t, tgid, int(n.pid))
+		waitSyscall(t, other, unix.SYS_EPOLL_CTL)
+		unix.Tgkill(tgid, other, unix.SIGUSR1)
+		waitSyscall(t, other, unix.SYS_RT_SIGRETURN)
+	}
+	got, code, b := runBoxed(t, Options{beforeAnswer: hook}, "withdrawnctl")
+	if got != want || code != wantCode {
+		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+	}
+	if n := b.stats[statSettled].count.Load(); n != 1 {
+		t.Errorf("%d frames mended, want 1", n)
+	}
+}
+
+// otherThread returns a thread of process tgid other than tid.
+func otherThread(t *testing.T, tgid, tid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", tgid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if n, _ := strconv.Atoi(e.Name()); n != tid {
+			return n
+		}
+	}
+	t.Fatalf("process %d has no thread but %d", tgid, tid)
+	return 0
+}
+
+// waitSyscall waits until thread tid is in system call nr.
+func waitSyscall(t *testing.T, tid int, nr int) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", tid))
+		if f := strings.Fields(string(st)); len(f) == 9 && f[0] == strconv.Itoa(nr) {
+			return
+		}
+	}
+	t.Errorf("thread %d never made system call %d", tid, nr)
+}
+
 // TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
 // restarted by the kernel (no handler runs); Linux's epoll_wait returns
 // EINTR, and so must the box's answer to the restart.

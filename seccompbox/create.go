@@ -20,6 +20,15 @@ type pending struct {
 	cloexec bool
 }
 
+// addfdInterrupted reports whether ADDFD failed because the thread left
+// the call: the notification was withdrawn (ENOENT) or answered
+// (EINPROGRESS) first, or the thread was woken by a signal before it took
+// the fd in (ESRCH, which seccomp_do_user_notification gives a pending
+// addfd of an interrupted thread, as of one that exited).
+func addfdInterrupted(e unix.Errno) bool {
+	return e == unix.ENOENT || e == unix.EINPROGRESS || e == unix.ESRCH
+}
+
 // dropPending releases an epoll_create that was never installed.
 func (b *Box) dropPending(pc *pending) {
 	if pc != nil {
@@ -50,7 +59,7 @@ func (b *Box) create(th *thread, n *notif, start time.Time, bad, cloexec bool) {
 		h(b, n)
 	}
 	num, e := addfdSend(b.listener, n.id, ph, cloexec)
-	if e == unix.ENOENT || e == unix.EINPROGRESS {
+	if addfdInterrupted(e) {
 		// The guest was interrupted: its rt_sigreturn may still make
 		// this the call's result.
 		b.dropPending(th.calls.leaveCreate(&pending{site: siteOf(n), inst: inst, ph: ph, cloexec: cloexec}))

@@ -66,7 +66,11 @@ const gapWindow = time.Second
 //     gap in the notification ids (gapUntil);
 //   - the thread left a call the box has not settled, and the frame is
 //     that call's: the saved registers are rewritten to Linux's answer
-//     (settleFrame).
+//     (settleFrame);
+//   - the frame is that of the call the box last answered, whose answer
+//     the kernel dropped (mendDropped);
+//   - the frame is an EINTR of an epoll_ctl or epoll_create the box never
+//     received (restartUnseen).
 //
 // The call itself is always continued.
 func (b *Box) sigreturn(n *notif, start time.Time) {
@@ -112,19 +116,23 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 		}
 		return
 	}
-	if settle {
-		if b.settleFrame(th, n, &f, left) {
-			b.stats[statSettled].count.Add(1)
-		}
-	} else if mend {
-		if f.mendDropped(answered) {
-			b.stats[statMended].count.Add(1)
-		}
+	if settle && b.settleFrame(th, n, &f, left) {
+		b.stats[statSettled].count.Add(1)
+		return
+	}
+	if mend {
 		// One look is enough, and costs one frame read per answered call:
 		// a dropped answer shows at the first handler's return. (Two
 		// signals at once in the few instructions of the drop window
 		// would show the second handler's frame first.)
 		th.calls.forgetAnswered(answered)
+		if f.mendDropped(answered) {
+			b.stats[statMended].count.Add(1)
+			return
+		}
+	}
+	if f.restartUnseen() {
+		b.stats[statSettled].count.Add(1)
 	}
 }
 
@@ -280,7 +288,7 @@ func (b *Box) installLeftCreate(th *thread, n *notif, left leftCall) (int64, boo
 	rawClose(pc.ph)
 	if e != 0 {
 		b.kill(pc.inst)
-		if e == unix.ENOENT || e == unix.EINPROGRESS {
+		if addfdInterrupted(e) {
 			return 0, false
 		}
 		return -int64(e), true
@@ -304,16 +312,49 @@ func (b *Box) installLeftCreate(th *thread, n *notif, left leftCall) (int64, boo
 // function): the guest would crash. Restarting the rt_sigreturn instead
 // is what its handler's return should lead to.
 func sigreturnInterrupted(mem *guestMem, rip uint64) bool {
+	nr, ok := syscallBefore(mem, rip)
+	return ok && nr == unix.SYS_RT_SIGRETURN
+}
+
+// syscallBefore returns the system call number that the code just before
+// rip loads into rax or eax before its syscall instruction (mov $nr, then
+// syscall, as the system call wrappers of glibc, musl and Go's restorers
+// have it), if it is such code.
+func syscallBefore(mem *guestMem, rip uint64) (int32, bool) {
 	var code [9]byte
 	if rip < uint64(len(code)) || mem.CopyIn(rip-uint64(len(code)), code[:]) != nil {
-		return false
+		return 0, false
 	}
 	if code[7] != 0x0f || code[8] != 0x05 { // syscall
+		return 0, false
+	}
+	switch {
+	case code[0] == 0x48 && code[1] == 0xc7 && code[2] == 0xc0: // mov $imm32,%rax
+		return int32(binary.LittleEndian.Uint32(code[3:])), true
+	case code[2] == 0xb8: // mov $imm32,%eax
+		return int32(binary.LittleEndian.Uint32(code[3:])), true
+	}
+	return 0, false
+}
+
+// neverEINTR are the trapped calls Linux never fails with EINTR.
+func neverEINTR(nr int32) bool {
+	return nr == unix.SYS_EPOLL_CTL || nr == unix.SYS_EPOLL_CREATE || nr == unix.SYS_EPOLL_CREATE1
+}
+
+// restartUnseen turns a frame saved with -EINTR right after the syscall
+// instruction of an epoll_ctl or epoll_create wrapper into a restart of
+// that call. Linux never fails them with EINTR, and the box never answers
+// EINTR to them: the call was withdrawn by the signal before the box
+// received it (it saw only the gap in the notification ids), so it was
+// never done, and running it now is what Linux's uninterruptible call
+// would have done.
+func (f *sigFrame) restartUnseen() bool {
+	if int64(f.rax) != -int64(unix.EINTR) {
 		return false
 	}
-	movRAX := [7]byte{0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0} // mov $15,%rax
-	movEAX := [5]byte{0xb8, 0x0f, 0, 0, 0}             // mov $15,%eax
-	return [7]byte(code[:7]) == movRAX || [5]byte(code[2:7]) == movEAX
+	nr, ok := syscallBefore(&f.mem, f.rip)
+	return ok && neverEINTR(nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
 }
 
 // syscallSP returns the user stack pointer of thread tid, which is blocked

@@ -386,6 +386,35 @@ static void nestedqueued(void) {
 	printf("survived\n");
 }
 
+static int unseen_ep, unseen_efd;
+
+static void *unseenctl(void *a) {
+	(void)a;
+	usleep(50 * 1000); // the main thread's epoll_ctl on fd 100 first
+	show("second thread's add", ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6), 0);
+	return NULL;
+}
+
+// withdrawnctl: under the box, the test interrupts the second thread's
+// epoll_ctl with SIGUSR1 (no SA_RESTART) while the box is still busy with
+// this thread's epoll_ctl on fd 100, so the box never receives it: Linux's
+// epoll_ctl cannot be interrupted, and the second thread must get 0, with
+// its registration made.
+static void withdrawnctl(void) {
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	unseen_ep = epoll_create1(0);
+	unseen_efd = eventfd(1, EFD_NONBLOCK);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	dup2(efd, 100);
+	pthread_t t;
+	pthread_create(&t, NULL, unseenctl, NULL);
+	show("add", ctl(unseen_ep, EPOLL_CTL_ADD, 100, EPOLLIN, 1), 0);
+	pthread_join(t, NULL);
+	struct epoll_event ev[2];
+	show("wait", epoll_wait(unseen_ep, ev, 2, 0), ev);
+}
+
 // stopped: a child blocked in epoll_wait is stopped and continued (no
 // handler runs): Linux's epoll_wait returns EINTR, where the kernel would
 // restart a trapped call.
@@ -760,6 +789,8 @@ int main(int argc, char **argv) {
 		nestedreturn();
 	else if (!strcmp(s, "nestedqueued"))
 		nestedqueued();
+	else if (!strcmp(s, "withdrawnctl"))
+		withdrawnctl();
 	else if (!strcmp(s, "longjumped"))
 		longjumped();
 	else if (!strcmp(s, "stopped"))
