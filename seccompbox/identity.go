@@ -3,6 +3,8 @@
 package seccompbox
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/guestpoll/guestpoll/kernel/fd"
@@ -63,6 +65,12 @@ func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
 	if e != 0 {
 		return nil
 	}
+	if !isEpollFile(g) {
+		// Not a placeholder, nor any epoll: no need to compare it with
+		// every instance.
+		rawClose(g)
+		return nil
+	}
 	b.slotMu.Lock()
 	var inst *instance
 	if rawDup3(g, b.slot) == 0 {
@@ -75,6 +83,22 @@ func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
 		return nil
 	}
 	return inst
+}
+
+// isEpollFile reports whether fd of the box is an epoll file (its
+// /proc/self/fd link names an eventpoll anon inode); true when it cannot
+// tell.
+func isEpollFile(fd int) bool {
+	var path [40]byte
+	p := appendInt(append(path[:0], "/proc/self/fd/"...), fd)
+	p = append(p, 0)
+	var link [32]byte
+	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
+		uintptr(unsafe.Pointer(&link[0])), uintptr(len(link)), 0, 0)
+	if e != 0 {
+		return true
+	}
+	return string(link[:n]) == "anon_inode:[eventpoll]"
 }
 
 // install puts f at number n of a view table (the syscall layer then finds

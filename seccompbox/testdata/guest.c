@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -581,6 +582,56 @@ static void nestclose(void) {
 	show("c2 into d0, c0 closed", ctl(d[0], EPOLL_CTL_ADD, c[2], EPOLLIN, 7), 0);
 }
 
+// pollother: a select or poll polls only the epoll instances it names
+// (Linux's poll of an epoll fd drops its stale queued items; others keep
+// their place). Two eventfds a (1) and b (2) are queued, a is drained
+// (stale, still queued first), a poll or select runs, a is written again,
+// and a wait shows the order: 1 2 when the instance was not polled.
+static void pollother_round(const char *what, int kind) {
+	int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK), ep = epoll_create1(0);
+	int p[2];
+	pipe(p);
+	ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN, 1);
+	ctl(ep, EPOLL_CTL_ADD, b, EPOLLIN, 2);
+	uint64_t one = 1, v;
+	write(a, &one, 8);
+	write(b, &one, 8);
+	read(a, &v, 8);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	struct timeval tv = {0, 0};
+	struct pollfd pf[70];
+	for (int i = 0; i < 70; i++)
+		pf[i] = (struct pollfd){.fd = i == 69 && kind == 3 ? ep : p[0], .events = POLLIN};
+	switch (kind) {
+	case 0: // select of an unrelated pipe
+		select(p[0] + 1, &r, NULL, NULL, &tv);
+		break;
+	case 1: // select naming the instance
+		FD_SET(ep, &r);
+		select((ep > p[0] ? ep : p[0]) + 1, &r, NULL, NULL, &tv);
+		break;
+	case 2: // a poll of 70 fds, none of them the instance
+		poll(pf, 70, 0);
+		break;
+	case 3: // a poll of 70 fds, the last the instance
+		poll(pf, 70, 0);
+		break;
+	}
+	write(a, &one, 8);
+	struct epoll_event ev[4];
+	show(what, epoll_wait(ep, ev, 4, 0), ev);
+	close(a), close(b), close(ep), close(p[0]), close(p[1]);
+}
+
+static void pollother(void) {
+	pollother_round("select of others", 0);
+	pollother_round("select of the instance", 1);
+	pollother_round("poll of 70 others", 2);
+	pollother_round("poll of 70 with the instance", 3);
+}
+
 // closing: a registration does not keep the file open.
 static void closing(void) {
 	int sv[2];
@@ -799,6 +850,8 @@ int main(int argc, char **argv) {
 		threads();
 	else if (!strcmp(s, "forked"))
 		forked();
+	else if (!strcmp(s, "pollother"))
+		pollother();
 	else if (!strcmp(s, "nestclose"))
 		nestclose();
 	else if (!strcmp(s, "closing"))
