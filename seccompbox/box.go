@@ -39,6 +39,9 @@ type Options struct {
 	// rewrite the signal frame of rt_sigreturn n, after it checked that n
 	// is still pending, before the registers are written.
 	beforeFrameWrite func(b *Box, n *notif)
+	// beforeWait, for tests, runs when a wait on one of the box's
+	// instances arrives.
+	beforeWait func(b *Box, n *notif)
 	// answersDropped, for tests, has the box take an answer that NOTIF_SEND
 	// refuses because its thread has left the call for one sent, which is
 	// what the kernel reports for an answer it drops (answeredCall).

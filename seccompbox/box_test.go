@@ -546,6 +546,35 @@ func waitSyscall(t *testing.T, tid int, nr int) {
 	t.Errorf("thread %d never made system call %d", tid, nr)
 }
 
+// TestDeadRegistrationsAreReleased: registrations whose files the guest
+// closed without EPOLL_CTL_DEL, each at a new fd number, are gone in
+// Linux at the close; the box must not keep their proxies and probe fds
+// (it did until a later epoll_ctl named the same number). The test counts
+// the box's fds at the scenario's two marker waits.
+func TestDeadRegistrationsAreReleased(t *testing.T) {
+	needGuest(t)
+	want, wantCode := runNative(t, "deadregs")
+	var mu sync.Mutex
+	var marks []int
+	hook := func(b *Box, n *notif) {
+		if isWait(n.nr) && n.args[2] == 13 {
+			mu.Lock()
+			marks = append(marks, openFDs(t))
+			mu.Unlock()
+		}
+	}
+	got, code, _ := runBoxed(t, Options{beforeWait: hook}, "deadregs")
+	if got != want || code != wantCode {
+		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+	}
+	if len(marks) != 2 {
+		t.Fatalf("%d marker waits seen, want 2", len(marks))
+	}
+	if grown := marks[1] - marks[0]; grown > 10 {
+		t.Errorf("the box holds %d more fds after 200 dead registrations", grown)
+	}
+}
+
 // TestStoppedWaitEINTR: a wait interrupted by SIGSTOP and SIGCONT is
 // restarted by the kernel (no handler runs); Linux's epoll_wait returns
 // EINTR, and so must the box's answer to the restart.

@@ -111,9 +111,11 @@ func (b *Box) ctlTarget(th *thread, inst *instance, epfd, tfd, op int32, events 
 		t.file = inst.file
 		return t
 	}
-	if r := inst.proxyForGuestFd(th.tid, tfd); r != nil {
-		// The registered file is still at tfd (one kcmp).
+	if r := inst.proxyForGuestFd(th.tid, tfd); r != nil && r.file.TryIncRef() {
+		// The registered file is still at tfd (one kcmp). The call holds
+		// a reference: the sweeper may forget the registration meanwhile.
 		t.found, t.file = r, r.file
+		t.drop = append(t.drop, r.file)
 		return t
 	}
 	g, e := b.getfd(th, tfd)
@@ -142,8 +144,9 @@ func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op i
 	}
 	found, gone := inst.findProxy(tfd)
 	t.drop = append(t.drop, gone...)
-	if found != nil {
+	if found != nil && found.file.TryIncRef() {
 		t.found, t.file = found, found.file
+		t.drop = append(t.drop, found.file)
 		return
 	}
 	if op != unix.EPOLL_CTL_ADD {
@@ -154,6 +157,7 @@ func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op i
 		return
 	}
 	if r := b.sharedExclusiveFor(op, events); r != nil {
+		r.tid = tid
 		t.fresh, t.file = r, r.file
 		return
 	}
@@ -168,7 +172,7 @@ func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op i
 		t.err = e
 		return
 	}
-	t.fresh, t.file = &regProxy{file: f, p: p}, f
+	t.fresh, t.file = &regProxy{file: f, p: p, tid: tid}, f
 }
 
 // release drops the references the call held on its target, apart from

@@ -45,6 +45,7 @@ type instance struct {
 type regProxy struct {
 	file *fs.File
 	p    *proxy // nil for an unpollable file
+	tid  int32  // the guest thread that made it (for the sweep's identity check)
 }
 
 type bellWaker struct{ inst *instance }
@@ -275,6 +276,38 @@ func (inst *instance) proxyForGuestFd(tid, num int32) *regProxy {
 		}
 	}
 	return nil
+}
+
+// deadProxies forgets the registrations whose guest file the guest has
+// released (closed without EPOLL_CTL_DEL: Linux removed their items then,
+// and the box must not hold their probes until a later epoll_ctl names the
+// same number), and returns the instance's references to drop. A
+// registration whose file is still at its fd number costs one kcmp.
+func (inst *instance) deadProxies() []*fs.File {
+	type reg struct {
+		fd int32
+		r  *regProxy
+	}
+	inst.mu.Lock()
+	var regs []reg
+	for fd, rs := range inst.proxies {
+		for _, r := range rs {
+			if r.p != nil {
+				regs = append(regs, reg{fd, r})
+			}
+		}
+	}
+	inst.mu.Unlock()
+	var drop []*fs.File
+	for _, g := range regs {
+		if g.r.p.isGuestFd(g.r.tid, g.fd) || !g.r.p.gone() {
+			continue
+		}
+		if f := inst.removeProxy(g.fd, g.r.file); f != nil {
+			drop = append(drop, f)
+		}
+	}
+	return drop
 }
 
 func (inst *instance) findProxy(fd int32) (*regProxy, []*fs.File) {

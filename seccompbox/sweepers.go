@@ -41,11 +41,16 @@ func (b *Box) instanceList() []*instance {
 	return insts
 }
 
-// collect forgets instances whose placeholder the guest released.
+// collect forgets instances whose placeholder the guest released, and
+// the registrations of live ones whose guest file the guest released.
 func (b *Box) collect() {
 	for _, inst := range b.instanceList() {
 		if inst.gone() {
 			b.kill(inst)
+			continue
+		}
+		for _, f := range inst.deadProxies() {
+			f.DecRef()
 		}
 	}
 }

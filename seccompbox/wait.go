@@ -41,6 +41,9 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 		return
 	}
 	// The call owns inst's reference from here on (finishWait drops it).
+	if h := b.opts.beforeWait; h != nil {
+		h(b, n)
+	}
 	nonblocking := b.nonblocking(th, n)
 	if !nonblocking && n.nr != unix.SYS_EPOLL_WAIT && n.args[4] != 0 {
 		b.warn("sigmask", "a blocking epoll_pwait/epoll_pwait2 with a signal mask cannot be emulated: "+

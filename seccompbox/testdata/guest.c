@@ -632,6 +632,25 @@ static void pollother(void) {
 	pollother_round("poll of 70 with the instance", 3);
 }
 
+// deadregs: 200 files registered and closed without EPOLL_CTL_DEL, each
+// at a new fd number (Linux drops a registration when its file is
+// released); the waits with maxevents 13 before and after (1.3 s later)
+// mark the points where the test counts the box's fds.
+static void deadregs(void) {
+	struct epoll_event ev[13];
+	int ep = epoll_create1(0);
+	show("before", epoll_wait(ep, ev, 13, 0), ev);
+	for (int i = 0; i < 200; i++) {
+		int efd = eventfd(1, EFD_NONBLOCK);
+		dup2(efd, 300 + i);
+		close(efd);
+		ctl(ep, EPOLL_CTL_ADD, 300 + i, EPOLLIN, i);
+		close(300 + i);
+	}
+	usleep(1300 * 1000);
+	show("after", epoll_wait(ep, ev, 13, 0), ev);
+}
+
 // closing: a registration does not keep the file open.
 static void closing(void) {
 	int sv[2];
@@ -850,6 +869,8 @@ int main(int argc, char **argv) {
 		threads();
 	else if (!strcmp(s, "forked"))
 		forked();
+	else if (!strcmp(s, "deadregs"))
+		deadregs();
 	else if (!strcmp(s, "pollother"))
 		pollother();
 	else if (!strcmp(s, "nestclose"))
