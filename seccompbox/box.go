@@ -102,6 +102,11 @@ type Box struct {
 	threads   map[int32]*thread      // by tid; guarded by mu
 	warned    map[string]bool        // guarded by mu
 
+	// collectAt is the number of instances at which newInstance collects
+	// at once, not at the sweeper's next round: instances a guest makes
+	// and closes at speed would otherwise pile up. Guarded by mu.
+	collectAt int
+
 	bellQ    chan *instance
 	bellKick chan struct{}
 	bellAll  atomic.Bool
@@ -241,6 +246,7 @@ func newBox(listener int, opts Options) (*Box, error) {
 		bellQ:      make(chan *instance, 1024),
 		checkFrame: map[int32]bool{},
 		bellKick:   make(chan struct{}, 1),
+		collectAt:  collectFloor,
 	}
 	// SYNC_WAKE_UP: the flag goes by value. Older kernels lack it; the box
 	// works without it, only slower.

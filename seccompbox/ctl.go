@@ -124,7 +124,7 @@ func (b *Box) ctlTarget(th *thread, inst *instance, epfd, tfd, op int32, events 
 	}
 	b.slotMu.Lock()
 	if rawDup3(g, b.slot) == 0 {
-		b.ctlTargetAtSlot(&t, th.tid, inst, tfd, op, events)
+		b.ctlTargetAtSlot(&t, th.tid, inst, tfd, op, events, isEpollFile(g))
 		rawClose(b.slot)
 	}
 	b.slotMu.Unlock()
@@ -134,13 +134,13 @@ func (b *Box) ctlTarget(th *thread, inst *instance, epfd, tfd, op int32, events 
 
 // ctlTargetAtSlot resolves the guest file duplicated at the slot (the
 // caller holds slotMu) for ctlTarget.
-func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op int32, events uint32) {
-	if child := b.identify(tid, tfd); child != nil {
-		if child.file.TryIncRef() {
-			t.child, t.file = child, child.file
-			t.drop = append(t.drop, child.file)
-		}
-		return // else released meanwhile: EBADF, as for a closed fd
+//
+// Only an epoll file can be one of the box's instances: any other target
+// is not compared with every instance, so that the call's cost does not
+// grow with their number.
+func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op int32, events uint32, epoll bool) {
+	if epoll && b.nestedAtSlot(t, tid, tfd) {
+		return
 	}
 	found, gone := inst.findProxy(tfd)
 	t.drop = append(t.drop, gone...)
@@ -173,6 +173,20 @@ func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op i
 		return
 	}
 	t.fresh, t.file = &regProxy{file: f, p: p, tid: tid}, f
+}
+
+// nestedAtSlot resolves the epoll file at the slot (the caller holds
+// slotMu) if it is one of the box's instances, and reports whether it is.
+func (b *Box) nestedAtSlot(t *ctlTarget, tid, tfd int32) bool {
+	child := b.identify(tid, tfd)
+	if child == nil {
+		return false
+	}
+	if child.file.TryIncRef() {
+		t.child, t.file = child, child.file
+		t.drop = append(t.drop, child.file)
+	}
+	return true // else released meanwhile: EBADF, as for a closed fd
 }
 
 // release drops the references the call held on its target, apart from

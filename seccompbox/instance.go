@@ -110,7 +110,14 @@ func (b *Box) newInstance() (*instance, int, error) {
 	inst.file.EventRegister(&inst.bellE)
 	b.mu.Lock()
 	b.instances[inst] = struct{}{}
+	due := len(b.instances) >= b.collectAt
 	b.mu.Unlock()
+	if due {
+		// At once, on this goroutine: a guest that makes and closes
+		// instances faster than a sweeper could collect them would
+		// otherwise pile them up.
+		b.collect()
+	}
 	return inst, ph, nil
 }
 
@@ -120,6 +127,7 @@ func (inst *instance) matchesSlot() bool {
 	inst.mu.Lock()
 	dead := inst.dead
 	inst.mu.Unlock()
+	inst.b.stats[statCompared].count.Add(1)
 	return !dead && rawEpollCtl(inst.q, unix.EPOLL_CTL_MOD, inst.b.slot, 0, 0) == 0
 }
 

@@ -41,18 +41,29 @@ func (b *Box) instanceList() []*instance {
 	return insts
 }
 
+// collectFloor is the fewest instances at which a collection is started
+// early (Box.collectAt).
+const collectFloor = 64
+
 // collect forgets instances whose placeholder the guest released, and
-// the registrations of live ones whose guest file the guest released.
+// the registrations of live ones whose guest file the guest released. The
+// next early collection comes when the instances have doubled, so that
+// its cost (a /proc read per instance) is a constant per instance made.
 func (b *Box) collect() {
+	live := 0
 	for _, inst := range b.instanceList() {
 		if inst.gone() {
 			b.kill(inst)
 			continue
 		}
+		live++
 		for _, f := range inst.deadProxies() {
 			f.DecRef()
 		}
 	}
+	b.mu.Lock()
+	b.collectAt = max(2*live, collectFloor)
+	b.mu.Unlock()
 }
 
 // collectNesting forgets the instances that contain others and whose

@@ -651,6 +651,43 @@ static void deadregs(void) {
 	show("after", epoll_wait(ep, ev, 13, 0), ev);
 }
 
+// manyinstances: with 500 epoll instances open, 100 rounds of a new pipe
+// added to one of them and deleted (the box's cost of a call must not
+// grow with the number of instances).
+static void manyinstances(void) {
+	for (int i = 0; i < 500; i++)
+		epoll_create1(0);
+	int ep = epoll_create1(0), bad = 0;
+	for (int i = 0; i < 100; i++) {
+		int p[2];
+		pipe(p);
+		bad += ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, i) != 0;
+		bad += ctl(ep, EPOLL_CTL_DEL, p[0], 0, 0) != 0;
+		close(p[0]);
+		close(p[1]);
+	}
+	printf("failed calls: %d\n", bad);
+}
+
+// createclose: 3000 rounds of an instance made, given a registration and
+// closed, at full speed; the waits with maxevents 13 before and after mark
+// the points where the test counts the box's fds.
+static void createclose(void) {
+	struct epoll_event ev[13];
+	int ep = epoll_create1(0), bad = 0;
+	show("before", epoll_wait(ep, ev, 13, 0), ev);
+	for (int i = 0; i < 3000; i++) {
+		int e = epoll_create1(0), p[2];
+		pipe(p);
+		bad += ctl(e, EPOLL_CTL_ADD, p[0], EPOLLIN, i) != 0;
+		close(e);
+		close(p[0]);
+		close(p[1]);
+	}
+	show("after", epoll_wait(ep, ev, 13, 0), ev);
+	printf("failed calls: %d\n", bad);
+}
+
 // closing: a registration does not keep the file open.
 static void closing(void) {
 	int sv[2];
@@ -869,6 +906,10 @@ int main(int argc, char **argv) {
 		threads();
 	else if (!strcmp(s, "forked"))
 		forked();
+	else if (!strcmp(s, "createclose"))
+		createclose();
+	else if (!strcmp(s, "manyinstances"))
+		manyinstances();
 	else if (!strcmp(s, "deadregs"))
 		deadregs();
 	else if (!strcmp(s, "pollother"))
