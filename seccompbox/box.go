@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,7 @@ type Box struct {
 	listener int
 	k        *syscalls.Kernel
 	slot     int // the fixed fd number of transient duplicates
+	fdLimit  int // the box's RLIMIT_NOFILE (raiseFDLimit)
 
 	stopRecv int // eventfds that stop the receiver and the poller
 	stopPoll int
@@ -130,6 +132,38 @@ type fdKey struct{ tid, fd int32 }
 
 type readyFD struct{ fd, users int }
 
+// raiseFDLimit raises the process's RLIMIT_NOFILE to fs.nr_open when it
+// may (CAP_SYS_RESOURCE), else its soft limit to its hard one, and returns
+// the soft limit: each registration costs the box two fds. The guests
+// still get the limit the process had (Start passes it to the shim).
+func raiseFDLimit() int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
+		return 1024
+	}
+	want := uint64(1 << 20)
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			want = n
+		}
+	}
+	if rl.Max < want && unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: want, Max: want}) == nil {
+		return int(want)
+	}
+	if rl.Cur < rl.Max && unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: rl.Max, Max: rl.Max}) == nil {
+		return int(rl.Max)
+	}
+	return int(rl.Cur)
+}
+
+// guestFDLimit is the RLIMIT_NOFILE the process had before its first
+// Start raised it (raiseFDLimit): the limit its guests get.
+var guestFDLimit = sync.OnceValue(func() unix.Rlimit {
+	var rl unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+	return rl
+})
+
 // Start starts cmd (whose Path, Args, Env, Dir, standard files and
 // ExtraFiles are used) under a box. The current executable is re-run as
 // the shim (see RunShimIfRequested), which installs the seccomp filter,
@@ -153,6 +187,7 @@ func Start(cmd *exec.Cmd, opts Options) (*Box, error) {
 		mode = "epoll"
 	}
 	shimFD := 3 + len(cmd.ExtraFiles)
+	lim := guestFDLimit()
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()
@@ -166,9 +201,10 @@ func Start(cmd *exec.Cmd, opts Options) (*Box, error) {
 		args = append(args, cmd.Args[1:]...)
 	}
 	shim := &exec.Cmd{
-		Path:        self,
-		Args:        args,
-		Env:         append(append([]string(nil), env...), shimEnv+"="+strconv.Itoa(shimFD)+":"+mode),
+		Path: self,
+		Args: args,
+		Env: append(append([]string(nil), env...), shimEnv+"="+strconv.Itoa(shimFD)+":"+mode+
+			":"+strconv.FormatUint(lim.Cur, 10)+":"+strconv.FormatUint(lim.Max, 10)),
 		Dir:         cmd.Dir,
 		Stdin:       cmd.Stdin,
 		Stdout:      cmd.Stdout,
@@ -267,12 +303,8 @@ func newBox(listener int, opts Options) (*Box, error) {
 	// The slot sits at the top of the fd limit, above anything the
 	// runtime will open; one dup3 there grows the fd table now, not in
 	// the middle of a reply (the growth waits for an RCU grace period).
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		b.closeFDs()
-		return nil, err
-	}
-	b.slot = int(min(rl.Cur, 1<<20) - 1)
+	b.fdLimit = raiseFDLimit()
+	b.slot = min(b.fdLimit, 1<<20) - 1
 	if e := rawDup3(b.central, b.slot); e != 0 {
 		b.closeFDs()
 		return nil, fmt.Errorf("seccompbox: reserving fd %d: %v", b.slot, e)

@@ -586,6 +586,35 @@ func TestClosedInstancesDoNotPileUp(t *testing.T) {
 	}
 }
 
+// TestManyRegistrations: 12,000 registrations cost the box 24,000 fds,
+// beyond the 20,000 this machine's limit gives a process; the box raises
+// its own limit to fs.nr_open when it may (CAP_SYS_RESOURCE): then the
+// run must match the native one. When it cannot (as for this repository's
+// sessions, which lack CAP_SYS_RESOURCE), the registrations beyond it
+// fail ENOSPC (Linux's answer when no more watches may be added) and the
+// box says why on its log.
+func TestManyRegistrations(t *testing.T) {
+	needGuest(t)
+	const n = "12000"
+	want, wantCode := runNative(t, "manyregs", n)
+	var out, log bytes.Buffer
+	cmd := exec.Command(guestBin, "manyregs", n)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	b, err := Start(cmd, Options{Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := b.Wait()
+	got, code := out.String(), exitCode(st)
+	if b.fdLimit >= 30000 {
+		if got != want || code != wantCode {
+			t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+		}
+	} else if !strings.Contains(log.String(), "fd limit") || !strings.Contains(got, "ENOSPC") {
+		t.Errorf("the box could not raise its fd limit (%d), but no warning and ENOSPC:\nlog: %s\n%s", b.fdLimit, log.String(), got)
+	}
+}
+
 // TestDeadRegistrationsAreReleased: registrations whose files the guest
 // closed without EPOLL_CTL_DEL, each at a new fd number, are gone in
 // Linux at the close; the box must not keep their proxies and probe fds

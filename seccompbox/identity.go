@@ -11,6 +11,17 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/fs"
 )
 
+// claim keeps new fd of the box unless it has the slot's number, which the
+// kernel hands out only when every lower number is taken (the box is out
+// of fds): it stays free for the slot, and the allocation fails EMFILE.
+func (b *Box) claim(fd int, err error) (int, error) {
+	if err == nil && fd == b.slot {
+		rawClose(fd)
+		return -1, unix.EMFILE
+	}
+	return fd, err
+}
+
 // identify returns the instance whose placeholder is at the slot (the
 // caller holds slotMu), nil if none: the cached instance for the guest's
 // (tid, fd) first, then every instance.

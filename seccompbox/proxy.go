@@ -137,7 +137,7 @@ func (b *Box) sharedExclusive() *regProxy {
 // newProbe makes a host epoll holding the file at the slot with interest
 // m, level-triggered.
 func (b *Box) newProbe(m uint32) (int, unix.Errno) {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	fd, err := b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
 	if err != nil {
 		return -1, err.(unix.Errno)
 	}
@@ -174,7 +174,7 @@ func (b *Box) takeReady(probe int) (int, error) {
 			return r.fd, nil
 		}
 	}
-	fd, err := unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	fd, err := b.claim(unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC))
 	if err != nil {
 		return -1, err
 	}

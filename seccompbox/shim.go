@@ -14,8 +14,9 @@ import (
 )
 
 // shimEnv marks a process started by Start as the shim: its value is
-// "FD:MODE", the number of the socket on which to send the listener and
-// which system calls to trap ("epoll" or "epoll+poll").
+// "FD:MODE:CUR:MAX", the number of the socket on which to send the
+// listener, which system calls to trap ("epoll" or "epoll+poll"), and the
+// RLIMIT_NOFILE the guest gets.
 const shimEnv = "GUESTPOLL_SECCOMPBOX_SHIM"
 
 // RunShimIfRequested turns the current process into the shim when Start
@@ -34,9 +35,15 @@ func RunShimIfRequested() {
 }
 
 func shimMain(v string) error {
-	fdStr, mode, _ := strings.Cut(v, ":")
-	sock, err := strconv.Atoi(fdStr)
-	if err != nil || sock < 3 {
+	parts := strings.Split(v, ":")
+	if len(parts) != 4 {
+		return fmt.Errorf("bad %s=%q", shimEnv, v)
+	}
+	mode := parts[1]
+	sock, err := strconv.Atoi(parts[0])
+	cur, err2 := strconv.ParseUint(parts[2], 10, 64)
+	max, err3 := strconv.ParseUint(parts[3], 10, 64)
+	if err != nil || err2 != nil || err3 != nil || sock < 3 {
 		return fmt.Errorf("bad %s=%q", shimEnv, v)
 	}
 	if len(os.Args) < 3 {
@@ -70,6 +77,11 @@ func shimMain(v string) error {
 	envp, err := cStrings(env)
 	if err != nil {
 		return err
+	}
+	// The guest gets the fd limit the supervisor had before it raised its
+	// own for the box's probes.
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: cur, Max: max}); err != nil {
+		return fmt.Errorf("restoring RLIMIT_NOFILE: %v", err)
 	}
 	runtime.LockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

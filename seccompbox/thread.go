@@ -34,7 +34,7 @@ func (b *Box) threadFor(n *notif) *thread {
 	if th != nil && th.pidfd >= 0 {
 		return th
 	}
-	pidfd, _, e := unix.RawSyscall(unix.SYS_PIDFD_OPEN, uintptr(tid), pidfdThread, 0)
+	pidfd, e := b.pidfdOpen(tid)
 	if e != 0 {
 		return nil
 	}
@@ -61,7 +61,7 @@ func (b *Box) getfd(th *thread, n int32) (int, unix.Errno) {
 	fd, e := pidfdGetfd(th.pidfd, n)
 	if e == unix.ESRCH {
 		rawClose(th.pidfd)
-		pidfd, _, e2 := unix.RawSyscall(unix.SYS_PIDFD_OPEN, uintptr(th.tid), pidfdThread, 0)
+		pidfd, e2 := b.pidfdOpen(th.tid)
 		if e2 != 0 {
 			th.pidfd = -1
 			return -1, e
@@ -69,7 +69,24 @@ func (b *Box) getfd(th *thread, n int32) (int, unix.Errno) {
 		th.pidfd = int(pidfd)
 		fd, e = pidfdGetfd(th.pidfd, n)
 	}
+	if e == 0 && fd == b.slot {
+		rawClose(fd) // out of fds: see claim
+		return -1, unix.EMFILE
+	}
 	return fd, e
+}
+
+// pidfdOpen opens a pidfd for guest thread tid (claim).
+func (b *Box) pidfdOpen(tid int32) (int, unix.Errno) {
+	pidfd, _, e := unix.RawSyscall(unix.SYS_PIDFD_OPEN, uintptr(tid), pidfdThread, 0)
+	if e != 0 {
+		return -1, e
+	}
+	if int(pidfd) == b.slot {
+		rawClose(int(pidfd))
+		return -1, unix.EMFILE
+	}
+	return int(pidfd), 0
 }
 
 // startWorker starts th's worker goroutine (threadCalls.dispatch runs it,

@@ -688,6 +688,24 @@ static void createclose(void) {
 	printf("failed calls: %d\n", bad);
 }
 
+// manyregs N: N eventfds registered in one instance (each costs the box
+// two fds), then a wait for them all.
+static void manyregs(int n) {
+	int ep = epoll_create1(0), bad = 0;
+	for (int i = 0; i < n; i++) {
+		int efd = eventfd(1, EFD_NONBLOCK);
+		if (efd < 0 || ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, i) != 0) {
+			if (!bad++)
+				printf("registration %d: %s\n", i, strerrorname_np(errno));
+		}
+	}
+	struct epoll_event *ev = calloc(n, sizeof *ev);
+	int r = epoll_wait(ep, ev, n, 0);
+	printf("failed: %d, ready: %d\n", bad, r);
+	int e2 = epoll_create1(0);
+	show("one more instance", e2 >= 0 ? 0 : -1, 0);
+}
+
 // closing: a registration does not keep the file open.
 static void closing(void) {
 	int sv[2];
@@ -906,6 +924,8 @@ int main(int argc, char **argv) {
 		threads();
 	else if (!strcmp(s, "forked"))
 		forked();
+	else if (!strcmp(s, "manyregs") && argc > 2)
+		manyregs(atoi(argv[2]));
 	else if (!strcmp(s, "createclose"))
 		createclose();
 	else if (!strcmp(s, "manyinstances"))
