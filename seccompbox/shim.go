@@ -35,16 +35,9 @@ func RunShimIfRequested() {
 }
 
 func shimMain(v string) error {
-	parts := strings.Split(v, ":")
-	if len(parts) != 4 {
-		return fmt.Errorf("bad %s=%q", shimEnv, v)
-	}
-	mode := parts[1]
-	sock, err := strconv.Atoi(parts[0])
-	cur, err2 := strconv.ParseUint(parts[2], 10, 64)
-	max, err3 := strconv.ParseUint(parts[3], 10, 64)
-	if err != nil || err2 != nil || err3 != nil || sock < 3 {
-		return fmt.Errorf("bad %s=%q", shimEnv, v)
+	sock, mode, limit, err := parseShimEnv(v)
+	if err != nil {
+		return err
 	}
 	if len(os.Args) < 3 {
 		return fmt.Errorf("usage: shim PATH ARGV0 [ARGS...]")
@@ -80,7 +73,7 @@ func shimMain(v string) error {
 	}
 	// The guest gets the fd limit the supervisor had before it raised its
 	// own for the box's probes.
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: cur, Max: max}); err != nil {
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
 		return fmt.Errorf("restoring RLIMIT_NOFILE: %v", err)
 	}
 	runtime.LockOSThread()
@@ -116,6 +109,25 @@ func shimMain(v string) error {
 	_, _, e = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
 		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
 	return fmt.Errorf("exec %s: %v", path, e)
+}
+
+// parseShimEnv parses shimEnv's value.
+func parseShimEnv(v string) (sock int, mode string, limit unix.Rlimit, err error) {
+	parts := strings.Split(v, ":")
+	if len(parts) == 4 {
+		mode = parts[1]
+		sock, err = strconv.Atoi(parts[0])
+		if err == nil {
+			limit.Cur, err = strconv.ParseUint(parts[2], 10, 64)
+		}
+		if err == nil {
+			limit.Max, err = strconv.ParseUint(parts[3], 10, 64)
+		}
+	}
+	if len(parts) != 4 || err != nil || sock < 3 {
+		return 0, "", limit, fmt.Errorf("bad %s=%q", shimEnv, v)
+	}
+	return sock, mode, limit, nil
 }
 
 // cStrings is a NULL-terminated array of C strings.
