@@ -130,6 +130,7 @@ func TestScenariosMatchLinux(t *testing.T) {
 		"closing",    // registrations do not keep the guest's files open
 		"nestclose",  // closing an instance takes it out of the nesting checks at once
 		"pollother",  // a select or poll polls only the epoll instances it names
+		"wakekeys",   // edge-triggered re-queues follow Linux's wakeup keys of each file type
 		"stale",      // a wakeup of a file drained since still queues its entry, in order (600 rounds)
 		"longjumped", // a handler leaves a blocked wait by siglongjmp; the next wait is a new call
 		"uring",      // a registration made as libuv makes it: through io_uring if io_uring_setup works

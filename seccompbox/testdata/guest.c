@@ -706,6 +706,27 @@ static void manyregs(int n) {
 	show("one more instance", e2 >= 0 ? 0 : -1, 0);
 }
 
+// wakekeys: an edge-triggered registration is re-queued by a wakeup whose
+// key (Linux's, of the file's type) meets its events, whatever the file's
+// readiness. A socket's data arrival (IN|PRI|RDNORM|RDBAND) re-fires one
+// for PRI|WRNORM; an eventfd write of 0 (key IN) does not re-fire one for
+// OUT|RDHUP.
+static void wakekeys(void) {
+	struct epoll_event ev[2];
+	int sv[2], ep = epoll_create1(0), efd = eventfd(0, EFD_NONBLOCK);
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+	ctl(ep, EPOLL_CTL_ADD, sv[0], EPOLLPRI | EPOLLWRNORM | EPOLLET, 1);
+	show("socket first", epoll_wait(ep, ev, 2, 0), ev);
+	show("socket again", epoll_wait(ep, ev, 2, 0), ev);
+	write(sv[1], "x", 1);
+	show("socket after data", epoll_wait(ep, ev, 2, 0), ev);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLOUT | EPOLLRDHUP | EPOLLET, 2);
+	show("eventfd first", epoll_wait(ep, ev, 2, 0), ev);
+	uint64_t zero = 0;
+	write(efd, &zero, 8);
+	show("eventfd after a write of 0", epoll_wait(ep, ev, 2, 0), ev);
+}
+
 // closing: a registration does not keep the file open.
 static void closing(void) {
 	int sv[2];
@@ -924,6 +945,8 @@ int main(int argc, char **argv) {
 		threads();
 	else if (!strcmp(s, "forked"))
 		forked();
+	else if (!strcmp(s, "wakekeys"))
+		wakekeys();
 	else if (!strcmp(s, "manyregs") && argc > 2)
 		manyregs(atoi(argv[2]));
 	else if (!strcmp(s, "createclose"))
