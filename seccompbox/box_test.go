@@ -486,36 +486,44 @@ func TestDaemonOutlivesGuest(t *testing.T) {
 	}
 }
 
-// TestWithdrawnCtlIsRestarted: an epoll_ctl interrupted by a handler
-// without SA_RESTART before the box received it (the receiver is held in
-// the hook of another thread's epoll_ctl meanwhile) would return EINTR,
-// which Linux's never does, with the registration not made. The box sees
-// the gap in the notification ids, and at the handler's rt_sigreturn turns
-// the frame into a restart of the call, which it then serves.
-func TestWithdrawnCtlIsRestarted(t *testing.T) {
+// TestWithdrawnCallIsRestarted: an epoll_ctl, or a zero-timeout
+// epoll_wait, interrupted by a handler without SA_RESTART before the box
+// received it (the receiver is held in the hook of another thread's
+// epoll_ctl meanwhile) would return EINTR, which Linux's never does (the
+// ctl's registration not made). The box sees the gap in the notification
+// ids, and at the handler's rt_sigreturn turns the frame into a restart of
+// the call, which it then serves.
+func TestWithdrawnCallIsRestarted(t *testing.T) {
 	needGuest(t)
-	want, wantCode := runNative(t, "withdrawnctl")
-	var mu sync.Mutex
-	done := false
-	hook := func(b *Box, n *notif) {
-		mu.Lock()
-		defer mu.Unlock()
-		if n.nr != unix.SYS_EPOLL_CTL || n.args[2] != 100 || done {
-			return
-		}
-		done = true
-		tgid := tgidOf(t, n.pid)
-		other := otherThread(t, tgid, int(n.pid))
-		waitSyscall(t, other, unix.SYS_EPOLL_CTL)
-		unix.Tgkill(tgid, other, unix.SIGUSR1)
-		waitSyscall(t, other, unix.SYS_RT_SIGRETURN)
-	}
-	got, code, b := runBoxed(t, Options{beforeAnswer: hook}, "withdrawnctl")
-	if got != want || code != wantCode {
-		t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
-	}
-	if n := b.stats[statSettled].count.Load(); n != 1 {
-		t.Errorf("%d frames mended, want 1", n)
+	for _, tc := range []struct {
+		sc string
+		nr int
+	}{{"withdrawnctl", unix.SYS_EPOLL_CTL}, {"withdrawnwait", unix.SYS_EPOLL_WAIT}} {
+		t.Run(tc.sc, func(t *testing.T) {
+			want, wantCode := runNative(t, tc.sc)
+			var mu sync.Mutex
+			done := false
+			hook := func(b *Box, n *notif) {
+				mu.Lock()
+				defer mu.Unlock()
+				if n.nr != unix.SYS_EPOLL_CTL || n.args[2] != 100 || done {
+					return
+				}
+				done = true
+				tgid := tgidOf(t, n.pid)
+				other := otherThread(t, tgid, int(n.pid))
+				waitSyscall(t, other, tc.nr)
+				unix.Tgkill(tgid, other, unix.SIGUSR1)
+				waitSyscall(t, other, unix.SYS_RT_SIGRETURN)
+			}
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook}, tc.sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if n := b.stats[statSettled].count.Load(); n != 1 {
+				t.Errorf("%d frames mended, want 1", n)
+			}
+		})
 	}
 }
 

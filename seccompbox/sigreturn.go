@@ -337,24 +337,32 @@ func syscallBefore(mem *guestMem, rip uint64) (int32, bool) {
 	return 0, false
 }
 
-// neverEINTR are the trapped calls Linux never fails with EINTR.
-func neverEINTR(nr int32) bool {
-	return nr == unix.SYS_EPOLL_CTL || nr == unix.SYS_EPOLL_CREATE || nr == unix.SYS_EPOLL_CREATE1
+// neverEINTR reports whether Linux never fails trapped call nr, made with
+// the frame's arguments, with EINTR: epoll_ctl and epoll_create always,
+// and an epoll_wait or epoll_pwait with a zero timeout, which never
+// sleeps (ep_poll looks at signals only when it is about to).
+func (f *sigFrame) neverEINTR(nr int32) bool {
+	switch nr {
+	case unix.SYS_EPOLL_CTL, unix.SYS_EPOLL_CREATE, unix.SYS_EPOLL_CREATE1:
+		return true
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
+		return int32(binary.LittleEndian.Uint64(f.regs[8*argRegs[3]:])) == 0
+	}
+	return false
 }
 
 // restartUnseen turns a frame saved with -EINTR right after the syscall
-// instruction of an epoll_ctl or epoll_create wrapper into a restart of
-// that call. Linux never fails them with EINTR, and the box never answers
-// EINTR to them: the call was withdrawn by the signal before the box
+// instruction of the wrapper of a call Linux never fails with EINTR
+// (neverEINTR) into a restart of that call. The box never answers EINTR
+// to them either: the call was withdrawn by the signal before the box
 // received it (it saw only the gap in the notification ids), so it was
-// never done, and running it now is what Linux's uninterruptible call
-// would have done.
+// never done, and running it now is what Linux's call would have done.
 func (f *sigFrame) restartUnseen() bool {
 	if int64(f.rax) != -int64(unix.EINTR) {
 		return false
 	}
 	nr, ok := syscallBefore(&f.mem, f.rip)
-	return ok && neverEINTR(nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
+	return ok && f.neverEINTR(nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
 }
 
 // syscallSP returns the user stack pointer of thread tid, which is blocked

@@ -390,9 +390,13 @@ static void nestedqueued(void) {
 static int unseen_ep, unseen_efd;
 
 static void *unseenctl(void *a) {
-	(void)a;
 	usleep(50 * 1000); // the main thread's epoll_ctl on fd 100 first
-	show("second thread's add", ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6), 0);
+	if (a) {
+		struct epoll_event ev[2];
+		show("second thread's zero-timeout wait", epoll_wait(unseen_ep, ev, 2, 0), ev);
+	} else {
+		show("second thread's add", ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6), 0);
+	}
 	return NULL;
 }
 
@@ -401,15 +405,19 @@ static void *unseenctl(void *a) {
 // this thread's epoll_ctl on fd 100, so the box never receives it: Linux's
 // epoll_ctl cannot be interrupted, and the second thread must get 0, with
 // its registration made.
-static void withdrawnctl(void) {
+// withdrawnwait: the same with a zero-timeout epoll_wait that finds an
+// event: Linux's never returns EINTR.
+static void withdrawnctl(int wait) {
 	struct sigaction sa = {.sa_handler = on_usr1};
 	sigaction(SIGUSR1, &sa, NULL);
 	unseen_ep = epoll_create1(0);
 	unseen_efd = eventfd(1, EFD_NONBLOCK);
+	if (wait)
+		ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6);
 	int efd = eventfd(0, EFD_NONBLOCK);
 	dup2(efd, 100);
 	pthread_t t;
-	pthread_create(&t, NULL, unseenctl, NULL);
+	pthread_create(&t, NULL, unseenctl, wait ? &t : NULL);
 	show("add", ctl(unseen_ep, EPOLL_CTL_ADD, 100, EPOLLIN, 1), 0);
 	pthread_join(t, NULL);
 	struct epoll_event ev[2];
@@ -936,7 +944,9 @@ int main(int argc, char **argv) {
 	else if (!strcmp(s, "nestedqueued"))
 		nestedqueued();
 	else if (!strcmp(s, "withdrawnctl"))
-		withdrawnctl();
+		withdrawnctl(0);
+	else if (!strcmp(s, "withdrawnwait"))
+		withdrawnctl(1);
 	else if (!strcmp(s, "longjumped"))
 		longjumped();
 	else if (!strcmp(s, "stopped"))
