@@ -11,37 +11,34 @@ import (
 
 // The life of a guest thread's trapped calls, as the box sees it.
 //
-// A trapped wait (a call) goes through phases:
+// A trapped wait (a call) moves through phases; waitMoves is the table:
 //
-//	          dispatch            start
-//	running ───────────▶ queued ───────▶ running ──served──▶ served
-//	   │  │                 │               │ │                 │ │
-//	   │  └──── answer ─────┼───────────────┘ └─── answer ──────┘ │
-//	   │         ▼          │                                     │
-//	   │     answered       │ abandon (the thread left it)        │
-//	   │                    ▼                                     │
-//	   ├──── abandon ──▶ abandoned ◀──── answer failed ───────────┘
-//	   │                    │
-//	   └── answer refused ──┴──▶ refused (the harvest put its events back)
+//	running   -> queued     dispatch: its inline harvest found nothing, to the worker
+//	queued    -> running    start: the worker runs it
+//	running   -> served     served: the worker's model call returned
+//	running   -> answered   its answer was delivered (from inside the harvest, or inline)
+//	served    -> answered   its answer was delivered
+//	running   -> refused    the harvest's answer could not be delivered: events put back
+//	queued    -> abandoned  the thread left it (a signal, a stop, another call)
+//	running   -> abandoned  the same, its model wait interrupted; or its answer failed
+//	served    -> abandoned  its answer failed
+//	abandoned -> refused    a harvest under way when the thread left puts its events back
 //
-// A wait starts running on the receiver (its inline harvest); one that
-// must block is dispatched to its thread's worker (queued) and runs again
-// there. Answered, refused and abandoned are final: the answer was
-// delivered, or a harvest's answer could not be and its events were put
-// back, or the guest thread left the call before it was answered (a
-// signal, a stop) and nothing is delivered any more.
+// Answered and refused are final; abandoned becomes only refused.
 //
 // Besides the one blocking wait in flight, a thread may have left one call
 // unanswered that the box still has to settle (a leftCall): a wait it was
 // interrupted out of (Linux's answer is EINTR if the wait slept; one that
 // did not is run again, since Linux's never returns EINTR without
-// sleeping), an epoll_ctl done but not
-// answered (its result is replayed), or an epoll_create whose placeholder
-// was not installed (installed at the handler's rt_sigreturn, or dropped).
-// The thread's next call (begin) or its rt_sigreturn (settle) settles it.
+// sleeping), an epoll_ctl done but not answered (its result is replayed),
+// or an epoll_create whose placeholder was not installed (installed at the
+// handler's rt_sigreturn, or dropped). The thread's next call (begin) or
+// its rt_sigreturn (settle) settles it. And until its next call, the box
+// remembers the last call it answered (answeredCall), whose answer the
+// kernel may have dropped.
 //
-// threadCalls owns both and the lock that guards them; every change is one
-// of its methods.
+// threadCalls owns all of it and the lock that guards it; every change is
+// one of its methods.
 
 // waitPhase is where a trapped wait is in its life.
 type waitPhase uint8
