@@ -98,13 +98,19 @@
 //   - rt_sigreturn is trapped (sigreturn.go): when a handler returns, the
 //     signal frame says whether the kernel is about to restart the
 //     interrupted call (SA_RESTART) or return EINTR, and the box rewrites
-//     it to Linux's answer: EINTR for a wait, the applied result for a
-//     ctl, the placeholder (installed then) for a create. A trapped
-//     rt_sigreturn can itself be interrupted: the handler frame of the
-//     interrupting signal is turned into a restart of it, since returning
-//     EINTR into a signal restorer would crash the guest. A wait restarted with no handler run (a stop: the same call
-//     from the same place with the same arguments, and no rt_sigreturn
-//     between) is answered EINTR.
+//     it to Linux's answer: EINTR for a wait that slept, a restart for one
+//     that did not (Linux's never returns EINTR without sleeping), the
+//     applied result for a ctl, the placeholder (installed then) for a
+//     create. A trapped rt_sigreturn can itself be interrupted: the
+//     handler frame of the interrupting signal is turned into a restart of
+//     it, since returning EINTR into a signal restorer would crash the
+//     guest. A wait that slept, restarted with no handler run (a stop: the
+//     same call from the same place with the same arguments, and no
+//     rt_sigreturn between), is answered EINTR.
+//   - A call withdrawn before the box received it (a gap in the ids) that
+//     Linux never fails with EINTR (epoll_ctl, epoll_create, a
+//     zero-timeout wait) is restarted from its handler's frame
+//     (sigFrame.restartUnseen), recognised by its wrapper's code.
 //   - A ctl whose answer could not be delivered is answered again, without
 //     being done twice, when the same call comes back (the replay cache).
 //   - An answer NOTIF_SEND took but the kernel dropped (the thread was
@@ -148,6 +154,12 @@
 //	with it held, so that the thread's record and the answer change
 //	together
 //	instance.bellMu and readyMu are leaves
+//
+// collect (the sweeper's, and newInstance's when the instances have
+// doubled) takes only Box.mu, instance.mu and proxy.mu, one at a time.
+// The receiver alone owns the pidfds, the slot's contents between
+// slotMu's lock and unlock, and the notification-id bookkeeping (lastID,
+// lastGap, gapUntil, checkFrame).
 //
 // Model locks are never held while the box takes its own, except proxy.mu
 // (under Readiness) and the bell waker, which only sends on a channel.
