@@ -156,7 +156,8 @@
 //	instance.bellMu and readyMu are leaves
 //
 // collect (the sweeper's, and newInstance's when the instances have
-// doubled) takes only Box.mu, instance.mu and proxy.mu, one at a time.
+// doubled) holds none of the box's locks while it takes another, nor
+// while it drops the references that release proxies and model instances.
 // The receiver alone owns the pidfds, the slot's contents between
 // slotMu's lock and unlock, and the notification-id bookkeeping (lastID,
 // lastGap, gapUntil, checkFrame).
