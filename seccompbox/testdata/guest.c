@@ -389,14 +389,19 @@ static void nestedqueued(void) {
 
 static int unseen_ep, unseen_efd;
 
+static int unseen_r, unseen_errno;
+static struct epoll_event unseen_ev[2];
+
+// unseenctl makes the second thread's call; the main thread prints its
+// result after the join (the order of the two threads' lines is not
+// fixed under the box).
 static void *unseenctl(void *a) {
 	usleep(50 * 1000); // the main thread's epoll_ctl on fd 100 first
-	if (a) {
-		struct epoll_event ev[2];
-		show("second thread's zero-timeout wait", epoll_wait(unseen_ep, ev, 2, 0), ev);
-	} else {
-		show("second thread's add", ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6), 0);
-	}
+	if (a)
+		unseen_r = epoll_wait(unseen_ep, unseen_ev, 2, 0);
+	else
+		unseen_r = ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6);
+	unseen_errno = errno;
 	return NULL;
 }
 
@@ -420,6 +425,11 @@ static void withdrawnctl(int wait) {
 	pthread_create(&t, NULL, unseenctl, wait ? &t : NULL);
 	show("add", ctl(unseen_ep, EPOLL_CTL_ADD, 100, EPOLLIN, 1), 0);
 	pthread_join(t, NULL);
+	errno = unseen_errno;
+	if (wait)
+		show("second thread's zero-timeout wait", unseen_r, unseen_ev);
+	else
+		show("second thread's add", unseen_r, 0);
 	struct epoll_event ev[2];
 	show("wait", epoll_wait(unseen_ep, ev, 2, 0), ev);
 }
