@@ -149,7 +149,8 @@
 //     a name stands for its number in whichever process runs the step.
 //     Fds a child creates are not the script process's to close at the end
 //     (its exit, or the final SIGKILL, closes them); a child's close does
-//     not forget the parent's fd.
+//     not forget the parent's fd. Which names count as open, and how
+//     fdinfo names a number, is one bookkeeping for all processes.
 //   - exit P returns once P is a zombie, so the next step sees the exit
 //     (pidfd IN, HUP of pipes P held) without a race. waitpid's result is
 //     the exit status of a process that exited, and minus the signal
