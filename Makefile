@@ -6,7 +6,7 @@ CORPUS ?= conformance/testdata
 BACKENDS ?= linux,model,model-cr,hostfd,boxed
 FUZZTIME ?= 30s
 
-.PHONY: all test conformance record bench fuzz realprograms lint vet checklocks
+.PHONY: all test conformance record bench benchchart fuzz realprograms lint vet checklocks
 
 all: lint test
 
@@ -23,14 +23,32 @@ conformance:
 record:
 	$(GO) run ./cmd/epollconf -backends linux -record $(CORPUS)
 
-# The model-versus-host benchmarks (issue 7, docs/performance.md): every
-# benchmark BENCHCOUNT times, then the table of medians. The raw output stays
-# in BENCHOUT for benchstat.
+# The benchmarks (docs/performance.md). First the peers (issue 17): the
+# nested module bench/peers (its own go.mod, the only place gVisor is
+# required) runs host epoll, gVisor's epoll, the model and the syscall
+# layer side by side; its test binary is built once and run BENCHCOUNT
+# times, so the implementations alternate in every round (each benchmark
+# runs PEERSBENCHTIME per round: shorter, with more rounds, is steadier
+# under load). Then every benchmark of the model's packages (issue 7),
+# BENCHCOUNT times. The raw output of both stays in BENCHOUT for benchstat;
+# cmd/benchtable prints the tables of medians. Not part of `make test`.
 BENCHCOUNT ?= 5
 BENCHOUT ?= /tmp/guestpoll-bench.txt
+PEERSBIN ?= /tmp/guestpoll-peers.test
+PEERSBENCHTIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./kernel/... ./syscalls/... ./checkpoint/... > $(BENCHOUT) || { cat $(BENCHOUT); exit 1; }
+	cd bench/peers && $(GO) test -c -o $(PEERSBIN) .
+	: > $(BENCHOUT)
+	for i in $$(seq $(BENCHCOUNT)); do \
+		$(PEERSBIN) -test.run '^$$' -test.bench . -test.benchmem -test.benchtime $(PEERSBENCHTIME) >> $(BENCHOUT) || { cat $(BENCHOUT); exit 1; }; \
+	done
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./kernel/... ./syscalls/... ./checkpoint/... >> $(BENCHOUT) || { cat $(BENCHOUT); exit 1; }
 	$(GO) run ./cmd/benchtable < $(BENCHOUT)
+
+# The chart of docs/performance.md (docs/performance.svg), drawn by
+# cmd/benchchart from the output `make bench` left in BENCHOUT.
+benchchart:
+	$(GO) run ./cmd/benchchart -o docs/performance.svg < $(BENCHOUT)
 
 # Each fuzz target for FUZZTIME, one after another (seed corpora already run
 # in `make test`), then a table of executions per second and findings; fails

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,17 @@ type Options struct {
 	// beforeAnswer, for tests, runs just before the answer of a wait that
 	// harvested events, or of an epoll_ctl, is sent.
 	beforeAnswer func(b *Box, n *notif)
+	// beforeFrameWrite, for tests, runs when the box has decided to
+	// rewrite the signal frame of rt_sigreturn n, after it checked that n
+	// is still pending, before the registers are written.
+	beforeFrameWrite func(b *Box, n *notif)
+	// beforeWait, for tests, runs when a wait on one of the box's
+	// instances arrives.
+	beforeWait func(b *Box, n *notif)
+	// answersDropped, for tests, has the box take an answer that NOTIF_SEND
+	// refuses because its thread has left the call for one sent, which is
+	// what the kernel reports for an answer it drops (answeredCall).
+	answersDropped bool
 }
 
 // Box supervises one guest program: it serves the guest's trapped epoll
@@ -45,6 +57,7 @@ type Box struct {
 	listener int
 	k        *syscalls.Kernel
 	slot     int // the fixed fd number of transient duplicates
+	fdLimit  int // the box's RLIMIT_NOFILE (raiseFDLimit)
 
 	stopRecv int // eventfds that stop the receiver and the poller
 	stopPoll int
@@ -52,6 +65,10 @@ type Box struct {
 	workers  sync.WaitGroup
 	closing  atomic.Bool
 	done     chan struct{} // closed at shutdown: stops the sweeper and the bell refresher
+	// unused is closed when no task uses the filter any more (the
+	// listener hangs up), or the receiver stopped.
+	unused     chan struct{}
+	unusedOnce sync.Once
 
 	// slotMu serializes every use of the slot.
 	slotMu sync.Mutex
@@ -98,6 +115,12 @@ type Box struct {
 	// +checklocks:mu
 	warned map[string]bool
 
+	// collectAt is the number of instances at which newInstance collects
+	// at once, not at the sweeper's next round: instances a guest makes
+	// and closes at speed would otherwise pile up.
+	// +checklocks:mu
+	collectAt int
+
 	bellQ    chan *instance
 	bellKick chan struct{}
 	bellAll  atomic.Bool
@@ -110,6 +133,7 @@ type Box struct {
 	// checked, and the threads whose rt_sigreturn was withdrawn after it
 	// was received.
 	lastID     uint64
+	lastGap    uint64 // the first id received after the last gap
 	gapUntil   time.Time
 	checkFrame map[int32]bool
 
@@ -120,97 +144,37 @@ type fdKey struct{ tid, fd int32 }
 
 type readyFD struct{ fd, users int }
 
-// thread is the box's state for one guest thread. Its current wait is its
-// own (the alias tells the tool that the wait's thread's mu is mu).
-//
-// +checklocksalias:current.th.mu=mu
-type thread struct {
-	tid   int32
-	pidfd int
-
-	// Blocking waits run on the thread's worker goroutine with the
-	// thread's own server.
-	work chan *call
-	srv  server
-
-	mu sync.Mutex
-	// +checklocks:mu
-	worker bool // the worker runs
-	// +checklocks:mu
-	current *call // the blocking wait in flight
-	// cancelled: a wait of this thread was interrupted out of (a signal, a
-	// stop) and not answered, and the box has not yet seen how the guest
-	// left it (sigreturn.go); intr is where that wait was made.
-	// +checklocks:mu
-	cancelled bool
-	// +checklocks:mu
-	intr callSite
-	// +checklocks:mu
-	replay *replay
-	// +checklocks:mu
-	pending *pending
+// raiseFDLimit raises the process's RLIMIT_NOFILE to fs.nr_open when it
+// may (CAP_SYS_RESOURCE), else its soft limit to its hard one, and returns
+// the soft limit: each registration costs the box two fds. The guests
+// still get the limit the process had (Start passes it to the shim).
+func raiseFDLimit() int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
+		return 1024
+	}
+	want := uint64(1 << 20)
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			want = n
+		}
+	}
+	if rl.Max < want && unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: want, Max: want}) == nil {
+		return int(want)
+	}
+	if rl.Cur < rl.Max && unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: rl.Max, Max: rl.Max}) == nil {
+		return int(rl.Max)
+	}
+	return int(rl.Cur)
 }
 
-// pending is an epoll_create whose answer could not be delivered (the
-// thread was interrupted before the placeholder was installed): its
-// instance and placeholder are kept until the thread's rt_sigreturn, which
-// installs the placeholder and makes it the call's result, or the
-// thread's next call, which drops them (sigreturn.go).
-type pending struct {
-	site    callSite
-	inst    *instance
-	ph      int // the placeholder: a host fd of the box
-	cloexec bool
-}
-
-// callSite identifies a trapped call by its number, the address after its
-// syscall instruction and its arguments: what a restart of it repeats.
-type callSite struct {
-	nr   int32
-	ip   uint64
-	args [6]uint64
-}
-
-// leftCallLocked records that the thread was interrupted out of the wait
-// n.
-//
-// +checklocks:th.mu
-func (th *thread) leftCallLocked(n *notif) {
-	th.cancelled = true
-	th.intr = callSite{nr: n.nr, ip: n.ip, args: n.args}
-}
-
-// call is one wait being served, inline by the receiver or, when it must
-// block, by its thread's worker.
-type call struct {
-	n     notif
-	th    *thread
-	inst  *instance
-	start time.Time
-	// +checklocks:th.mu
-	running bool
-	// +checklocks:th.mu
-	cancelled bool
-	r         uintptr
-	e         unix.Errno
-	// answered: the harvest delivered the answer (server.commit);
-	// refused: it could not, and the events were put back. Both belong to
-	// the goroutine serving the call.
-	answered, refused bool
-}
-
-// replay remembers a side-effecting call whose answer could not be
-// delivered: if the kernel restarts it (a signal handler with SA_RESTART),
-// the same answer is given again instead of doing it twice.
-type replay struct {
-	nr   int32
-	ip   uint64
-	args [6]uint64
-	val  int64
-	err  unix.Errno
-}
-
-const killBit = 1 << (unix.SIGKILL - 1)
+// guestFDLimit is the RLIMIT_NOFILE the process had before its first
+// Start raised it (raiseFDLimit): the limit its guests get.
+var guestFDLimit = sync.OnceValue(func() unix.Rlimit {
+	var rl unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+	return rl
+})
 
 // Start starts cmd (whose Path, Args, Env, Dir, standard files and
 // ExtraFiles are used) under a box. The current executable is re-run as
@@ -235,6 +199,7 @@ func Start(cmd *exec.Cmd, opts Options) (*Box, error) {
 		mode = "epoll"
 	}
 	shimFD := 3 + len(cmd.ExtraFiles)
+	lim := guestFDLimit()
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()
@@ -248,9 +213,10 @@ func Start(cmd *exec.Cmd, opts Options) (*Box, error) {
 		args = append(args, cmd.Args[1:]...)
 	}
 	shim := &exec.Cmd{
-		Path:        self,
-		Args:        args,
-		Env:         append(append([]string(nil), env...), shimEnv+"="+strconv.Itoa(shimFD)+":"+mode),
+		Path: self,
+		Args: args,
+		Env: append(append([]string(nil), env...), shimEnv+"="+strconv.Itoa(shimFD)+":"+mode+
+			":"+strconv.FormatUint(lim.Cur, 10)+":"+strconv.FormatUint(lim.Max, 10)),
 		Dir:         cmd.Dir,
 		Stdin:       cmd.Stdin,
 		Stdout:      cmd.Stdout,
@@ -320,6 +286,7 @@ func newBox(listener int, opts Options) (*Box, error) {
 		stopRecv:   -1,
 		stopPoll:   -1,
 		done:       make(chan struct{}),
+		unused:     make(chan struct{}),
 		instances:  map[*instance]struct{}{},
 		idCache:    map[fdKey]*instance{},
 		threads:    map[int32]*thread{},
@@ -327,6 +294,7 @@ func newBox(listener int, opts Options) (*Box, error) {
 		bellQ:      make(chan *instance, 1024),
 		checkFrame: map[int32]bool{},
 		bellKick:   make(chan struct{}, 1),
+		collectAt:  collectFloor,
 	}
 	// SYNC_WAKE_UP: the flag goes by value. Older kernels lack it; the box
 	// works without it, only slower.
@@ -347,12 +315,8 @@ func newBox(listener int, opts Options) (*Box, error) {
 	// The slot sits at the top of the fd limit, above anything the
 	// runtime will open; one dup3 there grows the fd table now, not in
 	// the middle of a reply (the growth waits for an RCU grace period).
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		b.closeFDs()
-		return nil, err
-	}
-	b.slot = int(min(rl.Cur, 1<<20) - 1)
+	b.fdLimit = raiseFDLimit()
+	b.slot = min(b.fdLimit, 1<<20) - 1
 	if e := rawDup3(b.central, b.slot); e != 0 {
 		b.closeFDs()
 		return nil, fmt.Errorf("seccompbox: reserving fd %d: %v", b.slot, e)
@@ -397,15 +361,19 @@ func (b *Box) Pid() int { return b.cmd.Process.Pid }
 // Signal sends sig to the guest process.
 func (b *Box) Signal(sig os.Signal) error { return b.cmd.Process.Signal(sig) }
 
-// Wait waits for the guest process to exit, then stops the box and frees
-// everything it holds. Guest processes still running after the guest
-// itself (its forked children) see ENOSYS from then on for the trapped
-// calls.
+// Wait waits for the guest process to exit and then for every other task
+// that uses the box's filter (processes the guest forked, a daemon that
+// outlives it) to be gone, stops the box and frees everything it holds.
+// It returns the guest's exit status.
 func (b *Box) Wait() (*os.ProcessState, error) {
 	err := b.cmd.Wait()
+	<-b.unused
 	b.shutdown()
 	return b.cmd.ProcessState, err
 }
+
+// markUnused records that no task will send notifications any more.
+func (b *Box) markUnused() { b.unusedOnce.Do(func() { close(b.unused) }) }
 
 func (b *Box) shutdown() {
 	if b.closing.Swap(true) {
@@ -420,26 +388,16 @@ func (b *Box) shutdown() {
 	threads := b.threadList()
 	b.wg.Wait() // receiver, poller, sweeper, refresher: no new calls after this
 	for _, th := range threads {
-		th.mu.Lock()
-		if c := th.current; c != nil {
-			c.cancelled = true
-			if c.running {
-				th.srv.task.Interrupt(int(unix.SIGKILL))
-			}
-		}
-		if th.worker {
-			th.worker = false
+		if th.calls.shutdown() {
 			close(th.work)
 		}
-		th.mu.Unlock()
 	}
 	b.workers.Wait()
 	for _, th := range threads {
 		if th.pidfd >= 0 {
 			rawClose(th.pidfd)
 		}
-		b.dropPending(th.pending) // +checklocksignore: the workers have exited.
-		th.pending = nil          // +checklocksignore: the workers have exited.
+		b.dropPending(th.calls.takeLeftCreate())
 	}
 	for _, inst := range b.instanceList() {
 		b.kill(inst)
@@ -465,11 +423,11 @@ func (b *Box) warn(key, format string, args ...any) {
 // thread's worker.
 func (b *Box) receiver() {
 	defer b.wg.Done()
+	defer b.markUnused()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	pfds := [2]unix.PollFd{{Fd: int32(b.listener), Events: unix.POLLIN}, {Fd: int32(b.stopRecv), Events: unix.POLLIN}}
 	var n notif
-	ts := unix.Timespec{Sec: 1}
 	lastReap := time.Now()
 	for {
 		if time.Since(lastReap) >= time.Second {
@@ -477,6 +435,9 @@ func (b *Box) receiver() {
 			lastReap = time.Now()
 		}
 		pfds[0].Revents, pfds[1].Revents = 0, 0
+		// ppoll writes the time left back into its timespec: a fresh one
+		// per call, or the box would spin once a timeout has used it up.
+		ts := unix.Timespec{Sec: 1}
 		_, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfds[0])), 2, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 		if e == unix.EINTR {
 			continue
@@ -488,8 +449,10 @@ func (b *Box) receiver() {
 			return
 		}
 		if pfds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfds[0].Revents&unix.POLLIN == 0 {
-			// No guest process is left: wait for shutdown.
+			// No task uses the filter any more (the kernel counts a task
+			// until it is reaped): wait for shutdown.
 			pfds[0].Fd = -1
+			b.markUnused()
 			continue
 		}
 		n = notif{}
@@ -501,6 +464,7 @@ func (b *Box) receiver() {
 		// an rt_sigreturn (sigreturn.go).
 		if b.lastID != 0 && n.id != b.lastID+1 {
 			b.gapUntil = time.Now().Add(gapWindow)
+			b.lastGap = n.id
 		}
 		b.lastID = n.id
 		b.handle(&n)

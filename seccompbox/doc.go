@@ -13,7 +13,8 @@
 //     it locks its thread, sets NO_NEW_PRIVS, installs a cBPF filter with
 //     a new listener (kill for other arches and x32 numbers, user
 //     notification for the epoll calls and rt_sigreturn, and for poll,
-//     ppoll, select and pselect6 unless Options.NoPollSync), sends the
+//     ppoll, select and pselect6 unless Options.NoPollSync, ENOSYS for
+//     io_uring_setup, whose operations no filter sees), sends the
 //     listener over an inherited SEQPACKET socket and execs the guest. Its
 //     signals stay blocked from the filter to the exec, since a handled
 //     signal's rt_sigreturn would wait for a listener not yet sent.
@@ -42,6 +43,16 @@
 //     drained since.
 //   - Guest memory (memory.go): process_vm_readv/writev, as the syscall
 //     layer's Memory.
+//   - Each guest thread's trapped calls (lifecycle.go, threadCalls): the
+//     phases of a wait (running, queued, served, answered, refused,
+//     abandoned) and the call a thread left unanswered (a wait, a ctl, a
+//     create) until its next call or its rt_sigreturn settles it.
+//
+// The serving code is split by concern: dispatch.go (the receiver's
+// handle), thread.go (guest threads, their pidfds and workers),
+// identity.go (the slot, instances behind guest fds), create.go, ctl.go,
+// wait.go, pollsync.go, sigreturn.go, and sweepers.go (the background
+// sweeper and doorbell refresher).
 //
 // # Identity: the slot
 //
@@ -87,15 +98,25 @@
 //   - rt_sigreturn is trapped (sigreturn.go): when a handler returns, the
 //     signal frame says whether the kernel is about to restart the
 //     interrupted call (SA_RESTART) or return EINTR, and the box rewrites
-//     it to Linux's answer: EINTR for a wait, the applied result for a
-//     ctl, the placeholder (installed then) for a create. A trapped
-//     rt_sigreturn can itself be interrupted: the handler frame of the
-//     interrupting signal is turned into a restart of it, since returning
-//     EINTR into a signal restorer would crash the guest. A wait restarted with no handler run (a stop: the same call
-//     from the same place with the same arguments, and no rt_sigreturn
-//     between) is answered EINTR.
+//     it to Linux's answer: EINTR for a wait that slept, a restart for one
+//     that did not (Linux's never returns EINTR without sleeping), the
+//     applied result for a ctl, the placeholder (installed then) for a
+//     create. A trapped rt_sigreturn can itself be interrupted: the
+//     handler frame of the interrupting signal is turned into a restart of
+//     it, since returning EINTR into a signal restorer would crash the
+//     guest. A wait that slept, restarted with no handler run (a stop: the
+//     same call from the same place with the same arguments, and no
+//     rt_sigreturn between), is answered EINTR.
+//   - A call withdrawn before the box received it (a gap in the ids) that
+//     Linux never fails with EINTR (epoll_ctl, epoll_create, a
+//     zero-timeout wait) is restarted from its handler's frame
+//     (sigFrame.restartUnseen), recognised by its wrapper's code.
 //   - A ctl whose answer could not be delivered is answered again, without
 //     being done twice, when the same call comes back (the replay cache).
+//   - An answer NOTIF_SEND took but the kernel dropped (the thread was
+//     woken by a signal just before: seccomp_do_user_notification) is
+//     written into the frame at the first handler's rt_sigreturn
+//     (answeredCall, sigFrame.mendDropped).
 //   - A blocking epoll_pwait or epoll_pwait2 with a signal mask cannot be
 //     emulated (the box cannot change the guest thread's mask): it is
 //     served without the mask and reported once on Options.Log.
@@ -109,8 +130,14 @@
 //   - The box keeps no reference on any guest file: only transient
 //     duplicates, closed before the notification is answered.
 //   - A notification is answered at most once; nothing is written to guest
-//     memory for an answered or withdrawn one.
-//   - Wait stops every goroutine of the box and closes every fd it opened.
+//     memory for an answered or withdrawn one (each write checks first).
+//   - A signal frame is rewritten in one write (rax to rip) after one
+//     check, so the guest restores either the kernel's frame or the box's,
+//     never half of each (sigFrame.rewrite says why that is atomic).
+//   - Wait returns when the guest has exited and no task uses the filter
+//     any more (the listener hung up: a daemon the guest forked is served
+//     to its end), and stops every goroutine of the box and closes every fd
+//     it opened.
 //
 // # Lock order
 //
@@ -122,16 +149,26 @@
 //	inside the harvest (server.commit) with pollMu held until the harvest
 //	ends; wakeups, the only model code run under pollMu, take ready-list
 //	locks, never a harvest lock
-//	thread.mu is a leaf apart from the task's signal lock (Interrupt); a
-//	wait's answer (server.commit) is sent with it held, so that the
-//	thread's record and the answer change together
+//	threadCalls.mu is a leaf apart from the worker task's signal lock
+//	(Interrupt, DiscardSignals); a wait's answer (server.commit) is sent
+//	with it held, so that the thread's record and the answer change
+//	together
 //	instance.bellMu and readyMu are leaves
+//
+// collect (the sweeper's, and newInstance's when the instances have
+// doubled) holds none of the box's locks while it takes another, nor
+// while it drops the references that release proxies and model instances.
+// The receiver alone owns the pidfds, the slot's contents between
+// slotMu's lock and unlock, and the notification-id bookkeeping (lastID,
+// lastGap, gapUntil, checkFrame).
 //
 // Model locks are never held while the box takes its own, except proxy.mu
 // (under Readiness) and the bell waker, which only sends on a channel.
 //
 // The guarded fields carry +checklocks annotations, and the functions that
 // need a lock are named and annotated as docs/locking.md says. commit's
-// hand-over of pollMu to serveWait (above) is the one place the tool
-// cannot follow.
+// hand-over of pollMu to serveWait (above) is one place the tool cannot
+// follow; a call's phase is the other: threadCalls reaches a call as a
+// parameter or as inFlight, the tool only as c.th.calls, so call.phase
+// and call.moveLocked keep their lock (threadCalls.mu) in prose.
 package seccompbox

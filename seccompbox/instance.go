@@ -49,6 +49,7 @@ type instance struct {
 type regProxy struct {
 	file *fs.File
 	p    *proxy // nil for an unpollable file
+	tid  int32  // the guest thread that made it (for the sweep's identity check)
 }
 
 type bellWaker struct{ inst *instance }
@@ -72,7 +73,7 @@ func (w *bellWaker) Wake(waiter.EventMask) bool {
 // newInstance makes a model epoll and its placeholder. It returns the
 // placeholder fd, which the caller installs in the guest and then closes.
 func (b *Box) newInstance() (*instance, int, error) {
-	ph, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ph, err := b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
 	if err != nil {
 		return nil, -1, err
 	}
@@ -87,13 +88,13 @@ func (b *Box) newInstance() (*instance, int, error) {
 		}
 		return nil, -1, err
 	}
-	if inst.bell, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+	if inst.bell, err = b.claim(unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)); err != nil {
 		return fail(err)
 	}
 	if e := rawEpollCtl(ph, unix.EPOLL_CTL_ADD, inst.bell, unix.EPOLLIN, 0); e != 0 {
 		return fail(e)
 	}
-	if inst.q, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+	if inst.q, err = b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC)); err != nil {
 		return fail(err)
 	}
 	b.slotMu.Lock()
@@ -113,7 +114,14 @@ func (b *Box) newInstance() (*instance, int, error) {
 	inst.file.EventRegister(&inst.bellE)
 	b.mu.Lock()
 	b.instances[inst] = struct{}{}
+	due := len(b.instances) >= b.collectAt
 	b.mu.Unlock()
+	if due {
+		// At once, on this goroutine: a guest that makes and closes
+		// instances faster than a sweeper could collect them would
+		// otherwise pile them up.
+		b.collect()
+	}
 	return inst, ph, nil
 }
 
@@ -123,6 +131,7 @@ func (inst *instance) matchesSlot() bool {
 	inst.mu.Lock()
 	dead := inst.dead
 	inst.mu.Unlock()
+	inst.b.stats[statCompared].count.Add(1)
 	return !dead && rawEpollCtl(inst.q, unix.EPOLL_CTL_MOD, inst.b.slot, 0, 0) == 0
 }
 
@@ -279,6 +288,38 @@ func (inst *instance) proxyForGuestFd(tid, num int32) *regProxy {
 		}
 	}
 	return nil
+}
+
+// deadProxies forgets the registrations whose guest file the guest has
+// released (closed without EPOLL_CTL_DEL: Linux removed their items then,
+// and the box must not hold their probes until a later epoll_ctl names the
+// same number), and returns the instance's references to drop. A
+// registration whose file is still at its fd number costs one kcmp.
+func (inst *instance) deadProxies() []*fs.File {
+	type reg struct {
+		fd int32
+		r  *regProxy
+	}
+	inst.mu.Lock()
+	var regs []reg
+	for fd, rs := range inst.proxies {
+		for _, r := range rs {
+			if r.p != nil {
+				regs = append(regs, reg{fd, r})
+			}
+		}
+	}
+	inst.mu.Unlock()
+	var drop []*fs.File
+	for _, g := range regs {
+		if g.r.p.isGuestFd(g.r.tid, g.fd) || !g.r.p.gone() {
+			continue
+		}
+		if f := inst.removeProxy(g.fd, g.r.file); f != nil {
+			drop = append(drop, f)
+		}
+	}
+	return drop
 }
 
 func (inst *instance) findProxy(fd int32) (*regProxy, []*fs.File) {

@@ -58,6 +58,14 @@ type proxy struct {
 	masks [2]uint32
 	// +checklocks:mu
 	released bool
+	// keys are Linux's wakeup keys of the file's type for each side (a
+	// data arrival, room made), zero for a type the box has no table for;
+	// hangups are the hangup bits (RDHUP, HUP, ERR) each side last
+	// reported.
+	// +checklocks:mu
+	keys [2]uint32
+	// +checklocks:mu
+	hangups [2]uint32
 
 	exclusive bool // shared by EPOLLEXCLUSIVE registrations (Box.exclusive)
 }
@@ -76,7 +84,7 @@ func (unpollable) Release(*fs.File)                    {}
 //
 // +checklocks:b.slotMu
 func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
-	p := &proxy{b: b, probes: [2]int{-1, -1}, exclusive: events&unix.EPOLLEXCLUSIVE != 0}
+	p := &proxy{b: b, probes: [2]int{-1, -1}, exclusive: events&unix.EPOLLEXCLUSIVE != 0, keys: wakeKeys(b.slot)}
 	for i, m := range [2]uint32{inGroup, outGroup} {
 		fd, e := b.newProbe(m)
 		if e != 0 {
@@ -144,7 +152,7 @@ func (b *Box) sharedExclusive() *regProxy {
 // newProbe makes a host epoll holding the file at the slot with interest
 // m, level-triggered.
 func (b *Box) newProbe(m uint32) (int, unix.Errno) {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	fd, err := b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
 	if err != nil {
 		return -1, err.(unix.Errno)
 	}
@@ -181,7 +189,7 @@ func (b *Box) takeReady(probe int) (int, error) {
 			return r.fd, nil
 		}
 	}
-	fd, err := unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	fd, err := b.claim(unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC))
 	if err != nil {
 		return -1, err
 	}
@@ -358,20 +366,65 @@ func (b *Box) hostEvent(data uint64) {
 		p.mu.Unlock()
 		return
 	}
-	ev := pollProbe(p.probes[i])
-	if ev == 0 {
-		// Not ready any more (the guest consumed it since): Linux queued
-		// the item at the wakeup all the same, and drops it only when a
-		// harvest finds it not ready. The probe's group stands in for the
-		// key.
-		ev = p.masks[i]
-	}
+	ev := p.wakeKeyLocked(i, pollProbe(p.probes[i]))
 	p.mu.Unlock()
 	if ev&hupErr != 0 {
 		p.queue.NotifyAll(waiter.EventMask(ev))
 	} else {
 		p.queue.Notify(waiter.EventMask(ev))
 	}
+}
+
+// wakeKeyLocked returns the key to notify a wakeup of side i with, given
+// the side's readiness now (p.mu held). Linux's key is the one the file's
+// wakeup carried, whatever the file's readiness: for a type the box knows,
+// that side's key (a socket's data arrival is IN|PRI|RDNORM|RDBAND, an
+// eventfd's write IN), with the hangup bits only when they are new (a
+// hangup's own wakeup), so that later wakeups of a hung-up file do not
+// re-queue edge-triggered registrations they do not concern. For another
+// type, the readiness, or when the file is no longer ready (the guest
+// consumed it since: Linux queued the item all the same, and drops it only
+// when a harvest finds it not ready), the side's group.
+//
+// +checklocks:p.mu
+func (p *proxy) wakeKeyLocked(i int, ready uint32) uint32 {
+	const hangupBits = hupErr | unix.EPOLLRDHUP
+	if p.keys[i] != 0 {
+		hangup := ready & hangupBits
+		key := p.keys[i] | hangup&^p.hangups[i]
+		p.hangups[i] = hangup
+		return key
+	}
+	if ready == 0 {
+		return p.masks[i]
+	}
+	return ready
+}
+
+// wakeKeys returns Linux's wakeup keys, read side and write side, of the
+// file at fd of the box (its /proc/self/fd link names its type), zeros for
+// a type without a table: sock_def_readable and sk_stream_write_space,
+// pipe_write and pipe_read, eventfd_write and eventfd_read.
+func wakeKeys(fd int) [2]uint32 {
+	var path [40]byte
+	p := appendInt(append(path[:0], "/proc/self/fd/"...), fd)
+	p = append(p, 0)
+	var link [32]byte
+	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
+		uintptr(unsafe.Pointer(&link[0])), uintptr(len(link)), 0, 0)
+	if e != 0 {
+		return [2]uint32{}
+	}
+	switch name := string(link[:n]); {
+	case strings.HasPrefix(name, "socket:"):
+		return [2]uint32{unix.EPOLLIN | unix.EPOLLPRI | unix.EPOLLRDNORM | unix.EPOLLRDBAND,
+			unix.EPOLLOUT | unix.EPOLLWRNORM | unix.EPOLLWRBAND}
+	case strings.HasPrefix(name, "pipe:"):
+		return [2]uint32{unix.EPOLLIN | unix.EPOLLRDNORM, unix.EPOLLOUT | unix.EPOLLWRNORM}
+	case name == "anon_inode:[eventfd]":
+		return [2]uint32{unix.EPOLLIN, unix.EPOLLOUT}
+	}
+	return [2]uint32{}
 }
 
 // drainHost harvests the central epoll and notifies every proxy that saw a

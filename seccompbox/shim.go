@@ -14,8 +14,9 @@ import (
 )
 
 // shimEnv marks a process started by Start as the shim: its value is
-// "FD:MODE", the number of the socket on which to send the listener and
-// which system calls to trap ("epoll" or "epoll+poll").
+// "FD:MODE:CUR:MAX", the number of the socket on which to send the
+// listener, which system calls to trap ("epoll" or "epoll+poll"), and the
+// RLIMIT_NOFILE the guest gets.
 const shimEnv = "GUESTPOLL_SECCOMPBOX_SHIM"
 
 // RunShimIfRequested turns the current process into the shim when Start
@@ -34,10 +35,9 @@ func RunShimIfRequested() {
 }
 
 func shimMain(v string) error {
-	fdStr, mode, _ := strings.Cut(v, ":")
-	sock, err := strconv.Atoi(fdStr)
-	if err != nil || sock < 3 {
-		return fmt.Errorf("bad %s=%q", shimEnv, v)
+	sock, mode, limit, err := parseShimEnv(v)
+	if err != nil {
+		return err
 	}
 	if len(os.Args) < 3 {
 		return fmt.Errorf("usage: shim PATH ARGV0 [ARGS...]")
@@ -53,7 +53,7 @@ func shimMain(v string) error {
 	if mode == "epoll+poll" {
 		nrs = append(nrs, pollNrs...)
 	}
-	prog := filterProgram(nrs)
+	prog := filterProgram(nrs, enosysNrs)
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	// Everything execve needs is prepared before the filter exists: from
 	// then on this thread makes only raw, untrapped calls (sendmsg, close,
@@ -70,6 +70,11 @@ func shimMain(v string) error {
 	envp, err := cStrings(env)
 	if err != nil {
 		return err
+	}
+	// The guest gets the fd limit the supervisor had before it raised its
+	// own for the box's probes.
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
+		return fmt.Errorf("restoring RLIMIT_NOFILE: %v", err)
 	}
 	runtime.LockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -104,6 +109,25 @@ func shimMain(v string) error {
 	_, _, e = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
 		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
 	return fmt.Errorf("exec %s: %v", path, e)
+}
+
+// parseShimEnv parses shimEnv's value.
+func parseShimEnv(v string) (sock int, mode string, limit unix.Rlimit, err error) {
+	parts := strings.Split(v, ":")
+	if len(parts) == 4 {
+		mode = parts[1]
+		sock, err = strconv.Atoi(parts[0])
+		if err == nil {
+			limit.Cur, err = strconv.ParseUint(parts[2], 10, 64)
+		}
+		if err == nil {
+			limit.Max, err = strconv.ParseUint(parts[3], 10, 64)
+		}
+	}
+	if len(parts) != 4 || err != nil || sock < 3 {
+		return 0, "", limit, fmt.Errorf("bad %s=%q", shimEnv, v)
+	}
+	return sock, mode, limit, nil
 }
 
 // cStrings is a NULL-terminated array of C strings.

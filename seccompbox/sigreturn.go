@@ -36,8 +36,8 @@ import (
 // Offsets in an x86-64 rt_sigframe, which starts 8 bytes below the stack
 // pointer at rt_sigreturn (the handler's return popped pretcode): pretcode
 // (8), then the ucontext, whose uc_mcontext (struct sigcontext) follows
-// uc_flags, uc_link and uc_stack (8+8+24). In sigcontext, rax is register
-// 13 and rip register 16.
+// uc_flags, uc_link and uc_stack (8+8+24). In sigcontext, the registers
+// are r8 to r15 (0-7), rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip (16).
 const (
 	frameBelowSP  = 8
 	frameRegsBase = 8 + 40
@@ -45,6 +45,10 @@ const (
 	frameRIP      = frameRegsBase + 16*8
 	syscallInsn   = 2 // the length of the syscall instruction
 )
+
+// argRegs are the sigcontext registers of a system call's six arguments
+// (rdi, rsi, rdx, r10, r8, r9), which the call leaves as they were.
+var argRegs = [6]int{8, 9, 12, 2, 0, 1}
 
 // gapWindow is how long after a gap in the notification ids every trapped
 // rt_sigreturn's frame is checked.
@@ -60,9 +64,13 @@ const gapWindow = time.Second
 //     notification withdrawn by a signal: one the box received but could
 //     not continue (checkFrame), or one it never received, which leaves a
 //     gap in the notification ids (gapUntil);
-//   - the thread has an interrupted call the box has not settled, and the
-//     frame is that call's: the saved registers are rewritten to Linux's
-//     answer.
+//   - the thread left a call the box has not settled, and the frame is
+//     that call's: the saved registers are rewritten to Linux's answer
+//     (settleFrame);
+//   - the frame is that of the call the box last answered, whose answer
+//     the kernel dropped (mendDropped);
+//   - the frame is an EINTR of an epoll_ctl or epoll_create the box never
+//     received (restartUnseen).
 //
 // The call itself is always continued.
 func (b *Box) sigreturn(n *notif, start time.Time) {
@@ -81,118 +89,214 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 	b.mu.Lock()
 	th := b.threads[tid]
 	b.mu.Unlock()
-	var site callSite
-	var waitLeft bool
-	var rp *replay
-	var pc *pending
+	var left leftCall
+	var answered answeredCall
 	if th != nil {
-		th.mu.Lock()
-		if c := th.current; c != nil {
-			// A handler ran: the thread left its blocking wait.
-			b.cancelLocked(c)
-			th.leftCallLocked(&c.n)
+		// A handler ran: the thread left its blocking wait.
+		var abandoned bool
+		if left, answered, abandoned = th.calls.handlerRan(); abandoned {
+			b.stats[statCancelled].count.Add(1)
 		}
-		site, waitLeft = th.intr, th.cancelled
-		rp, pc = th.replay, th.pending
-		th.mu.Unlock()
 	}
 	// The frame is read only when something may need mending: reading it
 	// costs a /proc read, and most handlers interrupt nothing of the box's.
-	settle := waitLeft || rp != nil || pc != nil
-	if !settle && !b.checkFrame[tid] && !time.Now().Before(b.gapUntil) {
+	settle := left.kind != leftNothing
+	mend := answered.id != 0 && b.lastGap <= answered.id
+	if !settle && !mend && !b.checkFrame[tid] && !time.Now().Before(b.gapUntil) {
 		return
 	}
 	delete(b.checkFrame, tid)
-	sp, ok := syscallSP(int(tid))
+	f, ok := b.readFrame(n)
 	if !ok {
 		return
 	}
-	mem := guestMem{pid: int(tid), listener: b.listener, id: n.id}
-	frame := sp - frameBelowSP
-	var reg [8]byte
-	if mem.CopyIn(frame+frameRAX, reg[:]) != nil {
-		return
-	}
-	rax := binary.LittleEndian.Uint64(reg[:])
-	if mem.CopyIn(frame+frameRIP, reg[:]) != nil {
-		return
-	}
-	rip := binary.LittleEndian.Uint64(reg[:])
-	if int64(rax) == -int64(unix.EINTR) && sigreturnInterrupted(&mem, rip) {
-		if rewriteFrame(&mem, frame, unix.SYS_RT_SIGRETURN, rip-syscallInsn) {
+	if int64(f.rax) == -int64(unix.EINTR) && sigreturnInterrupted(&f.mem, f.rip) {
+		if f.rewrite(unix.SYS_RT_SIGRETURN, f.rip-syscallInsn) {
 			b.stats[statSettled].count.Add(1)
 		}
 		return
 	}
-	if !settle {
+	if settle && b.settleFrame(th, n, &f, left) {
+		b.stats[statSettled].count.Add(1)
 		return
 	}
-	// The answer the interrupted call must give (for a pending create, the
-	// fd it is about to get).
-	answer := -int64(unix.EINTR)
-	switch {
-	case rp != nil:
-		site = callSite{nr: rp.nr, ip: rp.ip, args: rp.args}
-		answer = rp.val
-		if rp.err != 0 {
-			answer = -int64(rp.err)
-		}
-	case pc != nil:
-		site = pc.site
-	}
-	restart := rip == site.ip-syscallInsn && rax == uint64(site.nr)
-	eintr := rip == site.ip && int64(rax) == -int64(unix.EINTR)
-	if !restart && !eintr {
-		return // another handler's frame (nested signals): not this one
-	}
-	if pc != nil {
-		// Install the placeholder now, through this notification (the
-		// thread is still trapped), and make its number the result.
-		th.mu.Lock()
-		if th.pending != pc {
-			th.mu.Unlock()
+	if mend {
+		// One look is enough, and costs one frame read per answered call:
+		// a dropped answer shows at the first handler's return. (Two
+		// signals at once in the few instructions of the drop window
+		// would show the second handler's frame first.)
+		th.calls.forgetAnswered(answered)
+		if f.mendDropped(answered) {
+			b.stats[statMended].count.Add(1)
 			return
 		}
-		th.pending = nil
-		th.mu.Unlock()
-		num, e := addfd(b.listener, n.id, pc.ph, pc.cloexec, 0)
-		rawClose(pc.ph)
-		if e != 0 {
-			b.kill(pc.inst)
-			if e == unix.ENOENT || e == unix.EINPROGRESS {
-				return // interrupted again: the create is left as it is
-			}
-			answer = -int64(e)
-		} else {
-			answer = int64(num)
-			b.mu.Lock()
-			b.idCache[fdKey{tid, int32(num)}] = pc.inst
-			b.mu.Unlock()
-		}
 	}
-	if (restart || rax != uint64(answer)) && !rewriteFrame(&mem, frame, answer, site.ip) {
-		return
+	if f.restartUnseen() {
+		b.stats[statSettled].count.Add(1)
 	}
-	th.mu.Lock()
-	if rp != nil && th.replay == rp {
-		th.replay = nil
-	}
-	if waitLeft && th.intr == site {
-		th.cancelled = false
-	}
-	th.mu.Unlock()
-	b.stats[statSettled].count.Add(1)
 }
 
-// rewriteFrame makes the frame at frame restore rax and rip as given.
-func rewriteFrame(mem *guestMem, frame uint64, rax int64, rip uint64) bool {
-	var reg [8]byte
-	binary.LittleEndian.PutUint64(reg[:], uint64(rax))
-	if mem.CopyOut(frame+frameRAX, reg[:]) != nil {
+// mendDropped rewrites the frame, if it is that of the answered call a
+// (saved for a restart or for EINTR, at a's place, with a's arguments), to
+// a's answer, which the kernel then dropped (see answeredCall): the guest
+// gets what the box did (a wait's events are in its buffer already). A
+// call whose answer arrived would show its result instead, or another
+// place. The caller has checked that no notification was withdrawn
+// unreceived since a was answered (no gap in the ids): the same call made
+// again and interrupted before the box saw it would look the same.
+func (f *sigFrame) mendDropped(a answeredCall) bool {
+	site := a.site
+	restart := f.rip == site.ip-syscallInsn && f.rax == uint64(site.nr)
+	eintr := f.rip == site.ip && int64(f.rax) == -int64(unix.EINTR)
+	if !restart && !eintr || !f.argsAre(site.args) {
 		return false
 	}
-	binary.LittleEndian.PutUint64(reg[:], rip)
-	return mem.CopyOut(frame+frameRIP, reg[:]) == nil
+	if eintr && a.val == -int64(unix.EINTR) {
+		return false // the answer was EINTR: nothing to mend
+	}
+	return f.rewrite(a.val, site.ip)
+}
+
+// argsAre reports whether the frame's argument registers hold args.
+func (f *sigFrame) argsAre(args [6]uint64) bool {
+	for i, r := range argRegs {
+		if binary.LittleEndian.Uint64(f.regs[8*r:]) != args[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sigFrame is the saved state of a guest thread's signal frame that an
+// rt_sigreturn is about to restore.
+type sigFrame struct {
+	mem      guestMem // the thread's memory, checked against the notification
+	addr     uint64   // where the rt_sigframe starts
+	rax, rip uint64
+	// regs are the saved registers from r8 to rip, as read: rewrite
+	// writes back those from rax to rip in one piece.
+	regs [frameRIP + 8 - frameRegsBase]byte
+	// beforeWrite is Options.beforeFrameWrite, with its notification.
+	beforeWrite func()
+}
+
+// readFrame reads the frame the trapped rt_sigreturn n is about to
+// restore.
+func (b *Box) readFrame(n *notif) (sigFrame, bool) {
+	tid := int(n.pid)
+	sp, ok := syscallSP(tid)
+	if !ok {
+		return sigFrame{}, false
+	}
+	f := sigFrame{mem: guestMem{pid: tid, listener: b.listener, id: n.id}, addr: sp - frameBelowSP}
+	if h := b.opts.beforeFrameWrite; h != nil {
+		f.beforeWrite = func() { h(b, n) }
+	}
+	if f.mem.CopyIn(f.addr+frameRegsBase, f.regs[:]) != nil {
+		return sigFrame{}, false
+	}
+	f.rax = binary.LittleEndian.Uint64(f.regs[frameRAX-frameRegsBase:])
+	f.rip = binary.LittleEndian.Uint64(f.regs[frameRIP-frameRegsBase:])
+	return f, true
+}
+
+// rewrite makes the frame restore rax and rip as given, unless the
+// rt_sigreturn was withdrawn (then the frame is left as the kernel saved
+// it).
+//
+// The two registers change together or not at all, whatever signal comes
+// meanwhile: one check that the notification is pending, then one
+// process_vm_writev of the contiguous range from rax to rip (the rcx and
+// rsp between them written back as read). A signal after the check
+// withdraws the notification but no longer stops the write. That is
+// atomic with respect to the guest because the only reader of the frame
+// is the kernel's restore in rt_sigreturn, which is trapped: the thread
+// either waits for this notification's answer, or, withdrawn by the
+// signal, runs the interrupting handler (whose frame lies below this one)
+// and comes back to a new trapped rt_sigreturn, which waits for the
+// receiver, busy here until the write has returned. Written in two
+// checked steps, a signal between them left rip on the syscall
+// instruction with rax already -EINTR: the restart ran system call -4,
+// which the filter kills (SIGSYS).
+func (f *sigFrame) rewrite(rax int64, rip uint64) bool {
+	regs := [frameRIP + 8 - frameRAX]byte(f.regs[frameRAX-frameRegsBase:])
+	binary.LittleEndian.PutUint64(regs[0:], uint64(rax))
+	binary.LittleEndian.PutUint64(regs[frameRIP-frameRAX:], rip)
+	if !notifIDValid(f.mem.listener, f.mem.id) {
+		return false
+	}
+	if f.beforeWrite != nil {
+		f.beforeWrite()
+	}
+	unchecked := f.mem
+	unchecked.id = 0
+	return unchecked.CopyOut(f.addr+frameRAX, regs[:]) == nil
+}
+
+// settleFrame rewrites frame f, if it is that of the call left (saved
+// either for a restart or for EINTR), to Linux's answer to that call:
+// EINTR for a wait that slept, a restart for one that did not (it runs
+// again), the result the box applied for a ctl, and for a create, the
+// placeholder, installed now. It reports whether the call was settled.
+func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool {
+	site := left.site
+	restart := f.rip == site.ip-syscallInsn && f.rax == uint64(site.nr)
+	eintr := f.rip == site.ip && int64(f.rax) == -int64(unix.EINTR)
+	if !restart && !eintr {
+		return false // another handler's frame (nested signals): not this one
+	}
+	if left.kind == leftUnslept {
+		// Run it again: a restart, which the box serves as a new call.
+		if eintr && !f.rewrite(int64(site.nr), site.ip-syscallInsn) {
+			return false
+		}
+		th.calls.settle(left)
+		return true
+	}
+	answer := -int64(unix.EINTR)
+	switch left.kind {
+	case leftCtl:
+		answer = left.val
+		if left.err != 0 {
+			answer = -int64(left.err)
+		}
+	case leftCreate:
+		var ok bool
+		if answer, ok = b.installLeftCreate(th, n, left); !ok {
+			return false
+		}
+	}
+	if (restart || f.rax != uint64(answer)) && !f.rewrite(answer, site.ip) {
+		return false
+	}
+	th.calls.settle(left)
+	return true
+}
+
+// installLeftCreate installs the placeholder of the create the thread
+// left, through the rt_sigreturn's own notification n (the thread is still
+// trapped), and returns the create's answer: the fd number, or the errno
+// of a failed install. False when there is nothing to settle any more (the
+// record changed, or the thread was interrupted again: the create is left
+// as it is).
+func (b *Box) installLeftCreate(th *thread, n *notif, left leftCall) (int64, bool) {
+	if !th.calls.takeCreate(left) {
+		return 0, false
+	}
+	pc := left.create
+	num, e := addfd(b.listener, n.id, pc.ph, pc.cloexec, 0)
+	rawClose(pc.ph)
+	if e != 0 {
+		b.kill(pc.inst)
+		if addfdInterrupted(e) {
+			return 0, false
+		}
+		return -int64(e), true
+	}
+	b.mu.Lock()
+	b.idCache[fdKey{th.tid, int32(num)}] = pc.inst
+	b.mu.Unlock()
+	return int64(num), true
 }
 
 // sigreturnInterrupted reports whether a frame saved with rip and -EINTR
@@ -208,16 +312,57 @@ func rewriteFrame(mem *guestMem, frame uint64, rax int64, rip uint64) bool {
 // function): the guest would crash. Restarting the rt_sigreturn instead
 // is what its handler's return should lead to.
 func sigreturnInterrupted(mem *guestMem, rip uint64) bool {
+	nr, ok := syscallBefore(mem, rip)
+	return ok && nr == unix.SYS_RT_SIGRETURN
+}
+
+// syscallBefore returns the system call number that the code just before
+// rip loads into rax or eax before its syscall instruction (mov $nr, then
+// syscall, as the system call wrappers of glibc, musl and Go's restorers
+// have it), if it is such code.
+func syscallBefore(mem *guestMem, rip uint64) (int32, bool) {
 	var code [9]byte
 	if rip < uint64(len(code)) || mem.CopyIn(rip-uint64(len(code)), code[:]) != nil {
-		return false
+		return 0, false
 	}
 	if code[7] != 0x0f || code[8] != 0x05 { // syscall
+		return 0, false
+	}
+	switch {
+	case code[0] == 0x48 && code[1] == 0xc7 && code[2] == 0xc0: // mov $imm32,%rax
+		return int32(binary.LittleEndian.Uint32(code[3:])), true
+	case code[2] == 0xb8: // mov $imm32,%eax
+		return int32(binary.LittleEndian.Uint32(code[3:])), true
+	}
+	return 0, false
+}
+
+// neverEINTR reports whether Linux never fails trapped call nr, made with
+// the frame's arguments, with EINTR: epoll_ctl and epoll_create always,
+// and an epoll_wait or epoll_pwait with a zero timeout, which never
+// sleeps (ep_poll looks at signals only when it is about to).
+func (f *sigFrame) neverEINTR(nr int32) bool {
+	switch nr {
+	case unix.SYS_EPOLL_CTL, unix.SYS_EPOLL_CREATE, unix.SYS_EPOLL_CREATE1:
+		return true
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
+		return int32(binary.LittleEndian.Uint64(f.regs[8*argRegs[3]:])) == 0
+	}
+	return false
+}
+
+// restartUnseen turns a frame saved with -EINTR right after the syscall
+// instruction of the wrapper of a call Linux never fails with EINTR
+// (neverEINTR) into a restart of that call. The box never answers EINTR
+// to them either: the call was withdrawn by the signal before the box
+// received it (it saw only the gap in the notification ids), so it was
+// never done, and running it now is what Linux's call would have done.
+func (f *sigFrame) restartUnseen() bool {
+	if int64(f.rax) != -int64(unix.EINTR) {
 		return false
 	}
-	movRAX := [7]byte{0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0} // mov $15,%rax
-	movEAX := [5]byte{0xb8, 0x0f, 0, 0, 0}             // mov $15,%eax
-	return [7]byte(code[:7]) == movRAX || [5]byte(code[2:7]) == movEAX
+	nr, ok := syscallBefore(&f.mem, f.rip)
+	return ok && f.neverEINTR(nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
 }
 
 // syscallSP returns the user stack pointer of thread tid, which is blocked

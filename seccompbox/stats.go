@@ -23,12 +23,15 @@ const (
 	statCancelled  // waits the guest was interrupted out of
 	statRolledBack // waits whose events were copied out but whose answer failed: the events were put back
 	statSettled    // interrupted calls given Linux's answer in their signal frame (sigreturn.go)
+	statMended     // answers the kernel dropped after NOTIF_SEND took them, written into the signal frame
+	statCompared   // comparisons of a guest epoll file with an instance's placeholder (identify)
 	statN
 )
 
 var statNames = [statN]string{"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
 	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "rt_sigreturn", "blocking pwait with sigmask",
-	"waits interrupted", "harvests put back (answer failed)", "interrupted calls settled at sigreturn"}
+	"waits interrupted", "harvests put back (answer failed)", "interrupted calls settled at sigreturn",
+	"dropped answers mended at sigreturn", "instance identity comparisons"}
 
 type stat struct {
 	count atomic.Int64

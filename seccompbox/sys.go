@@ -68,6 +68,14 @@ var (
 	sigreturnNr = uint32(unix.SYS_RT_SIGRETURN)
 )
 
+// enosysNrs are the system calls the filter answers ENOSYS itself. An
+// io_uring's operations reach the kernel without a system call the filter
+// sees (IORING_OP_EPOLL_CTL registers a file in a guest epoll fd, which is
+// the box's placeholder, and the model would never learn of it), so the
+// guest gets no io_uring: programs that try it first (libuv) fall back to
+// epoll on ENOSYS, as on a kernel built without it.
+var enosysNrs = []uint32{unix.SYS_IO_URING_SETUP}
+
 // BPF instruction classes and fields used by the filter.
 const (
 	bpfLdWAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
@@ -77,26 +85,33 @@ const (
 )
 
 // filterProgram builds the cBPF program: kill any other arch and x32
-// numbers, send nrs to the listener, allow everything else.
-func filterProgram(nrs []uint32) []unix.SockFilter {
-	n := len(nrs)
+// numbers, send nrs to the listener, answer enosys with ENOSYS, allow
+// everything else.
+func filterProgram(nrs, enosys []uint32) []unix.SockFilter {
+	n, m := len(nrs), len(enosys)
+	// The four returns follow the 4+n+m tests: allow, notify, ENOSYS, kill.
+	// A jump's offset counts from the instruction after it.
+	const retNotify, retENOSYS, retKill = 1, 2, 3
+	jump := func(from, ret int) uint8 { return uint8(4 + n + m + ret - (from + 1)) }
 	p := []unix.SockFilter{
 		{Code: bpfLdWAbs, K: 4}, // seccomp_data.arch
-		// arch ok: fall through; otherwise jump to kill (the last one).
-		{Code: bpfJeqK, K: auditArchX8664, Jt: 0, Jf: uint8(n + 4)},
+		// arch ok: fall through; otherwise kill.
+		{Code: bpfJeqK, K: auditArchX8664, Jt: 0, Jf: jump(1, retKill)},
 		{Code: bpfLdWAbs, K: 0}, // seccomp_data.nr
-		{Code: bpfJgeK, K: x32SyscallBit, Jt: uint8(n + 2), Jf: 0},
+		{Code: bpfJgeK, K: x32SyscallBit, Jt: jump(3, retKill), Jf: 0},
 	}
 	for i, nr := range nrs {
-		// match: jump to the USER_NOTIF return, n-i instructions on.
-		p = append(p, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: uint8(n - i), Jf: 0})
+		p = append(p, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: jump(4+i, retNotify), Jf: 0})
 	}
-	p = append(p,
+	for i, nr := range enosys {
+		p = append(p, unix.SockFilter{Code: bpfJeqK, K: nr, Jt: jump(4+n+i, retENOSYS), Jf: 0})
+	}
+	return append(p,
 		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ALLOW},
 		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_USER_NOTIF},
+		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
 		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_KILL_PROCESS},
 	)
-	return p
 }
 
 func ioctlPtr(fd int, req uintptr, p unsafe.Pointer) unix.Errno {
@@ -117,6 +132,17 @@ func send(listener int, id uint64, val int64, e unix.Errno) unix.Errno {
 		r.val = 0
 	}
 	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&r))
+}
+
+// sendAnswer answers notification id of the box's guest (send), and with
+// Options.answersDropped reports an answer refused for a thread that left
+// the call as sent.
+func (b *Box) sendAnswer(id uint64, val int64, e unix.Errno) unix.Errno {
+	r := send(b.listener, id, val, e)
+	if r == unix.ENOENT && b.opts.answersDropped {
+		return 0
+	}
+	return r
 }
 
 // sendContinue lets the kernel run the trapped system call itself.

@@ -460,10 +460,33 @@ func (m monoTime) sub(o monoTime) monoTime {
 	return monoTime{sec, nsec}
 }
 
+// doPoll is do_sys_poll: copy the pollfds in, run do_poll's loop, copy
+// the revents out.
 func (t *Task) doPoll(addr, nfds uint64, dl waitDeadline) (uintptr, errno) {
 	if soft, _ := t.fds.Limit(); nfds > soft {
 		return 0, unix.EINVAL
 	}
+	pfds, e := t.copyInPollFds(addr, nfds)
+	if e != 0 {
+		return 0, e
+	}
+	count, err := t.pollLoop(pfds, dl)
+	t.unregisterPoll(pfds)
+	b := t.small[:2]
+	for i := range pfds {
+		binary.LittleEndian.PutUint16(b, pfds[i].revents)
+		if e := t.copyOut(addr+uint64(i)*8+6, b); e != 0 {
+			return 0, e
+		}
+	}
+	if err != 0 {
+		return 0, err
+	}
+	return uintptr(count), 0
+}
+
+// copyInPollFds reads nfds struct pollfd into the task's scratch array.
+func (t *Task) copyInPollFds(addr, nfds uint64) ([]pollFD, errno) {
 	if cap(t.pollFds) < int(nfds) {
 		t.pollFds = make([]pollFD, nfds)
 		t.pollEnts = make([]waiter.Entry, nfds)
@@ -472,63 +495,77 @@ func (t *Task) doPoll(addr, nfds uint64, dl waitDeadline) (uintptr, errno) {
 	b := t.small[:8]
 	for i := range pfds {
 		if e := t.copyIn(addr+uint64(i)*8, b); e != 0 {
-			return 0, e
+			return nil, e
 		}
 		pfds[i] = pollFD{
 			fd:     int32(binary.LittleEndian.Uint32(b)),
 			events: binary.LittleEndian.Uint16(b[4:]),
 		}
 	}
+	return pfds, 0
+}
+
+// pollLoop is do_poll: passes over the fds until one is ready, the
+// deadline passes or a signal is pending. Only the first pass registers
+// on the files' queues, and it stops registering at the first ready fd.
+func (t *Task) pollLoop(pfds []pollFD, dl waitDeadline) (int, errno) {
 	t.prepareSleep()
 	register := !dl.nonblocking
 	timedOut := dl.nonblocking
-	var count int
-	var err errno
 	for {
-		count = 0
-		for i := range pfds {
-			p := &pfds[i]
-			p.revents = 0
-			if p.fd < 0 {
-				continue
-			}
-			f, gerr := t.fds.GetFile(p.fd)
-			if gerr != nil {
-				p.revents = uint16(waiter.EventNVal)
-				count++
-				continue
-			}
-			want := waiter.EventMask(p.events) | waiter.EventErr | waiter.EventHUp
-			var m waiter.EventMask
-			if f.Pollable() == nil {
-				m = defaultPollMask
-			} else {
-				if register && p.file == nil {
-					e := &t.pollEnts[i]
-					e.Init(t.sleeper, false, false)
-					f.IncRef()
-					p.file = f
-					f.EventRegister(e)
-				}
-				m = f.Readiness(want)
-			}
-			f.DecRef()
-			if m &= want; m != 0 {
-				p.revents = uint16(m)
-				count++
-				register = false
-			}
-		}
+		count := t.pollPass(pfds, register)
 		register = false
 		if count > 0 || timedOut {
-			break
+			return count, 0
 		}
 		if t.SignalPending() {
-			err = unix.EINTR
-			break
+			return 0, unix.EINTR
 		}
 		timedOut = t.Sleep(dl.at)
 	}
+}
+
+// pollPass polls every fd once and returns how many have events.
+func (t *Task) pollPass(pfds []pollFD, register bool) int {
+	count := 0
+	for i := range pfds {
+		p := &pfds[i]
+		p.revents = 0
+		if p.fd < 0 {
+			continue
+		}
+		f, gerr := t.fds.GetFile(p.fd)
+		if gerr != nil {
+			p.revents = uint16(waiter.EventNVal)
+			count++
+			continue
+		}
+		want := waiter.EventMask(p.events) | waiter.EventErr | waiter.EventHUp
+		var m waiter.EventMask
+		if f.Pollable() == nil {
+			m = defaultPollMask
+		} else {
+			if register && p.file == nil {
+				e := &t.pollEnts[i]
+				e.Init(t.sleeper, false, false)
+				f.IncRef()
+				p.file = f
+				f.EventRegister(e)
+			}
+			m = f.Readiness(want)
+		}
+		f.DecRef()
+		if m &= want; m != 0 {
+			p.revents = uint16(m)
+			count++
+			register = false
+		}
+	}
+	return count
+}
+
+// unregisterPoll unhooks the entries the first pass registered.
+func (t *Task) unregisterPoll(pfds []pollFD) {
 	for i := range pfds {
 		if f := pfds[i].file; f != nil {
 			f.EventUnregister(&t.pollEnts[i])
@@ -536,14 +573,4 @@ func (t *Task) doPoll(addr, nfds uint64, dl waitDeadline) (uintptr, errno) {
 			pfds[i].file = nil
 		}
 	}
-	for i := range pfds {
-		binary.LittleEndian.PutUint16(b, pfds[i].revents)
-		if e := t.copyOut(addr+uint64(i)*8+6, b[:2]); e != 0 {
-			return 0, e
-		}
-	}
-	if err != 0 {
-		return 0, err
-	}
-	return uintptr(count), 0
 }

@@ -9,7 +9,8 @@
 //	epollbox [-stats] [-no-poll-sync] -- PROGRAM [ARGS...]
 //
 // epollbox exits with the program's exit status (128+N when a signal N
-// killed it) and forwards SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
+// killed it) once the program and every process it started that still uses
+// the box (a daemon it forked) have exited, and forwards SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 // SIGUSR2 and SIGWINCH to it. It exists for linux/amd64 only (the filter
 // and the syscall numbers are x86-64's).
 package main

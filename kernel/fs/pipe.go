@@ -207,6 +207,10 @@ func (e *pipeEnd) ReadRound(f *File, dst IOSequence, r IORound) (int, error) {
 // whole call's length modulo a page, so a call must hand its whole buffer to
 // its first round. A fault part-way through a page drops that page's bytes:
 // the round returns what earlier pages took, or EFAULT (pipe_write).
+//
+// It is one of the few functions over 80 lines: it follows pipe_write's
+// body step by step (merge, slot loop, wakeups before sleeping), so that
+// the two can be read side by side.
 func (e *pipeEnd) WriteRound(f *File, src IOSequence, r IORound) (int, error) {
 	if src.Len() == 0 {
 		return 0, nil // a null write succeeds and wakes nobody

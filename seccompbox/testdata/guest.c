@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -199,6 +201,16 @@ static void signals(int restart) {
 	show("next wait", epoll_wait(ep, ev, 4, 1000), ev);
 }
 
+// framerace: signals with SA_RESTART, and a SIGUSR2 handler (without it)
+// for the signal the test sends while the box rewrites the SIGUSR1
+// handler's frame; natively no SIGUSR2 comes.
+static void on_usr2(int sig);
+static void framerace(void) {
+	struct sigaction sa = {.sa_handler = on_usr2};
+	sigaction(SIGUSR2, &sa, NULL);
+	signals(1);
+}
+
 static void *latewriter(void *a) {
 	int efd = *(int *)a;
 	sigset_t all;
@@ -247,6 +259,35 @@ static void undelivered(int restart) {
 	}
 }
 
+// dropped: 20 rounds of an edge (an eventfd write) and a wait for it
+// (maxevents 9, blocking, retried after EINTR); under the box, the test
+// interrupts each wait with SIGUSR1 just before its answer and has the box
+// take that answer as sent, as the kernel does when it drops an answer
+// that came after the signal. No edge may be lost: every round's wait
+// gets its event.
+static void dropped(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[9];
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 3);
+	int got = 0, bad = 0;
+	for (int i = 0; i < 20; i++) {
+		uint64_t one = 1;
+		write(efd, &one, 8);
+		int r;
+		do
+			r = epoll_wait(ep, ev, 9, 200);
+		while (r < 0 && errno == EINTR);
+		if (r == 1 && ev[0].data.u64 == 3)
+			got++;
+		else
+			bad++;
+	}
+	printf("rounds with their event: %d, without: %d\n", got, bad);
+}
+
 // ctlsignal: under the box, the test interrupts the first EPOLL_CTL_ADD
 // with SIGUSR1 after the box made the registration and before its answer:
 // the guest must see 0, as on Linux, not EINTR (a handler without
@@ -260,6 +301,21 @@ static void ctlsignal(int restart) {
 	show("add", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 5), 0);
 	show("add again", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 5), 0);
 	show("wait", epoll_wait(ep, ev, 4, 0), ev);
+}
+
+// zerosignal: under the box, the test interrupts the answer of a
+// zero-timeout epoll_wait that found an event with SIGUSR1: Linux's
+// epoll_wait never returns EINTR when it does not sleep, so the guest must
+// get the event, with or without SA_RESTART.
+static void zerosignal(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[4];
+	int efd = eventfd(1, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 5);
+	show("zero wait", epoll_wait(ep, ev, 4, 0), ev);
+	show("again", epoll_wait(ep, ev, 4, 0), ev);
 }
 
 // createsignal: under the box, the test interrupts the first
@@ -329,6 +385,53 @@ static void nestedqueued(void) {
 	pthread_kill(t, SIGUSR1);
 	pthread_join(t, NULL);
 	printf("survived\n");
+}
+
+static int unseen_ep, unseen_efd;
+
+static int unseen_r, unseen_errno;
+static struct epoll_event unseen_ev[2];
+
+// unseenctl makes the second thread's call; the main thread prints its
+// result after the join (the order of the two threads' lines is not
+// fixed under the box).
+static void *unseenctl(void *a) {
+	usleep(50 * 1000); // the main thread's epoll_ctl on fd 100 first
+	if (a)
+		unseen_r = epoll_wait(unseen_ep, unseen_ev, 2, 0);
+	else
+		unseen_r = ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6);
+	unseen_errno = errno;
+	return NULL;
+}
+
+// withdrawnctl: under the box, the test interrupts the second thread's
+// epoll_ctl with SIGUSR1 (no SA_RESTART) while the box is still busy with
+// this thread's epoll_ctl on fd 100, so the box never receives it: Linux's
+// epoll_ctl cannot be interrupted, and the second thread must get 0, with
+// its registration made.
+// withdrawnwait: the same with a zero-timeout epoll_wait that finds an
+// event: Linux's never returns EINTR.
+static void withdrawnctl(int wait) {
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	unseen_ep = epoll_create1(0);
+	unseen_efd = eventfd(1, EFD_NONBLOCK);
+	if (wait)
+		ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	dup2(efd, 100);
+	pthread_t t;
+	pthread_create(&t, NULL, unseenctl, wait ? &t : NULL);
+	show("add", ctl(unseen_ep, EPOLL_CTL_ADD, 100, EPOLLIN, 1), 0);
+	pthread_join(t, NULL);
+	errno = unseen_errno;
+	if (wait)
+		show("second thread's zero-timeout wait", unseen_r, unseen_ev);
+	else
+		show("second thread's add", unseen_r, 0);
+	struct epoll_event ev[2];
+	show("wait", epoll_wait(unseen_ep, ev, 2, 0), ev);
 }
 
 // stopped: a child blocked in epoll_wait is stopped and continued (no
@@ -468,6 +571,180 @@ static void forked(void) {
 	show("parent after child took the oneshot", epoll_wait(ep, ev, 2, 0), ev);
 }
 
+// nestclose: closing an epoll instance that contains others takes it out
+// of the nesting at once: an ADD that its depth made ELOOP is accepted
+// right after the close (e0 in e1 in e2 in e3 in e4, then x into e0).
+static void nestclose(void) {
+	int e[5], x = epoll_create1(0);
+	for (int i = 0; i < 5; i++)
+		e[i] = epoll_create1(0);
+	for (int i = 0; i < 4; i++)
+		show("nest", ctl(e[i + 1], EPOLL_CTL_ADD, e[i], EPOLLIN, i), 0);
+	show("x into e0, e4 open", ctl(e[0], EPOLL_CTL_ADD, x, EPOLLIN, 9), 0);
+	close(e[4]);
+	show("x into e0, e4 closed", ctl(e[0], EPOLL_CTL_ADD, x, EPOLLIN, 9), 0);
+	close(e[3]);
+	show("e0 into x, e3 closed", ctl(x, EPOLL_CTL_ADD, e[0], EPOLLIN, 8), 0);
+	// Below the target: c0 in c1 in c2, d0 in d1 in d2, then c2 into d0.
+	int c[3], d[3];
+	for (int i = 0; i < 3; i++) {
+		c[i] = epoll_create1(0);
+		d[i] = epoll_create1(0);
+	}
+	for (int i = 0; i < 2; i++) {
+		ctl(c[i + 1], EPOLL_CTL_ADD, c[i], EPOLLIN, i);
+		ctl(d[i + 1], EPOLL_CTL_ADD, d[i], EPOLLIN, i);
+	}
+	show("c2 into d0, c0 open", ctl(d[0], EPOLL_CTL_ADD, c[2], EPOLLIN, 7), 0);
+	close(c[0]);
+	show("c2 into d0, c0 closed", ctl(d[0], EPOLL_CTL_ADD, c[2], EPOLLIN, 7), 0);
+}
+
+// pollother: a select or poll polls only the epoll instances it names
+// (Linux's poll of an epoll fd drops its stale queued items; others keep
+// their place). Two eventfds a (1) and b (2) are queued, a is drained
+// (stale, still queued first), a poll or select runs, a is written again,
+// and a wait shows the order: 1 2 when the instance was not polled.
+static void pollother_round(const char *what, int kind) {
+	int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK), ep = epoll_create1(0);
+	int p[2];
+	pipe(p);
+	ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN, 1);
+	ctl(ep, EPOLL_CTL_ADD, b, EPOLLIN, 2);
+	uint64_t one = 1, v;
+	write(a, &one, 8);
+	write(b, &one, 8);
+	read(a, &v, 8);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	struct timeval tv = {0, 0};
+	struct pollfd pf[70];
+	for (int i = 0; i < 70; i++)
+		pf[i] = (struct pollfd){.fd = i == 69 && kind == 3 ? ep : p[0], .events = POLLIN};
+	switch (kind) {
+	case 0: // select of an unrelated pipe
+		select(p[0] + 1, &r, NULL, NULL, &tv);
+		break;
+	case 1: // select naming the instance
+		FD_SET(ep, &r);
+		select((ep > p[0] ? ep : p[0]) + 1, &r, NULL, NULL, &tv);
+		break;
+	case 2: // a poll of 70 fds, none of them the instance
+		poll(pf, 70, 0);
+		break;
+	case 3: // a poll of 70 fds, the last the instance
+		poll(pf, 70, 0);
+		break;
+	}
+	write(a, &one, 8);
+	struct epoll_event ev[4];
+	show(what, epoll_wait(ep, ev, 4, 0), ev);
+	close(a), close(b), close(ep), close(p[0]), close(p[1]);
+}
+
+static void pollother(void) {
+	pollother_round("select of others", 0);
+	pollother_round("select of the instance", 1);
+	pollother_round("poll of 70 others", 2);
+	pollother_round("poll of 70 with the instance", 3);
+}
+
+// deadregs: 200 files registered and closed without EPOLL_CTL_DEL, each
+// at a new fd number (Linux drops a registration when its file is
+// released); the waits with maxevents 13 before and after (1.3 s later)
+// mark the points where the test counts the box's fds.
+static void deadregs(void) {
+	struct epoll_event ev[13];
+	int ep = epoll_create1(0);
+	show("before", epoll_wait(ep, ev, 13, 0), ev);
+	for (int i = 0; i < 200; i++) {
+		int efd = eventfd(1, EFD_NONBLOCK);
+		dup2(efd, 300 + i);
+		close(efd);
+		ctl(ep, EPOLL_CTL_ADD, 300 + i, EPOLLIN, i);
+		close(300 + i);
+	}
+	usleep(1300 * 1000);
+	show("after", epoll_wait(ep, ev, 13, 0), ev);
+}
+
+// manyinstances: with 500 epoll instances open, 100 rounds of a new pipe
+// added to one of them and deleted (the box's cost of a call must not
+// grow with the number of instances).
+static void manyinstances(void) {
+	for (int i = 0; i < 500; i++)
+		epoll_create1(0);
+	int ep = epoll_create1(0), bad = 0;
+	for (int i = 0; i < 100; i++) {
+		int p[2];
+		pipe(p);
+		bad += ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, i) != 0;
+		bad += ctl(ep, EPOLL_CTL_DEL, p[0], 0, 0) != 0;
+		close(p[0]);
+		close(p[1]);
+	}
+	printf("failed calls: %d\n", bad);
+}
+
+// createclose: 3000 rounds of an instance made, given a registration and
+// closed, at full speed; the waits with maxevents 13 before and after mark
+// the points where the test counts the box's fds.
+static void createclose(void) {
+	struct epoll_event ev[13];
+	int ep = epoll_create1(0), bad = 0;
+	show("before", epoll_wait(ep, ev, 13, 0), ev);
+	for (int i = 0; i < 3000; i++) {
+		int e = epoll_create1(0), p[2];
+		pipe(p);
+		bad += ctl(e, EPOLL_CTL_ADD, p[0], EPOLLIN, i) != 0;
+		close(e);
+		close(p[0]);
+		close(p[1]);
+	}
+	show("after", epoll_wait(ep, ev, 13, 0), ev);
+	printf("failed calls: %d\n", bad);
+}
+
+// manyregs N: N eventfds registered in one instance (each costs the box
+// two fds), then a wait for them all.
+static void manyregs(int n) {
+	int ep = epoll_create1(0), bad = 0;
+	for (int i = 0; i < n; i++) {
+		int efd = eventfd(1, EFD_NONBLOCK);
+		if (efd < 0 || ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, i) != 0) {
+			if (!bad++)
+				printf("registration %d: %s\n", i, strerrorname_np(errno));
+		}
+	}
+	struct epoll_event *ev = calloc(n, sizeof *ev);
+	int r = epoll_wait(ep, ev, n, 0);
+	printf("failed: %d, ready: %d\n", bad, r);
+	int e2 = epoll_create1(0);
+	show("one more instance", e2 >= 0 ? 0 : -1, 0);
+}
+
+// wakekeys: an edge-triggered registration is re-queued by a wakeup whose
+// key (Linux's, of the file's type) meets its events, whatever the file's
+// readiness. A socket's data arrival (IN|PRI|RDNORM|RDBAND) re-fires one
+// for PRI|WRNORM; an eventfd write of 0 (key IN) does not re-fire one for
+// OUT|RDHUP.
+static void wakekeys(void) {
+	struct epoll_event ev[2];
+	int sv[2], ep = epoll_create1(0), efd = eventfd(0, EFD_NONBLOCK);
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+	ctl(ep, EPOLL_CTL_ADD, sv[0], EPOLLPRI | EPOLLWRNORM | EPOLLET, 1);
+	show("socket first", epoll_wait(ep, ev, 2, 0), ev);
+	show("socket again", epoll_wait(ep, ev, 2, 0), ev);
+	write(sv[1], "x", 1);
+	show("socket after data", epoll_wait(ep, ev, 2, 0), ev);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLOUT | EPOLLRDHUP | EPOLLET, 2);
+	show("eventfd first", epoll_wait(ep, ev, 2, 0), ev);
+	uint64_t zero = 0;
+	write(efd, &zero, 8);
+	show("eventfd after a write of 0", epoll_wait(ep, ev, 2, 0), ev);
+}
+
 // closing: a registration does not keep the file open.
 static void closing(void) {
 	int sv[2];
@@ -520,6 +797,92 @@ static void stale(void) {
 	printf("stale: %d rounds out of order\n", bad);
 }
 
+// daemon PATH: the guest forks a daemon and exits at once; the daemon,
+// its output redirected to PATH, goes on after its parent has exited: a
+// handled signal (its handler's return is trapped), then an epoll
+// instance.
+static void daemon_(const char *path) {
+	pid_t pid = fork();
+	if (pid != 0) {
+		printf("parent exits\n");
+		return;
+	}
+	setsid();
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(out, 1);
+	dup2(out, 2);
+	close(out);
+	usleep(300 * 1000); // the parent has exited by now
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	raise(SIGUSR1);
+	printf("handled %d\n", (int)handled);
+	struct epoll_event ev[2];
+	int ep = epoll_create1(0), efd = eventfd(1, EFD_NONBLOCK);
+	show("add", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 4), 0);
+	show("wait", epoll_wait(ep, ev, 2, 0), ev);
+	printf("done\n");
+	_exit(0);
+}
+
+// idle: a guest that sleeps (2.2 s) after making an epoll instance; the
+// box must sleep too (the test measures the supervisor's CPU time).
+static void idle(void) {
+	int ep = epoll_create1(0);
+	struct timespec t = {.tv_sec = 2, .tv_nsec = 200 * 1000 * 1000};
+	nanosleep(&t, NULL);
+	printf("slept, ep %d\n", ep >= 0);
+}
+
+// uringctl registers efd in ep through io_uring's EPOLL_CTL operation on
+// ring, as libuv does, and returns the operation's result (-errno).
+static int uringctl(int ring, struct io_uring_params *p, int ep, int efd, struct epoll_event *ev) {
+	size_t sqsz = p->sq_off.array + p->sq_entries * sizeof(unsigned);
+	size_t cqsz = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
+	if (sqsz < cqsz)
+		sqsz = cqsz; // one mapping holds both rings (IORING_FEAT_SINGLE_MMAP)
+	char *sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p->sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || sqes == MAP_FAILED || !(p->features & IORING_FEAT_SINGLE_MMAP))
+		return -ENOMEM;
+	unsigned *tail = (unsigned *)(sq + p->sq_off.tail), mask = *(unsigned *)(sq + p->sq_off.ring_mask);
+	unsigned t = *tail, i = t & mask;
+	memset(&sqes[i], 0, sizeof sqes[i]);
+	sqes[i].opcode = IORING_OP_EPOLL_CTL;
+	sqes[i].fd = ep;
+	sqes[i].off = efd;
+	sqes[i].addr = (uint64_t)(uintptr_t)ev;
+	sqes[i].len = EPOLL_CTL_ADD;
+	((unsigned *)(sq + p->sq_off.array))[i] = i;
+	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	unsigned head = *(unsigned *)(sq + p->cq_off.head), cmask = *(unsigned *)(sq + p->cq_off.ring_mask);
+	return ((struct io_uring_cqe *)(sq + p->cq_off.cqes))[head & cmask].res;
+}
+
+// uring: like libuv, register a file through io_uring when the kernel
+// offers it, through epoll_ctl otherwise; the wait must see the file
+// either way (under the box, io_uring_setup fails with ENOSYS: the box
+// cannot see io_uring's operations).
+static void uring(void) {
+	int efd = eventfd(1, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 7}, out[2];
+	struct io_uring_params p;
+	memset(&p, 0, sizeof p);
+	int ring = syscall(__NR_io_uring_setup, 4, &p), r;
+	if (ring >= 0)
+		r = uringctl(ring, &p, ep, efd, &ev);
+	else if (errno == ENOSYS)
+		r = epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) ? -errno : 0;
+	else
+		r = -errno; // libuv falls back only on ENOSYS
+	printf("add: %d\n", r);
+	show("wait", epoll_wait(ep, out, 2, 0), out);
+}
+
 static double now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -564,14 +927,24 @@ int main(int argc, char **argv) {
 		signals(0);
 	else if (!strcmp(s, "signals-restart"))
 		signals(1);
+	else if (!strcmp(s, "framerace"))
+		framerace();
 	else if (!strcmp(s, "undelivered"))
 		undelivered(0);
 	else if (!strcmp(s, "undelivered-restart"))
 		undelivered(1);
+	else if (!strcmp(s, "dropped"))
+		dropped(0);
+	else if (!strcmp(s, "dropped-restart"))
+		dropped(1);
 	else if (!strcmp(s, "ctlsignal"))
 		ctlsignal(0);
 	else if (!strcmp(s, "ctlsignal-restart"))
 		ctlsignal(1);
+	else if (!strcmp(s, "zerosignal"))
+		zerosignal(0);
+	else if (!strcmp(s, "zerosignal-restart"))
+		zerosignal(1);
 	else if (!strcmp(s, "createsignal"))
 		createsignal(0);
 	else if (!strcmp(s, "createsignal-restart"))
@@ -580,6 +953,10 @@ int main(int argc, char **argv) {
 		nestedreturn();
 	else if (!strcmp(s, "nestedqueued"))
 		nestedqueued();
+	else if (!strcmp(s, "withdrawnctl"))
+		withdrawnctl(0);
+	else if (!strcmp(s, "withdrawnwait"))
+		withdrawnctl(1);
 	else if (!strcmp(s, "longjumped"))
 		longjumped();
 	else if (!strcmp(s, "stopped"))
@@ -588,12 +965,32 @@ int main(int argc, char **argv) {
 		threads();
 	else if (!strcmp(s, "forked"))
 		forked();
+	else if (!strcmp(s, "wakekeys"))
+		wakekeys();
+	else if (!strcmp(s, "manyregs") && argc > 2)
+		manyregs(atoi(argv[2]));
+	else if (!strcmp(s, "createclose"))
+		createclose();
+	else if (!strcmp(s, "manyinstances"))
+		manyinstances();
+	else if (!strcmp(s, "deadregs"))
+		deadregs();
+	else if (!strcmp(s, "pollother"))
+		pollother();
+	else if (!strcmp(s, "nestclose"))
+		nestclose();
 	else if (!strcmp(s, "closing"))
 		closing();
 	else if (!strcmp(s, "exit"))
 		return atoi(argv[2]);
 	else if (!strcmp(s, "sleep"))
 		pause();
+	else if (!strcmp(s, "daemon") && argc > 2)
+		daemon_(argv[2]);
+	else if (!strcmp(s, "idle"))
+		idle();
+	else if (!strcmp(s, "uring"))
+		uring();
 	else if (!strcmp(s, "stale"))
 		stale();
 	else if (!strcmp(s, "bench"))

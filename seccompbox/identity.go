@@ -1,0 +1,164 @@
+//go:build linux && amd64
+
+package seccompbox
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fd"
+	"github.com/guestpoll/guestpoll/kernel/fs"
+)
+
+// claim keeps new fd of the box unless it has the slot's number, which the
+// kernel hands out only when every lower number is taken (the box is out
+// of fds): it stays free for the slot, and the allocation fails EMFILE.
+func (b *Box) claim(fd int, err error) (int, error) {
+	if err == nil && fd == b.slot {
+		rawClose(fd)
+		return -1, unix.EMFILE
+	}
+	return fd, err
+}
+
+// identify returns the instance whose placeholder is at the slot (the
+// caller holds slotMu), nil if none: the cached instance for the guest's
+// (tid, fd) first, then every instance.
+//
+// +checklocks:b.slotMu
+func (b *Box) identify(tid, num int32) *instance {
+	key := fdKey{tid, num}
+	b.mu.Lock()
+	cached := b.idCache[key]
+	b.mu.Unlock()
+	if cached != nil && cached.matchesSlot() {
+		return cached
+	}
+	b.mu.Lock()
+	all := make([]*instance, 0, len(b.instances))
+	for inst := range b.instances {
+		if inst != cached {
+			all = append(all, inst)
+		}
+	}
+	b.mu.Unlock()
+	for _, inst := range all {
+		if inst.matchesSlot() {
+			b.mu.Lock()
+			if len(b.idCache) > 1<<16 {
+				clear(b.idCache)
+			}
+			b.idCache[key] = inst
+			b.mu.Unlock()
+			return inst
+		}
+	}
+	return nil
+}
+
+// resolveEpfd finds the instance behind guest fd epfd of th, or nil when
+// the fd is not open or not one of the box's instances (the call is then
+// continued: the kernel gives the guest its EBADF, EINVAL or EFAULT, or
+// serves a host epoll the guest inherited).
+//
+// The instance comes with a reference on its model file, which the caller
+// drops (release): the guest may close the placeholder meanwhile, and the
+// box then forgets the instance, but a call in progress keeps its file, as
+// an fdget does in Linux.
+func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
+	// The instance this thread last found at epfd, checked in one kcmp.
+	b.mu.Lock()
+	cached := b.idCache[fdKey{th.tid, epfd}]
+	b.mu.Unlock()
+	if cached != nil && cached.isGuestFd(th.tid, epfd) && cached.file.TryIncRef() {
+		return cached
+	}
+	g, e := b.getfd(th, epfd)
+	if e != 0 {
+		return nil
+	}
+	if !isEpollFile(g) {
+		// Not a placeholder, nor any epoll: no need to compare it with
+		// every instance.
+		rawClose(g)
+		return nil
+	}
+	b.slotMu.Lock()
+	var inst *instance
+	if rawDup3(g, b.slot) == 0 {
+		inst = b.identify(th.tid, epfd)
+		rawClose(b.slot)
+	}
+	b.slotMu.Unlock()
+	rawClose(g)
+	if inst != nil && !inst.file.TryIncRef() {
+		return nil
+	}
+	return inst
+}
+
+// isEpollFile reports whether fd of the box is an epoll file (its
+// /proc/self/fd link names an eventpoll anon inode); true when it cannot
+// tell.
+func isEpollFile(fd int) bool {
+	var path [40]byte
+	p := appendInt(append(path[:0], "/proc/self/fd/"...), fd)
+	p = append(p, 0)
+	var link [32]byte
+	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
+		uintptr(unsafe.Pointer(&link[0])), uintptr(len(link)), 0, 0)
+	if e != 0 {
+		return true
+	}
+	return string(link[:n]) == "anon_inode:[eventpoll]"
+}
+
+// install puts f at number n of a view table (the syscall layer then finds
+// it where the guest has it), with a reference of the table's own.
+func install(t *fd.Table, f *fs.File, n int32) bool {
+	f.IncRef()
+	got, err := t.Install(f, n, false)
+	if err != nil || got != n {
+		if err == nil {
+			t.Close(got)
+		} else {
+			f.DecRef()
+		}
+		return false
+	}
+	return true
+}
+
+// sharedExclusiveFor returns the shared proxy for an EPOLL_CTL_ADD with
+// EPOLLEXCLUSIVE of the file at the slot, if one exists (the caller holds
+// slotMu).
+//
+// +checklocks:b.slotMu
+func (b *Box) sharedExclusiveFor(op int32, events uint32) *regProxy {
+	if op != unix.EPOLL_CTL_ADD || events&unix.EPOLLEXCLUSIVE == 0 {
+		return nil
+	}
+	if r := b.sharedExclusive(); r != nil {
+		return &regProxy{file: r.file, p: r.p}
+	}
+	return nil
+}
+
+// unregisteredFile returns a model file for the guest file at the slot
+// (the caller holds slotMu) that is registered nowhere: a file epoll_ctl
+// refuses with EPERM when the host cannot poll it, an inert pollable one
+// otherwise.
+//
+// +checklocks:b.slotMu
+func (b *Box) unregisteredFile() *fs.File {
+	fd, e := b.newProbe(inGroup)
+	if e == unix.EPERM {
+		return fs.New(unpollable{}, unix.O_RDWR)
+	}
+	if e == 0 {
+		b.dropReady(fd)
+		rawClose(fd)
+	}
+	return fs.New(&proxy{b: b, probes: [2]int{-1, -1}, idx: ^uint32(0)}, unix.O_RDWR)
+}
