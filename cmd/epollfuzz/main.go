@@ -4,7 +4,7 @@
 //	epollfuzz run [-fuzztime 30s] [-minimizetime 3s] [-parallel N] [PACKAGE...]
 //	epollfuzz script FILE...
 //	epollfuzz diff FILE...
-//	epollfuzz seeds -o DIR [PATH...]
+//	epollfuzz seeds [-boxed] -o DIR [PATH...]
 //
 // run runs every Fuzz* target of the packages (default ./...) for
 // -fuzztime each, one after another, streams go test's output, and ends
@@ -20,7 +20,9 @@
 // seeds writes the conformance scripts under PATH (default
 // conformance/testdata), encoded as the generator targets' seeds, one raw
 // input per file into DIR: a seed corpus for engines that do not run the
-// f.Add seeds (libFuzzer on OSS-Fuzz or ClusterFuzzLite).
+// f.Add seeds (libFuzzer on OSS-Fuzz or ClusterFuzzLite); with -boxed,
+// for conformance/boxfuzz's FuzzBoxedSequence (boxfuzz.Encode with
+// boxfuzz.SeedConfig).
 //
 // diff runs scripts (script files, or fuzz inputs, decoded) on the model
 // and on the host kernel in this process, as FuzzEpollSequence does, and

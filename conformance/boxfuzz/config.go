@@ -29,6 +29,11 @@ func (c Config) String() string {
 	return fmt.Sprintf("storm every %v (level %d), blocking waits %v, handoff %d", StormIntervals[c.Storm], c.Storm, c.Blocking, c.Handoff)
 }
 
+// SeedConfig is the configuration seeds are written with when an engine
+// needs them as files (epollfuzz seeds -boxed): a storm every ~200 µs,
+// blocking waits and a handoff.
+var SeedConfig = Config{Storm: 2, Blocking: true, Handoff: 0}
+
 // configBytes is how many leading input bytes Decode takes for the Config.
 const configBytes = 2
 
