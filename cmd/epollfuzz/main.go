@@ -4,6 +4,7 @@
 //	epollfuzz run [-fuzztime 30s] [-minimizetime 3s] [-parallel N] [PACKAGE...]
 //	epollfuzz script FILE...
 //	epollfuzz diff FILE...
+//	epollfuzz boxdiff [-n 10] FILE...
 //	epollfuzz seeds [-boxed] -o DIR [PATH...]
 //
 // run runs every Fuzz* target of the packages (default ./...) for
@@ -16,6 +17,11 @@
 // conformance/fuzzgen targets decodes to (a file that go test -fuzz wrote
 // under testdata/fuzz/FuzzXxx/); save it under
 // conformance/testdata/regressions/ and record it with epollconf -record.
+//
+// boxdiff re-runs inputs of conformance/boxfuzz's FuzzBoxedSequence
+// natively and under the box, -n times each (the box's divergences under
+// a signal storm are often intermittent), and prints how many diverged
+// with the first report.
 //
 // seeds writes the conformance scripts under PATH (default
 // conformance/testdata), encoded as the generator targets' seeds, one raw
@@ -41,7 +47,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: epollfuzz run [-fuzztime D] [PACKAGE...] | script FILE... | diff FILE... | seeds -o DIR [PATH...]")
+		fmt.Fprintln(stderr, "usage: epollfuzz run [-fuzztime D] [PACKAGE...] | script FILE... | diff FILE... | boxdiff [-n N] FILE... | seeds -o DIR [PATH...]")
 		return 2
 	}
 	switch args[0] {
@@ -51,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return printScripts(args[1:], stdout, stderr)
 	case "diff":
 		return diffScripts(args[1:], stdout, stderr)
+	case "boxdiff":
+		return boxDiff(args[1:], stdout, stderr)
 	case "seeds":
 		return writeSeeds(args[1:], stdout, stderr)
 	}

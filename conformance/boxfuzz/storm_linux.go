@@ -40,6 +40,11 @@ func init() {
 			Doc:        fmt.Sprintf("boxfuzz: the boxed backend's child with a SIGUSR1 storm every ~%v", every),
 		})
 	}
+	// The children of both sides are re-runs of the current binary. Doing
+	// this here, and not only in a TestMain, lets any binary that links
+	// the package run the target: a libFuzzer build (which has no
+	// TestMain) and cmd/epollfuzz.
+	conformance.RunChildIfRequested()
 }
 
 func nativeBackend(level int) string { return fmt.Sprintf("boxfuzz-linux-storm%d", level) }
