@@ -23,10 +23,13 @@ type Config struct {
 	// that is blocked in it while the step before it runs (see Prepare);
 	// it selects which, modulo the number of candidates.
 	Handoff int
+	// HandoffAll makes the handoff of every candidate wait at once,
+	// falling back to the one Handoff selects, then to none.
+	HandoffAll bool
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("storm every %v (level %d), blocking waits %v, handoff %d", StormIntervals[c.Storm], c.Storm, c.Blocking, c.Handoff)
+	return fmt.Sprintf("storm every %v (level %d), blocking waits %v, handoff %d, handoff all %v", StormIntervals[c.Storm], c.Storm, c.Blocking, c.Handoff, c.HandoffAll)
 }
 
 // SeedConfig is the configuration seeds are written with when an engine
@@ -39,7 +42,8 @@ const configBytes = 2
 
 // Decode splits a fuzz input into its Config (byte 0: bits 0-1 the storm
 // level, bit 2 Blocking, bit 3 a handoff; byte 1 the handoff selector)
-// and the generated script (the rest, through fuzzgen.Generate).
+// and the generated script (the rest, through fuzzgen.Generate). Bit 4
+// sets HandoffAll (and Blocking).
 func Decode(in []byte) (Config, *conformance.Script, error) {
 	var head [configBytes]byte
 	n := copy(head[:], in)
@@ -47,6 +51,9 @@ func Decode(in []byte) (Config, *conformance.Script, error) {
 	if head[0]&8 != 0 {
 		c.Blocking = true
 		c.Handoff = int(head[1])
+	}
+	if head[0]&16 != 0 {
+		c.Blocking, c.HandoffAll = true, true
 	}
 	sc, err := conformance.Parse("generated.script", fuzzgen.Generate(in[n:]))
 	return c, sc, err
@@ -63,6 +70,9 @@ func Encode(c Config, sc *conformance.Script) []byte {
 	if c.Handoff >= 0 {
 		b0 |= 8
 		b1 = byte(c.Handoff)
+	}
+	if c.HandoffAll {
+		b0 |= 16
 	}
 	return append([]byte{b0, b1}, fuzzgen.Encode(sc)...)
 }

@@ -59,7 +59,7 @@ var seedScripts = []struct {
 }{
 	{"edge/reported_once_per_wakeup.script", Config{Blocking: true, Handoff: 0}},
 	{"order/ready_at_add_in_add_order.script", Config{Blocking: true, Handoff: -1}},
-	{"oneshot/mod_rearms.script", Config{Blocking: true, Handoff: 1}},
+	{"oneshot/mod_rearms.script", Config{Blocking: true, Handoff: 1, HandoffAll: true}},
 	{"nested/outer_et_requeued_per_inner_callback.script", Config{Handoff: -1}},
 }
 

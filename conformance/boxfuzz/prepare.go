@@ -29,11 +29,12 @@ const waiterThread = "STORM_WAITER"
 //     signal mask is never made blocking: the box cannot install the mask
 //     (docs/epollbox.md), a divergence by construction;
 //   - with a handoff, one such epoll_wait whose previous step is a
-//     main-thread call other than a wait or poll moves to a helper thread
-//     started just before that step, with a 1 ms sleep between, and is
-//     joined where it was: the helper is blocked in the wait when the step
-//     makes the events. The handoff is kept only if the model gives every
-//     step of the new script the result it gave the old one.
+//     main-thread call other than a wait or poll (or with HandoffAll every
+//     one) moves to a helper thread started just before that step, with a
+//     1 ms sleep between, and is joined where it was: the helper is
+//     blocked in the wait when the step makes the events. A handoff is
+//     kept only if the model gives every step of the new script the result
+//     it gave the old one.
 //
 // The model's results decide the rewrites; where it were wrong about
 // Linux, the native run (which both sides are compared with) still says
@@ -70,21 +71,48 @@ func Prepare(c Config, sc *conformance.Script) (*conformance.Script, error) {
 		}
 	}
 	blocking, err := parseLines(lines)
-	if err != nil || c.Handoff < 0 || len(candidates) == 0 {
+	if err != nil || len(candidates) == 0 {
 		return blocking, err
 	}
-	j := candidates[c.Handoff%len(candidates)]
-	handoff := append([]string{}, lines[:j-1]...)
-	handoff = append(handoff, waiterThread+" & "+lines[j], "sleep 1", lines[j-1], "join "+waiterThread)
-	handoff = append(handoff, lines[j+1:]...)
-	hs, err := parseLines(handoff)
-	if err != nil {
-		return nil, err
+	var tries [][]int
+	if c.HandoffAll {
+		tries = append(tries, candidates)
 	}
-	if !sameResults(model, modelResults(hs), j) {
-		return blocking, nil
+	if c.Handoff >= 0 {
+		tries = append(tries, []int{candidates[c.Handoff%len(candidates)]})
 	}
-	return hs, nil
+	for _, chosen := range tries {
+		text, orig := handoffLines(lines, chosen)
+		hs, err := parseLines(text)
+		if err != nil {
+			return nil, err
+		}
+		if sameResults(model, modelResults(hs), orig) {
+			return hs, nil
+		}
+	}
+	return blocking, nil
+}
+
+// handoffLines makes the handoff of each wait in chosen (ascending step
+// indexes, none the step before another): the wait runs on the helper
+// thread, started with a 1 ms sleep before the step that precedes it, and
+// is joined after that step. orig maps each new line to the original step
+// whose result it must give (the join: the wait's), or -1.
+func handoffLines(lines []string, chosen []int) (out []string, orig []int) {
+	next := 0
+	for i := 0; i < len(lines); i++ {
+		if next < len(chosen) && i == chosen[next]-1 {
+			j := chosen[next]
+			out = append(out, waiterThread+" & "+lines[j], "sleep 1", lines[j-1], "join "+waiterThread)
+			orig = append(orig, -1, -1, j-1, j)
+			i, next = j, next+1
+			continue
+		}
+		out = append(out, lines[i])
+		orig = append(orig, i)
+	}
+	return out, orig
 }
 
 func parseLines(lines []string) (*conformance.Script, error) {
@@ -156,24 +184,15 @@ func handoffBefore(st *conformance.Step) bool {
 	return true
 }
 
-// sameResults compares the model's results of a script with those of its
-// handoff at step j (two steps inserted before step j-1, step j moved to
-// the join after it).
-func sameResults(orig, handoff []string, j int) bool {
-	if len(handoff) != len(orig)+2 {
+// sameResults compares the model's results of a script (want, by step)
+// with those of its handoff (got, by new step; orig maps a new step to
+// the original one it stands for, see handoffLines).
+func sameResults(want, got []string, orig []int) bool {
+	if len(got) != len(orig) {
 		return false
 	}
-	for i, r := range orig {
-		k := i
-		switch {
-		case i == j-1:
-			k = j + 1
-		case i == j:
-			k = j + 2
-		case i > j:
-			k = i + 2
-		}
-		if r == "" || handoff[k] != r {
+	for k, o := range orig {
+		if o >= 0 && (want[o] == "" || got[k] != want[o]) {
 			return false
 		}
 	}

@@ -107,3 +107,56 @@ epoll_wait ep 8 0
 		t.Errorf("got\n%s", s)
 	}
 }
+
+// TestPrepareHandoffAll hands off every candidate wait at once, and falls
+// back to the selected one when the model's results reject all of them.
+func TestPrepareHandoffAll(t *testing.T) {
+	two := `ep = epoll_create1 0
+r, w = pipe2 NONBLOCK
+epoll_ctl ep ADD r IN|ET 0x1
+write w 1
+epoll_wait ep 8 0
+write w 1
+epoll_wait ep 8 0
+`
+	got, err := Prepare(Config{Blocking: true, Handoff: -1, HandoffAll: true}, mustParse(t, two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `ep = epoll_create1 0
+r, w = pipe2 NONBLOCK
+epoll_ctl ep ADD r IN|ET 0x1
+STORM_WAITER & epoll_wait ep 8 3000
+sleep 1
+write w 1
+join STORM_WAITER
+STORM_WAITER & epoll_wait ep 8 3000
+sleep 1
+write w 1
+join STORM_WAITER
+`
+	if s := conformance.FormatScript(got); s != want {
+		t.Errorf("got\n%s\nwant\n%s", s, want)
+	}
+	// The second write also readies r2, already ready before it: a helper
+	// blocked before that write returns at once with r2 alone, so only
+	// the first handoff (selected by Handoff 0) is kept.
+	mixed := `ep = epoll_create1 0
+r, w = pipe2 NONBLOCK
+r2, w2 = pipe2 NONBLOCK
+epoll_ctl ep ADD r IN|ET 0x1
+epoll_ctl ep ADD r2 IN 0x2
+write w 1
+epoll_wait ep 8 0
+write w2 1
+write w 1
+epoll_wait ep 8 0
+`
+	got, err = Prepare(Config{Blocking: true, Handoff: 0, HandoffAll: true}, mustParse(t, mixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := conformance.FormatScript(got); strings.Count(s, "join "+waiterThread) != 1 || !strings.Contains(s, "join STORM_WAITER\nwrite w2 1") {
+		t.Errorf("want only the first wait handed off, got\n%s", s)
+	}
+}
