@@ -9,7 +9,7 @@
 // # Pieces
 //
 //   - Decode (config.go) splits a fuzz input into a Config (storm level,
-//     blocking waits, handoff) and the generator's input; Encode makes
+//     blocking waits, handoffs) and the generator's input; Encode makes
 //     seeds from corpus scripts.
 //   - Prepare (prepare.go) rewrites the generated script so that it
 //     reaches the box's blocking paths while its Linux trace stays
@@ -25,7 +25,11 @@
 //     main-thread wait is left in the trace: natively there is none. The
 //     backends are registered per level as boxfuzz-linux-stormN and
 //     boxfuzz-boxed-stormN; the boxed ones start their child through
-//     boxedbackend.Launch, so the stormMachine runs inside the box.
+//     boxedbackend.Launch, so the stormMachine runs inside the box. The
+//     package's init turns a process started as such a child into one
+//     (conformance.RunChildIfRequested), so any binary that links the
+//     package can run the target: a test binary, cmd/epollfuzz, a
+//     libFuzzer build.
 //   - Run (diff_linux.go) prepares, runs both sides and compares.
 //   - FuzzBoxedSequence (fuzz_test.go) is the native Go fuzz target; its
 //     seed corpus is a few corpus scripts (each execution forks a native
