@@ -36,8 +36,8 @@ const waiterThread = "STORM_WAITER"
 //     kept only if the model gives every step of the new script the result
 //     it gave the old one.
 //
-// The model's results decide the rewrites; where it were wrong about
-// Linux, the native run (which both sides are compared with) still says
+// The model's results decide the rewrites; where the model is wrong about
+// Linux, the native run (which the boxed one is compared with) still says
 // what is right, only slower.
 func Prepare(c Config, sc *conformance.Script) (*conformance.Script, error) {
 	var steps []*conformance.Step
