@@ -30,14 +30,18 @@ func init() {
 			Name:       nativeBackend(level),
 			NewMachine: stormFactory(every, false),
 			Isolated:   true,
-			Doc:        fmt.Sprintf("boxfuzz: the linux backend's child with a SIGUSR1 storm every ~%v", every),
+			// As for the linux and boxed backends: only the script's
+			// threads take a process-directed SIGUSR1 or SIGUSR2.
+			StartBlocked: 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1),
+			Doc:          fmt.Sprintf("boxfuzz: the linux backend's child with a SIGUSR1 storm every ~%v", every),
 		})
 		conformance.Register(conformance.BackendSpec{
-			Name:       boxedBackend(level),
-			NewMachine: stormFactory(every, lenient),
-			Isolated:   true,
-			Launch:     boxedbackend.Launch,
-			Doc:        fmt.Sprintf("boxfuzz: the boxed backend's child with a SIGUSR1 storm every ~%v", every),
+			Name:         boxedBackend(level),
+			NewMachine:   stormFactory(every, lenient),
+			Isolated:     true,
+			StartBlocked: 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1),
+			Launch:       boxedbackend.Launch,
+			Doc:          fmt.Sprintf("boxfuzz: the boxed backend's child with a SIGUSR1 storm every ~%v", every),
 		})
 	}
 	// The children of both sides are re-runs of the current binary. Doing
