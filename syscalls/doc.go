@@ -18,14 +18,17 @@
 //     clock_gettime, memfd_create. Any other number is the embedder's
 //     (below) or ENOSYS.
 //   - The embedder's syscalls (handlers.go): Kernel.RegisterSyscall serves
-//     a number the package does not serve, per arch, with a Handler that
-//     gets the Task and the six raw arguments; Kernel.SetFallbackSyscall
-//     serves every number nothing else does (Task.CurrentSyscall names
-//     it). Registration is safe at any time: the table is copied on write
-//     and read without a lock, so the package's own dispatch costs the
-//     same as before (a registered handler is looked up only for a number
-//     the package's table does not serve). An embedder's call gets the
-//     same end as the package's: signal delivery and the restart decision.
+//     a number, per arch, with a Handler that gets the Task and the six
+//     raw arguments; Kernel.SetFallbackSyscall serves every number nothing
+//     else does (Task.CurrentSyscall names it). A number the package
+//     serves itself may be registered too: the handler replaces the
+//     package's for that kernel (a kernel whose own sockets accept serves
+//     accept4), and Kernel.Builtin returns the package's handler for it to
+//     delegate to. Registration is safe at any time: the table is copied
+//     on write and read without a lock, and until the first replacement
+//     the package's own dispatch pays one atomic load for it. An
+//     embedder's call gets the same end as the package's: signal delivery
+//     and the restart decision.
 //   - Blocking for handlers (block.go): Task.Block(Waitable, Wait) is the
 //     sleep of the package's own blocking reads and writes, exported, on a
 //     pollable file or any wait queue of the embedder's (a Waitable: the
@@ -129,8 +132,7 @@
 //
 // Other misuse panics with a message naming it: Syscall or Exit after
 // Exit, Task.Block on a file without poll operations, RegisterSyscall of
-// a number the package serves, of a number past the table (512) or for an
-// unknown arch.
+// a number past the table (512) or for an unknown arch.
 //
 // # Concurrency and lock order
 //

@@ -226,7 +226,7 @@ func (t *Task) Syscall(nr uintptr, args [6]uintptr) (uintptr, unix.Errno) {
 		id = t.table[nr]
 	}
 	h := handlers[id]
-	if h == nil {
+	if h == nil || t.k.handlers.overridden(t.arch, nr) {
 		return t.foreignSyscall(nr, &args) // handlers.go
 	}
 	// The arguments live in the task so that the indirect call does not
