@@ -381,7 +381,7 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 			ep.mu.Lock()
 			for j, it := range items[k] {
 				if repoll(states[k].Items[j].Target) {
-					ep.queueIfReadyLocked(it)
+					ep.queueIfReadyLocked(it, nil)
 				}
 			}
 			ep.mu.Unlock()
