@@ -44,7 +44,7 @@ func isRestartCode(e unix.Errno) bool {
 // waits return EINTR itself (ep_poll), which is never restarted.
 func builtinRestartCode(id sysID) unix.Errno {
 	switch id {
-	case sysRead, sysReadv, sysWrite, sysWritev:
+	case sysRead, sysReadv, sysWrite, sysWritev, sysWait4:
 		return ErrRestart
 	case sysPoll:
 		return ErrRestartBlock
