@@ -38,11 +38,13 @@ type Process struct {
 	forked bool      // made by Fork: Exit closes table (else its maker does)
 
 	// state is written under k.procMu and read without it (pidfd
-	// readiness). parent, children and status are guarded by k.procMu.
+	// readiness). parent, children, status and exiting are guarded by
+	// k.procMu.
 	state    atomic.Uint32 // procState
 	parent   *Process
 	children []*Process
 	status   uint32 // the wait status once a zombie
+	exiting  bool   // Exit or Kill has begun
 
 	// sigMu guards tasks and the thread choice of a process-directed
 	// signal; shared (signals pending for the whole process, blocked by
@@ -280,13 +282,42 @@ func (p *Process) exit(status uint32) {
 	if running != 0 {
 		panic(fmt.Sprintf("syscalls: Process.Exit of process %d with %d tasks that have not exited", p.pid, running))
 	}
-	pt := &p.k.procs
-	pt.procMu.Lock()
-	if p.Exited() {
-		pt.procMu.Unlock()
+	if !p.beginExit() {
 		panic(fmt.Sprintf("syscalls: Process.Exit of process %d, which has already exited", p.pid))
 	}
-	pt.procMu.Unlock()
+	p.finishExit(status)
+}
+
+// Kill ends the process as killed by sig (SIGKILL: kill and tgkill call
+// it for that signal), whatever its tasks are doing: each task gets sig
+// pending, which ends its sleep as a signal does, and the process exits
+// as Exit does (its table closed, a zombie, its parent told). Its tasks
+// stay the embedder's to stop: they must make no call after Kill but
+// Task.Exit. A process that has exited already is left alone.
+func (p *Process) Kill(sig int) {
+	if !p.beginExit() {
+		return
+	}
+	for _, t := range p.Tasks() {
+		t.Interrupt(sig)
+	}
+	p.finishExit(uint32(sig & 0x7f))
+}
+
+// beginExit marks the process as exiting; false if it already was.
+func (p *Process) beginExit() bool {
+	pt := &p.k.procs
+	pt.procMu.Lock()
+	defer pt.procMu.Unlock()
+	if p.exiting {
+		return false
+	}
+	p.exiting = true
+	return true
+}
+
+func (p *Process) finishExit(status uint32) {
+	pt := &p.k.procs
 	if p.forked {
 		p.table.CloseAll() // exit_files, before the parent hears of it
 	}

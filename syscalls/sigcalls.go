@@ -74,9 +74,7 @@ func hKill(t *Task, a *[6]uintptr) (uintptr, errno) {
 		if !validSignal(sig) {
 			return 0, unix.EINVAL
 		}
-		if sig != 0 {
-			p.Signal(sig)
-		}
+		p.send(sig)
 		return 0, 0
 	}
 	if !validSignal(sig) {
@@ -89,12 +87,22 @@ func hKill(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if len(targets) == 0 {
 		return 0, unix.ESRCH
 	}
-	if sig != 0 {
-		for _, p := range targets {
-			p.Signal(sig)
-		}
+	for _, p := range targets {
+		p.send(sig)
 	}
 	return 0, 0
+}
+
+// send is kill's delivery to p: nothing for signal 0, Kill for SIGKILL,
+// else Signal.
+func (p *Process) send(sig int) {
+	switch sig {
+	case 0:
+	case int(unix.SIGKILL):
+		p.Kill(sig)
+	default:
+		p.Signal(sig)
+	}
 }
 
 // processOfID returns the process with pid id, or the process of thread
@@ -164,7 +172,11 @@ func (k *Kernel) sendToThread(tgid, tid int32, sig int) (uintptr, errno) {
 	if !validSignal(sig) {
 		return 0, unix.EINVAL
 	}
-	if sig != 0 {
+	switch sig {
+	case 0:
+	case int(unix.SIGKILL): // fatal to the whole process
+		target.proc.Kill(sig)
+	default:
 		target.SendSignal(sig)
 	}
 	return 0, 0
