@@ -30,16 +30,24 @@ const (
 	badPtr = 0x7ff000000000
 )
 
-// Machine is a conformance.Machine over one model kernel: one process (an
-// fd table and an address space) whose threads are syscall-layer tasks.
+// Machine is a conformance.Machine over one model kernel: the script's
+// process (an fd table and an address space) whose threads are
+// syscall-layer tasks, and the processes it forks (processes.go).
 type Machine struct {
 	kernel *syscalls.Kernel
 	fds    *fd.Table
 	mem    *syscalls.GuestMemory
+	proc   *syscalls.Process // the script's process
 
 	mu      sync.Mutex
 	tasks   map[conformance.ThreadID]*syscalls.Task // guarded by mu
 	nextMem uint64                                  // guarded by mu
+	// children are the forked processes, forkedTasks the main tasks Fork
+	// made that StartThread has not taken yet, threadProc the process of
+	// each child thread. Guarded by mu.
+	children    map[conformance.ProcessID]*child
+	forkedTasks map[conformance.ThreadID]*syscalls.Task
+	threadProc  map[conformance.ThreadID]conformance.ProcessID
 }
 
 // New returns a machine with a fresh kernel and an empty process.
@@ -48,13 +56,19 @@ func New() *Machine { return NewOnKernel(syscalls.NewKernel()) }
 // NewOnKernel returns a machine with an empty process on kernel k, which
 // the caller has set up (the hostfd backend gives it a FileCreator).
 func NewOnKernel(k *syscalls.Kernel) *Machine {
-	return &Machine{
-		kernel:  k,
-		fds:     fd.NewTable(),
-		mem:     syscalls.NewGuestMemory(),
-		tasks:   map[conformance.ThreadID]*syscalls.Task{},
-		nextMem: allocBase,
+	m := &Machine{
+		kernel:      k,
+		fds:         fd.NewTable(),
+		mem:         syscalls.NewGuestMemory(),
+		tasks:       map[conformance.ThreadID]*syscalls.Task{},
+		nextMem:     allocBase,
+		children:    map[conformance.ProcessID]*child{},
+		forkedTasks: map[conformance.ThreadID]*syscalls.Task{},
+		threadProc:  map[conformance.ThreadID]conformance.ProcessID{},
 	}
+	m.proc = k.NewProcess(m.fds, m.mem)
+	m.proc.SetIgnoredSignals(runnerIgnored(m.proc))
+	return m
 }
 
 // Process is what a machine runs: its kernel, the process's fd table and
@@ -97,14 +111,20 @@ func (m *Machine) task(t conformance.ThreadID) *syscalls.Task {
 	return m.tasks[t]
 }
 
-// StartThread creates the guest task for script thread t.
+// StartThread creates the guest task for script thread t, or takes the
+// one Fork made for a child's main thread.
 func (m *Machine) StartThread(t conformance.ThreadID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.tasks[t]; ok {
 		return fmt.Errorf("model: thread %d started twice", t)
 	}
-	m.tasks[t] = syscalls.NewTask(m.kernel, m.fds, m.mem, syscalls.AMD64)
+	if tk := m.forkedTasks[t]; tk != nil {
+		delete(m.forkedTasks, t)
+		m.tasks[t] = tk
+		return nil
+	}
+	m.tasks[t] = m.proc.NewTask(syscalls.AMD64)
 	return nil
 }
 
@@ -155,18 +175,24 @@ func (m *Machine) Fdinfo(t conformance.ThreadID, fdnum int32) (string, syscall.E
 // Alloc maps size bytes of zeroed guest memory (backed lazily) followed by
 // an unmapped guard page.
 func (m *Machine) Alloc(size uint64) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return allocIn(m.mem, &m.nextMem, size)
+}
+
+// allocIn maps size bytes of mem at *next, then a guard page, and moves
+// *next past them.
+func allocIn(mem *syscalls.GuestMemory, next *uint64, size uint64) (uint64, error) {
 	if size == 0 {
 		size = 1
 	}
 	size = (size + pageSize - 1) &^ (pageSize - 1)
-	m.mu.Lock()
-	addr := m.nextMem
-	m.nextMem += size + pageSize
-	m.mu.Unlock()
+	addr := *next
 	if addr+size >= badPtr {
 		return 0, fmt.Errorf("model: guest address space exhausted")
 	}
-	if err := m.mem.Map(addr, size); err != nil {
+	*next += size + pageSize
+	if err := mem.Map(addr, size); err != nil {
 		return 0, err
 	}
 	return addr, nil
@@ -182,8 +208,10 @@ func (m *Machine) WriteMem(addr uint64, b []byte) error { return m.mem.CopyOut(a
 func (m *Machine) BadPtr() uint64 { return badPtr }
 
 // Close closes whatever fds the script left open (the executor closes the
-// ones it knows of first), so every model file is released.
+// ones it knows of first) and kills the children still running, so every
+// model file is released.
 func (m *Machine) Close() error {
+	m.killChildren()
 	m.fds.CloseAll()
 	if n := m.kernel.EpollDomain().Watches(); n != 0 {
 		return fmt.Errorf("model: %d epoll registrations leaked after every fd was closed", n)
