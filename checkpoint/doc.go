@@ -152,7 +152,7 @@
 // its handler having run. A task that is not blocked is not disturbed: a
 // call that need not block runs as usual while the task is stopped.
 //
-// # Format (version 2)
+// # Format (version 3)
 //
 // The format has one source, the description in package
 // checkpoint/internal/format: the encoder, the decoder (with its range
@@ -173,7 +173,7 @@
 // holds, "X[n]" is n values without a count, and "[R: ...]" a list of
 // records R. The body is, in order:
 //
-//	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Ino: File, Ino]
+//	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Ino: File, Ino], NextPid
 //	files:    [File: Kind, Flags, Object,
 //	            Eventfd if Kind is eventfd {Count, Semaphore},
 //	            Timer if Kind is timerfd {ClockID, Ticks, Expired, Armed,
@@ -184,15 +184,19 @@
 //	            Data]]
 //	          [Socket: Type, Connected, Shutdown, Err, Peer, Dead, Wmem,
 //	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data]]
-//	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank],
-//	            [Ready]]
+//	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank,
+//	            Caller], [Ready]]
 //	hosts:    [Host: File, Name]
 //	foreign:  [Foreign: File, Type, Pollable, [Refs], Data]
 //	tables:   [Table: Soft, Hard, Private, [Slot: Fd, File, Cloexec]]
 //	memories: [Memory: Type, Guest if Type is empty {[Map: Start, End],
 //	            [Page: Addr, Data (page)]}, Data if Type is not empty]
 //	tasks:    [Task: Table, Memory, Arch, Mask, Pending, Delivered[64],
-//	            Rlimits[16][2]]
+//	            Rlimits[16][2], Process, Tid]
+//	processes:[Process: Pid, Parent, State, Status, Table, Memory, Forked,
+//	            Implicit, Exiting, Shared, Ignored]
+//	pidfds:   [Pidfd: File, Process]
+//	signalfds:[Signalfd: File, Mask, Creator, Owner]
 //	roots:    [Roots]
 //
 // Decode rejects anything else: a bad magic, version or checksum, a

@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the format version this package writes and reads.
-const Version = 2
+const Version = 3
 
 // encImage writes a Image (Image).
 func encImage(e *encoder, x *Image) {
@@ -39,6 +39,18 @@ func encImage(e *encoder, x *Image) {
 	e.n(len(x.Tasks))
 	for i0 := range x.Tasks {
 		encTask(e, &x.Tasks[i0])
+	}
+	e.n(len(x.Processes))
+	for i0 := range x.Processes {
+		encProcess(e, &x.Processes[i0])
+	}
+	e.n(len(x.Pidfds))
+	for i0 := range x.Pidfds {
+		encPidfd(e, &x.Pidfds[i0])
+	}
+	e.n(len(x.Signalfds))
+	for i0 := range x.Signalfds {
+		encSignalfd(e, &x.Signalfds[i0])
 	}
 	e.n(len(x.Roots))
 	for i0 := range x.Roots {
@@ -70,9 +82,21 @@ func decImage(d *decoder, x *Image) {
 	for i0 := range x.Memories {
 		decMemory(d, &x.Memories[i0])
 	}
-	x.Tasks = make([]syscalls.TaskState, d.count(69+2*syscalls.RlimitCount))
+	x.Tasks = make([]syscalls.TaskState, d.count(71+2*syscalls.RlimitCount))
 	for i0 := range x.Tasks {
 		decTask(d, &x.Tasks[i0])
+	}
+	x.Processes = make([]syscalls.ProcessState, d.count(11))
+	for i0 := range x.Processes {
+		decProcess(d, &x.Processes[i0])
+	}
+	x.Pidfds = make([]PidfdImage, d.count(2))
+	for i0 := range x.Pidfds {
+		decPidfd(d, &x.Pidfds[i0])
+	}
+	x.Signalfds = make([]SignalfdImage, d.count(4))
+	for i0 := range x.Signalfds {
+		decSignalfd(d, &x.Signalfds[i0])
 	}
 	x.Roots = make([]int32, d.count(1))
 	for i0 := range x.Roots {
@@ -89,6 +113,7 @@ func encKernel(e *encoder, x *syscalls.KernelState) {
 	for i0 := range x.Inos {
 		encIno(e, &x.Inos[i0])
 	}
+	e.i(int64(x.NextPid))
 }
 
 // decKernel reads a Kernel (syscalls.KernelState).
@@ -100,6 +125,7 @@ func decKernel(d *decoder, x *syscalls.KernelState) {
 	for i0 := range x.Inos {
 		decIno(d, &x.Inos[i0])
 	}
+	x.NextPid = d.i32()
 }
 
 // encIno writes a Ino (syscalls.InoState).
@@ -344,7 +370,7 @@ func encEpoll(e *encoder, x *EpollImage) {
 // decEpoll reads a Epoll (EpollImage).
 func decEpoll(d *decoder, x *EpollImage) {
 	x.File = d.i32()
-	x.State.Items = make([]epoll.ItemState, d.count(5))
+	x.State.Items = make([]epoll.ItemState, d.count(6))
 	for i0 := range x.State.Items {
 		decItem(d, &x.State.Items[i0])
 	}
@@ -361,6 +387,7 @@ func encItem(e *encoder, x *epoll.ItemState) {
 	e.u(uint64(x.Events))
 	e.u(x.Data)
 	e.i(int64(x.WatchRank))
+	e.i(int64(x.Caller))
 }
 
 // decItem reads a Item (epoll.ItemState).
@@ -370,6 +397,7 @@ func decItem(d *decoder, x *epoll.ItemState) {
 	x.Events = d.u32()
 	x.Data = d.u()
 	x.WatchRank = d.i32()
+	x.Caller = d.i32()
 }
 
 // encHost writes a Host (HostImage).
@@ -529,6 +557,8 @@ func encTask(e *encoder, x *syscalls.TaskState) {
 			e.u(x.Rlimits[i0][i1])
 		}
 	}
+	e.i(int64(x.Process))
+	e.i(int64(x.Tid))
 }
 
 // decTask reads a Task (syscalls.TaskState).
@@ -546,4 +576,64 @@ func decTask(d *decoder, x *syscalls.TaskState) {
 			x.Rlimits[i0][i1] = d.u()
 		}
 	}
+	x.Process = d.i32()
+	x.Tid = d.i32()
+}
+
+// encProcess writes a Process (syscalls.ProcessState).
+func encProcess(e *encoder, x *syscalls.ProcessState) {
+	e.i(int64(x.Pid))
+	e.i(int64(x.Parent))
+	e.u(uint64(x.State))
+	e.u(uint64(x.Status))
+	e.i(int64(x.Table))
+	e.i(int64(x.Memory))
+	e.bool(x.Forked)
+	e.bool(x.Implicit)
+	e.bool(x.Exiting)
+	e.u(x.Shared)
+	e.u(x.Ignored)
+}
+
+// decProcess reads a Process (syscalls.ProcessState).
+func decProcess(d *decoder, x *syscalls.ProcessState) {
+	x.Pid = d.i32()
+	x.Parent = d.i32()
+	x.State = uint8(d.upTo(2, "Process.State"))
+	x.Status = d.u32()
+	x.Table = d.i32()
+	x.Memory = d.i32()
+	x.Forked = d.bool()
+	x.Implicit = d.bool()
+	x.Exiting = d.bool()
+	x.Shared = d.u()
+	x.Ignored = d.u()
+}
+
+// encPidfd writes a Pidfd (PidfdImage).
+func encPidfd(e *encoder, x *PidfdImage) {
+	e.i(int64(x.File))
+	e.i(int64(x.Process))
+}
+
+// decPidfd reads a Pidfd (PidfdImage).
+func decPidfd(d *decoder, x *PidfdImage) {
+	x.File = d.i32()
+	x.Process = d.i32()
+}
+
+// encSignalfd writes a Signalfd (SignalfdImage).
+func encSignalfd(e *encoder, x *SignalfdImage) {
+	e.i(int64(x.File))
+	e.u(x.Mask)
+	e.i(int64(x.Creator))
+	e.i(int64(x.Owner))
+}
+
+// decSignalfd reads a Signalfd (SignalfdImage).
+func decSignalfd(d *decoder, x *SignalfdImage) {
+	x.File = d.i32()
+	x.Mask = d.u()
+	x.Creator = d.i32()
+	x.Owner = d.i32()
 }

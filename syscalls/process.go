@@ -82,13 +82,18 @@ type processTable struct {
 	implicit map[*fd.Table]*Process
 }
 
-func (pt *processTable) allocPidLocked() int32 {
+// initLocked makes the maps of a table not used yet.
+func (pt *processTable) initLocked() {
 	if pt.procs == nil {
 		pt.procs = map[int32]*Process{}
 		pt.threads = map[int32]*Task{}
 		pt.implicit = map[*fd.Table]*Process{}
 		pt.nextPid = firstPid
 	}
+}
+
+func (pt *processTable) allocPidLocked() int32 {
+	pt.initLocked()
 	for {
 		pid := pt.nextPid
 		pt.nextPid++
@@ -186,15 +191,18 @@ func (p *Process) Tasks() []*Task {
 	return append([]*Task(nil), p.tasks...)
 }
 
-// addTask records t as a thread of p with a fresh tid (the pid for the
-// first thread).
-func (p *Process) addTask(t *Task) {
+// addTask records t as a thread of p with thread id tid, or if tid is 0
+// a fresh one (the pid for the first thread).
+func (p *Process) addTask(t *Task, tid int32) {
 	pt := &p.k.procs
 	pt.procMu.Lock()
 	p.sigMu.Lock()
-	if len(p.tasks) == 0 && pt.threads[p.pid] == nil {
+	switch {
+	case tid != 0:
+		t.tid = tid
+	case len(p.tasks) == 0 && pt.threads[p.pid] == nil:
 		t.tid = p.pid
-	} else {
+	default:
 		t.tid = pt.allocPidLocked()
 	}
 	pt.threads[t.tid] = t

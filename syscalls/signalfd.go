@@ -45,9 +45,7 @@ func (t *Task) signalfd4(ufd int32, maskAddr uint64, size uintptr, flags uint32)
 	}
 	mask := binary.LittleEndian.Uint64(b[:]) &^ unblockable
 	if ufd == -1 {
-		sf := &signalFile{creator: t, hooks: map[*waiter.Entry]*Process{}}
-		sf.mask.Store(mask)
-		f := fs.New(sf, unix.O_RDWR|flags&unix.SFD_NONBLOCK)
+		f := fs.New(newSignalFile(mask, t, t.proc), unix.O_RDWR|flags&unix.SFD_NONBLOCK)
 		return t.install(f, flags&unix.SFD_CLOEXEC != 0)
 	}
 	f, e := t.getFile(ufd)
@@ -72,31 +70,59 @@ func (t *Task) signalfd4(ufd int32, maskAddr uint64, size uintptr, flags uint32)
 // polls it, in whichever process, sees its own signals, and an epoll
 // registration hooks the queue of the thread that added it. A read
 // dequeues the reader's signals. With no calling thread (fs.File's own
-// Readiness), the creating thread is the caller.
+// Readiness), the creating thread is the caller (if it has exited, the
+// signals pending for its process are), and the hook is its process's.
 //
 // hooks records, for each hooked entry, the process whose queue holds it,
 // so that EventUnregister unhooks it there (Linux's epoll keeps the queue
 // in its poll entry). mu guards hooks and is a leaf but for the queue lock
 // taken inside it.
 type signalFile struct {
-	creator *Task
+	creator *Task    // nil once restored after it exited
+	owner   *Process // the creator's process
 	mask    atomic.Uint64
 	mu      sync.Mutex
 	hooks   map[*waiter.Entry]*Process
 }
 
-// caller returns the thread a signalfd operation is for.
-func (sf *signalFile) caller(c any) *Task {
+func newSignalFile(mask uint64, creator *Task, owner *Process) *signalFile {
+	sf := &signalFile{creator: creator, owner: owner, hooks: map[*waiter.Entry]*Process{}}
+	sf.mask.Store(mask)
+	return sf
+}
+
+// pending returns the signals pending for caller c (a *Task), or for the
+// creator.
+func (sf *signalFile) pending(c any) uint64 {
 	if t, ok := c.(*Task); ok {
-		return t
+		return t.PendingSignals()
 	}
-	return sf.creator
+	if sf.creator != nil {
+		return sf.creator.PendingSignals()
+	}
+	return sf.owner.shared.Load()
+}
+
+// hookProcess returns the process whose queue a hook for caller c goes
+// on: the caller's (a *Task, or a *Process when a checkpoint restores a
+// hook), else the owner.
+func (sf *signalFile) hookProcess(c any) *Process {
+	switch c := c.(type) {
+	case *Task:
+		return c.proc
+	case *Process:
+		return c
+	}
+	return sf.owner
 }
 
 // Mask returns the signals the signalfd reports.
 func (sf *signalFile) Mask() uint64 { return sf.mask.Load() }
 
 func (sf *signalFile) Read(f *fs.File, dst []byte) (int, error) {
+	if sf.creator == nil {
+		return 0, unix.EAGAIN
+	}
 	return sf.read(sf.creator, dst)
 }
 
@@ -139,7 +165,7 @@ func (sf *signalFile) Readiness(f *fs.File, mask waiter.EventMask) waiter.EventM
 
 // CallerReadiness implements fs.CallerPollable.
 func (sf *signalFile) CallerReadiness(_ *fs.File, _ waiter.EventMask, c any) waiter.EventMask {
-	if sf.caller(c).PendingSignals()&sf.mask.Load() != 0 {
+	if sf.pending(c)&sf.mask.Load() != 0 {
 		return waiter.EventIn
 	}
 	return 0
@@ -151,7 +177,7 @@ func (sf *signalFile) EventRegister(f *fs.File, e *waiter.Entry) { sf.CallerEven
 // CallerEventRegister implements fs.CallerPollable: e hooks the caller's
 // process's signalfd queue.
 func (sf *signalFile) CallerEventRegister(_ *fs.File, e *waiter.Entry, c any) {
-	p := sf.caller(c).proc
+	p := sf.hookProcess(c)
 	sf.mu.Lock()
 	sf.hooks[e] = p
 	p.sigQueue.Register(e)

@@ -178,6 +178,11 @@ func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 }
 
 func newTask(p *Process, table *fd.Table, mem Memory, arch Arch) *Task {
+	return newTaskWithTid(p, table, mem, arch, 0)
+}
+
+// newTaskWithTid is newTask with thread id tid (0: a fresh one).
+func newTaskWithTid(p *Process, table *fd.Table, mem Memory, arch Arch, tid int32) *Task {
 	table.Attach()
 	t := &Task{
 		k:       p.k,
@@ -195,7 +200,7 @@ func newTask(p *Process, table *fd.Table, mem Memory, arch Arch) *Task {
 	for i := range t.rlimits {
 		t.rlimits[i] = [2]uint64{rlimInfinity, rlimInfinity}
 	}
-	p.addTask(t)
+	p.addTask(t, tid)
 	return t
 }
 

@@ -1,7 +1,7 @@
 package format
 
 // Version is the format version. Bump it on any change of Records.
-const Version = 2
+const Version = 3
 
 // Kind is how a value is written.
 type Kind uint8
@@ -86,6 +86,9 @@ var Records = []Record{
 		{Name: "Tables", Doc: "tables", Type: listOf("Table")},
 		{Name: "Memories", Doc: "memories", Type: listOf("Memory")},
 		{Name: "Tasks", Doc: "tasks", Type: listOf("Task")},
+		{Name: "Processes", Doc: "processes", Type: listOf("Process")},
+		{Name: "Pidfds", Doc: "pidfds", Type: listOf("Pidfd")},
+		{Name: "Signalfds", Doc: "signalfds", Type: listOf("Signalfd")},
 		{Name: "Roots", Doc: "roots", Type: list(i32)},
 	}},
 	{Name: "Kernel", Go: "syscalls.KernelState", Fields: []Field{
@@ -93,6 +96,7 @@ var Records = []Record{
 		{Name: "Epoll.KeepWakeup", Type: flag},
 		{Name: "NextIno", Type: u64},
 		{Name: "Inos", Type: listOf("Ino")},
+		{Name: "NextPid", Type: i32},
 	}},
 	{Name: "Ino", Go: "syscalls.InoState", Fields: []Field{
 		{Name: "File", Type: i32},
@@ -172,6 +176,7 @@ var Records = []Record{
 		{Name: "Events", Type: u32},
 		{Name: "Data", Type: u64},
 		{Name: "WatchRank", Type: i32},
+		{Name: "Caller", Type: i32},
 	}},
 	{Name: "Host", Go: "HostImage", Fields: []Field{
 		{Name: "File", Type: i32},
@@ -220,5 +225,30 @@ var Records = []Record{
 		{Name: "Pending", Type: u64},
 		{Name: "Delivered", Type: array("64", "64", u32)},
 		{Name: "Rlimits", Type: array("syscalls.RlimitCount", "16", array("2", "2", u64))},
+		{Name: "Process", Type: i32},
+		{Name: "Tid", Type: i32},
+	}},
+	{Name: "Process", Go: "syscalls.ProcessState", Fields: []Field{
+		{Name: "Pid", Type: i32},
+		{Name: "Parent", Type: i32},
+		{Name: "State", Type: Type{Kind: Enum, Go: "uint8", Max: 2}},
+		{Name: "Status", Type: u32},
+		{Name: "Table", Type: i32},
+		{Name: "Memory", Type: i32},
+		{Name: "Forked", Type: flag},
+		{Name: "Implicit", Type: flag},
+		{Name: "Exiting", Type: flag},
+		{Name: "Shared", Type: u64},
+		{Name: "Ignored", Type: u64},
+	}},
+	{Name: "Pidfd", Go: "PidfdImage", Fields: []Field{
+		{Name: "File", Type: i32},
+		{Name: "Process", Type: i32},
+	}},
+	{Name: "Signalfd", Go: "SignalfdImage", Fields: []Field{
+		{Name: "File", Type: i32},
+		{Name: "Mask", Type: u64},
+		{Name: "Creator", Type: i32},
+		{Name: "Owner", Type: i32},
 	}},
 }
