@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -32,13 +33,13 @@ type SignalfdImage struct {
 	Owner   int32
 }
 
-// addProcess indexes p and its relatives (and the table and memory of
-// each that runs).
-func (s *saver) addProcess(p *syscalls.Process) error {
-	stack := []*syscalls.Process{p}
-	for len(stack) > 0 {
-		p := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
+// addProcesses indexes ps in order, then their relatives (and the table
+// and memory of each that runs).
+func (s *saver) addProcesses(ps ...*syscalls.Process) error {
+	queue := slices.Clone(ps)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
 		if _, ok := s.procIndex[p]; ok {
 			continue
 		}
@@ -50,7 +51,7 @@ func (s *saver) addProcess(p *syscalls.Process) error {
 				return fmt.Errorf("process %d: %w", p.Pid(), err)
 			}
 		}
-		stack = append(stack, p.ProcessRelatives()...)
+		queue = append(queue, p.ProcessRelatives()...)
 	}
 	return nil
 }
@@ -62,15 +63,13 @@ func (s *saver) addFileProcesses() (bool, error) {
 	for ; s.procScanned < len(s.files); s.procScanned++ {
 		f := s.files[s.procScanned]
 		if p := syscalls.PidfdProcess(f); p != nil {
-			if err := s.addProcess(p); err != nil {
+			if err := s.addProcesses(p); err != nil {
 				return false, err
 			}
 		}
 		if _, _, owner, ok := syscalls.SignalfdState(f); ok {
-			for _, p := range append([]*syscalls.Process{owner}, syscalls.SignalfdHookProcesses(f)...) {
-				if err := s.addProcess(p); err != nil {
-					return false, err
-				}
+			if err := s.addProcesses(append([]*syscalls.Process{owner}, syscalls.SignalfdHookProcesses(f)...)...); err != nil {
+				return false, err
 			}
 		}
 	}

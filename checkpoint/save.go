@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/guestpoll/guestpoll/hostfd"
 	"github.com/guestpoll/guestpoll/kernel/epoll"
@@ -120,17 +121,11 @@ func (s *saver) findTablesAndMemories() error {
 			return fmt.Errorf("task %d: %w", ti, err)
 		}
 	}
-	for _, p := range s.opts.Processes {
-		if err := s.addProcess(p); err != nil {
-			return err
-		}
-	}
+	ps := slices.Clone(s.opts.Processes)
 	for _, t := range s.tasks {
-		if err := s.addProcess(t.Process()); err != nil {
-			return err
-		}
+		ps = append(ps, t.Process())
 	}
-	return nil
+	return s.addProcesses(ps...)
 }
 
 // findFiles indexes the files of every table, the roots, the files

@@ -71,37 +71,82 @@ func NewOnKernel(k *syscalls.Kernel) *Machine {
 	return m
 }
 
-// Process is what a machine runs: its kernel, the process's fd table and
-// address space, and one task per script thread.
+// Process is what a machine runs: its kernel, the script's process (its
+// fd table, address space and model process) with one task per running
+// script thread (children's threads included), and the forked processes.
 type Process struct {
 	Kernel *syscalls.Kernel
 	Table  *fd.Table
 	Memory *syscalls.GuestMemory
 	Tasks  map[conformance.ThreadID]*syscalls.Task
+	// Main is the script's process. Children are the forked ones with
+	// their address spaces (ChildMemories); ForkedTasks the main tasks of
+	// children whose thread has not started yet.
+	Main          *syscalls.Process
+	Children      map[conformance.ProcessID]*syscalls.Process
+	ChildMemories map[conformance.ProcessID]*syscalls.GuestMemory
+	ForkedTasks   map[conformance.ThreadID]*syscalls.Task
 }
 
 // ReplaceProcess calls replace with what the machine runs and, unless it
-// fails, makes the machine run the process it returns instead (the
-// model-cr backend's restored copy), which must have a task for exactly
-// the same threads. The machine's lock is held throughout, so no thread
-// starts or stops meanwhile; replace must not call the machine. The caller
-// disposes of the old process. Only while no system call is in progress.
+// fails, makes the machine run what it returns instead (the model-cr
+// backend's restored copy), which must have a task for exactly the same
+// threads and the same children. The machine's lock is held throughout,
+// so no thread starts or stops meanwhile; replace must not call the
+// machine. The caller disposes of the old one. Only while no system call
+// is in progress.
 func (m *Machine) ReplaceProcess(replace func(old Process) (Process, error)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p, err := replace(Process{Kernel: m.kernel, Table: m.fds, Memory: m.mem, Tasks: maps.Clone(m.tasks)})
+	old := Process{
+		Kernel: m.kernel, Table: m.fds, Memory: m.mem, Tasks: maps.Clone(m.tasks), Main: m.proc,
+		Children:      map[conformance.ProcessID]*syscalls.Process{},
+		ChildMemories: map[conformance.ProcessID]*syscalls.GuestMemory{},
+		ForkedTasks:   maps.Clone(m.forkedTasks),
+	}
+	for id, c := range m.children {
+		old.Children[id] = c.proc
+		old.ChildMemories[id] = c.mem.mem
+	}
+	p, err := replace(old)
 	if err != nil {
 		return err
 	}
-	if len(p.Tasks) != len(m.tasks) {
-		return fmt.Errorf("model: %d tasks for %d threads", len(p.Tasks), len(m.tasks))
+	if err := sameShape(&old, &p); err != nil {
+		return err
 	}
-	for id := range m.tasks {
-		if p.Tasks[id] == nil {
-			return fmt.Errorf("model: no task for thread %d", id)
+	m.kernel, m.fds, m.mem, m.tasks, m.proc = p.Kernel, p.Table, p.Memory, maps.Clone(p.Tasks), p.Main
+	m.forkedTasks = maps.Clone(p.ForkedTasks)
+	for id, c := range m.children {
+		c.proc = p.Children[id]
+		c.mem.mu.Lock()
+		c.mem.mem = p.ChildMemories[id]
+		c.mem.mu.Unlock()
+	}
+	return nil
+}
+
+// sameShape checks that p has what old has: the same threads, forked
+// tasks and children.
+func sameShape(old, p *Process) error {
+	if p.Main == nil {
+		return fmt.Errorf("model: no main process")
+	}
+	for _, pair := range [][2]map[conformance.ThreadID]*syscalls.Task{{old.Tasks, p.Tasks}, {old.ForkedTasks, p.ForkedTasks}} {
+		if len(pair[1]) != len(pair[0]) {
+			return fmt.Errorf("model: %d tasks for %d threads", len(pair[1]), len(pair[0]))
+		}
+		for id := range pair[0] {
+			if pair[1][id] == nil {
+				return fmt.Errorf("model: no task for thread %d", id)
+			}
 		}
 	}
-	m.kernel, m.fds, m.mem, m.tasks = p.Kernel, p.Table, p.Memory, maps.Clone(p.Tasks)
+	for id := range old.Children {
+		if p.Children[id] == nil || p.ChildMemories[id] == nil {
+			return fmt.Errorf("model: no process or memory for child %d", id)
+		}
+	}
 	return nil
 }
 
