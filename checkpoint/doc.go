@@ -23,7 +23,14 @@
 // (registrations with their key, stored interest, data, ONESHOT and
 // EXCLUSIVE state, the ready list in order, nested links) and the
 // domain's max_user_watches and EPOLLWAKEUP setting; the kernel's fdinfo
-// inode numbers. Each object is saved once and referred to by index, so
+// inode numbers and next pid; every process (SaveOptions.Processes, the
+// tasks', the ones pidfds and signalfds refer to, and their parents and
+// children: pid, parent, running, zombie or reaped, exit status, the
+// signals pending for it as a whole and the ones it ignores, its table
+// and memory while it runs) and each task's process and tid; every pidfd
+// (its process) and signalfd (its mask, creating task and process), and
+// for each epoll registration of a signalfd the process whose queue it
+// hooks (the thread that added it). Each object is saved once and referred to by index, so
 // sharing survives: one file behind two fds or two tables, one pipe behind
 // its two ends, one epoll watched by two others.
 //

@@ -10,7 +10,11 @@
 // of them (Linux's eventpoll_release) before releasing the implementation.
 //
 // File types implement Impl (read, write, release) and, when epoll may watch
-// them, Pollable (readiness and wait-queue registration). Reads and writes
+// them, Pollable (readiness and wait-queue registration). A type whose
+// readiness and queue depend on the thread that asks (a signalfd, in
+// package syscalls) also implements CallerPollable: File.ReadinessFor and
+// File.EventRegisterFor pass it the caller, asserted once at New like
+// Pollable, so other types pay nothing for it. Reads and writes
 // never block here: they return EAGAIN, and the syscall layer waits on the
 // file's queue.
 //
