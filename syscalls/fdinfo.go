@@ -96,7 +96,9 @@ func (e inoEntry) live() bool {
 }
 
 // FDInfo returns the text of /proc/self/fdinfo/<fd> for the task's fd: the
-// header, and for an epoll fd one line per registration sorted by fd.
+// header, and for an epoll fd one line per registration sorted by fd, for
+// a signalfd its mask (sigmask), for a pidfd its pid (Pid and NSpid, -1
+// once reaped), as Linux 6.18 shows them.
 func FDInfo(t *Task, fd int32) (string, unix.Errno) {
 	f, cloexec, err := t.fds.Get(fd)
 	if err != nil {
@@ -110,6 +112,16 @@ func FDInfo(t *Task, fd int32) (string, unix.Errno) {
 	ino, _ := t.k.inoOf(f)
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", posOf(f), flags, fdinfoMntID, ino)
+	switch impl := f.Impl().(type) {
+	case *signalFile:
+		fmt.Fprintf(&sb, "sigmask:\t%016x\n", impl.mask.Load())
+	case *pidFile:
+		pid := impl.p.pid
+		if procState(impl.p.state.Load()) == procReaped {
+			pid = -1
+		}
+		fmt.Fprintf(&sb, "Pid:\t%d\nNSpid:\t%d\n", pid, pid)
+	}
 	if ep, ok := epoll.FromFile(f); ok {
 		for _, in := range ep.Interests() {
 			tino, sdev := t.k.inoOf(in.File)

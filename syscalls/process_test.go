@@ -2,6 +2,8 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -476,3 +478,25 @@ func TestProcessDirectedSignal(t *testing.T) {
 }
 
 const pollRdNorm = 0x40 // POLLRDNORM
+
+// fdinfo of a signalfd shows its mask, of a pidfd its pid (-1 once
+// reaped), as Linux 6.18 does (checked with a C program).
+func TestProcessFilesFDInfo(t *testing.T) {
+	x := newProcTT(t)
+	sfd := x.signalfd(bit(unix.SIGUSR2)|bit(unix.SIGCHLD), 0)
+	if s, _ := FDInfo(x.t, int32(sfd)); !strings.HasSuffix(s, "sigmask:\t0000000000010800\n") {
+		t.Errorf("signalfd fdinfo:\n%s", s)
+	}
+	c := x.fork()
+	pid := c.t.Process().Pid()
+	pd := x.must(sysPidfdOpen, uintptr(pid), 0)
+	want := fmt.Sprintf("Pid:\t%d\nNSpid:\t%d\n", pid, pid)
+	if s, _ := FDInfo(x.t, int32(pd)); !strings.HasSuffix(s, want) || !strings.Contains(s, "flags:\t02000002\n") {
+		t.Errorf("pidfd fdinfo:\n%s", s)
+	}
+	c.exit(0)
+	c.t.Process().Reap()
+	if s, _ := FDInfo(x.t, int32(pd)); !strings.HasSuffix(s, "Pid:\t-1\nNSpid:\t-1\n") {
+		t.Errorf("reaped pidfd fdinfo:\n%s", s)
+	}
+}
