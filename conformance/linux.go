@@ -121,9 +121,7 @@ func (m *linuxMachine) Syscall(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, s
 
 func (m *linuxMachine) Interrupt(t ThreadID) error {
 	if c := m.childOf(t); c != nil {
-		c.mu.Lock()
-		c.flush = true
-		c.mu.Unlock()
+		c.flush.Store(true)
 		return unix.Tgkill(int(c.pid), int(c.tid), unix.SIGUSR1)
 	}
 	th := m.thread(t)

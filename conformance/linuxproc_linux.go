@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -47,8 +48,9 @@ type linuxChild struct {
 	mu  sync.Mutex // one request at a time on ctl
 	ctl int
 	// flush: the child's thread was interrupted; its next call is
-	// preceded by a getpid (see linuxThread.flush).
-	flush bool
+	// preceded by a getpid (see linuxThread.flush). Interrupt sets it
+	// while a call holds mu.
+	flush atomic.Bool
 }
 
 // Control requests.
@@ -213,9 +215,13 @@ func (m *linuxMachine) Exit(p ProcessID) error {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, int(c.pid), &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			return err
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.ECHILD:
+			return nil // a waitpid running meanwhile reaped it: it has exited
 		}
+		return err
 	}
 }
 
@@ -275,11 +281,9 @@ func (c *linuxChild) call(req []byte, payload []byte, out []byte) (uint64, sysca
 func (c *linuxChild) syscall(nr uintptr, a [6]uintptr) (uintptr, syscall.Errno) {
 	var req [64]byte
 	req[0] = ctlSyscall
-	c.mu.Lock()
-	if c.flush {
-		req[1], c.flush = 1, false
+	if c.flush.Swap(false) {
+		req[1] = 1
 	}
-	c.mu.Unlock()
 	binary.LittleEndian.PutUint64(req[8:], uint64(nr))
 	for i, v := range a {
 		binary.LittleEndian.PutUint64(req[16+8*i:], uint64(v))
