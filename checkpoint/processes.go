@@ -127,8 +127,10 @@ func (im *Image) validateProcesses() error {
 	}
 	np := int32(len(im.Processes))
 	for k := range im.Tasks {
-		if p := im.Tasks[k].Process; p < -1 || p >= np || p >= 0 && im.Processes[p].State != 0 {
-			return fmt.Errorf("task %d: process %d out of range or not running", k, p)
+		// A killed process's tasks may still be there (the embedder
+		// stops them): the process need not run.
+		if p := im.Tasks[k].Process; p < -1 || p >= np {
+			return fmt.Errorf("task %d: process %d out of range", k, p)
 		}
 	}
 	for k, pf := range im.Pidfds {

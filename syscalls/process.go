@@ -54,6 +54,7 @@ type Process struct {
 	tasks   []*Task // tasks[0] is the main thread while it runs
 	shared  atomic.Uint64
 	ignored atomic.Uint64 // signals the process ignores (SIG_IGN or by default)
+	caught  atomic.Uint64 // signals the process has handlers for
 
 	// sigQueue is the signal handlers' signalfd queue (Linux's
 	// sighand->signalfd_wqh): notified when a signal becomes pending for
@@ -175,6 +176,32 @@ func (p *Process) SetIgnoredSignals(mask uint64) uint64 { return p.ignored.Swap(
 // IgnoredSignals returns the signals the process ignores.
 func (p *Process) IgnoredSignals() uint64 { return p.ignored.Load() }
 
+// SetCaughtSignals replaces the signals (bit sig-1) the process has
+// handlers for and returns the old set; none for a new process, a fork
+// copies it. A signal that is neither caught nor ignored has its default
+// action: Signal and SendSignal (kill, tgkill) end the process with it
+// (Kill) when it reaches a thread that does not block it, as Linux's
+// complete_signal does for a fatal signal; a stop signal (SIGSTOP,
+// SIGTSTP, SIGTTIN, SIGTTOU) and SIGCONT are not modelled and are made
+// pending like a caught one. Interrupt applies no disposition, nor does
+// delivery: a fatal signal that was blocked when it came and is unblocked
+// later is delivered like a caught one (SignalsDelivered), for the
+// embedder to act on (Kill).
+func (p *Process) SetCaughtSignals(mask uint64) uint64 { return p.caught.Swap(mask) }
+
+// notFatalByDefault is the signals whose default action stops or
+// continues the process rather than terminating it (those ignored by
+// default are in Process.ignored).
+const notFatalByDefault = 1<<(unix.SIGSTOP-1) | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) |
+	1<<(unix.SIGTTOU-1) | 1<<(unix.SIGCONT-1)
+
+// fatal reports whether sig, unblocked, would terminate the process.
+func (p *Process) fatal(sig int) bool {
+	bit := sigBit(sig)
+	return sig == int(unix.SIGKILL) ||
+		(p.caught.Load()|p.ignored.Load()|notFatalByDefault)&bit == 0
+}
+
 // NewTask returns a new thread of p using the process's fd table and
 // address space. Call Task.Exit when it is done.
 func (p *Process) NewTask(arch Arch) *Task {
@@ -263,6 +290,7 @@ func (t *Task) Fork(mem Memory) *Task {
 	parent.children = append(parent.children, child)
 	pt.procMu.Unlock()
 	child.ignored.Store(parent.ignored.Load())
+	child.caught.Store(parent.caught.Load())
 	ct := newTask(child, table, mem, t.arch)
 	ct.saRestart.Store(t.saRestart.Load())
 	ct.rlimits = t.rlimits

@@ -449,6 +449,7 @@ func TestSignalCallErrors(t *testing.T) {
 func TestProcessDirectedSignal(t *testing.T) {
 	x := newProcTT(t)
 	usr2 := bit(unix.SIGUSR2)
+	x.t.Process().SetCaughtSignals(usr2)
 	sib := x.t.Process().NewTask(AMD64)
 	defer sib.Exit()
 	x.sigmask(unix.SIG_BLOCK, usr2)
@@ -499,4 +500,30 @@ func TestProcessFilesFDInfo(t *testing.T) {
 	if s, _ := FDInfo(x.t, int32(pd)); !strings.HasSuffix(s, "Pid:\t-1\nNSpid:\t-1\n") {
 		t.Errorf("reaped pidfd fdinfo:\n%s", s)
 	}
+}
+
+// A signal with its default action ends the process when it reaches a
+// thread that does not block it (Linux 6.18: waitpid's status is the
+// signal); blocked, it stays pending.
+func TestDefaultActionTerminates(t *testing.T) {
+	x := newProcTT(t)
+	c := x.fork()
+	pid := uintptr(c.t.Process().Pid())
+	c.sigmask(unix.SIG_BLOCK, bit(unix.SIGUSR2))
+	x.must(sysKill, pid, uintptr(unix.SIGUSR2))
+	if c.t.Process().Exited() || c.t.PendingSignals() != bit(unix.SIGUSR2) {
+		t.Fatalf("blocked USR2: exited %v, pending %#x", c.t.Process().Exited(), c.t.PendingSignals())
+	}
+	x.must(sysTgkill, pid, pid, uintptr(unix.SIGUSR1))
+	if !c.t.Process().Exited() {
+		t.Fatal("an uncaught USR1 did not end the child")
+	}
+	const st = memBase + 0x1600
+	if r := x.must(sysWait4, pid, st, 0, 0); r != pid {
+		t.Fatalf("wait4: %d", r)
+	}
+	if s := binary.LittleEndian.Uint32(x.get(st, 4)); s != uint32(unix.SIGUSR1) {
+		t.Fatalf("status %#x, want %#x (killed by USR1)", s, unix.SIGUSR1)
+	}
+	c.t.Exit()
 }

@@ -89,12 +89,19 @@ func sigBit(sig int) uint64 { return 1 << (sig - 1) }
 
 // SendSignal sends sig (1..64) to the task as tgkill does: discarded if
 // the task's process ignores it (Process.SetIgnoredSignals) and the task
-// does not block it (Linux's sig_ignored), else as Interrupt.
+// does not block it (Linux's sig_ignored); fatal to the whole process
+// (Process.Kill) if it has its default action and the task does not
+// block it (Process.SetCaughtSignals); else as Interrupt.
 func (t *Task) SendSignal(sig int) {
 	if sig < 1 || sig > 64 {
 		return
 	}
-	if t.proc.ignored.Load()&sigBit(sig) != 0 && t.SignalMask()&sigBit(sig) == 0 {
+	blocked := t.SignalMask()&sigBit(sig) != 0
+	switch {
+	case t.proc.ignored.Load()&sigBit(sig) != 0 && !blocked:
+		return
+	case t.proc.fatal(sig) && !blocked:
+		t.proc.Kill(sig)
 		return
 	}
 	t.Interrupt(sig)
@@ -104,10 +111,12 @@ func (t *Task) SendSignal(sig int) {
 // if the process has exited, or ignores sig and its main thread does not
 // block it (sig_ignored); otherwise it goes to a thread that does not
 // block it (the main thread first, then a thread without a signal pending,
-// as complete_signal chooses), pending on that thread; if every thread
-// blocks it, it stays pending for the process, where any thread's
-// signalfd sees it and the first thread to unblock it takes it. The
-// process's signalfd queue is notified as Interrupt notifies it.
+// as complete_signal chooses), pending on that thread, or ends the
+// process (Kill) if it has its default action there
+// (Process.SetCaughtSignals); if every thread blocks it, it stays pending
+// for the process, where any thread's signalfd sees it and the first
+// thread to unblock it takes it. The process's signalfd queue is notified
+// as Interrupt notifies it.
 func (p *Process) Signal(sig int) {
 	if sig < 1 || sig > 64 {
 		return
@@ -124,7 +133,13 @@ func (p *Process) Signal(sig int) {
 		return
 	}
 	already := p.shared.Load()&bit != 0
-	if t := p.chooseThreadLocked(bit); t != nil {
+	t := p.chooseThreadLocked(bit)
+	if t != nil && p.fatal(sig) {
+		p.sigMu.Unlock()
+		p.Kill(sig)
+		return
+	}
+	if t != nil {
 		t.sigMu.Lock()
 		already = already || t.pending&bit != 0
 		t.pending |= bit

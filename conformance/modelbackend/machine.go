@@ -68,6 +68,7 @@ func NewOnKernel(k *syscalls.Kernel) *Machine {
 	}
 	m.proc = k.NewProcess(m.fds, m.mem)
 	m.proc.SetIgnoredSignals(runnerIgnored(m.proc))
+	m.proc.SetCaughtSignals(runnerCaught)
 	return m
 }
 
@@ -156,8 +157,10 @@ func (m *Machine) task(t conformance.ThreadID) *syscalls.Task {
 	return m.tasks[t]
 }
 
-// StartThread creates the guest task for script thread t, or takes the
-// one Fork made for a child's main thread.
+// StartThread creates the guest task for script thread t, with the main
+// thread's signal mask (a new thread inherits its creator's, and the
+// runner creates its threads from the main one), or takes the one Fork
+// made for a child's main thread.
 func (m *Machine) StartThread(t conformance.ThreadID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -169,7 +172,11 @@ func (m *Machine) StartThread(t conformance.ThreadID) error {
 		m.tasks[t] = tk
 		return nil
 	}
-	m.tasks[t] = m.proc.NewTask(syscalls.AMD64)
+	tk := m.proc.NewTask(syscalls.AMD64)
+	if main := m.tasks[conformance.MainThread]; main != nil {
+		tk.SetSignalMask(main.SignalMask())
+	}
+	m.tasks[t] = tk
 	return nil
 }
 

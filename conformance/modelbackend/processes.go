@@ -53,6 +53,10 @@ func runnerIgnored(p *syscalls.Process) uint64 {
 	return p.IgnoredSignals() | 1<<(unix.SIGPIPE-1)
 }
 
+// runnerCaught is the signals the runner's processes have handlers for:
+// SIGUSR1 (the one 'interrupt' sends).
+const runnerCaught = 1 << (unix.SIGUSR1 - 1)
+
 // v3Operations are the version 3 operations the model serves.
 var v3Operations = map[string]bool{
 	"fork": true, "exit": true, "waitpid": true, "pidfd_open": true,
