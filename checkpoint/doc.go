@@ -26,7 +26,7 @@
 // inode numbers and next pid; every process (SaveOptions.Processes, the
 // tasks', the ones pidfds and signalfds refer to, and their parents and
 // children: pid, parent, running, zombie or reaped, exit status, the
-// signals pending for it as a whole and the ones it ignores, its table
+// signals pending for it as a whole and the ones it ignores or catches, its table
 // and memory while it runs) and each task's process and tid; every pidfd
 // (its process) and signalfd (its mask, creating task and process), and
 // for each epoll registration of a signalfd the process whose queue it
@@ -201,7 +201,7 @@
 //	tasks:    [Task: Table, Memory, Arch, Mask, Pending, Delivered[64],
 //	            Rlimits[16][2], Process, Tid]
 //	processes:[Process: Pid, Parent, State, Status, Table, Memory, Forked,
-//	            Implicit, Exiting, Shared, Ignored]
+//	            Implicit, Exiting, Shared, Ignored, Caught]
 //	pidfds:   [Pidfd: File, Process]
 //	signalfds:[Signalfd: File, Mask, Creator, Owner]
 //	roots:    [Roots]

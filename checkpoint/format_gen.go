@@ -86,7 +86,7 @@ func decImage(d *decoder, x *Image) {
 	for i0 := range x.Tasks {
 		decTask(d, &x.Tasks[i0])
 	}
-	x.Processes = make([]syscalls.ProcessState, d.count(11))
+	x.Processes = make([]syscalls.ProcessState, d.count(12))
 	for i0 := range x.Processes {
 		decProcess(d, &x.Processes[i0])
 	}
@@ -593,6 +593,7 @@ func encProcess(e *encoder, x *syscalls.ProcessState) {
 	e.bool(x.Exiting)
 	e.u(x.Shared)
 	e.u(x.Ignored)
+	e.u(x.Caught)
 }
 
 // decProcess reads a Process (syscalls.ProcessState).
@@ -608,6 +609,7 @@ func decProcess(d *decoder, x *syscalls.ProcessState) {
 	x.Exiting = d.bool()
 	x.Shared = d.u()
 	x.Ignored = d.u()
+	x.Caught = d.u()
 }
 
 // encPidfd writes a Pidfd (PidfdImage).

@@ -57,6 +57,7 @@ func TestProcessesRoundTrip(t *testing.T) {
 	tab := fd.NewTable()
 	defer tab.CloseAll()
 	main := k.NewProcess(tab, newProcMem(t))
+	main.SetCaughtSignals(1 << (unix.SIGUSR1 - 1))
 	pt := main.NewTask(syscalls.AMD64)
 	usr2 := uint64(1) << (unix.SIGUSR2 - 1)
 	pt.SetSignalMask(usr2)
@@ -116,9 +117,13 @@ func TestProcessesRoundTrip(t *testing.T) {
 	if got := pollIn(t, rp, sfd); got != unix.POLLIN {
 		t.Errorf("parent's signalfd: %#x, want IN (its pending USR2)", got)
 	}
-	// The parent's signal wakes the parent's queue, where nothing is
-	// hooked: the child's registration stays unqueued.
+	// The parent's signal (caught: it does not end the process) wakes
+	// the parent's queue, where nothing is hooked: the child's
+	// registration stays unqueued.
 	rmain.Signal(int(unix.SIGUSR1))
+	if rmain.Exited() {
+		t.Fatal("a caught USR1 ended the restored process")
+	}
 	if n := epollWait0(t, rp, epfd); n != 0 {
 		t.Fatalf("a signal to the parent woke the child's registration: %d events", n)
 	}

@@ -29,6 +29,7 @@ type ProcessState struct {
 	Exiting       bool
 	Shared        uint64 // signals pending for the whole process
 	Ignored       uint64
+	Caught        uint64
 }
 
 // ProcessRelatives returns p's parent (if any) and children, the
@@ -55,6 +56,7 @@ func (p *Process) SaveState(index func(*Process) int32, table, memory int32) Pro
 		Pid: p.pid, Parent: -1, State: uint8(p.state.Load()), Status: p.status,
 		Table: table, Memory: memory, Forked: p.forked, Exiting: p.exiting,
 		Implicit: pt.implicit[p.table] == p, Shared: p.shared.Load(), Ignored: p.ignored.Load(),
+		Caught: p.caught.Load(),
 	}
 	if p.parent != nil {
 		st.Parent = index(p.parent)
@@ -128,6 +130,7 @@ func RestoreProcesses(k *Kernel, states []ProcessState, tables []*fd.Table, mems
 		p.state.Store(uint32(st.State))
 		p.shared.Store(st.Shared)
 		p.ignored.Store(st.Ignored)
+		p.caught.Store(st.Caught)
 		if st.State != uint8(procReaped) {
 			if pt.procs[p.pid] != nil {
 				return nil, fmt.Errorf("syscalls: pid %d already used in the kernel", p.pid)

@@ -240,6 +240,7 @@ var Records = []Record{
 		{Name: "Exiting", Type: flag},
 		{Name: "Shared", Type: u64},
 		{Name: "Ignored", Type: u64},
+		{Name: "Caught", Type: u64},
 	}},
 	{Name: "Pidfd", Go: "PidfdImage", Fields: []Field{
 		{Name: "File", Type: i32},
