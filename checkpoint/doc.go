@@ -201,7 +201,7 @@
 //	tasks:    [Task: Table, Memory, Arch, Mask, Pending, Delivered[64],
 //	            Rlimits[16][2], Process, Tid]
 //	processes:[Process: Pid, Parent, State, Status, Table, Memory, Forked,
-//	            Implicit, Exiting, Shared, Ignored, Caught]
+//	            Implicit, Shared, Ignored, Caught]
 //	pidfds:   [Pidfd: File, Process]
 //	signalfds:[Signalfd: File, Mask, Creator, Owner]
 //	roots:    [Roots]

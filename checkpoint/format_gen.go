@@ -86,7 +86,7 @@ func decImage(d *decoder, x *Image) {
 	for i0 := range x.Tasks {
 		decTask(d, &x.Tasks[i0])
 	}
-	x.Processes = make([]syscalls.ProcessState, d.count(12))
+	x.Processes = make([]syscalls.ProcessState, d.count(11))
 	for i0 := range x.Processes {
 		decProcess(d, &x.Processes[i0])
 	}
@@ -590,7 +590,6 @@ func encProcess(e *encoder, x *syscalls.ProcessState) {
 	e.i(int64(x.Memory))
 	e.bool(x.Forked)
 	e.bool(x.Implicit)
-	e.bool(x.Exiting)
 	e.u(x.Shared)
 	e.u(x.Ignored)
 	e.u(x.Caught)
@@ -606,7 +605,6 @@ func decProcess(d *decoder, x *syscalls.ProcessState) {
 	x.Memory = d.i32()
 	x.Forked = d.bool()
 	x.Implicit = d.bool()
-	x.Exiting = d.bool()
 	x.Shared = d.u()
 	x.Ignored = d.u()
 	x.Caught = d.u()

@@ -23,6 +23,7 @@ const (
 	procRunning procState = iota // has run or may run tasks
 	procZombie                   // exited, not reaped: its pid and pidfds stay
 	procReaped                   // reaped: its pid is gone (pidfd_open ESRCH)
+	procExiting                  // Exit or Kill has begun: signals are discarded
 )
 
 // Process is a guest process: a thread group whose tasks share one fd
@@ -38,13 +39,11 @@ type Process struct {
 	forked bool      // made by Fork: Exit closes table (else its maker does)
 
 	// state is written under k.procMu and read without it (pidfd
-	// readiness). parent, children, status and exiting are guarded by
-	// k.procMu.
+	// readiness). parent, children and status are guarded by k.procMu.
 	state    atomic.Uint32 // procState
 	parent   *Process
 	children []*Process
 	status   uint32 // the wait status once a zombie
-	exiting  bool   // Exit or Kill has begun
 
 	// sigMu guards tasks and the thread choice of a process-directed
 	// signal; shared (signals pending for the whole process, blocked by
@@ -162,7 +161,8 @@ func (p *Process) Parent() *Process {
 	return p.parent
 }
 
-// Exited reports whether the process has exited (a zombie or reaped).
+// Exited reports whether the process has begun to exit (it may be a
+// zombie or reaped by now).
 func (p *Process) Exited() bool { return procState(p.state.Load()) != procRunning }
 
 // SetIgnoredSignals replaces the signals (bit sig-1) the process ignores,
@@ -340,15 +340,16 @@ func (p *Process) Kill(sig int) {
 	p.finishExit(uint32(sig & 0x7f))
 }
 
-// beginExit marks the process as exiting; false if it already was.
+// beginExit moves a running process to procExiting; false if it was not
+// running.
 func (p *Process) beginExit() bool {
 	pt := &p.k.procs
 	pt.procMu.Lock()
 	defer pt.procMu.Unlock()
-	if p.exiting {
+	if procState(p.state.Load()) != procRunning {
 		return false
 	}
-	p.exiting = true
+	p.state.Store(uint32(procExiting))
 	return true
 }
 

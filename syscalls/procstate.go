@@ -26,7 +26,6 @@ type ProcessState struct {
 	Table, Memory int32
 	Forked        bool // Exit closes its table
 	Implicit      bool // made by NewTask for its table
-	Exiting       bool
 	Shared        uint64 // signals pending for the whole process
 	Ignored       uint64
 	Caught        uint64
@@ -54,7 +53,7 @@ func (p *Process) SaveState(index func(*Process) int32, table, memory int32) Pro
 	defer pt.procMu.Unlock()
 	st := ProcessState{
 		Pid: p.pid, Parent: -1, State: uint8(p.state.Load()), Status: p.status,
-		Table: table, Memory: memory, Forked: p.forked, Exiting: p.exiting,
+		Table: table, Memory: memory, Forked: p.forked,
 		Implicit: pt.implicit[p.table] == p, Shared: p.shared.Load(), Ignored: p.ignored.Load(),
 		Caught: p.caught.Load(),
 	}
@@ -75,7 +74,7 @@ func ValidateProcesses(states []ProcessState, nTables, nMems int) error {
 		switch {
 		case st.Pid <= 0:
 			return fmt.Errorf("syscalls: process %d: pid %d", i, st.Pid)
-		case st.State > uint8(procReaped):
+		case st.State > uint8(procReaped): // procExiting never lasts past a call
 			return fmt.Errorf("syscalls: process %d: state %d", i, st.State)
 		case st.Parent < -1 || int(st.Parent) >= len(states) || st.Parent == int32(i):
 			return fmt.Errorf("syscalls: process %d: parent %d", i, st.Parent)
@@ -118,7 +117,7 @@ func RestoreProcesses(k *Kernel, states []ProcessState, tables []*fd.Table, mems
 	out := make([]*Process, len(states))
 	for i := range states {
 		st := &states[i]
-		p := &Process{k: k, pid: st.Pid, forked: st.Forked, exiting: st.Exiting, status: st.Status}
+		p := &Process{k: k, pid: st.Pid, forked: st.Forked, status: st.Status}
 		if st.Table >= 0 {
 			p.table = tables[st.Table]
 		} else {

@@ -125,7 +125,7 @@ func (p *Process) childWaitReady(sel childSelector) bool {
 	matched := false
 	for _, c := range p.children {
 		if sel.matches(c) {
-			if procState(c.state.Load()) != procRunning {
+			if procState(c.state.Load()) == procZombie {
 				return true
 			}
 			matched = true

@@ -237,7 +237,6 @@ var Records = []Record{
 		{Name: "Memory", Type: i32},
 		{Name: "Forked", Type: flag},
 		{Name: "Implicit", Type: flag},
-		{Name: "Exiting", Type: flag},
 		{Name: "Shared", Type: u64},
 		{Name: "Ignored", Type: u64},
 		{Name: "Caught", Type: u64},
