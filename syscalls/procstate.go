@@ -24,8 +24,8 @@ type ProcessState struct {
 	// -1 for a process that has exited (its table is closed, and no task
 	// uses its memory any more).
 	Table, Memory int32
-	Forked        bool // Exit closes its table
-	Implicit      bool // made by NewTask for its table
+	Forked        bool   // Exit closes its table
+	Implicit      bool   // made by NewTask for its table
 	Shared        uint64 // signals pending for the whole process
 	Ignored       uint64
 	Caught        uint64
