@@ -61,9 +61,19 @@ type FileState struct {
 
 // PipeState is the state both ends of a pipe share.
 type PipeState struct {
-	Slots            []PipeSlotState // oldest first; at most 16
+	Slots            []PipeSlotState // oldest first; at most RingSlots
 	Readers, Writers int32           // open ends (0 or 1 each)
 	Polled           bool            // poll_usage
+	// RingSlots is the ring size (F_GETPIPE_SZ / 4096), a power of two;
+	// 0 means the default 16.
+	RingSlots int32
+}
+
+func (p *PipeState) ringSlots() int {
+	if p.RingSlots == 0 {
+		return pipeSlots
+	}
+	return int(p.RingSlots)
 }
 
 // PipeSlotState is one slot: Data sits at offset Off of its page.
@@ -252,9 +262,12 @@ func (p *pipe) save() PipeState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ps := PipeState{Readers: int32(p.readers), Writers: int32(p.writers), Polled: p.polled}
+	if len(p.slots) != pipeSlots {
+		ps.RingSlots = int32(len(p.slots))
+	}
 	for i := p.tail; i != p.head; i++ {
-		s := p.slots[i%pipeSlots]
-		page := &p.pages[i%pipeSlots]
+		s := p.slots[p.slotIndex(i)]
+		page := &p.pages[p.slotIndex(i)]
 		ps.Slots = append(ps.Slots, PipeSlotState{
 			Off:    s.off,
 			Data:   append([]byte(nil), page[s.off:s.off+s.len]...),
@@ -382,7 +395,11 @@ func (p *PipeState) validate(readers, writers int32) error {
 	if p.Readers > 1 || p.Writers > 1 || p.Readers+p.Writers == 0 {
 		return fmt.Errorf("%d read and %d write ends", p.Readers, p.Writers)
 	}
-	if len(p.Slots) > pipeSlots {
+	ring := p.ringSlots()
+	if ring < 1 || ring > PipeMaxSize/pipePageSize || ring&(ring-1) != 0 {
+		return fmt.Errorf("ring of %d slots", ring)
+	}
+	if len(p.Slots) > ring {
 		return fmt.Errorf("%d slots", len(p.Slots))
 	}
 	for j, s := range p.Slots {
@@ -531,7 +548,7 @@ func RestoreFiles(st *FilesState, clock Clock) ([]*File, func(), error) {
 		case KindForeign:
 			continue
 		case KindPipeRead, KindPipeWrite:
-			impl = &pipeEnd{p: pipes[fst.Object], reader: fst.Kind == KindPipeRead}
+			impl = &pipeEnd{p: pipes[fst.Object], reader: fst.Kind == KindPipeRead, writer: fst.Kind == KindPipeWrite}
 		case KindEventfd:
 			e := &eventfd{semaphore: fst.Eventfd.Semaphore}
 			e.count.Store(fst.Eventfd.Count)
@@ -566,9 +583,11 @@ func RestoreFiles(st *FilesState, clock Clock) ([]*File, func(), error) {
 }
 
 func restorePipe(ps *PipeState) *pipe {
-	p := &pipe{readers: int(ps.Readers), writers: int(ps.Writers), polled: ps.Polled}
+	p := newPipeState()
+	p.readers, p.writers, p.polled = int(ps.Readers), int(ps.Writers), ps.Polled
+	p.slots = make([]pipeSlot, ps.ringSlots())
 	if len(ps.Slots) > 0 {
-		p.pages = new([pipeSlots][pipePageSize]byte)
+		p.pages = make([][pipePageSize]byte, len(p.slots))
 	}
 	for i, s := range ps.Slots {
 		copy(p.pages[i][s.Off:], s.Data)
