@@ -138,9 +138,9 @@ func (e *pipeEnd) InodeLive() bool {
 	return e.p.readers+e.p.writers > 0
 }
 
-func (p *pipe) usedLocked() uint32 { return p.head - p.tail }
-func (p *pipe) emptyLocked() bool  { return p.head == p.tail }
-func (p *pipe) fullLocked() bool   { return p.usedLocked() >= uint32(len(p.slots)) }
+func (p *pipe) usedLocked() uint32        { return p.head - p.tail }
+func (p *pipe) emptyLocked() bool         { return p.head == p.tail }
+func (p *pipe) fullLocked() bool          { return p.usedLocked() >= uint32(len(p.slots)) }
 func (p *pipe) slotIndex(i uint32) uint32 { return i & uint32(len(p.slots)-1) }
 
 // Read implements Impl.Read: a non-blocking read.
