@@ -85,6 +85,16 @@ const (
 	sysEpollWait
 	sysEpollPwait
 	sysEpollPwait2
+	sysBind
+	sysListen
+	sysConnect
+	sysAccept
+	sysAccept4
+	sysSendto
+	sysRecvfrom
+	sysMkdirat
+	sysMknodat
+	sysOpenat
 	sysMax
 )
 
@@ -123,6 +133,17 @@ const (
 	AMD64MemfdCreate    = 319
 	AMD64CloseRange     = 436
 	AMD64EpollPwait2    = 441
+
+	AMD64Connect  = 42
+	AMD64Accept   = 43
+	AMD64Sendto   = 44
+	AMD64Recvfrom = 45
+	AMD64Bind     = 49
+	AMD64Listen   = 50
+	AMD64Openat   = 257
+	AMD64Mkdirat  = 258
+	AMD64Mknodat  = 259
+	AMD64Accept4  = 288
 )
 
 // Syscall numbers, arm64 (include/uapi/asm-generic/unistd.h).
@@ -154,6 +175,17 @@ const (
 	ARM64MemfdCreate    = 279
 	ARM64CloseRange     = 436
 	ARM64EpollPwait2    = 441
+
+	ARM64Mknodat  = 33
+	ARM64Mkdirat  = 34
+	ARM64Openat   = 56
+	ARM64Bind     = 200
+	ARM64Listen   = 201
+	ARM64Accept   = 202
+	ARM64Connect  = 203
+	ARM64Sendto   = 206
+	ARM64Recvfrom = 207
+	ARM64Accept4  = 242
 )
 
 const maxSysNr = 512
@@ -177,6 +209,10 @@ func init() {
 		AMD64EpollCreate1: sysEpollCreate1, AMD64Dup3: sysDup3, AMD64Pipe2: sysPipe2,
 		AMD64Prlimit64: sysPrlimit64, AMD64MemfdCreate: sysMemfdCreate,
 		AMD64CloseRange: sysCloseRange, AMD64EpollPwait2: sysEpollPwait2,
+		AMD64Connect: sysConnect, AMD64Accept: sysAccept, AMD64Sendto: sysSendto,
+		AMD64Recvfrom: sysRecvfrom, AMD64Bind: sysBind, AMD64Listen: sysListen,
+		AMD64Openat: sysOpenat, AMD64Mkdirat: sysMkdirat, AMD64Mknodat: sysMknodat,
+		AMD64Accept4: sysAccept4,
 	} {
 		amd64Table[nr] = id
 	}
@@ -191,6 +227,10 @@ func init() {
 		ARM64Socketpair: sysSocketpair, ARM64Shutdown: sysShutdown, ARM64Prlimit64: sysPrlimit64,
 		ARM64MemfdCreate: sysMemfdCreate, ARM64CloseRange: sysCloseRange,
 		ARM64EpollPwait2: sysEpollPwait2,
+		ARM64Mknodat: sysMknodat, ARM64Mkdirat: sysMkdirat, ARM64Openat: sysOpenat,
+		ARM64Bind: sysBind, ARM64Listen: sysListen, ARM64Accept: sysAccept,
+		ARM64Connect: sysConnect, ARM64Sendto: sysSendto, ARM64Recvfrom: sysRecvfrom,
+		ARM64Accept4: sysAccept4,
 	} {
 		arm64Table[nr] = id
 	}
