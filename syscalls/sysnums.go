@@ -227,7 +227,7 @@ func init() {
 		ARM64Socketpair: sysSocketpair, ARM64Shutdown: sysShutdown, ARM64Prlimit64: sysPrlimit64,
 		ARM64MemfdCreate: sysMemfdCreate, ARM64CloseRange: sysCloseRange,
 		ARM64EpollPwait2: sysEpollPwait2,
-		ARM64Mknodat: sysMknodat, ARM64Mkdirat: sysMkdirat, ARM64Openat: sysOpenat,
+		ARM64Mknodat:     sysMknodat, ARM64Mkdirat: sysMkdirat, ARM64Openat: sysOpenat,
 		ARM64Bind: sysBind, ARM64Listen: sysListen, ARM64Accept: sysAccept,
 		ARM64Connect: sysConnect, ARM64Sendto: sysSendto, ARM64Recvfrom: sysRecvfrom,
 		ARM64Accept4: sysAccept4,
