@@ -493,8 +493,12 @@ func (s *unixSocket) streamWrite(src IOSequence, flags int, addressed bool) (int
 	}
 	sent := 0
 	var err error
-	for src.Len() > 0 && !(oob && src.Len() == 1) {
-		size, truesize := streamSkbSize(src.Len(), s.sndbuf)
+	oobBytes := 0 // the out-of-band byte, kept for queueOOBLocked
+	if oob {
+		oobBytes = 1
+	}
+	for src.Len() > oobBytes {
+		size, truesize := streamSkbSize(src.Len()-oobBytes, s.sndbuf)
 		// sock_alloc_send_pskb.
 		if err = s.takeErrorLocked(); err != nil {
 			break
