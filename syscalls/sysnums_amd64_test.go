@@ -26,7 +26,7 @@ func TestAMD64NumbersMatchUnix(t *testing.T) {
 		AMD64Dup3: unix.SYS_DUP3, AMD64Pipe2: unix.SYS_PIPE2, AMD64Prlimit64: unix.SYS_PRLIMIT64,
 		AMD64MemfdCreate: unix.SYS_MEMFD_CREATE, AMD64CloseRange: unix.SYS_CLOSE_RANGE,
 		AMD64EpollPwait2: unix.SYS_EPOLL_PWAIT2,
-		AMD64Connect: unix.SYS_CONNECT, AMD64Accept: unix.SYS_ACCEPT, AMD64Sendto: unix.SYS_SENDTO,
+		AMD64Connect:     unix.SYS_CONNECT, AMD64Accept: unix.SYS_ACCEPT, AMD64Sendto: unix.SYS_SENDTO,
 		AMD64Recvfrom: unix.SYS_RECVFROM, AMD64Bind: unix.SYS_BIND, AMD64Listen: unix.SYS_LISTEN,
 		AMD64Openat: unix.SYS_OPENAT, AMD64Mkdirat: unix.SYS_MKDIRAT, AMD64Mknodat: unix.SYS_MKNODAT,
 		AMD64Accept4: unix.SYS_ACCEPT4,
