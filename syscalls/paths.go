@@ -13,6 +13,22 @@ func init() {
 	register(sysMkdirat, hMkdirat)
 	register(sysMknodat, hMknodat)
 	register(sysOpenat, hOpenat)
+	register(sysUnlinkat, hUnlinkat)
+}
+
+const atRemovedir = 0x200 // AT_REMOVEDIR
+
+// hUnlinkat: flags other than AT_REMOVEDIR are EINVAL, before the path.
+func hUnlinkat(t *Task, a *[6]uintptr) (uintptr, errno) {
+	flags := int32(a[2])
+	if flags&^atRemovedir != 0 {
+		return 0, unix.EINVAL
+	}
+	path, e := t.pathArg(int32(a[0]), uint64(a[1]))
+	if e != 0 {
+		return 0, e
+	}
+	return 0, errnoOf(t.k.PathNamespace().Unlink(path, flags != 0))
 }
 
 func (t *Task) pathArg(dirfd int32, addr uint64) (string, errno) {

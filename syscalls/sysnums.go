@@ -95,6 +95,7 @@ const (
 	sysMkdirat
 	sysMknodat
 	sysOpenat
+	sysUnlinkat
 	sysMax
 )
 
@@ -144,6 +145,7 @@ const (
 	AMD64Mkdirat  = 258
 	AMD64Mknodat  = 259
 	AMD64Accept4  = 288
+	AMD64Unlinkat = 263
 )
 
 // Syscall numbers, arm64 (include/uapi/asm-generic/unistd.h).
@@ -186,6 +188,7 @@ const (
 	ARM64Sendto   = 206
 	ARM64Recvfrom = 207
 	ARM64Accept4  = 242
+	ARM64Unlinkat = 35
 )
 
 const maxSysNr = 512
@@ -212,7 +215,7 @@ func init() {
 		AMD64Connect: sysConnect, AMD64Accept: sysAccept, AMD64Sendto: sysSendto,
 		AMD64Recvfrom: sysRecvfrom, AMD64Bind: sysBind, AMD64Listen: sysListen,
 		AMD64Openat: sysOpenat, AMD64Mkdirat: sysMkdirat, AMD64Mknodat: sysMknodat,
-		AMD64Accept4: sysAccept4,
+		AMD64Accept4: sysAccept4, AMD64Unlinkat: sysUnlinkat,
 	} {
 		amd64Table[nr] = id
 	}
@@ -230,7 +233,7 @@ func init() {
 		ARM64Mknodat:     sysMknodat, ARM64Mkdirat: sysMkdirat, ARM64Openat: sysOpenat,
 		ARM64Bind: sysBind, ARM64Listen: sysListen, ARM64Accept: sysAccept,
 		ARM64Connect: sysConnect, ARM64Sendto: sysSendto, ARM64Recvfrom: sysRecvfrom,
-		ARM64Accept4: sysAccept4,
+		ARM64Accept4: sysAccept4, ARM64Unlinkat: sysUnlinkat,
 	} {
 		arm64Table[nr] = id
 	}

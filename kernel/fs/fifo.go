@@ -100,12 +100,12 @@ func (ns *PathNamespace) Mkdir(path string) error {
 }
 
 // Mknod is mknodat. mode's file type must be S_IFIFO (EINVAL for bits
-// that name no type); the other types are not modelled (EPERM, as for a
-// task without CAP_MKNOD, also for S_IFREG).
+// that name no type, EPERM for S_IFDIR); the other types are not
+// modelled (EPERM, as for a task without CAP_MKNOD, also for S_IFREG).
 func (ns *PathNamespace) Mknod(path string, mode uint32) error {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFIFO:
-	case 0, unix.S_IFREG, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK:
+	case 0, unix.S_IFREG, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK, unix.S_IFDIR:
 		return unix.EPERM
 	default:
 		return unix.EINVAL
@@ -130,6 +130,40 @@ func (ns *PathNamespace) create(path string, node func() any) error {
 		return unix.EEXIST
 	}
 	dir.entries[name] = node()
+	return nil
+}
+
+// Unlink is unlinkat: with rmdir (AT_REMOVEDIR) it removes an empty
+// directory (ENOTEMPTY, ENOTDIR for a FIFO, EBUSY for the root),
+// otherwise a FIFO (EISDIR for a directory). Files open on a removed FIFO
+// keep its pipe.
+func (ns *PathNamespace) Unlink(path string, rmdir bool) error {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	dir, name, err := ns.lookupParentLocked(path)
+	if err != nil {
+		return err
+	}
+	if name == "" || name == "." {
+		if rmdir {
+			return unix.EBUSY
+		}
+		return unix.EISDIR
+	}
+	n, ok := dir.entries[name]
+	if !ok {
+		return unix.ENOENT
+	}
+	d, isDir := n.(*dirNode)
+	switch {
+	case rmdir && !isDir:
+		return unix.ENOTDIR
+	case !rmdir && isDir:
+		return unix.EISDIR
+	case isDir && len(d.entries) > 0:
+		return unix.ENOTEMPTY
+	}
+	delete(dir.entries, name)
 	return nil
 }
 
