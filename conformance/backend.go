@@ -36,6 +36,12 @@ type BackendSpec struct {
 	// which becomes the child (a supervisor that runs exe under it, for
 	// the boxed backend).
 	Launch func(exe string) (path string, argv []string, env []string)
+	// StartBlocked, for an isolated backend, is a signal set blocked in
+	// the child process from its start, so that the Go runtime's own
+	// threads block those signals for good (the linux backend blocks
+	// SIGUSR1 and SIGUSR2 there, so that a process-directed signal only
+	// reaches the script's threads, which set their own masks).
+	StartBlocked uint64
 }
 
 var registry struct {

@@ -12,10 +12,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,6 +48,9 @@ type childMessage struct {
 // backends (cmd/epollconf, and test binaries through TestMain) must call
 // it first thing, before parsing flags.
 func RunChildIfRequested() {
+	if spec := os.Getenv(forkEnv); spec != "" {
+		os.Exit(forkChildMain(spec))
+	}
 	if os.Getenv(childEnv) == "" {
 		return
 	}
@@ -86,7 +91,11 @@ func childMain() int {
 	if !ok {
 		return finish(&Trace{Path: req.Path, Abort: fmt.Sprintf("runner error: backend %q is not registered in the child", req.Backend)})
 	}
-	if err := prepareChildProcess(); err != nil {
+	err = prepareChildProcess()
+	if err == nil {
+		err = defaultSignals()
+	}
+	if err != nil {
 		return finish(&Trace{Path: req.Path, Abort: "runner error: preparing the child process: " + err.Error()})
 	}
 	var encMu sync.Mutex
@@ -229,7 +238,7 @@ func runIsolated(backend string, sc *Script, opts Options) *Trace {
 	if err != nil {
 		return fail("runner error: %v", err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startBlocked(cmd, backend); err != nil {
 		return fail("runner error: starting the %s child process: %v", backend, err)
 	}
 	final, decodeErr := readChildMessages(stdout, tr)
@@ -256,4 +265,20 @@ func runIsolated(backend string, sc *Script, opts Options) *Trace {
 		msg += "; stderr: " + s
 	}
 	return fail("%s", msg)
+}
+
+// startBlocked starts cmd with the backend's StartBlocked signals blocked
+// on the starting thread, so that the child begins with them blocked.
+func startBlocked(cmd *exec.Cmd, backend string) error {
+	spec, _ := lookupSpec(backend)
+	if spec.StartBlocked == 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old uint64
+	set := spec.StartBlocked
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, uintptr(unsafe.Pointer(&set)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+	defer unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+	return cmd.Start()
 }

@@ -42,6 +42,8 @@ func (ex *executor) cleanup() {
 		}
 	}
 	ex.closeAll(cw, dedupe(ex.lateFDs))
+	ex.killChildren(cw)
+	ex.removeFifos(cw)
 	ex.restoreRlimit(cw)
 	stuck = append(stuck, ex.stopWorkers()...)
 	if len(stuck) > 0 {

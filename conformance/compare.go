@@ -156,3 +156,15 @@ func ApplyKnown(v *Verdict, k *KnownEntry) {
 		v.Status, v.Known = StatusFixed, k.Reason
 	}
 }
+
+// applyKnownStep turns the error of a backend that stopped at a step it
+// does not implement yet into a known divergence, when the
+// known-divergences list has a "step:OP" entry for it; a step that the
+// oracle never reached is not excused.
+func applyKnownStep(v *Verdict, tr *Trace, k *KnownEntry) {
+	if k == nil || v.Status != StatusError {
+		return
+	}
+	v.Status = StatusKnown
+	v.Known = fmt.Sprintf("step %s not implemented yet: %s", tr.Unsupported, k.Reason)
+}

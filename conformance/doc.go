@@ -1,7 +1,7 @@
 // Package conformance is guestpoll's differential conformance suite: it
-// parses conformance scripts (the format is specified in
-// shared/conformance-scripts.md), runs them on backends, and compares the
-// traces with the trace of the real kernel.
+// parses conformance scripts (the format is the project's script-format
+// contract, summarised in docs/conformance-format.md), runs them on
+// backends, and compares the traces with the trace of the real kernel.
 //
 // # Pieces
 //
@@ -46,7 +46,12 @@
 //     for "+MS"), shutdown, fcntl (F_SETFL, F_GETFL, F_GETFD), getrlimit and
 //     setrlimit (RLIMIT_NOFILE), poll (one pollfd), epoll_ctl, epoll_wait,
 //     epoll_pwait, epoll_pwait2, plus getrlimit/setrlimit and close during
-//     cleanup. Integer arguments are passed sign-extended, as C does.
+//     cleanup; and for format version 3 (see "Format version 3" below)
+//     socket+bind+listen, socket+connect, accept4, rt_sigprocmask, kill,
+//     getpid, tgkill, signalfd4, read, mkdirat+mknodat+openat, sendto,
+//     recvfrom, fcntl (F_SETPIPE_SZ, F_GETPIPE_SZ), pidfd_open and wait4,
+//     plus kill, wait4 and unlinkat during cleanup. Integer arguments are
+//     passed sign-extended, as C does.
 //   - fdinfo is the one step that is not a system call: Machine.Fdinfo
 //     returns the text of /proc/self/fdinfo/N, and the executor parses it
 //     (ParseFdinfo), sorts it and names the targets.
@@ -73,7 +78,8 @@
 //
 // Every script operation is one entry of the operations table (type
 // operation, operation.go), kept in the ops_*.go file of its family
-// (ops_create.go, ops_fd.go, ops_epoll.go, ops_io.go) beside the functions
+// (ops_create.go, ops_fd.go, ops_epoll.go, ops_io.go; version 3's
+// ops_process.go, ops_signal.go, ops_v3files.go) beside the functions
 // it names. An entry carries the operation's syntax (name, signatures,
 // result kind, what 'NAMES =' binds, cross-argument checks), which Parse,
 // the printer and the result parser use; its exec function, which runs it
@@ -89,6 +95,72 @@
 // takes the next free opcode: opcodes are never renumbered, so that stored
 // fuzz inputs keep their meaning. TestOperationsComplete fails on an entry
 // that lacks a part.
+//
+// # Format version 3
+//
+// Version 3's operations carry version 3 in their table entry. The
+// executor runs one only on a Machine that implements OperationServer and
+// says it serves it; the process steps (fork, exit, waitpid, pidfd_open,
+// tkill) also need a ProcessMachine (process.go: the exact API a backend
+// implements). On any other Machine the trace stops at the step with
+// "!! unsupported step: FILE:LINE: this backend does not implement
+// "OP" ..." and Trace.Unsupported names the operation. A known-divergences
+// line "step:OP @backend,... reason" makes such a stop a known divergence
+// for those backends (a stop the oracle did not share is never excused).
+//
+// The calls, exactly (x86-64 numbers), each on the thread running the
+// step and in the memory of its process:
+//
+//   - listen_socket: socket(41)(AF_UNIX, TYPE|FLAGS, 0); bind(49)(fd,
+//     sockaddr_un, len) with an abstract address (sun_path[0] = 0) made
+//     of "guestpoll-conf.", the run's random nonce and a counter,
+//     len = 2 + 1 + length of the name; listen(50)(fd, BACKLOG). A failed
+//     bind or listen closes the socket and is the step's result.
+//   - connect: socket(41) as above, connect(42)(fd, the address
+//     listen_socket bound for L, len); a failure closes the socket.
+//   - accept4(288)(L, NULL, NULL, FLAGS).
+//   - sigmask: rt_sigprocmask(14)(HOW, &set or NULL/BADPTR, NULL, 8).
+//   - kill: kill(62)(pid, SIGNAL); for SELF the pid is getpid(39)'s
+//     answer on the same thread. tkill: tgkill(234)(the script process's
+//     pid, the thread's tid, SIGNAL), both from the ProcessMachine.
+//   - signalfd: signalfd4(289)(-1, &set, 8, FLAGS). signalfd_read:
+//     read(0)(fd, buf, 128), ssi_signo at offset 0.
+//   - fifo_open: mkdirat(258)(AT_FDCWD, "/tmp/guestpoll-conf-NONCE",
+//     0700) and mknodat(259)(AT_FDCWD, ".../NAME", S_IFIFO|0600, 0), both
+//     EEXIST-tolerant and made by every fifo_open (whichever runs first
+//     creates), then openat(257)(AT_FDCWD, ".../NAME", FLAGS, 0). Cleanup
+//     unlinkat(263)s each FIFO, then the directory (AT_REMOVEDIR).
+//   - send: sendto(44)(fd, buf, N, FLAGS, NULL, 0); recv: recvfrom(45)(fd,
+//     buf, N, FLAGS, NULL, NULL).
+//   - fcntl_setpipe_sz / fcntl_getpipe_sz: fcntl(72)(fd, 1031, N) and
+//     fcntl(72)(fd, 1032).
+//   - fork: ProcessMachine.Fork on the main thread's goroutine; the
+//     child's one thread is then started like a script thread. exit:
+//     StopThread of the child's thread, then ProcessMachine.Exit (which
+//     returns once the child is a zombie). waitpid: wait4(61)(pid,
+//     &status, 0, NULL). pidfd_open: pidfd_open(434)(pid, FLAGS).
+//   - At the end, after the script's fds are closed: kill(62)(pid,
+//     SIGKILL) and wait4(61)(pid, NULL, 0, NULL) for every child not
+//     reaped, on the main thread.
+//
+// Decisions where the contract is open:
+//
+//   - Names are global: 'P & c = connect ...' binds c for every step, and
+//     a name stands for its number in whichever process runs the step.
+//     Fds a child creates are not the script process's to close at the end
+//     (its exit, or the final SIGKILL, closes them); a child's close does
+//     not forget the parent's fd.
+//   - exit P returns once P is a zombie, so the next step sees the exit
+//     (pidfd IN, HUP of pipes P held) without a race. waitpid's result is
+//     the exit status of a process that exited, and minus the signal
+//     number for one a signal killed (kill P USR2 gives -12). A process
+//     name is used by one fork only; 'P &' after 'exit P' is a parse error.
+//   - A script thread starts with the main thread's signal mask at its
+//     start (as pthread_create from the main thread), the main thread with
+//     an empty one. tkill names a running thread: one with a call not yet
+//     joined (or MAIN).
+//   - connect's L is a name a listen_socket step bound; the address stays
+//     known after L is closed.
 //
 // # The linux backend
 //
@@ -121,6 +193,40 @@
 // the script's sleeps and within bounds plus the join and cleanup
 // timeouts), and then ends the trace with "!! REASON".
 //
+// Format version 3 on linux. The child starts with SIGUSR1 and SIGUSR2
+// blocked (BackendSpec.StartBlocked: the runner blocks them on the thread
+// that starts the child), so every thread the Go runtime makes blocks them
+// for good and a process-directed signal reaches only the script's
+// threads, whose masks the machine sets (StartThread). SIGUSR2 and
+// SIGCHLD get their default actions with a raw rt_sigaction (the runtime
+// installs handlers for both; with a handler, a child's SIGCHLD would
+// interrupt waits). 'fork P' cannot fork a Go process, so it starts, from
+// the main script thread, a re-execution of the binary in fork mode
+// (linuxproc_linux.go, forkchild_linux.go) with syscall.ForkExec, whose
+// Files are the parent's whole fd table at the same numbers: the child
+// holds the same open file descriptions, epoll instances included,
+// exactly as after fork(2). Free numbers are filled with a placeholder the
+// child closes, the runner's own fds are closed, FD_CLOEXEC is set again
+// where the parent had it (Files clears it), and the child starts with
+// the main thread's mask (SIGUSR1 and SIGUSR2 added for its runtime
+// threads only) and the runner's handlers. It is the script process's
+// child (waitpid, pidfds and SIGCHLD work; Pdeathsig kills it with its
+// parent thread) and serves the executor over a socketpair whose parent
+// end sits at fd 800 or above: system calls on its one locked thread, and
+// its own guest memory (alloc, read, write). A small C program that does
+// the same scenarios with a real fork (an ET wait in a parent thread and
+// in the child, EXCLUSIVE instances in both processes on one listener, a
+// signalfd shared by fork polled directly and through a shared epoll
+// instance, a pidfd in ET around exit and reap, a registration kept by the
+// child's reference) gave the results the corpus records. What a Go
+// process cannot reproduce, and the corpus therefore avoids: the runtime
+// unblocks SIGCHLD on every thread it makes, so a process-directed
+// SIGCHLD that the main thread blocks is taken and discarded by a runtime
+// thread instead of staying pending for a signalfd; and os/signal's
+// thread has SIGUSR1 unblocked, so a process-directed SIGUSR1 (kill, not
+// interrupt's tgkill) may be handled there. Listing /proc/self/fd and the
+// control socketpair briefly use low fd numbers during a fork step.
+//
 // NewInProcessLinuxMachine gives the same machine for use inside the
 // calling process (prepared once as the child is), for the differential
 // fuzzer (conformance/fuzzgen), which runs thousands of small scripts a
@@ -141,7 +247,14 @@
 // holds worker.mu while it calls Machine.Interrupt, so the worker cannot
 // start its next job meanwhile. executor.rlMu guards the saved
 // RLIMIT_NOFILE (setrlimit_nofile may run on any thread). Machine methods
-// are called concurrently from the workers and the executor.
+// are called concurrently from the workers and the executor. Processes
+// (executor.procs, process.state) are touched only by the executor
+// goroutine, but for a fork's pid, which its call sets and its apply reads
+// after the call's done channel closed. In the linux machine, linuxMachine.mu
+// guards the thread and child maps and is never held across a call;
+// linuxChild.mu serialises the requests on one child's control socket
+// (held across a blocking call, so Interrupt only touches the atomic flush
+// flag and sends the signal).
 //
 // RunSuite runs (script, backend) units on -j goroutines. Runs of
 // timing-sensitive scripts (those with a thread, sleep, interrupt or

@@ -24,6 +24,12 @@ func Execute(m Machine, sc *Script, opts Options, onStep func(Outcome)) *Trace {
 		owned:   map[int32]bool{},
 		clocks:  map[int32]uint64{},
 		nextID:  MainThread + 1,
+
+		nextProc:    MainProcess + 1,
+		procs:       map[string]*process{},
+		listenAddrs: map[string][]byte{},
+		fifos:       map[string]bool{},
+		nonce:       runNonce(),
 	}
 	if sc.AbortLine != 0 {
 		ex.scriptError(sc.AbortLine, "the script has a '!!' line: it is a trace, not a script")
@@ -63,6 +69,17 @@ type executor struct {
 	lateFDs  []int32 // fds returned by calls whose results were not applied
 	timedOut []*job  // calls whose join (or main step) timed out
 
+	// Version 3: forked processes (by name, and in fork order), the
+	// listeners' addresses by name, the run's FIFO paths, and the nonce
+	// that makes addresses and paths private to the run.
+	nextProc    ProcessID
+	procs       map[string]*process
+	procList    []*process
+	listenAddrs map[string][]byte
+	nListeners  int
+	fifos       map[string]bool
+	nonce       string
+
 	rlMu    sync.Mutex
 	rlSaved bool
 	rlOrig  [2]uint64 // RLIMIT_NOFILE soft, hard at the first setrlimit_nofile
@@ -98,6 +115,10 @@ func (ex *executor) run() {
 				ex.abort("runner error: checkpoint before line %d: %v", st.Line, err)
 				return
 			}
+		}
+		if st.Call != nil && !ex.serves(st.Call.spec()) {
+			ex.unsupported(st)
+			return
 		}
 		var ok bool
 		switch st.Kind {
@@ -138,13 +159,13 @@ func (ex *executor) call(i int, st *Step) bool {
 		ex.abort("main thread: call at line %d (%s) still running after %v", st.Line, st.Call.Op, to)
 		return false
 	}
-	return ex.finish(i, st, j)
+	return ex.finish(i, st, j) && ex.tr.Abort == ""
 }
 
 // spawn queues step i's call on its thread, starting the thread if it
 // has no call left to join.
 func (ex *executor) spawn(i int, st *Step) bool {
-	w := ex.threads[st.Thread]
+	w := ex.workerFor(st.Thread)
 	if w == nil {
 		var err error
 		if w, err = ex.startWorker(st.Thread, ex.nextID); err != nil {
@@ -167,7 +188,7 @@ func (ex *executor) spawn(i int, st *Step) bool {
 // join waits for the oldest unjoined call of step i's thread and applies
 // it; the thread stops when it has nothing left to join.
 func (ex *executor) join(i int, st *Step) bool {
-	w := ex.threads[st.Thread]
+	w := ex.workerFor(st.Thread)
 	if w == nil || len(w.joins) == 0 {
 		// The parser resolves joins; this cannot happen for a parsed script.
 		ex.scriptError(st.Line, "join %s: nothing to join", st.Thread)
@@ -184,7 +205,7 @@ func (ex *executor) join(i int, st *Step) bool {
 			st.Thread, call.Line, call.Call.Op, to, st.Line)
 		return false
 	}
-	if len(w.joins) == 0 {
+	if len(w.joins) == 0 && w.proc == MainProcess {
 		delete(ex.threads, st.Thread)
 		w.stop()
 	}
@@ -198,7 +219,7 @@ func (ex *executor) join(i int, st *Step) bool {
 
 // interrupt interrupts the call step i's thread is running, if any.
 func (ex *executor) interrupt(i int, st *Step) bool {
-	if w := ex.threads[st.Thread]; w != nil {
+	if w := ex.workerFor(st.Thread); w != nil {
 		if err := w.interrupt(); err != nil {
 			ex.abort("runner error: interrupt %s at line %d: %v", st.Thread, st.Line, err)
 			return false
@@ -279,8 +300,10 @@ func (ex *executor) bindFDs(c *Call, j *job, clock timerClock) {
 	}
 	for k, fd := range j.out.FDs {
 		ex.fdn.handOut(fd)
-		ex.owned[fd] = true
-		delete(ex.clocks, fd)
+		if j.proc == MainProcess {
+			ex.owned[fd] = true
+			delete(ex.clocks, fd)
+		}
 		if k < len(c.Names) {
 			ex.fdn.bind(c.Names[k], fd)
 		}
@@ -295,7 +318,7 @@ func (ex *executor) bindFDs(c *Call, j *job, clock timerClock) {
 
 // closeLate closes fds returned by a call whose result will not be applied.
 func (ex *executor) closeLate(j *job) {
-	if j.err == nil && j.out.Result.Kind == KindFDs {
+	if j.err == nil && j.out.Result.Kind == KindFDs && j.proc == MainProcess {
 		for _, fd := range j.out.FDs {
 			if !ex.owned[fd] {
 				ex.lateFDs = append(ex.lateFDs, fd)
@@ -308,6 +331,12 @@ func (ex *executor) closeLate(j *job) {
 // builds the job that runs it.
 func (ex *executor) prepare(i int, st *Step) (*job, bool) {
 	j := &job{step: i, call: st.Call, done: make(chan struct{}), fds: map[string]int32{}}
+	if o := st.Call.spec(); o != nil && o.before != nil {
+		if err := o.before(ex, j); err != nil {
+			ex.scriptError(st.Line, "%v", err)
+			return nil, false
+		}
+	}
 	for _, a := range st.Call.Args {
 		switch a.Kind {
 		case ArgName:

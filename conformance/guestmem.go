@@ -35,11 +35,11 @@ func (w *worker) timed(o *Outcome, nr uintptr, args ...uintptr) (uintptr, syscal
 	return r, e
 }
 
-func (w *worker) write(addr uint64, b []byte) error { return w.ex.m.WriteMem(addr, b) }
+func (w *worker) write(addr uint64, b []byte) error { return w.mem.WriteMem(addr, b) }
 
 func (w *worker) read(addr uint64, n int) ([]byte, error) {
 	b := make([]byte, n)
-	return b, w.ex.m.ReadMem(addr, b)
+	return b, w.mem.ReadMem(addr, b)
 }
 
 func (w *worker) putRlimit(cur, max uint64) error {
@@ -51,7 +51,7 @@ func (w *worker) putRlimit(cur, max uint64) error {
 
 func (w *worker) eventsBuffer() (uint64, error) {
 	if w.events == 0 {
-		a, err := w.ex.m.Alloc(EventsBufferSize)
+		a, err := w.mem.Alloc(EventsBufferSize)
 		if err != nil {
 			return 0, fmt.Errorf("allocating the events buffer: %w", err)
 		}
@@ -66,7 +66,7 @@ func (w *worker) ioBuffer(n uint64) (uint64, error) {
 	}
 	if w.ioSize < n {
 		size := max(n, 1<<16)
-		a, err := w.ex.m.Alloc(size)
+		a, err := w.mem.Alloc(size)
 		if err != nil {
 			return 0, fmt.Errorf("allocating a %d-byte buffer: %w", size, err)
 		}
@@ -90,7 +90,7 @@ func errnoResult(e syscall.Errno) Result {
 // ptrArg returns the guest pointer for a NULL/BADPTR argument.
 func (w *worker) ptrArg(a *Arg) uint64 {
 	if a.Kind == ArgBadPtr {
-		return w.ex.m.BadPtr()
+		return w.mem.BadPtr()
 	}
 	return 0
 }

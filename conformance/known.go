@@ -22,6 +22,7 @@ const KnownFileName = "known-divergences.txt"
 type KnownDivergences struct {
 	Path    string
 	entries map[string]*KnownEntry // by absolute cleaned script path
+	steps   map[string]*KnownEntry // "step:OP" entries, by operation
 }
 
 // KnownEntry is one line of the list.
@@ -50,7 +51,7 @@ func ParseKnown(path, text string) (*KnownDivergences, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(abs)
-	k := &KnownDivergences{Path: path, entries: map[string]*KnownEntry{}}
+	k := &KnownDivergences{Path: path, entries: map[string]*KnownEntry{}, steps: map[string]*KnownEntry{}}
 	var errs ParseErrors
 	for i, raw := range strings.Split(text, "\n") {
 		line := raw
@@ -81,6 +82,19 @@ func ParseKnown(path, text string) (*KnownDivergences, error) {
 			continue
 		}
 		e.Reason = strings.Join(rest, " ")
+		if op, ok := strings.CutPrefix(e.Script, "step:"); ok {
+			switch {
+			case operationsByName[op] == nil:
+				bad("%s: no operation %q", e.Script, op)
+			case len(e.Backends) == 0:
+				bad("%s needs @backends: an unimplemented step is a backend's", e.Script)
+			case k.steps[op] != nil:
+				bad("%s is already listed on line %d", e.Script, k.steps[op].Line)
+			default:
+				k.steps[op] = e
+			}
+			continue
+		}
 		if filepath.IsAbs(e.Script) {
 			bad("script path %q must be relative to %s", e.Script, dir)
 			continue
@@ -120,6 +134,20 @@ func (k *KnownDivergences) Lookup(scriptPath, backend string) *KnownEntry {
 	for _, b := range e.Backends {
 		if b == backend {
 			return e
+		}
+	}
+	return nil
+}
+
+// LookupStep returns the "step:OP" entry that excuses backend for not
+// implementing operation op yet, or nil.
+func (k *KnownDivergences) LookupStep(op, backend string) *KnownEntry {
+	if k == nil || k.steps[op] == nil {
+		return nil
+	}
+	for _, b := range k.steps[op].Backends {
+		if b == backend {
+			return k.steps[op]
 		}
 	}
 	return nil

@@ -19,10 +19,11 @@ import (
 
 func init() {
 	Register(BackendSpec{
-		Name:       "linux",
-		NewMachine: newLinuxMachine,
-		Isolated:   true,
-		Doc:        "the host kernel, through real system calls, in a fresh child process per script",
+		Name:         "linux",
+		NewMachine:   newLinuxMachine,
+		Isolated:     true,
+		StartBlocked: 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1),
+		Doc:          "the host kernel, through real system calls, in a fresh child process per script",
 	})
 }
 
@@ -42,6 +43,13 @@ type linuxMachine struct {
 	threads map[ThreadID]*linuxThread
 	bad     []byte // PROT_NONE mapping behind BadPtr
 	closed  bool
+
+	// Version 3's processes (linuxproc_linux.go): the fds open when the
+	// machine was made (the runner's), and the forked processes by id and
+	// by the id of their thread.
+	runnerFDs    []int
+	children     map[ProcessID]*linuxChild
+	childThreads map[ThreadID]*linuxChild
 }
 
 type linuxRegion struct {
@@ -63,17 +71,24 @@ func newLinuxMachine() (Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping the BADPTR page: %w", err)
 	}
-	return &linuxMachine{pid: unix.Getpid(), threads: map[ThreadID]*linuxThread{}, bad: bad}, nil
+	m := &linuxMachine{pid: unix.Getpid(), threads: map[ThreadID]*linuxThread{}, bad: bad,
+		children: map[ProcessID]*linuxChild{}, childThreads: map[ThreadID]*linuxChild{}}
+	m.runnerFDs, _, _ = m.scriptFDs()
+	return m, nil
 }
 
 func (m *linuxMachine) StartThread(t ThreadID) error {
 	// The goroutine stays locked to its OS thread until it exits, which
 	// makes the Go runtime end the thread: every script thread gets a fresh
 	// OS thread and leaves nothing behind.
+	if m.childOf(t) != nil {
+		return nil // a forked process's thread: its calls go to that process
+	}
 	th := &linuxThread{}
 	if !m.unlocked {
 		runtime.LockOSThread()
 		th.tid = unix.Gettid()
+		setThreadMask(m.threadMask(t))
 	}
 	m.mu.Lock()
 	m.threads[t] = th
@@ -94,6 +109,9 @@ func (m *linuxMachine) thread(t ThreadID) *linuxThread {
 }
 
 func (m *linuxMachine) Syscall(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, syscall.Errno) {
+	if c := m.childOf(t); c != nil {
+		return c.syscall(nr, a)
+	}
 	if th := m.thread(t); th != nil && th.flush.Swap(false) {
 		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 	}
@@ -102,6 +120,10 @@ func (m *linuxMachine) Syscall(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, s
 }
 
 func (m *linuxMachine) Interrupt(t ThreadID) error {
+	if c := m.childOf(t); c != nil {
+		c.flush.Store(true)
+		return unix.Tgkill(int(c.pid), int(c.tid), unix.SIGUSR1)
+	}
 	th := m.thread(t)
 	if th == nil {
 		return fmt.Errorf("no thread %d", t)
@@ -139,7 +161,11 @@ func (m *linuxMachine) Fdinfo(t ThreadID, fd int32) (string, syscall.Errno) {
 		}
 		defer rawPrlimit(&cur)
 	}
-	f, err := unix.Open("/proc/self/fdinfo/"+strconv.Itoa(int(fd)), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	proc := "self"
+	if c := m.childOf(t); c != nil {
+		proc = strconv.Itoa(int(c.pid))
+	}
+	f, err := unix.Open("/proc/"+proc+"/fdinfo/"+strconv.Itoa(int(fd)), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if err == unix.ENOENT {
 			return "", unix.EBADF
@@ -222,6 +248,9 @@ func (m *linuxMachine) Close() error {
 		return nil
 	}
 	m.closed = true
+	for _, c := range m.children {
+		unix.Close(c.ctl)
+	}
 	var first error
 	for _, r := range m.regions {
 		if err := unix.Munmap(r.mem); err != nil && first == nil {

@@ -58,19 +58,9 @@ type Machine interface {
 	// open). It must work even when RLIMIT_NOFILE's soft limit is 0.
 	Fdinfo(t ThreadID, fd int32) (string, syscall.Errno)
 
-	// Alloc returns the guest address of size bytes of zero-filled,
-	// readable and writable memory that stays valid until Close. Sizes up
-	// to EventsBufferSize (about 2 GiB) are requested; memory must be
-	// backed lazily, so that untouched pages cost nothing.
-	Alloc(size uint64) (uint64, error)
-	// ReadMem copies guest memory at addr into b.
-	ReadMem(addr uint64, b []byte) error
-	// WriteMem copies b into guest memory at addr.
-	WriteMem(addr uint64, b []byte) error
-	// BadPtr returns a guest address in user space below 0x7ffffffff000
-	// that is not accessible: range checks pass, accesses fault (EFAULT).
-	// At least one page from it is inaccessible.
-	BadPtr() uint64
+	// Memory is the guest memory of the script's process: Alloc,
+	// ReadMem, WriteMem and BadPtr (see Memory).
+	Memory
 
 	// Close releases the machine at the end of the run. It is not called
 	// when a thread could not be joined (its call may still use memory).
@@ -121,6 +111,10 @@ type Trace struct {
 	// (thread timed out or could not be joined, runner error, child crash,
 	// script error found while running). Printed as "!! REASON".
 	Abort string `json:",omitempty"`
+	// Unsupported names the operation of the step at which the backend
+	// stopped because it does not implement it yet (Abort says so too);
+	// the known-divergences list may excuse it ("step:OP" entries).
+	Unsupported string `json:",omitempty"`
 	// ScriptError is set when Abort is an error of the script itself
 	// (found only while running, e.g. binding a name that is still open).
 	ScriptError bool `json:",omitempty"`

@@ -19,9 +19,20 @@ type operation struct {
 	binds  binding
 	// check, if not nil, checks what involves several arguments.
 	check func(args []Arg) error
+	// version is the format version that added the operation (0 for the
+	// first ones); a version 3 operation runs only on a Machine that
+	// serves it (OperationServer), and needsProcesses ones only on a
+	// ProcessMachine.
+	version        int
+	needsProcesses bool
 
 	// Execution on a Machine.
 	exec func(x *execution) (Outcome, error)
+	// before, if not nil, runs on the executor's goroutine when the step
+	// is reached, before the call is queued: it resolves what is not an
+	// fd (a process, a thread, a listener's address) into the job. An
+	// error is a script error at that step.
+	before func(ex *executor, j *job) error
 	// apply, if not nil, applies a completed call's effects on the
 	// executor's names, owned fds and timer clocks; the default binds the
 	// fds a call returned (executor.bindFDs).
@@ -63,7 +74,7 @@ type fuzzing struct {
 }
 
 // operations is the table of script operations, family by family.
-var operations = concat(createOps, fdOps, epollOps, ioOps)
+var operations = concat(createOps, fdOps, epollOps, ioOps, processOps, signalOps, v3FileOps)
 
 func concat(families ...[]*operation) []*operation {
 	var all []*operation
@@ -88,15 +99,19 @@ func (c *Call) spec() *operation { return operationsByName[c.Op] }
 type paramKind int
 
 const (
-	pFD      paramKind = iota // an fd: bound name or number
-	pNewFD                    // dup2/dup3 NEW: bound name (rebound) or number
-	pInt                      // 32-bit integer
-	pI64                      // 64-bit integer
-	pCount                    // byte count 0..MaxIO
-	pMask                     // mask of the param's table, or a number
-	pTime                     // milliseconds, or +MS
-	pSignals                  // SIGNALS mask, number, NULL or BADPTR
-	pPtr                      // NULL or BADPTR
+	pFD       paramKind = iota // an fd: bound name or number
+	pNewFD                     // dup2/dup3 NEW: bound name (rebound) or number
+	pInt                       // 32-bit integer
+	pI64                       // 64-bit integer
+	pCount                     // byte count 0..MaxIO
+	pMask                      // mask of the param's table, or a number
+	pTime                      // milliseconds, or +MS
+	pSignals                   // SIGNALS mask, number, NULL or BADPTR
+	pPtr                       // NULL or BADPTR
+	pProcess                   // a process name (SELF where allowed)
+	pThread                    // a thread name, or MAIN
+	pWord                      // a lower-case word that is not an fd (a FIFO's name)
+	pListener                  // the name a listen_socket step bound
 )
 
 type param struct {

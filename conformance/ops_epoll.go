@@ -445,7 +445,7 @@ func (x *execution) sigmask() (uint64, error) {
 	case ArgNull:
 		return 0, nil
 	case ArgBadPtr:
-		return x.w.ex.m.BadPtr(), nil
+		return x.w.mem.BadPtr(), nil
 	}
 	b := make([]byte, 8)
 	binary.LittleEndian.PutUint64(b, s.Val)

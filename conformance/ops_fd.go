@@ -140,6 +140,9 @@ func applyClose(ex *executor, c *Call, j *job) {
 	}
 	fd := j.fd("FD")
 	ex.fdn.handOut(fd)
+	if j.proc != MainProcess {
+		return // a child's fd: the script's process still holds its own
+	}
 	delete(ex.owned, fd)
 	delete(ex.clocks, fd)
 }

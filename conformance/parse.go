@@ -40,6 +40,7 @@ func Parse(path, text string) (*Script, error) {
 		sc:       &Script{Path: path, Lines: strings.Split(text, "\n")},
 		declared: map[string]bool{},
 		threads:  map[string]*threadInfo{},
+		procs:    map[string]procPhase{},
 	}
 	for i, raw := range p.sc.Lines {
 		if len(p.errs) >= maxParseErrors {
@@ -64,6 +65,7 @@ type parser struct {
 	errs     ParseErrors
 	declared map[string]bool // fd names bound so far (statically)
 	threads  map[string]*threadInfo
+	procs    map[string]procPhase // version 3's process names
 }
 
 func (p *parser) errorf(format string, args ...any) {
@@ -156,16 +158,17 @@ func (p *parser) check(st *Step) bool {
 		}
 		st.Joins = t.pending[0]
 	case StepInterrupt:
-		if p.threads[st.Thread] == nil {
+		if p.threads[st.Thread] == nil && p.procs[st.Thread] == 0 {
 			p.errorf("interrupt %s: thread %s was never started", st.Thread, st.Thread)
 			return false
 		}
 	}
-	return true
+	return p.checkProcess(st)
 }
 
 // commit records a checked step's effects on names and threads.
 func (p *parser) commit(st *Step, idx int) {
+	p.commitProcess(st)
 	switch st.Kind {
 	case StepCall:
 		for _, n := range st.Call.Names {
@@ -511,6 +514,20 @@ func (p *parser) parseArg(pm param, tok string) (Arg, error) {
 		return a, nil
 	case pPtr:
 		return pointerArg(a, pm, tok)
+	case pProcess, pThread:
+		return p.taskArg(a, pm, tok)
+	case pWord:
+		if !isName(tok) {
+			return a, fmt.Errorf("%s: expected a lower-case word ([a-z_][a-z0-9_]*), found %q", pm.name, tok)
+		}
+		a.Kind = ArgWord
+		return a, nil
+	case pListener:
+		if !isName(tok) || !p.declared[tok] {
+			return a, fmt.Errorf("%s: expected the name a listen_socket step bound, found %q", pm.name, tok)
+		}
+		a.Kind = ArgWord
+		return a, nil
 	case pSignals:
 		if tok == "NULL" || tok == "BADPTR" {
 			return pointerArg(a, pm, tok)

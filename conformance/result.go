@@ -27,6 +27,7 @@ const (
 	KindGetfl       ResultKind = "getfl"        // "RDWR|NONBLOCK"
 	KindGetfd       ResultKind = "getfd"        // "0", "CLOEXEC"
 	KindFdinfo      ResultKind = "fdinfo"       // "[r IN|ERR|HUP 0x1] [w OUT|ERR|HUP 0x2]"
+	KindSiginfo     ResultKind = "siginfo"      // "128 USR2": bytes read, then the signal
 )
 
 // Result is the structured result of one step. Fields not used by Kind are
@@ -36,7 +37,7 @@ type Result struct {
 	Errno   string        `json:",omitempty"` // KindErrno: canonical Linux name
 	Value   int64         `json:",omitempty"` // KindValue; count for KindWait/KindPoll; bytes read for KindEventfdRead; fd count for KindFDs
 	Mask    uint64        `json:",omitempty"` // KindPoll revents, KindGetfl, KindGetfd
-	U64     uint64        `json:",omitempty"` // KindEventfdRead value
+	U64     uint64        `json:",omitempty"` // KindEventfdRead value; KindSiginfo signal number
 	Events  []Event       `json:",omitempty"` // KindWait
 	Entries []FdinfoEntry `json:",omitempty"` // KindFdinfo, sorted by target fd number
 }
@@ -97,6 +98,8 @@ func (r Result) String() string {
 		return strconv.FormatInt(r.Value, 10) + " " + eventsTable.format(r.Mask)
 	case KindEventfdRead:
 		return strconv.FormatInt(r.Value, 10) + " " + strconv.FormatUint(r.U64, 10)
+	case KindSiginfo:
+		return strconv.FormatInt(r.Value, 10) + " " + signalName(r.U64)
 	case KindGetfl:
 		return formatGetfl(r.Mask)
 	case KindGetfd:
@@ -354,6 +357,23 @@ func (p *resultParser) parse(spec resultSpec) (Result, error) {
 		}
 		v, err := p.u64("the value read")
 		return Result{Kind: KindEventfdRead, Value: n, U64: v}, err
+	case KindSiginfo:
+		n, err := p.count("the byte count")
+		if err != nil {
+			return Result{}, err
+		}
+		t, err := p.next("the signal")
+		if err != nil {
+			return Result{}, err
+		}
+		sig, ok := signalNames.lookup(t)
+		if v, neg, isNum := parseNumber(t); isNum && !neg {
+			sig, ok = v, true
+		}
+		if !ok {
+			return Result{}, fmt.Errorf("expected a signal name (%s) or number, found %q", signalNames.list(), t)
+		}
+		return Result{Kind: KindSiginfo, Value: n, U64: sig}, nil
 	case KindGetfl:
 		return p.getfl()
 	case KindGetfd:
@@ -505,4 +525,15 @@ func fitsBits(v uint64, neg bool, bits int) bool {
 		return -v <= 1<<(bits-1)
 	}
 	return v < 1<<bits
+}
+
+// signalName prints a signal number as its name in SIGNAL positions, or
+// the decimal number.
+func signalName(sig uint64) string {
+	for _, f := range signalNames.names {
+		if f.val == sig {
+			return f.name
+		}
+	}
+	return strconv.FormatUint(sig, 10)
 }

@@ -69,6 +69,7 @@ const (
 	ArgNull     ArgKind = "null"     // NULL
 	ArgBadPtr   ArgKind = "badptr"   // BADPTR
 	ArgRelative ArgKind = "relative" // +MS (timerfd_settime ABSTIME value)
+	ArgWord     ArgKind = "word"     // a process, thread, FIFO or listener name (version 3)
 )
 
 // Arg is one argument token.

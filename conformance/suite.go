@@ -233,6 +233,9 @@ func (p *suitePlan) judge(sr *ScriptResult, retried bool) {
 		v := Compare(sr.script, sr.traces[b], oracle)
 		v.Path, v.Retried = sr.Path, retried
 		ApplyKnown(&v, p.known.Lookup(sr.Path, b))
+		if tr := sr.traces[b]; tr != nil && tr.Unsupported != "" {
+			applyKnownStep(&v, tr, p.known.LookupStep(tr.Unsupported, b))
+		}
 		sr.Verdicts = append(sr.Verdicts, v)
 	}
 }
@@ -281,7 +284,7 @@ func (r *ScriptResult) keepTraces() {
 
 func needsRetry(sr *ScriptResult) bool {
 	for _, v := range sr.Verdicts {
-		if v.Status == StatusDiverged || v.Status == StatusError && !sr.traces[v.Backend].ScriptError {
+		if tr := sr.traces[v.Backend]; v.Status == StatusDiverged || v.Status == StatusError && !tr.ScriptError && tr.Unsupported == "" {
 			return true
 		}
 	}

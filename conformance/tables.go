@@ -37,6 +37,24 @@ const (
 	sysPipe2         = 293
 	sysMemfdCreate   = 319
 	sysEpollPwait2   = 441
+
+	// Version 3.
+	sysRtSigprocmask = 14
+	sysSendto        = 44
+	sysRecvfrom      = 45
+	sysConnect       = 42
+	sysBind          = 49
+	sysListen        = 50
+	sysKill          = 62
+	sysWait4         = 61
+	sysTgkill        = 234
+	sysMkdirat       = 258
+	sysMknodat       = 259
+	sysOpenat        = 257
+	sysSignalfd4     = 289
+	sysAccept4       = 288
+	sysPidfdOpen     = 434
+	sysUnlinkat      = 263
 )
 
 // Other guest constants used by the executor.
@@ -49,6 +67,13 @@ const (
 	sigsetSize   = 8
 	sigUSR1      = 10
 	sigUSR2      = 12
+	sigCHLD      = 17
+	sigKILL      = 9
+	fSetpipeSz   = 1031
+	fGetpipeSz   = 1032
+	atFdcwd      = -100
+	sIFIFO       = 0o010000
+	atRemovedir  = 0x200
 
 	// EventSize is sizeof(struct epoll_event) on x86-64 (packed).
 	EventSize = 12
@@ -133,10 +158,18 @@ var (
 	shutdownHows  = &nameTable{what: "HOW", single: true, names: []flagName{{"RD", 0}, {"WR", 1}, {"RDWR", 2}}}
 	setflFlags    = &nameTable{what: "FLAGS", names: []flagName{{"NONBLOCK", 0x800}}}
 	ctlOps        = &nameTable{what: "OP", single: true, names: []flagName{{"ADD", 1}, {"DEL", 2}, {"MOD", 3}}}
-	signalsTable  = &nameTable{what: "SIGNALS", names: []flagName{{"USR1", 1 << (sigUSR1 - 1)}, {"USR2", 1 << (sigUSR2 - 1)}}}
+	signalsTable  = &nameTable{what: "SIGNALS", names: []flagName{{"USR1", 1 << (sigUSR1 - 1)}, {"USR2", 1 << (sigUSR2 - 1)}, {"CHLD", 1 << (sigCHLD - 1)}}}
 	getfdTable    = &nameTable{what: "fd flags", names: []flagName{{"CLOEXEC", 1}}}
 	getflStatuses = &nameTable{what: "status flags", names: []flagName{{"NONBLOCK", 0x800}, {"APPEND", 0x400}, {"DIRECT", 0x4000}}}
 	accessModes   = []string{"RDONLY", "WRONLY", "RDWR"}
+
+	// Version 3.
+	pidfdFlags  = &nameTable{what: "FLAGS", names: []flagName{{"NONBLOCK", 0x800}}}
+	signalNames = &nameTable{what: "SIGNAL", single: true, names: []flagName{{"USR1", sigUSR1}, {"USR2", sigUSR2}, {"CHLD", sigCHLD}}}
+	sigmaskHows = &nameTable{what: "HOW", single: true, names: []flagName{{"BLOCK", 0}, {"UNBLOCK", 1}, {"SETMASK", 2}}}
+	fifoFlags   = &nameTable{what: "FLAGS", names: []flagName{{"RDONLY", 0}, {"WRONLY", 1}, {"RDWR", 2}, {"NONBLOCK", 0x800}, {"CLOEXEC", 0x80000}}}
+	sendFlags   = &nameTable{what: "FLAGS", names: []flagName{{"OOB", 1}, {"DONTWAIT", 0x40}, {"NOSIGNAL", 0x4000}}}
+	recvFlags   = &nameTable{what: "FLAGS", names: []flagName{{"OOB", 1}, {"PEEK", 2}, {"DONTWAIT", 0x40}}}
 )
 
 // getflShown is the set of F_GETFL bits a result shows.
@@ -146,7 +179,7 @@ const getflShown = 3 | 0x800 | 0x400 | 0x4000
 // pointer words, every name of the operations' masks and the names
 // results print.
 var keywords = func() map[string]bool {
-	m := map[string]bool{"NULL": true, "BADPTR": true, "TIMEOUT": true}
+	m := map[string]bool{"NULL": true, "BADPTR": true, "TIMEOUT": true, "SELF": true, "MAIN": true}
 	tables := []*nameTable{signalsTable, getfdTable, getflStatuses}
 	for _, o := range operations {
 		for _, sig := range o.sigs {

@@ -11,7 +11,10 @@ import (
 type job struct {
 	step int
 	call *Call
+	proc ProcessID        // the process that runs the call
 	fds  map[string]int32 // resolved fd-or-number arguments, by parameter
+	// v3 is what a version 3 step resolved at its step (operation.before).
+	v3 v3Args
 	// clock is the clock of the timerfd the FD argument holds
 	// (CLOCK_MONOTONIC when the script did not create it as a timer), to
 	// which timerfd_settime's +MS is relative.
@@ -52,6 +55,8 @@ type worker struct {
 	ex   *executor
 	id   ThreadID
 	name string
+	proc ProcessID // the process the thread belongs to
+	mem  Memory    // that process's guest memory
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -71,7 +76,12 @@ type worker struct {
 }
 
 func (ex *executor) startWorker(name string, id ThreadID) (*worker, error) {
-	w := &worker{ex: ex, id: id, name: name, exited: make(chan struct{})}
+	return ex.startWorkerIn(name, id, MainProcess)
+}
+
+// startWorkerIn starts thread id of process p.
+func (ex *executor) startWorkerIn(name string, id ThreadID, p ProcessID) (*worker, error) {
+	w := &worker{ex: ex, id: id, name: name, proc: p, mem: ex.memory(p), exited: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 	started := make(chan error, 1)
 	go w.loop(started)
@@ -90,7 +100,7 @@ func (w *worker) loop(started chan<- error) {
 		return
 	}
 	var err error
-	if w.scratch, err = m.Alloc(scratchSize); err != nil {
+	if w.scratch, err = w.mem.Alloc(scratchSize); err != nil {
 		m.StopThread(w.id)
 		started <- err
 		return
@@ -134,6 +144,7 @@ func (w *worker) safeRun(j *job) (o Outcome, err error) {
 
 func (w *worker) enqueue(j *job) {
 	w.mu.Lock()
+	j.proc = w.proc
 	w.queue = append(w.queue, j)
 	w.cond.Signal()
 	w.mu.Unlock()

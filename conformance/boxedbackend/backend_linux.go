@@ -25,6 +25,9 @@ func init() {
 		Name:       "boxed",
 		NewMachine: conformance.NewLinuxMachine,
 		Isolated:   true,
+		// As for the linux backend: only the script's threads take a
+		// process-directed SIGUSR1 or SIGUSR2.
+		StartBlocked: 1<<(syscall.SIGUSR1-1) | 1<<(syscall.SIGUSR2-1),
 		// The supervisor inherits the child environment (which already
 		// stops race-built binaries sleeping at exit) and passes it on.
 		Launch: func(exe string) (string, []string, []string) {
