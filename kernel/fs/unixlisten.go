@@ -87,8 +87,9 @@ type Listener interface {
 	// Connect connects f to the listener bound at addr: ECONNREFUSED
 	// when nothing of f's type listens there, EISCONN if f is connected,
 	// EINVAL if it listens. EAGAIN means the listener is full: wait (if f
-	// blocks) on the returned ConnectWait, then call Connect again.
-	// Datagram sockets are not modelled (EOPNOTSUPP).
+	// blocks) on the returned ConnectWait, then call Connect again. A
+	// datagram socket gets ECONNREFUSED when no datagram socket is bound
+	// there; connecting it to one is not modelled (EOPNOTSUPP).
 	Connect(f *File, ns *UnixNamespace, addr []byte) (*ConnectWait, error)
 	// Accept takes the oldest connection: EOPNOTSUPP for datagram
 	// sockets, EINVAL if f does not listen, EAGAIN if none waits (block on
@@ -185,15 +186,15 @@ func (s *unixSocket) Listen(f *File, backlog int) error {
 
 // Connect implements Listener, in unix_stream_connect's order.
 func (s *unixSocket) Connect(f *File, ns *UnixNamespace, addr []byte) (*ConnectWait, error) {
-	if s.typ == unix.SOCK_DGRAM {
-		return nil, unix.EOPNOTSUPP
-	}
 	if len(addr) == 0 || addr[0] != 0 {
 		return nil, unix.EOPNOTSUPP // autobind targets and paths: not modelled
 	}
 	l := ns.lookup(s.typ, addr)
 	if l == nil {
 		return nil, unix.ECONNREFUSED
+	}
+	if s.typ == unix.SOCK_DGRAM {
+		return nil, unix.EOPNOTSUPP // connecting to a bound datagram socket
 	}
 	var w wakeups
 	l.mu.Lock()
