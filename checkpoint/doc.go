@@ -152,7 +152,7 @@
 // its handler having run. A task that is not blocked is not disturbed: a
 // call that need not block runs as usual while the task is stopped.
 //
-// # Format (version 2)
+// # Format (version 3)
 //
 // The format has one source, the description in package
 // checkpoint/internal/format: the encoder, the decoder (with its range
@@ -174,16 +174,20 @@
 // records R. The body is, in order:
 //
 //	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Ino: File, Ino]
-//	files:    [File: Kind, Flags, Object,
+//	files:    [File: Kind, Flags, Object, FPipe,
 //	            Eventfd if Kind is eventfd {Count, Semaphore},
 //	            Timer if Kind is timerfd {ClockID, Ticks, Expired, Armed,
 //	            HasExpiry, Expiry, Interval},
 //	            Regular if Kind is regular {Size, Pos, [RegularPage: Index,
 //	            Data (page)]}]
 //	          [Pipe: Readers, Writers, Polled, [PipeSlot: Off, Packet,
-//	            Data]]
+//	            Data], RingSlots, FIFO, RCounter, WCounter]
 //	          [Socket: Type, Connected, Shutdown, Err, Peer, Dead, Wmem,
-//	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data]]
+//	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data], OOB,
+//	            Listening, Backlog, [Pending], Name, Bound]
+//	          FIFONodes
+//	          [Path: Path, FIFO]
+//	          UnixAutobind
 //	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank],
 //	            [Ready]]
 //	hosts:    [Host: File, Name]

@@ -60,6 +60,7 @@ var goTypes = map[string]reflect.Type{
 	"fs.PipeSlotState":     reflect.TypeFor[fs.PipeSlotState](),
 	"fs.SocketState":       reflect.TypeFor[fs.SocketState](),
 	"fs.SkbState":          reflect.TypeFor[fs.SkbState](),
+	"fs.PathState":         reflect.TypeFor[fs.PathState](),
 	"epoll.ItemState":      reflect.TypeFor[epoll.ItemState](),
 	"fd.TableState":        reflect.TypeFor[fd.TableState](),
 	"fd.SlotState":         reflect.TypeFor[fd.SlotState](),
@@ -176,7 +177,7 @@ func TestRejectsOtherVersion(t *testing.T) {
 	old[len(magic)] = 1 // the version, one uvarint byte
 	old = binary.LittleEndian.AppendUint32(old, crc32.ChecksumIEEE(old))
 	_, err := Decode(old)
-	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "version 1, this build reads 2") {
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "version 1, this build reads 3") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -26,6 +26,24 @@ func (k *Kernel) namespaces() *kernelNames {
 	return &k.names
 }
 
+// Names returns the kernel's name tables (for a checkpoint).
+func (k *Kernel) Names() fs.Names {
+	n := k.namespaces()
+	return fs.Names{Unix: n.unix, Paths: n.paths}
+}
+
+// SetNames replaces the kernel's name tables (a restored checkpoint's).
+// Call it before any task of k runs.
+func (k *Kernel) SetNames(names fs.Names) {
+	n := k.namespaces()
+	if names.Unix != nil {
+		n.unix = names.Unix
+	}
+	if names.Paths != nil {
+		n.paths = names.Paths
+	}
+}
+
 // UnixNamespace returns the kernel's abstract AF_UNIX address table.
 func (k *Kernel) UnixNamespace() *fs.UnixNamespace { return k.namespaces().unix }
 

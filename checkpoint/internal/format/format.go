@@ -1,7 +1,7 @@
 package format
 
 // Version is the format version. Bump it on any change of Records.
-const Version = 2
+const Version = 3
 
 // Kind is how a value is written.
 type Kind uint8
@@ -102,11 +102,19 @@ var Records = []Record{
 		{Name: "Files", Type: listOf("File")},
 		{Name: "Pipes", Type: listOf("Pipe")},
 		{Name: "Sockets", Type: listOf("Socket")},
+		{Name: "FIFONodes", Type: i32},
+		{Name: "Paths", Type: listOf("Path")},
+		{Name: "UnixAutobind", Type: u32},
+	}},
+	{Name: "Path", Go: "fs.PathState", Fields: []Field{
+		{Name: "Path", Type: str},
+		{Name: "FIFO", Type: i32},
 	}},
 	{Name: "File", Go: "fs.FileState", Fields: []Field{
 		{Name: "Kind", Type: Type{Kind: Enum, Go: "fs.FileKind", Max: 255}},
 		{Name: "Flags", Type: u32},
 		{Name: "Object", Type: i32},
+		{Name: "FPipe", Type: u32},
 		{Name: "Eventfd", Type: inline("Eventfd"), When: "x.Kind == fs.KindEventfd", WhenDoc: "Kind is eventfd"},
 		{Name: "Timer", Type: inline("Timer"), When: "x.Kind == fs.KindTimerfd", WhenDoc: "Kind is timerfd"},
 		{Name: "Regular", Type: inline("Regular"), When: "x.Kind == fs.KindRegular", WhenDoc: "Kind is regular"},
@@ -138,6 +146,10 @@ var Records = []Record{
 		{Name: "Writers", Type: i32},
 		{Name: "Polled", Type: flag},
 		{Name: "Slots", Type: listOf("PipeSlot")},
+		{Name: "RingSlots", Type: i32},
+		{Name: "FIFO", Type: i32},
+		{Name: "RCounter", Type: u32},
+		{Name: "WCounter", Type: u32},
 	}},
 	{Name: "PipeSlot", Go: "fs.PipeSlotState", Fields: []Field{
 		{Name: "Off", Type: i32},
@@ -154,6 +166,12 @@ var Records = []Record{
 		{Name: "Wmem", Type: i64},
 		{Name: "Sndbuf", Type: i64},
 		{Name: "Recv", Type: listOf("Skb")},
+		{Name: "OOB", Type: i32},
+		{Name: "Listening", Type: flag},
+		{Name: "Backlog", Type: i32},
+		{Name: "Pending", Type: list(i32)},
+		{Name: "Name", Type: byts},
+		{Name: "Bound", Type: flag},
 	}},
 	{Name: "Skb", Go: "fs.SkbState", Fields: []Field{
 		{Name: "Consumed", Type: i64},
