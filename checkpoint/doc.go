@@ -26,12 +26,12 @@
 // inode numbers and next pid; every process (SaveOptions.Processes, the
 // tasks', the ones pidfds and signalfds refer to, and their parents and
 // children: pid, parent, running, zombie or reaped, exit status, the
-// signals pending for it as a whole and the ones it ignores or catches, its table
-// and memory while it runs) and each task's process and tid; every pidfd
-// (its process) and signalfd (its mask, creating task and process), and
-// for each epoll registration of a signalfd the process whose queue it
-// hooks (the thread that added it). Each object is saved once and referred to by index, so
-// sharing survives: one file behind two fds or two tables, one pipe behind
+// signals pending for it as a whole and the ones it ignores or catches,
+// its table and memory while it runs) and each task's process and tid;
+// every pidfd (its process) and signalfd (its mask, creating task and
+// process), and for each epoll registration of a signalfd the process
+// whose queue it hooks (the thread that added it). Each object is saved
+// once and referred to by index, so sharing survives: one file behind two fds or two tables, one pipe behind
 // its two ends, one epoll watched by two others.
 //
 // Two orders that Linux makes observable are kept: the ready list's, and
@@ -181,16 +181,20 @@
 // records R. The body is, in order:
 //
 //	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Ino: File, Ino], NextPid
-//	files:    [File: Kind, Flags, Object,
+//	files:    [File: Kind, Flags, Object, FPipe,
 //	            Eventfd if Kind is eventfd {Count, Semaphore},
 //	            Timer if Kind is timerfd {ClockID, Ticks, Expired, Armed,
 //	            HasExpiry, Expiry, Interval},
 //	            Regular if Kind is regular {Size, Pos, [RegularPage: Index,
 //	            Data (page)]}]
 //	          [Pipe: Readers, Writers, Polled, [PipeSlot: Off, Packet,
-//	            Data]]
+//	            Data], RingSlots, FIFO, RCounter, WCounter]
 //	          [Socket: Type, Connected, Shutdown, Err, Peer, Dead, Wmem,
-//	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data]]
+//	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data], OOB,
+//	            Listening, Backlog, [Pending], Name, Bound]
+//	          FIFONodes
+//	          [Path: Path, FIFO]
+//	          UnixAutobind
 //	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank,
 //	            Caller], [Ready]]
 //	hosts:    [Host: File, Name]

@@ -154,22 +154,46 @@ func encFiles(e *encoder, x *fs.FilesState) {
 	for i0 := range x.Sockets {
 		encSocket(e, &x.Sockets[i0])
 	}
+	e.i(int64(x.FIFONodes))
+	e.n(len(x.Paths))
+	for i0 := range x.Paths {
+		encPath(e, &x.Paths[i0])
+	}
+	e.u(uint64(x.UnixAutobind))
 }
 
 // decFiles reads a Files (fs.FilesState).
 func decFiles(d *decoder, x *fs.FilesState) {
-	x.Files = make([]fs.FileState, d.count(3))
+	x.Files = make([]fs.FileState, d.count(4))
 	for i0 := range x.Files {
 		decFile(d, &x.Files[i0])
 	}
-	x.Pipes = make([]fs.PipeState, d.count(4))
+	x.Pipes = make([]fs.PipeState, d.count(8))
 	for i0 := range x.Pipes {
 		decPipe(d, &x.Pipes[i0])
 	}
-	x.Sockets = make([]fs.SocketState, d.count(9))
+	x.Sockets = make([]fs.SocketState, d.count(15))
 	for i0 := range x.Sockets {
 		decSocket(d, &x.Sockets[i0])
 	}
+	x.FIFONodes = d.i32()
+	x.Paths = make([]fs.PathState, d.count(2))
+	for i0 := range x.Paths {
+		decPath(d, &x.Paths[i0])
+	}
+	x.UnixAutobind = d.u32()
+}
+
+// encPath writes a Path (fs.PathState).
+func encPath(e *encoder, x *fs.PathState) {
+	e.s(x.Path)
+	e.i(int64(x.FIFO))
+}
+
+// decPath reads a Path (fs.PathState).
+func decPath(d *decoder, x *fs.PathState) {
+	x.Path = d.s()
+	x.FIFO = d.i32()
 }
 
 // encFile writes a File (fs.FileState).
@@ -177,6 +201,7 @@ func encFile(e *encoder, x *fs.FileState) {
 	e.u(uint64(x.Kind))
 	e.u(uint64(x.Flags))
 	e.i(int64(x.Object))
+	e.u(uint64(x.FPipe))
 	if x.Kind == fs.KindEventfd {
 		encEventfd(e, &x.Eventfd)
 	}
@@ -193,6 +218,7 @@ func decFile(d *decoder, x *fs.FileState) {
 	x.Kind = fs.FileKind(d.upTo(255, "File.Kind"))
 	x.Flags = d.u32()
 	x.Object = d.i32()
+	x.FPipe = d.u32()
 	if x.Kind == fs.KindEventfd {
 		decEventfd(d, &x.Eventfd)
 	}
@@ -279,6 +305,10 @@ func encPipe(e *encoder, x *fs.PipeState) {
 	for i0 := range x.Slots {
 		encPipeSlot(e, &x.Slots[i0])
 	}
+	e.i(int64(x.RingSlots))
+	e.i(int64(x.FIFO))
+	e.u(uint64(x.RCounter))
+	e.u(uint64(x.WCounter))
 }
 
 // decPipe reads a Pipe (fs.PipeState).
@@ -290,6 +320,10 @@ func decPipe(d *decoder, x *fs.PipeState) {
 	for i0 := range x.Slots {
 		decPipeSlot(d, &x.Slots[i0])
 	}
+	x.RingSlots = d.i32()
+	x.FIFO = d.i32()
+	x.RCounter = d.u32()
+	x.WCounter = d.u32()
 }
 
 // encPipeSlot writes a PipeSlot (fs.PipeSlotState).
@@ -320,6 +354,15 @@ func encSocket(e *encoder, x *fs.SocketState) {
 	for i0 := range x.Recv {
 		encSkb(e, &x.Recv[i0])
 	}
+	e.i(int64(x.OOB))
+	e.bool(x.Listening)
+	e.i(int64(x.Backlog))
+	e.n(len(x.Pending))
+	for i0 := range x.Pending {
+		e.i(int64(x.Pending[i0]))
+	}
+	e.by(x.Name)
+	e.bool(x.Bound)
 }
 
 // decSocket reads a Socket (fs.SocketState).
@@ -336,6 +379,15 @@ func decSocket(d *decoder, x *fs.SocketState) {
 	for i0 := range x.Recv {
 		decSkb(d, &x.Recv[i0])
 	}
+	x.OOB = d.i32()
+	x.Listening = d.bool()
+	x.Backlog = d.i32()
+	x.Pending = make([]int32, d.count(1))
+	for i0 := range x.Pending {
+		x.Pending[i0] = d.i32()
+	}
+	x.Name = d.by()
+	x.Bound = d.bool()
 }
 
 // encSkb writes a Skb (fs.SkbState).

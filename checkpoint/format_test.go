@@ -60,6 +60,7 @@ var goTypes = map[string]reflect.Type{
 	"fs.PipeSlotState":      reflect.TypeFor[fs.PipeSlotState](),
 	"fs.SocketState":        reflect.TypeFor[fs.SocketState](),
 	"fs.SkbState":           reflect.TypeFor[fs.SkbState](),
+	"fs.PathState":          reflect.TypeFor[fs.PathState](),
 	"epoll.ItemState":       reflect.TypeFor[epoll.ItemState](),
 	"fd.TableState":         reflect.TypeFor[fd.TableState](),
 	"fd.SlotState":          reflect.TypeFor[fd.SlotState](),

@@ -71,10 +71,11 @@ func (x *restorer) build() error {
 	}
 	x.k = syscalls.RestoreKernel(&x.im.Kernel, x.clock)
 	x.r.Kernel = x.k
-	files, startTimers, err := fs.RestoreFiles(&x.im.Files, x.clock)
+	files, names, startTimers, err := fs.RestoreFilesAndNames(&x.im.Files, x.clock)
 	if err != nil {
 		return err
 	}
+	x.k.SetNames(names)
 	x.files = files
 	for i, h := range x.im.Hosts {
 		x.files[h.File], x.hosts[i] = x.hosts[i], nil

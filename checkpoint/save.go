@@ -48,7 +48,7 @@ func SaveImage(k *syscalls.Kernel, tasks []*syscalls.Task, opts SaveOptions) (*I
 		return nil, err
 	}
 	var err error
-	if s.im.Files, err = fs.SaveFiles(s.files); err != nil {
+	if s.im.Files, err = fs.SaveFilesAndNames(s.files, k.Names()); err != nil {
 		return nil, err
 	}
 	if err := s.saveEpollsAndHosts(); err != nil {

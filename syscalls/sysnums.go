@@ -98,6 +98,17 @@ const (
 	sysPidfdOpen
 	sysSignalfd
 	sysSignalfd4
+	sysBind
+	sysListen
+	sysConnect
+	sysAccept
+	sysAccept4
+	sysSendto
+	sysRecvfrom
+	sysMkdirat
+	sysMknodat
+	sysOpenat
+	sysUnlinkat
 	sysMax
 )
 
@@ -148,6 +159,17 @@ const (
 	AMD64Signalfd      = 282
 	AMD64Signalfd4     = 289
 	AMD64PidfdOpen     = 434
+	AMD64Connect       = 42
+	AMD64Accept        = 43
+	AMD64Sendto        = 44
+	AMD64Recvfrom      = 45
+	AMD64Bind          = 49
+	AMD64Listen        = 50
+	AMD64Openat        = 257
+	AMD64Mkdirat       = 258
+	AMD64Mknodat       = 259
+	AMD64Accept4       = 288
+	AMD64Unlinkat      = 263
 )
 
 // Syscall numbers, arm64 (include/uapi/asm-generic/unistd.h).
@@ -190,6 +212,17 @@ const (
 	ARM64Gettid        = 178
 	ARM64Wait4         = 260
 	ARM64PidfdOpen     = 434
+	ARM64Mknodat       = 33
+	ARM64Mkdirat       = 34
+	ARM64Openat        = 56
+	ARM64Bind          = 200
+	ARM64Listen        = 201
+	ARM64Accept        = 202
+	ARM64Connect       = 203
+	ARM64Sendto        = 206
+	ARM64Recvfrom      = 207
+	ARM64Accept4       = 242
+	ARM64Unlinkat      = 35
 )
 
 const maxSysNr = 512
@@ -217,6 +250,10 @@ func init() {
 		AMD64Kill: sysKill, AMD64Getppid: sysGetppid, AMD64Gettid: sysGettid,
 		AMD64Tkill: sysTkill, AMD64Tgkill: sysTgkill, AMD64Signalfd: sysSignalfd,
 		AMD64Signalfd4: sysSignalfd4, AMD64PidfdOpen: sysPidfdOpen,
+		AMD64Connect: sysConnect, AMD64Accept: sysAccept, AMD64Sendto: sysSendto,
+		AMD64Recvfrom: sysRecvfrom, AMD64Bind: sysBind, AMD64Listen: sysListen,
+		AMD64Openat: sysOpenat, AMD64Mkdirat: sysMkdirat, AMD64Mknodat: sysMknodat,
+		AMD64Accept4: sysAccept4, AMD64Unlinkat: sysUnlinkat,
 	} {
 		amd64Table[nr] = id
 	}
@@ -235,6 +272,10 @@ func init() {
 		ARM64Tgkill: sysTgkill, ARM64RtSigprocmask: sysRtSigprocmask, ARM64Getpid: sysGetpid,
 		ARM64Getppid: sysGetppid, ARM64Gettid: sysGettid, ARM64Wait4: sysWait4,
 		ARM64PidfdOpen: sysPidfdOpen,
+		ARM64Mknodat:   sysMknodat, ARM64Mkdirat: sysMkdirat, ARM64Openat: sysOpenat,
+		ARM64Bind: sysBind, ARM64Listen: sysListen, ARM64Accept: sysAccept,
+		ARM64Connect: sysConnect, ARM64Sendto: sysSendto, ARM64Recvfrom: sysRecvfrom,
+		ARM64Accept4: sysAccept4, ARM64Unlinkat: sysUnlinkat,
 	} {
 		arm64Table[nr] = id
 	}

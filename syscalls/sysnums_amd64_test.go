@@ -31,6 +31,10 @@ func TestAMD64NumbersMatchUnix(t *testing.T) {
 		AMD64Gettid: unix.SYS_GETTID, AMD64Tkill: unix.SYS_TKILL, AMD64Tgkill: unix.SYS_TGKILL,
 		AMD64Signalfd: unix.SYS_SIGNALFD, AMD64Signalfd4: unix.SYS_SIGNALFD4,
 		AMD64PidfdOpen: unix.SYS_PIDFD_OPEN,
+		AMD64Connect:   unix.SYS_CONNECT, AMD64Accept: unix.SYS_ACCEPT, AMD64Sendto: unix.SYS_SENDTO,
+		AMD64Recvfrom: unix.SYS_RECVFROM, AMD64Bind: unix.SYS_BIND, AMD64Listen: unix.SYS_LISTEN,
+		AMD64Openat: unix.SYS_OPENAT, AMD64Mkdirat: unix.SYS_MKDIRAT, AMD64Mknodat: unix.SYS_MKNODAT,
+		AMD64Accept4: unix.SYS_ACCEPT4, AMD64Unlinkat: unix.SYS_UNLINKAT,
 	} {
 		if got != want {
 			t.Errorf("amd64 number %d, unix says %d", got, want)

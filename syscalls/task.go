@@ -61,6 +61,7 @@ type Kernel struct {
 	epoll   *epoll.Domain
 	clock   fs.Clock
 	creator FileCreator // nil: ModelFiles (see creator.go)
+	names   kernelNames // abstract socket addresses and paths (names.go)
 
 	handlers handlerRegistry // the embedder's syscalls (handlers.go)
 	procs    processTable    // pids (process.go)

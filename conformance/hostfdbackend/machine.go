@@ -67,3 +67,18 @@ func (m *Machine) Close() error {
 	}
 	return err
 }
+
+// modelOnlyOperations are the version 3 operations on files that the
+// bridge's host fds do not serve yet: bind, listen, connect and accept4,
+// FIFOs, sendto/recvfrom with flags, and pipe sizes act on the model's
+// own sockets and pipes only (hostfd has no fs.Listener, fs.MessageIO or
+// fs.PipeSizer), so here they stay unsupported steps.
+var modelOnlyOperations = map[string]bool{
+	"listen_socket": true, "connect": true, "accept4": true, "fifo_open": true,
+	"send": true, "recv": true, "fcntl_setpipe_sz": true, "fcntl_getpipe_sz": true,
+}
+
+// ServesOperation implements conformance.OperationServer.
+func (m *Machine) ServesOperation(op string) bool {
+	return !modelOnlyOperations[op] && m.Machine.ServesOperation(op)
+}
