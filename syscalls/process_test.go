@@ -527,3 +527,43 @@ func TestDefaultActionTerminates(t *testing.T) {
 	}
 	c.t.Exit()
 }
+
+// A signal made pending, a harvest of a signalfd registration, a poll of
+// the signalfd and its non-blocking read allocate nothing once warm.
+func TestSignalfdHotPathsAllocateNothing(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	x := newProcTT(t)
+	usr2 := bit(unix.SIGUSR2)
+	x.sigmask(unix.SIG_BLOCK, usr2)
+	sfd := x.signalfd(usr2, unix.SFD_NONBLOCK)
+	ep := x.epoll()
+	x.ctl(ep, unix.EPOLL_CTL_ADD, sfd, unix.EPOLLIN, 1)
+	self := uintptr(x.t.Process().Pid())
+	const pfd, evs, info = memBase + 0x1700, memBase + 0x1800, memBase + 0x1900
+	x.putU32(pfd, uint32(sfd), unix.POLLIN)
+	nr := func(id sysID) uintptr { return nrOf(t, AMD64, id) }
+	kill, wait, poll, read := nr(sysKill), nr(sysEpollWait), nr(sysPoll), nr(sysRead)
+	var signo [4]byte
+	round := func() {
+		x.t.Syscall(kill, [6]uintptr{self, uintptr(unix.SIGUSR2)})
+		if n, _ := x.t.Syscall(wait, [6]uintptr{ep, evs, 4, 0}); n != 1 {
+			t.Fatalf("harvest: %d events", n)
+		}
+		if n, _ := x.t.Syscall(poll, [6]uintptr{pfd, 1, 0}); n != 1 {
+			t.Fatalf("poll: %d", n)
+		}
+		if n, e := x.t.Syscall(read, [6]uintptr{sfd, info, 128}); n != 128 || e != 0 {
+			t.Fatalf("read: %d %v", n, sx(e))
+		}
+		x.mem.CopyIn(info, signo[:])
+		if signo[0] != byte(unix.SIGUSR2) {
+			t.Fatalf("read signal %d", signo[0])
+		}
+	}
+	round()
+	if n := testing.AllocsPerRun(100, round); n != 0 {
+		t.Fatalf("%v allocations per round", n)
+	}
+}
