@@ -567,3 +567,59 @@ func TestSignalfdHotPathsAllocateNothing(t *testing.T) {
 		t.Fatalf("%v allocations per round", n)
 	}
 }
+
+// Forks, exits, kills and wait4 from several goroutines at once: every
+// child is reaped exactly once, every SIGCHLD and USR2 read or merged, no
+// lock is taken out of order (run with -race).
+func TestProcessesConcurrently(t *testing.T) {
+	x := newProcTT(t)
+	chld, usr2 := bit(unix.SIGCHLD), bit(unix.SIGUSR2)
+	x.t.Process().SetCaughtSignals(usr2)
+	x.sigmask(unix.SIG_BLOCK, chld|usr2)
+	const n = 40
+	children := map[uintptr]bool{}
+	exited := make(chan struct{})
+	for range n {
+		c := x.fork()
+		children[uintptr(c.t.Process().Pid())] = true
+		go func() { c.exit(0); exited <- struct{}{} }()
+	}
+	reaped := make(chan uintptr, n)
+	go func() {
+		// A thread of the parent reaps while children exit.
+		w := &tt{tb: t, k: x.k, t: x.t.Process().NewTask(AMD64), mem: x.mem}
+		defer w.t.Exit()
+		w.t.SetSignalMask(chld | usr2)
+		for range n {
+			r, e := w.call(sysWait4, neg(-1), 0, 0, 0)
+			if e != 0 {
+				t.Errorf("wait4: %v", sx(e))
+				r = 0
+			}
+			reaped <- r
+		}
+	}()
+	for range n {
+		x.t.Process().Signal(int(unix.SIGUSR2))
+	}
+	for range n {
+		select {
+		case pid := <-reaped:
+			if !children[pid] {
+				t.Fatalf("reaped %d: not a child, or twice", pid)
+			}
+			delete(children, pid)
+		case <-time.After(10 * time.Second):
+			t.Fatal("wait4 did not reap every child")
+		}
+	}
+	for range n {
+		<-exited
+	}
+	if p := x.t.PendingSignals(); p != chld|usr2 {
+		t.Fatalf("pending %#x, want CHLD|USR2 (each merged while pending)", p)
+	}
+	if _, e := x.call(sysWait4, neg(-1), 0, 0, 0); e != unix.ECHILD {
+		t.Fatalf("wait4 with no children: %v", sx(e))
+	}
+}
