@@ -623,3 +623,30 @@ func TestProcessesConcurrently(t *testing.T) {
 		t.Fatalf("wait4 with no children: %v", sx(e))
 	}
 }
+
+// Changing a signalfd's mask wakes the caller's signalfd queue
+// (do_signalfd4): an edge-triggered registration then reports a signal
+// that was pending all along (Linux 6.18, checked with a C program).
+func TestSignalfdModifyWakes(t *testing.T) {
+	x := newProcTT(t)
+	usr1, usr2 := bit(unix.SIGUSR1), bit(unix.SIGUSR2)
+	x.sigmask(unix.SIG_BLOCK, usr1|usr2)
+	sfd := x.signalfd(usr1, unix.SFD_NONBLOCK)
+	ep := x.epoll()
+	x.ctl(ep, unix.EPOLL_CTL_ADD, sfd, unix.EPOLLIN|unix.EPOLLET, 1)
+	x.must(sysKill, uintptr(x.t.Process().Pid()), uintptr(unix.SIGUSR2))
+	if n, _, _ := x.waitOne(ep); n != 0 {
+		t.Fatalf("before the change: %d events", n)
+	}
+	const at = memBase + 0x1a00
+	x.putU64(at, usr2)
+	if r := x.must(sysSignalfd4, sfd, at, 8, 0); r != sfd {
+		t.Fatalf("signalfd4 modify: %d", r)
+	}
+	if n, _, _ := x.waitOne(ep); n != 1 {
+		t.Fatalf("after the change: %d events, want 1", n)
+	}
+	if n, _, _ := x.waitOne(ep); n != 0 {
+		t.Fatalf("again: %d events, want 0 (edge-triggered)", n)
+	}
+}
