@@ -28,6 +28,8 @@ var inProcessPrep struct {
 //   - Asynchronous preemption stays on (GODEBUG cannot be changed at run
 //     time), so a call that can sleep may fail with a spurious EINTR; a
 //     caller running scripts without interrupts retries those.
+//   - Format version 3's steps are not served (they would fork or signal
+//     the calling process): the run stops at one as an unsupported step.
 //   - With interrupts false, script threads are not locked to OS threads,
 //     which makes each step several times cheaper (no thread hand-off), and
 //     'interrupt T' fails the run with a runner error. With interrupts

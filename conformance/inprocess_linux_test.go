@@ -57,3 +57,20 @@ join T
 		t.Errorf("an interrupt without locked threads: trace abort %q", tr.Abort)
 	}
 }
+
+// The in-process machine shares the calling process, so it serves no
+// format version 3 step (a fork or a signal would hit the test binary).
+func TestInProcessLinuxMachineNoV3(t *testing.T) {
+	m, err := conformance.NewInProcessLinuxMachine(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := conformance.Parse("v3.script", "kill SELF USR2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := conformance.Execute(m, sc, conformance.Options{}, nil)
+	if tr.Unsupported != "kill" {
+		t.Fatalf("unsupported %q, abort %q", tr.Unsupported, tr.Abort)
+	}
+}

@@ -20,7 +20,7 @@ import (
 func init() {
 	Register(BackendSpec{
 		Name:         "linux",
-		NewMachine:   newLinuxMachine,
+		NewMachine:   newChildLinuxMachine,
 		Isolated:     true,
 		StartBlocked: 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1),
 		Doc:          "the host kernel, through real system calls, in a fresh child process per script",
@@ -47,6 +47,7 @@ type linuxMachine struct {
 	// Version 3's processes (linuxproc_linux.go): the fds open when the
 	// machine was made (the runner's), and the forked processes by id and
 	// by the id of their thread.
+	v3           bool // serves format version 3 (not in a shared process)
 	runnerFDs    []int
 	children     map[ProcessID]*linuxChild
 	childThreads map[ThreadID]*linuxChild
@@ -71,10 +72,22 @@ func newLinuxMachine() (Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping the BADPTR page: %w", err)
 	}
-	m := &linuxMachine{pid: unix.Getpid(), threads: map[ThreadID]*linuxThread{}, bad: bad,
-		children: map[ProcessID]*linuxChild{}, childThreads: map[ThreadID]*linuxChild{}}
-	m.runnerFDs, _, _ = m.scriptFDs()
-	return m, nil
+	return &linuxMachine{pid: unix.Getpid(), threads: map[ThreadID]*linuxThread{}, bad: bad,
+		children: map[ProcessID]*linuxChild{}, childThreads: map[ThreadID]*linuxChild{}}, nil
+}
+
+// newChildLinuxMachine is the linux backend's machine, in the child
+// process made for one script: it serves format version 3 (the fds open
+// now are the runner's, which a fork does not pass on).
+func newChildLinuxMachine() (Machine, error) {
+	m, err := newLinuxMachine()
+	if err != nil {
+		return nil, err
+	}
+	lm := m.(*linuxMachine)
+	lm.v3 = true
+	lm.runnerFDs, _, err = lm.scriptFDs()
+	return lm, err
 }
 
 func (m *linuxMachine) StartThread(t ThreadID) error {

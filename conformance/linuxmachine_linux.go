@@ -7,4 +7,4 @@ package conformance
 // backend: the child runs under seccompbox, so its epoll calls reach the
 // model). Like the linux backend's, it may only be used in a child process
 // of an isolated backend (prepared by RunChildIfRequested).
-func NewLinuxMachine() (Machine, error) { return newLinuxMachine() }
+func NewLinuxMachine() (Machine, error) { return newChildLinuxMachine() }

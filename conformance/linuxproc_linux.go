@@ -63,7 +63,7 @@ const (
 )
 
 // ServesOperation: the linux backend runs every operation.
-func (m *linuxMachine) ServesOperation(string) bool { return true }
+func (m *linuxMachine) ServesOperation(string) bool { return m.v3 }
 
 func (m *linuxMachine) child(p ProcessID) *linuxChild {
 	m.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -151,7 +152,7 @@ func (ex *executor) killChildren(cw *worker) {
 	j := &job{step: -1, done: make(chan struct{}), run: func(w *worker) (Outcome, error) {
 		for _, pid := range pids {
 			w.sys(sysKill, uintptr(pid), sigKILL)
-			if _, e := w.sys(sysWait4, uintptr(pid), 0, 0, 0); e != 0 && e != 10 /* ECHILD */ {
+			if _, e := w.sys(sysWait4, uintptr(pid), 0, 0, 0); e != 0 && e != syscall.ECHILD {
 				return Outcome{}, fmt.Errorf("reaping child %d: %v", pid, e)
 			}
 		}
