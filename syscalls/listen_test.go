@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,5 +206,41 @@ func TestAcceptExclusive(t *testing.T) {
 	}
 	for _, tk := range append(tasks, tk) {
 		tk.Exit()
+	}
+}
+
+type countWaker struct{ n atomic.Int32 }
+
+func (c *countWaker) Wake(waiter.EventMask) bool { c.n.Add(1); return true }
+
+// TestAcceptWaitsExclusive: a blocked accept is an exclusive waiter
+// queued before a later exclusive entry (an EPOLLEXCLUSIVE registration),
+// so a connection's wake-one reaches the accept and stops there.
+func TestAcceptWaitsExclusive(t *testing.T) {
+	x := newTT(t, AMD64)
+	l := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	al := x.abstract("ex2")
+	x.must(sysBind, l, addrAt, al)
+	x.must(sysListen, l, 4)
+	tk := x.sibling()
+	defer tk.Exit()
+	done := make(chan uintptr, 1)
+	go func() {
+		r, _ := tk.Syscall(nrOf(t, AMD64, sysAccept4), [6]uintptr{l})
+		done <- r
+	}()
+	time.Sleep(20 * time.Millisecond)
+	f, _ := x.t.getFile(int32(l))
+	defer f.DecRef()
+	var later countWaker
+	var e waiter.Entry
+	e.Init(&later, true, false)
+	f.EventRegister(&e)
+	defer f.EventUnregister(&e)
+	c := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	x.must(sysConnect, c, addrAt, al)
+	<-done
+	if n := later.n.Load(); n != 0 {
+		t.Errorf("the exclusive entry after the blocked accept was woken %d times", n)
 	}
 }
