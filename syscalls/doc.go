@@ -13,9 +13,16 @@
 //     epoll_ctl, epoll_wait/pwait/pwait2, read/write/readv/writev, close,
 //     close_range, dup/dup2/dup3, fcntl, poll/ppoll, pipe/pipe2,
 //     eventfd/eventfd2, socket/socketpair/shutdown (AF_UNIX only),
+//     bind/listen/connect/accept/accept4 (AF_UNIX stream and seqpacket,
+//     abstract addresses in the kernel's fs.UnixNamespace), sendto/recvfrom
+//     (MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL), fcntl's
+//     F_SETPIPE_SZ/F_GETPIPE_SZ, mkdirat/mknodat(S_IFIFO)/openat/unlinkat
+//     on the kernel's fs.PathNamespace of directories and FIFOs (a
+//     blocking FIFO open waits for the other side),
 //     timerfd_create/settime/gettime, getrlimit/setrlimit/prlimit64,
 //     clock_gettime, memfd_create. Any other number is the embedder's
-//     (below) or ENOSYS.
+//     (below) or ENOSYS. Kernel.Names and SetNames give a checkpoint the
+//     kernel's name tables.
 //   - The embedder's syscalls (handlers.go): Kernel.RegisterSyscall serves
 //     a number the package does not serve, per arch, with a Handler that
 //     gets the Task and the six raw arguments; Kernel.SetFallbackSyscall

@@ -9,10 +9,11 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// AF_UNIX sockets (linux-epoll-semantics.md §9.3-9.5): socketpairs and
-// unbound, unconnected sockets of type SOCK_STREAM, SOCK_DGRAM and
-// SOCK_SEQPACKET. There is no bind/connect/listen, so a socket is connected
-// from birth (socketpair) or never.
+// AF_UNIX sockets (linux-epoll-semantics.md §9.3-9.5): socketpairs, and
+// sockets of type SOCK_STREAM, SOCK_DGRAM and SOCK_SEQPACKET made by
+// socket(2), which stream and seqpacket sockets may bind to an abstract
+// address, listen on, connect and accept (unixlisten.go). Datagram
+// sockets are connected from birth (socketpair) or never.
 //
 // Each socket has one wait queue (sk_wq), which its readers, writers and
 // pollers all share. Data travels in skbs: a stream write is cut into skbs
@@ -37,9 +38,10 @@ import (
 //     and its own unread datagrams are dropped) and wakes its own queue with
 //     OUT|WRNORM|WRBAND.
 //
-// OOB data (MSG_OOB, EPOLLPRI) and the max_dgram_qlen flow control of
-// datagram sockets connected to a peer that is not connected back (which
-// socketpairs never are) are not modelled beyond what poll and send check.
+// Out-of-band data (MSG_OOB, EPOLLPRI) is in oob.go. The max_dgram_qlen
+// flow control of datagram sockets connected to a peer that is not
+// connected back (which socketpairs never are) is not modelled beyond
+// what poll and send check.
 
 const (
 	sockClose       = 0  // TCP_CLOSE: unconnected
@@ -770,6 +772,12 @@ func (s *unixSocket) Inq() int {
 func (s *unixSocket) CheckInvariants() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.state == sockListen {
+		return s.checkListenerLocked()
+	}
+	if s.oob != nil && s.recv.indexOf(s.oob) < 0 {
+		return fmt.Errorf("socket: the OOB skb is not queued")
+	}
 	socks := []*unixSocket{s}
 	if s.peer != nil {
 		socks = append(socks, s.peer)

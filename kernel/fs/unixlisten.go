@@ -287,3 +287,24 @@ func (s *unixSocket) Backlog() (queued, backlog int) {
 	defer s.mu.Unlock()
 	return len(s.pending), s.backlog
 }
+
+// checkListenerLocked checks a listener's embryos: connected to a client
+// that is connected back (or gone), sharing the client's lock, never
+// more than the backlog admits. Called with s.mu held.
+func (s *unixSocket) checkListenerLocked() error {
+	if s.peer != nil || s.recv.len() > 0 || s.typ == unix.SOCK_DGRAM {
+		return fmt.Errorf("socket: listener with a peer or data")
+	}
+	if len(s.pending) > s.backlog+1 {
+		return fmt.Errorf("socket: %d embryos for a backlog of %d", len(s.pending), s.backlog)
+	}
+	for _, e := range s.pending {
+		e.mu.Lock()
+		bad := e.state != sockEstablished || e.dead || e.peer != nil && (e.peer.mu != e.mu || !e.peer.dead && e.peer.peer != e)
+		e.mu.Unlock()
+		if bad {
+			return fmt.Errorf("socket: embryo not connected to its client")
+		}
+	}
+	return nil
+}
