@@ -45,7 +45,7 @@ func v3World(t *testing.T) ([]*File, Names) {
 	}
 	c.Write([]byte("hello"))
 	a, b, _ := NewSocketPair(unix.SOCK_STREAM, unix.O_NONBLOCK)
-	a.impl.(MessageIO).SendSeq(a, NewByteSequence([]byte("xy")), unix.MSG_OOB, false)
+	a.impl.(MessageIO).SendSeq(a, NewByteSequence([]byte("xy")), unix.MSG_OOB, nil)
 	files = append(files, l, c, a, b)
 	return files, names
 }

@@ -349,7 +349,9 @@ func (s *unixSocket) streamRead(dst IOSequence, flags int) (int, []byte, error) 
 	copied := 0
 	var from []byte
 	var err error
-	for i := 0; dst.Len() > 0; {
+	// At least one pass: an empty buffer still finds EAGAIN, EOF or an
+	// error when nothing is queued, and returns 0 otherwise.
+	for i, first := 0, true; first || dst.Len() > 0; first = false {
 		b := s.manageOOBLocked(&i, peek, copied, &w)
 		if b == nil {
 			if copied > 0 {
@@ -454,15 +456,15 @@ func (s *unixSocket) Write(f *File, src []byte) (int, error) {
 // uncharged skb does) and ends the call with EFAULT, or with the count of
 // the stream pieces already queued.
 func (s *unixSocket) WriteSeq(f *File, src IOSequence) (int, error) {
-	return s.SendSeq(f, src, 0, false)
+	return s.SendSeq(f, src, 0, nil)
 }
 
 // SendSeq implements MessageIO.
-func (s *unixSocket) SendSeq(f *File, src IOSequence, flags int, addressed bool) (int, error) {
+func (s *unixSocket) SendSeq(f *File, src IOSequence, flags int, addr []byte) (int, error) {
 	if s.typ == unix.SOCK_STREAM {
-		return s.streamWrite(src, flags, addressed)
+		return s.streamWrite(src, flags, len(addr) > 0)
 	}
-	return s.dgramWrite(src, flags, addressed)
+	return s.dgramWrite(src, flags, addr)
 }
 
 // streamWrite is unix_stream_sendmsg. With MSG_OOB the last byte goes as
@@ -544,10 +546,10 @@ func (s *unixSocket) streamWrite(src IOSequence, flags int, addressed bool) (int
 	return 0, err
 }
 
-func (s *unixSocket) dgramWrite(src IOSequence, flags int, addressed bool) (int, error) {
+func (s *unixSocket) dgramWrite(src IOSequence, flags int, addr []byte) (int, error) {
 	var w wakeups
 	s.mu.Lock()
-	n, err := s.dgramWriteLocked(src, flags, addressed, &w)
+	n, err := s.dgramWriteLocked(src, flags, addr, &w)
 	s.mu.Unlock()
 	w.run()
 	return n, err
@@ -556,7 +558,7 @@ func (s *unixSocket) dgramWrite(src IOSequence, flags int, addressed bool) (int,
 // dgramWriteLocked is unix_dgram_sendmsg (and unix_seqpacket_sendmsg) in
 // the order of checks Linux 6.18 shows: the message size, the send-buffer
 // allocation (pending error, own SEND_SHUTDOWN, buffer space), the peer.
-func (s *unixSocket) dgramWriteLocked(src IOSequence, flags int, addressed bool, w *wakeups) (int, error) {
+func (s *unixSocket) dgramWriteLocked(src IOSequence, flags int, addr []byte, w *wakeups) (int, error) {
 	if s.typ == unix.SOCK_SEQPACKET {
 		if err := s.takeErrorLocked(); err != nil {
 			return 0, err
@@ -564,12 +566,15 @@ func (s *unixSocket) dgramWriteLocked(src IOSequence, flags int, addressed bool,
 		if s.state != sockEstablished {
 			return 0, unix.ENOTCONN
 		}
-		addressed = false // unix_seqpacket_sendmsg ignores the address
+		addr = nil // unix_seqpacket_sendmsg ignores the address
 	}
 	if flags&unix.MSG_OOB != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
-	if addressed {
+	if len(addr) > 0 {
+		if len(addr) <= 2 || len(addr) > 2+maxUnixAddr || addr[0] != unix.AF_UNIX || addr[1] != 0 {
+			return 0, unix.EINVAL // unix_validate_addr
+		}
 		return 0, unix.EOPNOTSUPP // datagrams to an address: not modelled
 	}
 	size := src.Len()
