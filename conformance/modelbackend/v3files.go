@@ -6,6 +6,3 @@ var fileOperations = map[string]bool{
 	"listen_socket": true, "connect": true, "accept4": true, "fifo_open": true,
 	"send": true, "recv": true, "fcntl_setpipe_sz": true, "fcntl_getpipe_sz": true,
 }
-
-// ServesOperation implements conformance.OperationServer.
-func (m *Machine) ServesOperation(op string) bool { return fileOperations[op] }
