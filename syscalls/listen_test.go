@@ -244,3 +244,24 @@ func TestAcceptWaitsExclusive(t *testing.T) {
 		t.Errorf("the exclusive entry after the blocked accept was woken %d times", n)
 	}
 }
+
+// TestPathAddresses: filesystem addresses are looked up in the path
+// namespace, which holds no sockets (Linux 6.18 for the same calls).
+func TestPathAddresses(t *testing.T) {
+	x := newTT(t, AMD64)
+	x.must(sysMknodat, neg(unix.AT_FDCWD), x.path("/tmp/ff"), unix.S_IFIFO|0o600, 0)
+	s := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	d := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	path := func(p string) uintptr {
+		x.put(addrAt, append([]byte{unix.AF_UNIX, 0}, p...))
+		return uintptr(2 + len(p))
+	}
+	x.expectErr("missing", unix.ENOENT, sysConnect, s, addrAt, path("/tmp/nonexist"))
+	x.expectErr("missing dir", unix.ENOENT, sysConnect, s, addrAt, path("/tmp/nodir/x"))
+	x.expectErr("a FIFO", unix.ECONNREFUSED, sysConnect, s, addrAt, path("/tmp/ff"))
+	x.expectErr("through a FIFO", unix.ENOTDIR, sysConnect, s, addrAt, path("/tmp/ff/x"))
+	x.expectErr("a directory", unix.ECONNREFUSED, sysConnect, s, addrAt, path("/tmp"))
+	x.expectErr("datagram, missing", unix.ENOENT, sysConnect, d, addrAt, path("/tmp/nonexist"))
+	x.expectErr("datagram, abstract, nobody", unix.ECONNREFUSED, sysConnect, d, addrAt, x.abstract("nobody"))
+	x.expectErr("bind to an existing path", unix.EADDRINUSE, sysBind, s, addrAt, path("/tmp/ff"))
+}

@@ -167,6 +167,36 @@ func (ns *PathNamespace) Unlink(path string, rmdir bool) error {
 	return nil
 }
 
+// connectSocket is a connect's lookup of a filesystem address: no path
+// names a socket in the model.
+func (ns *PathNamespace) connectSocket(path string) error {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	dir, name, err := ns.lookupParentLocked(path)
+	if err != nil {
+		return err
+	}
+	if _, ok := dir.entries[name]; !ok && name != "" && name != "." {
+		return unix.ENOENT
+	}
+	return unix.ECONNREFUSED
+}
+
+// bindSocket is a bind to a filesystem address: EADDRINUSE if the path
+// exists; making a socket inode is not modelled.
+func (ns *PathNamespace) bindSocket(path string) error {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	dir, name, err := ns.lookupParentLocked(path)
+	if err != nil {
+		return err
+	}
+	if _, ok := dir.entries[name]; ok || name == "" || name == "." {
+		return unix.EADDRINUSE
+	}
+	return unix.EOPNOTSUPP
+}
+
 // lookupFIFO finds the FIFO at path for an open with flags: ENOENT,
 // ENOTDIR, EEXIST (O_CREAT|O_EXCL), or for a directory EISDIR (opened for
 // writing) or EOPNOTSUPP (directories cannot be opened in the model).

@@ -16,7 +16,7 @@ func listener(t *testing.T, ns *UnixNamespace, typ int, name string, backlog int
 		t.Fatal(err)
 	}
 	lst := l.impl.(Listener)
-	if err := lst.Bind(l, ns, []byte("\x00"+name)); err != nil {
+	if err := lst.Bind(l, Names{Unix: ns, Paths: NewPathNamespace()}, []byte("\x00"+name)); err != nil {
 		t.Fatal(err)
 	}
 	if err := lst.Listen(l, backlog); err != nil {
@@ -31,7 +31,7 @@ func dial(t *testing.T, ns *UnixNamespace, typ int, name string) (*File, error) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.impl.(Listener).Connect(c, ns, []byte("\x00"+name)); err != nil {
+	if _, err := c.impl.(Listener).Connect(c, Names{Unix: ns, Paths: NewPathNamespace()}, []byte("\x00"+name)); err != nil {
 		c.DecRef()
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func TestListenerConcurrent(t *testing.T) {
 					if err != nil {
 						panic(err)
 					}
-					c.impl.(Listener).Connect(c, ns, []byte("\x00c"))
+					c.impl.(Listener).Connect(c, Names{Unix: ns, Paths: NewPathNamespace()}, []byte("\x00c"))
 					c.Write([]byte("x"))
 					c.DecRef()
 				}
