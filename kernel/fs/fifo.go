@@ -261,7 +261,9 @@ func (n *fifoNode) putPipe(p *pipe) {
 // FIFOOpen is an open(2) of a FIFO in progress (OpenFIFO). When Waiting
 // reports true the opener must wait: it is a Waitable for the syscall
 // layer's Task.Block, woken when the other side opens; Done then returns
-// the file, and Abort gives up (after a signal).
+// the file, and Abort gives up (after a signal). Every FIFOOpen ends with
+// exactly one of Done and Abort (the opener is counted until then); a
+// second call panics.
 type FIFOOpen struct {
 	p     *pipe
 	end   *pipeEnd
@@ -357,6 +359,9 @@ func (o *FIFOOpen) EventUnregister(e *waiter.Entry) { o.p.readQ.Unregister(e) }
 
 // Done returns the opened file, with one reference owned by the caller.
 func (o *FIFOOpen) Done() *File {
+	if o.end == nil {
+		panic("fs: FIFOOpen.Done after Done or Abort")
+	}
 	f := New(o.end, o.flags)
 	o.end = nil
 	return f
@@ -365,6 +370,9 @@ func (o *FIFOOpen) Done() *File {
 // Abort gives up a waiting open (fifo_open's err_rd and err_wr paths).
 func (o *FIFOOpen) Abort() {
 	p, e := o.p, o.end
+	if e == nil {
+		panic("fs: FIFOOpen.Abort after Done or Abort")
+	}
 	o.end = nil
 	p.mu.Lock()
 	var wakeWriters, wakeReaders bool
