@@ -79,7 +79,7 @@
 //	epoll instance mutex  >  File.watchMu
 //	UnixNamespace.mu  >  socket lock (bind only; connect looks the name up first)
 //	listener's socket lock  >  the lock of a connection pair (connect)
-//	PathNamespace.mu, then (not nested) FIFO node mutex  >  pipe mutex
+//	PathNamespace.mu  >  FIFO node mutex (unlink); a FIFO node's and its pipe's mutexes never nest
 //
 // A timerfd's fireMu is held by its expiry for the whole expiry (count and
 // wakeup) and by a checkpoint for the whole save (FreezeTimers): nothing

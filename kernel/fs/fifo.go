@@ -50,6 +50,9 @@ type fifoNode struct {
 	mu sync.Mutex // guards pipe and pipe.files; taken before the pipe's mu
 	// pipe is the current pipe, nil while no file is open or opening.
 	pipe *pipe
+	// unlinked is set when the node leaves the namespace (fdinfo's inode
+	// numbering may then forget it once it is closed).
+	unlinked bool
 }
 
 // NewPathNamespace returns a namespace holding "/" and "/tmp".
@@ -162,6 +165,11 @@ func (ns *PathNamespace) Unlink(path string, rmdir bool) error {
 		return unix.EISDIR
 	case isDir && len(d.entries) > 0:
 		return unix.ENOTEMPTY
+	}
+	if f, ok := n.(*fifoNode); ok {
+		f.mu.Lock()
+		f.unlinked = true
+		f.mu.Unlock()
 	}
 	delete(dir.entries, name)
 	return nil
