@@ -13,11 +13,18 @@
 //     epoll_ctl, epoll_wait/pwait/pwait2, read/write/readv/writev, close,
 //     close_range, dup/dup2/dup3, fcntl, poll/ppoll, pipe/pipe2,
 //     eventfd/eventfd2, socket/socketpair/shutdown (AF_UNIX only),
+//     bind/listen/connect/accept/accept4 (AF_UNIX stream and seqpacket,
+//     abstract addresses in the kernel's fs.UnixNamespace), sendto/recvfrom
+//     (MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL), fcntl's
+//     F_SETPIPE_SZ/F_GETPIPE_SZ, mkdirat/mknodat(S_IFIFO)/openat/unlinkat
+//     on the kernel's fs.PathNamespace of directories and FIFOs (a
+//     blocking FIFO open waits for the other side),
 //     timerfd_create/settime/gettime, getrlimit/setrlimit/prlimit64,
 //     clock_gettime, memfd_create, and for processes and signals
 //     rt_sigprocmask, kill, tkill, tgkill, getpid, gettid, getppid,
 //     wait4, pidfd_open, signalfd/signalfd4. Any other number is the
-//     embedder's (below) or ENOSYS.
+//     embedder's (below) or ENOSYS. Kernel.Names and SetNames give a
+//     checkpoint the kernel's name tables.
 //   - Processes (process.go): a Process is a thread group with a pid, an
 //     fd table, an address space, the signals pending for it as a whole,
 //     the signals it ignores and its signalfd queue. Kernel.NewProcess

@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,4 +207,61 @@ func TestAcceptExclusive(t *testing.T) {
 	for _, tk := range append(tasks, tk) {
 		tk.Exit()
 	}
+}
+
+type countWaker struct{ n atomic.Int32 }
+
+func (c *countWaker) Wake(waiter.EventMask) bool { c.n.Add(1); return true }
+
+// TestAcceptWaitsExclusive: a blocked accept is an exclusive waiter
+// queued before a later exclusive entry (an EPOLLEXCLUSIVE registration),
+// so a connection's wake-one reaches the accept and stops there.
+func TestAcceptWaitsExclusive(t *testing.T) {
+	x := newTT(t, AMD64)
+	l := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	al := x.abstract("ex2")
+	x.must(sysBind, l, addrAt, al)
+	x.must(sysListen, l, 4)
+	tk := x.sibling()
+	defer tk.Exit()
+	done := make(chan uintptr, 1)
+	go func() {
+		r, _ := tk.Syscall(nrOf(t, AMD64, sysAccept4), [6]uintptr{l})
+		done <- r
+	}()
+	time.Sleep(20 * time.Millisecond)
+	f, _ := x.t.getFile(int32(l))
+	defer f.DecRef()
+	var later countWaker
+	var e waiter.Entry
+	e.Init(&later, true, false)
+	f.EventRegister(&e)
+	defer f.EventUnregister(&e)
+	c := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	x.must(sysConnect, c, addrAt, al)
+	<-done
+	if n := later.n.Load(); n != 0 {
+		t.Errorf("the exclusive entry after the blocked accept was woken %d times", n)
+	}
+}
+
+// TestPathAddresses: filesystem addresses are looked up in the path
+// namespace, which holds no sockets (Linux 6.18 for the same calls).
+func TestPathAddresses(t *testing.T) {
+	x := newTT(t, AMD64)
+	x.must(sysMknodat, neg(unix.AT_FDCWD), x.path("/tmp/ff"), unix.S_IFIFO|0o600, 0)
+	s := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	d := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	path := func(p string) uintptr {
+		x.put(addrAt, append([]byte{unix.AF_UNIX, 0}, p...))
+		return uintptr(2 + len(p))
+	}
+	x.expectErr("missing", unix.ENOENT, sysConnect, s, addrAt, path("/tmp/nonexist"))
+	x.expectErr("missing dir", unix.ENOENT, sysConnect, s, addrAt, path("/tmp/nodir/x"))
+	x.expectErr("a FIFO", unix.ECONNREFUSED, sysConnect, s, addrAt, path("/tmp/ff"))
+	x.expectErr("through a FIFO", unix.ENOTDIR, sysConnect, s, addrAt, path("/tmp/ff/x"))
+	x.expectErr("a directory", unix.ECONNREFUSED, sysConnect, s, addrAt, path("/tmp"))
+	x.expectErr("datagram, missing", unix.ENOENT, sysConnect, d, addrAt, path("/tmp/nonexist"))
+	x.expectErr("datagram, abstract, nobody", unix.ECONNREFUSED, sysConnect, d, addrAt, x.abstract("nobody"))
+	x.expectErr("bind to an existing path", unix.EADDRINUSE, sysBind, s, addrAt, path("/tmp/ff"))
 }

@@ -102,5 +102,26 @@ func TestSendRecvOOB(t *testing.T) {
 	x.expectErr("OOB send unconnected", unix.ENOTCONN, sysSendto, u, bufAt, 1, unix.MSG_OOB, 0, 0)
 	x.must(sysShutdown, b, unix.SHUT_RD)
 	x.expectErr("OOB to a shut reader", unix.EPIPE, sysSendto, a, bufAt, 1, unix.MSG_OOB|unix.MSG_NOSIGNAL, 0, 0)
+	// Empty buffers (Linux 6.18): a stream recv of 0 bytes is EAGAIN
+	// without data and 0 with, consuming nothing; MSG_OOB takes the byte.
+	x.must(sysSocketpair, unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0, uintptr(sv))
+	e0, e1 := uintptr(x.get(sv, 1)[0]), uintptr(x.get(sv+4, 1)[0])
+	x.expectErr("empty recv, nothing queued", unix.EAGAIN, sysRecvfrom, e1, bufAt, 0, 0, 0, 0)
+	x.put(bufAt, []byte("ab"))
+	x.must(sysSendto, e0, bufAt, 2, 0, 0, 0)
+	if n := x.must(sysRecvfrom, e1, bufAt, 0, 0, 0, 0); n != 0 {
+		t.Errorf("empty recv with data: %d", n)
+	}
+	if n := x.must(sysRecvfrom, e1, bufAt, 10, 0, 0, 0); n != 2 {
+		t.Errorf("recv after an empty one: %d", n)
+	}
+	x.must(sysSendto, e0, bufAt, 1, unix.MSG_OOB, 0, 0)
+	if n := x.must(sysRecvfrom, e1, bufAt, 0, unix.MSG_OOB, 0, 0); n != 1 {
+		t.Errorf("empty OOB recv: %d", n)
+	}
+	x.expectPoll("OOB byte taken by an empty recv", e1, 0x345)
+	d := x.must(sysSocket, unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	x.put(addrAt, []byte{'a', 'b', 'c'})
+	x.expectErr("datagram to a bad address", unix.EINVAL, sysSendto, d, bufAt, 1, 0, addrAt, 3)
 	x.expectErr("recvfrom a pipe", unix.ENOTSOCK, sysRecvfrom, x.eventfd(0, 0), bufAt, 1, 0, 0, 0)
 }

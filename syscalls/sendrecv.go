@@ -59,20 +59,18 @@ func hSendto(t *Task, a *[6]uintptr) (uintptr, errno) {
 	}
 	defer f.DecRef()
 	flags := int(int32(a[3]))
-	addressed := false
+	var sa []byte
 	if a[4] != 0 {
-		sa, e := t.moveAddrToKernel(uint64(a[4]), int32(a[5]))
-		if e != 0 {
+		if sa, e = t.moveAddrToKernel(uint64(a[4]), int32(a[5])); e != 0 {
 			return 0, e
 		}
-		addressed = len(sa) > 0
 	}
 	blocking := !f.Nonblocking() && flags&unix.MSG_DONTWAIT == 0
 	total := 0
 	for {
-		n, err := m.SendSeq(f, &t.seq, flags, addressed)
+		n, err := m.SendSeq(f, &t.seq, flags, sa)
 		if err == unix.EAGAIN && blocking && !t.SignalPending() {
-			n, err = t.messageRetry(f, func() (int, error) { return m.SendSeq(f, &t.seq, flags, addressed) })
+			n, err = t.messageRetry(f, func() (int, error) { return m.SendSeq(f, &t.seq, flags, sa) })
 		}
 		total += n
 		switch {

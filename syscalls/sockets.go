@@ -98,7 +98,7 @@ func hBind(t *Task, a *[6]uintptr) (uintptr, errno) {
 	} else if path, e = unixAddr(sa); e != 0 {
 		return 0, e
 	}
-	return 0, fileErrno(f, l.Bind(f, t.k.UnixNamespace(), path))
+	return 0, fileErrno(f, l.Bind(f, t.k.Names(), path))
 }
 
 func hListen(t *Task, a *[6]uintptr) (uintptr, errno) {
@@ -136,7 +136,7 @@ func hConnect(t *Task, a *[6]uintptr) (uintptr, errno) {
 	if e != 0 {
 		return 0, e
 	}
-	ns := t.k.UnixNamespace()
+	ns := t.k.Names()
 	cw, err := l.Connect(f, ns, path)
 	for err == unix.EAGAIN && cw != nil && !f.Nonblocking() {
 		if t.SignalPending() {

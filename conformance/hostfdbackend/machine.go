@@ -70,12 +70,12 @@ func (m *Machine) Close() error {
 
 // modelOnlyOperations are the version 3 operations on files that the
 // bridge's host fds do not serve yet: bind, listen, connect and accept4,
-// FIFOs, sendto/recvfrom with flags, and pipe sizes act on the model's
-// own sockets and pipes only (hostfd has no fs.Listener, fs.MessageIO or
-// fs.PipeSizer), so here they stay unsupported steps.
+// and sendto/recvfrom with flags act on the model's own sockets only
+// (hostfd has no fs.Listener or fs.MessageIO), so here they stay
+// unsupported steps. FIFOs are served (openat makes model FIFOs on this
+// backend too), and so are pipe sizes (host pipes are fs.PipeSizers).
 var modelOnlyOperations = map[string]bool{
-	"listen_socket": true, "connect": true, "accept4": true, "fifo_open": true,
-	"send": true, "recv": true, "fcntl_setpipe_sz": true, "fcntl_getpipe_sz": true,
+	"listen_socket": true, "connect": true, "accept4": true, "send": true, "recv": true,
 }
 
 // ServesOperation implements conformance.OperationServer.

@@ -57,16 +57,13 @@ func runnerIgnored(p *syscalls.Process) uint64 {
 // SIGUSR1 (the one 'interrupt' sends).
 const runnerCaught = 1 << (unix.SIGUSR1 - 1)
 
-// v3Operations are the version 3 process and signal operations the model
-// serves.
-var v3Operations = map[string]bool{
+// processOperations are the version 3 process and signal operations the
+// model serves (ServesOperation, serves.go).
+var processOperations = map[string]bool{
 	"fork": true, "exit": true, "waitpid": true, "pidfd_open": true,
 	"kill": true, "tkill": true, "sigmask": true, "signalfd": true, "signalfd_read": true,
 }
 
-// ServesOperation implements conformance.OperationServer: the process
-// and signal operations, and the file ones (v3files.go).
-func (m *Machine) ServesOperation(op string) bool { return v3Operations[op] || fileOperations[op] }
 
 // Fork implements conformance.ProcessMachine: thread from's task forks;
 // the child's main task waits for StartThread(main).

@@ -50,7 +50,10 @@ package fs
 // A task blocked on a pipe waits as an exclusive waiter
 // (wait_event_interruptible_exclusive), on every other type of this package
 // as a plain one; BlockingWaitExclusive says which, for the syscall layer's
-// wait-queue entry. This matters to EPOLLEXCLUSIVE walks (§8.1).
+// wait-queue entry. This matters to EPOLLEXCLUSIVE walks (§8.1). A task
+// blocked in accept (Listener) is an exclusive waiter on the listener's
+// queue, and one blocked in connect an exclusive waiter on the listener's
+// peer_wait queue (ConnectWait); the syscall layer asks for both.
 
 // IORound places one attempt inside a read or write call that may block.
 type IORound struct {

@@ -50,6 +50,9 @@ type fifoNode struct {
 	mu sync.Mutex // guards pipe and pipe.files; taken before the pipe's mu
 	// pipe is the current pipe, nil while no file is open or opening.
 	pipe *pipe
+	// unlinked is set when the node leaves the namespace (fdinfo's inode
+	// numbering may then forget it once it is closed).
+	unlinked bool
 }
 
 // NewPathNamespace returns a namespace holding "/" and "/tmp".
@@ -163,8 +166,43 @@ func (ns *PathNamespace) Unlink(path string, rmdir bool) error {
 	case isDir && len(d.entries) > 0:
 		return unix.ENOTEMPTY
 	}
+	if f, ok := n.(*fifoNode); ok {
+		f.mu.Lock()
+		f.unlinked = true
+		f.mu.Unlock()
+	}
 	delete(dir.entries, name)
 	return nil
+}
+
+// connectSocket is a connect's lookup of a filesystem address: no path
+// names a socket in the model.
+func (ns *PathNamespace) connectSocket(path string) error {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	dir, name, err := ns.lookupParentLocked(path)
+	if err != nil {
+		return err
+	}
+	if _, ok := dir.entries[name]; !ok && name != "" && name != "." {
+		return unix.ENOENT
+	}
+	return unix.ECONNREFUSED
+}
+
+// bindSocket is a bind to a filesystem address: EADDRINUSE if the path
+// exists; making a socket inode is not modelled.
+func (ns *PathNamespace) bindSocket(path string) error {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	dir, name, err := ns.lookupParentLocked(path)
+	if err != nil {
+		return err
+	}
+	if _, ok := dir.entries[name]; ok || name == "" || name == "." {
+		return unix.EADDRINUSE
+	}
+	return unix.EOPNOTSUPP
 }
 
 // lookupFIFO finds the FIFO at path for an open with flags: ENOENT,
@@ -231,7 +269,9 @@ func (n *fifoNode) putPipe(p *pipe) {
 // FIFOOpen is an open(2) of a FIFO in progress (OpenFIFO). When Waiting
 // reports true the opener must wait: it is a Waitable for the syscall
 // layer's Task.Block, woken when the other side opens; Done then returns
-// the file, and Abort gives up (after a signal).
+// the file, and Abort gives up (after a signal). Every FIFOOpen ends with
+// exactly one of Done and Abort (the opener is counted until then); a
+// second call panics.
 type FIFOOpen struct {
 	p     *pipe
 	end   *pipeEnd
@@ -327,6 +367,9 @@ func (o *FIFOOpen) EventUnregister(e *waiter.Entry) { o.p.readQ.Unregister(e) }
 
 // Done returns the opened file, with one reference owned by the caller.
 func (o *FIFOOpen) Done() *File {
+	if o.end == nil {
+		panic("fs: FIFOOpen.Done after Done or Abort")
+	}
 	f := New(o.end, o.flags)
 	o.end = nil
 	return f
@@ -335,6 +378,9 @@ func (o *FIFOOpen) Done() *File {
 // Abort gives up a waiting open (fifo_open's err_rd and err_wr paths).
 func (o *FIFOOpen) Abort() {
 	p, e := o.p, o.end
+	if e == nil {
+		panic("fs: FIFOOpen.Abort after Done or Abort")
+	}
 	o.end = nil
 	p.mu.Lock()
 	var wakeWriters, wakeReaders bool

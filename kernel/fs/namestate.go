@@ -56,7 +56,13 @@ func SaveFilesAndNames(files []*File, names Names) (FilesState, error) {
 }
 
 func (d *dirNode) save(prefix string, fsv *filesSaver) {
-	for name, n := range d.entries {
+	names := make([]string, 0, len(d.entries))
+	for name := range d.entries {
+		names = append(names, name)
+	}
+	sort.Strings(names) // node indices in path order: the same world saves the same
+	for _, name := range names {
+		n := d.entries[name]
 		path := prefix + "/" + name
 		switch n := n.(type) {
 		case *dirNode:

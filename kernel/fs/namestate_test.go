@@ -37,15 +37,15 @@ func v3World(t *testing.T) ([]*File, Names) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.impl.(Listener).Bind(l, names.Unix, []byte("\x00ls"))
+	l.impl.(Listener).Bind(l, names, []byte("\x00ls"))
 	l.impl.(Listener).Listen(l, 3)
 	c, _ := NewSocket(unix.SOCK_STREAM, 0)
-	if _, err := c.impl.(Listener).Connect(c, names.Unix, []byte("\x00ls")); err != nil {
+	if _, err := c.impl.(Listener).Connect(c, names, []byte("\x00ls")); err != nil {
 		t.Fatal(err)
 	}
 	c.Write([]byte("hello"))
 	a, b, _ := NewSocketPair(unix.SOCK_STREAM, unix.O_NONBLOCK)
-	a.impl.(MessageIO).SendSeq(a, NewByteSequence([]byte("xy")), unix.MSG_OOB, false)
+	a.impl.(MessageIO).SendSeq(a, NewByteSequence([]byte("xy")), unix.MSG_OOB, nil)
 	files = append(files, l, c, a, b)
 	return files, names
 }
@@ -82,7 +82,7 @@ func observeV3(t *testing.T, files []*File, names Names) string {
 	}
 	s, _ := NewSocket(unix.SOCK_STREAM, 0)
 	defer s.DecRef()
-	sb.WriteString("rebind " + errString(s.impl.(Listener).Bind(s, names.Unix, []byte("\x00ls"))) + "\n")
+	sb.WriteString("rebind " + errString(s.impl.(Listener).Bind(s, names, []byte("\x00ls"))) + "\n")
 	return sb.String()
 }
 

@@ -103,14 +103,16 @@ func (s *unixSocket) recvOOBLocked(dst IOSequence, peek bool, w *wakeups) (int, 
 			s.recv.removeAt(i - 1)
 		}
 	}
-	c, _ := dst.CopyOut(b.data[b.consumed : b.consumed+1])
+	// A full buffer is no fault: the byte is taken, nothing copied.
+	want := min(1, dst.Len())
+	c, _ := dst.CopyOut(b.data[b.consumed : b.consumed+want])
 	if !peek {
 		b.consumed++
 	}
 	if prev != nil {
 		freeSkbLocked(prev, w)
 	}
-	if c < 1 {
+	if c < want {
 		return 0, nil, unix.EFAULT
 	}
 	return 1, b.sender.name, nil
@@ -152,11 +154,12 @@ func (s *unixSocket) queueOOBLocked(other *unixSocket, src IOSequence, w *wakeup
 // non-blocking attempt) and MSG_NOSIGNAL (the model raises no SIGPIPE);
 // the socket acts on MSG_OOB and MSG_PEEK and ignores other flags.
 type MessageIO interface {
-	// SendSeq sends src; addressed reports a destination address (an
-	// AF_UNIX stream socket refuses it: EISCONN when connected,
-	// EOPNOTSUPP otherwise; datagrams to an address are not modelled:
-	// EOPNOTSUPP).
-	SendSeq(f *File, src IOSequence, flags int, addressed bool) (int, error)
+	// SendSeq sends src; addr is the destination sockaddr, nil if none.
+	// A stream socket refuses any (EISCONN when connected, EOPNOTSUPP
+	// otherwise), a seqpacket socket ignores it, a datagram socket checks
+	// it (EINVAL: unix_validate_addr) but sending to an address is not
+	// modelled (EOPNOTSUPP).
+	SendSeq(f *File, src IOSequence, flags int, addr []byte) (int, error)
 	// RecvSeq receives into dst and returns the sun_path bytes of the
 	// sender's address (nil when it is unbound).
 	RecvSeq(f *File, dst IOSequence, flags int) (n int, from []byte, err error)

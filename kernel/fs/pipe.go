@@ -128,11 +128,23 @@ func NewPipe(flags uint32) (r, w *File) {
 // matters only to the writer).
 func (e *pipeEnd) CanDirectIO(f *File) bool { return true }
 
-// InodeKey identifies the pipe both ends share (fdinfo shows one inode).
-func (e *pipeEnd) InodeKey() any { return e.p }
+// InodeKey identifies the inode fdinfo shows: the pipe both ends share,
+// or a FIFO's node (whose pipe comes and goes).
+func (e *pipeEnd) InodeKey() any {
+	if e.p.fifo != nil {
+		return e.p.fifo
+	}
+	return e.p
+}
 
-// InodeLive reports whether either end is still open.
+// InodeLive reports whether either end is still open, or for a FIFO
+// whether its node is still linked or open.
 func (e *pipeEnd) InodeLive() bool {
+	if n := e.p.fifo; n != nil {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return !n.unlinked || n.pipe != nil
+	}
 	e.p.mu.Lock()
 	defer e.p.mu.Unlock()
 	return e.p.readers+e.p.writers > 0

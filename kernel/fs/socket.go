@@ -9,10 +9,11 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// AF_UNIX sockets (linux-epoll-semantics.md §9.3-9.5): socketpairs and
-// unbound, unconnected sockets of type SOCK_STREAM, SOCK_DGRAM and
-// SOCK_SEQPACKET. There is no bind/connect/listen, so a socket is connected
-// from birth (socketpair) or never.
+// AF_UNIX sockets (linux-epoll-semantics.md §9.3-9.5): socketpairs, and
+// sockets of type SOCK_STREAM, SOCK_DGRAM and SOCK_SEQPACKET made by
+// socket(2), which stream and seqpacket sockets may bind to an abstract
+// address, listen on, connect and accept (unixlisten.go). Datagram
+// sockets are connected from birth (socketpair) or never.
 //
 // Each socket has one wait queue (sk_wq), which its readers, writers and
 // pollers all share. Data travels in skbs: a stream write is cut into skbs
@@ -37,9 +38,10 @@ import (
 //     and its own unread datagrams are dropped) and wakes its own queue with
 //     OUT|WRNORM|WRBAND.
 //
-// OOB data (MSG_OOB, EPOLLPRI) and the max_dgram_qlen flow control of
-// datagram sockets connected to a peer that is not connected back (which
-// socketpairs never are) are not modelled beyond what poll and send check.
+// Out-of-band data (MSG_OOB, EPOLLPRI) is in oob.go. The max_dgram_qlen
+// flow control of datagram sockets connected to a peer that is not
+// connected back (which socketpairs never are) is not modelled beyond
+// what poll and send check.
 
 const (
 	sockClose       = 0  // TCP_CLOSE: unconnected
@@ -347,7 +349,9 @@ func (s *unixSocket) streamRead(dst IOSequence, flags int) (int, []byte, error) 
 	copied := 0
 	var from []byte
 	var err error
-	for i := 0; dst.Len() > 0; {
+	// At least one pass: an empty buffer still finds EAGAIN, EOF or an
+	// error when nothing is queued, and returns 0 otherwise.
+	for i, first := 0, true; first || dst.Len() > 0; first = false {
 		b := s.manageOOBLocked(&i, peek, copied, &w)
 		if b == nil {
 			if copied > 0 {
@@ -452,15 +456,15 @@ func (s *unixSocket) Write(f *File, src []byte) (int, error) {
 // uncharged skb does) and ends the call with EFAULT, or with the count of
 // the stream pieces already queued.
 func (s *unixSocket) WriteSeq(f *File, src IOSequence) (int, error) {
-	return s.SendSeq(f, src, 0, false)
+	return s.SendSeq(f, src, 0, nil)
 }
 
 // SendSeq implements MessageIO.
-func (s *unixSocket) SendSeq(f *File, src IOSequence, flags int, addressed bool) (int, error) {
+func (s *unixSocket) SendSeq(f *File, src IOSequence, flags int, addr []byte) (int, error) {
 	if s.typ == unix.SOCK_STREAM {
-		return s.streamWrite(src, flags, addressed)
+		return s.streamWrite(src, flags, len(addr) > 0)
 	}
-	return s.dgramWrite(src, flags, addressed)
+	return s.dgramWrite(src, flags, addr)
 }
 
 // streamWrite is unix_stream_sendmsg. With MSG_OOB the last byte goes as
@@ -542,10 +546,10 @@ func (s *unixSocket) streamWrite(src IOSequence, flags int, addressed bool) (int
 	return 0, err
 }
 
-func (s *unixSocket) dgramWrite(src IOSequence, flags int, addressed bool) (int, error) {
+func (s *unixSocket) dgramWrite(src IOSequence, flags int, addr []byte) (int, error) {
 	var w wakeups
 	s.mu.Lock()
-	n, err := s.dgramWriteLocked(src, flags, addressed, &w)
+	n, err := s.dgramWriteLocked(src, flags, addr, &w)
 	s.mu.Unlock()
 	w.run()
 	return n, err
@@ -554,7 +558,7 @@ func (s *unixSocket) dgramWrite(src IOSequence, flags int, addressed bool) (int,
 // dgramWriteLocked is unix_dgram_sendmsg (and unix_seqpacket_sendmsg) in
 // the order of checks Linux 6.18 shows: the message size, the send-buffer
 // allocation (pending error, own SEND_SHUTDOWN, buffer space), the peer.
-func (s *unixSocket) dgramWriteLocked(src IOSequence, flags int, addressed bool, w *wakeups) (int, error) {
+func (s *unixSocket) dgramWriteLocked(src IOSequence, flags int, addr []byte, w *wakeups) (int, error) {
 	if s.typ == unix.SOCK_SEQPACKET {
 		if err := s.takeErrorLocked(); err != nil {
 			return 0, err
@@ -562,12 +566,15 @@ func (s *unixSocket) dgramWriteLocked(src IOSequence, flags int, addressed bool,
 		if s.state != sockEstablished {
 			return 0, unix.ENOTCONN
 		}
-		addressed = false // unix_seqpacket_sendmsg ignores the address
+		addr = nil // unix_seqpacket_sendmsg ignores the address
 	}
 	if flags&unix.MSG_OOB != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
-	if addressed {
+	if len(addr) > 0 {
+		if len(addr) <= 2 || len(addr) > 2+maxUnixAddr || addr[0] != unix.AF_UNIX || addr[1] != 0 {
+			return 0, unix.EINVAL // unix_validate_addr
+		}
 		return 0, unix.EOPNOTSUPP // datagrams to an address: not modelled
 	}
 	size := src.Len()
@@ -770,6 +777,12 @@ func (s *unixSocket) Inq() int {
 func (s *unixSocket) CheckInvariants() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.state == sockListen {
+		return s.checkListenerLocked()
+	}
+	if s.oob != nil && s.recv.indexOf(s.oob) < 0 {
+		return fmt.Errorf("socket: the OOB skb is not queued")
+	}
 	socks := []*unixSocket{s}
 	if s.peer != nil {
 		socks = append(socks, s.peer)

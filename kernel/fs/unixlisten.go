@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -12,11 +13,15 @@ import (
 // Binding, listening, connecting and accepting AF_UNIX sockets.
 //
 // Addresses are abstract (sun_path starting with a NUL byte) and live in a
-// UnixNamespace, one per kernel. As in Linux, the abstract table is keyed
+// UnixNamespace, one per kernel. Filesystem addresses are looked up in the
+// kernel's PathNamespace, which holds no socket inodes: connecting to one
+// is ENOENT or ENOTDIR for a missing path, ECONNREFUSED for an existing
+// one; binding to one is EADDRINUSE when the path exists and otherwise
+// not modelled (EOPNOTSUPP). As in Linux, the abstract table is keyed
 // by the socket type as well as the name: a stream and a datagram socket
 // may bind the same name, and a connect finds only a socket of its own
 // type (ECONNREFUSED otherwise). Filesystem (path) addresses are not
-// modelled.
+// modelled beyond the lookups above.
 //
 // A listener keeps its not-yet-accepted connections ("embryos") in order.
 // connect (unix_stream_connect) makes the embryo, which is connected to
@@ -76,10 +81,10 @@ func (ns *UnixNamespace) lookup(typ int, name []byte) *unixSocket {
 // sun_family and the length: at least one byte, at most 108); an empty
 // one asks for autobind.
 type Listener interface {
-	// Bind binds f to an abstract address in ns: EINVAL if f is bound,
-	// EADDRINUSE if the name is taken for f's type. A path address is
-	// EOPNOTSUPP (not modelled).
-	Bind(f *File, ns *UnixNamespace, addr []byte) error
+	// Bind binds f to an abstract address in names.Unix: EINVAL if f is
+	// bound, EADDRINUSE if the name is taken for f's type. A path
+	// address: see the file comment.
+	Bind(f *File, names Names, addr []byte) error
 	// Listen is listen(2) with the backlog already capped at SoMaxConn:
 	// EOPNOTSUPP for datagram sockets, EINVAL if unbound or connected.
 	// Listening again changes the backlog.
@@ -90,7 +95,7 @@ type Listener interface {
 	// blocks) on the returned ConnectWait, then call Connect again. A
 	// datagram socket gets ECONNREFUSED when no datagram socket is bound
 	// there; connecting it to one is not modelled (EOPNOTSUPP).
-	Connect(f *File, ns *UnixNamespace, addr []byte) (*ConnectWait, error)
+	Connect(f *File, names Names, addr []byte) (*ConnectWait, error)
 	// Accept takes the oldest connection: EOPNOTSUPP for datagram
 	// sockets, EINVAL if f does not listen, EAGAIN if none waits (block on
 	// f for IN as an exclusive waiter, then call again). flags may hold
@@ -117,10 +122,17 @@ func (c *ConnectWait) EventRegister(e *waiter.Entry) { c.l.peerWait.Register(e) 
 func (c *ConnectWait) EventUnregister(e *waiter.Entry) { c.l.peerWait.Unregister(e) }
 
 // Bind implements Listener.
-func (s *unixSocket) Bind(f *File, ns *UnixNamespace, addr []byte) error {
+func (s *unixSocket) Bind(f *File, names Names, addr []byte) error {
 	if len(addr) > 0 && addr[0] != 0 {
-		return unix.EOPNOTSUPP
+		s.mu.Lock()
+		bound := s.name != nil
+		s.mu.Unlock()
+		if bound {
+			return unix.EINVAL
+		}
+		return names.Paths.bindSocket(socketPath(addr))
 	}
+	ns := names.Unix
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	s.mu.Lock()
@@ -185,11 +197,11 @@ func (s *unixSocket) Listen(f *File, backlog int) error {
 }
 
 // Connect implements Listener, in unix_stream_connect's order.
-func (s *unixSocket) Connect(f *File, ns *UnixNamespace, addr []byte) (*ConnectWait, error) {
-	if len(addr) == 0 || addr[0] != 0 {
-		return nil, unix.EOPNOTSUPP // autobind targets and paths: not modelled
+func (s *unixSocket) Connect(f *File, names Names, addr []byte) (*ConnectWait, error) {
+	if len(addr) > 0 && addr[0] != 0 {
+		return nil, names.Paths.connectSocket(socketPath(addr))
 	}
-	l := ns.lookup(s.typ, addr)
+	l := names.Unix.lookup(s.typ, addr)
 	if l == nil {
 		return nil, unix.ECONNREFUSED
 	}
@@ -286,4 +298,37 @@ func (s *unixSocket) Backlog() (queued, backlog int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.pending), s.backlog
+}
+
+// checkListenerLocked checks a listener's embryos: connected to a client
+// that is connected back (or gone), sharing the client's lock, never
+// more than the backlog admits. Called with s.mu held.
+func (s *unixSocket) checkListenerLocked() error {
+	if s.peer != nil || s.recv.len() > 0 || s.typ == unix.SOCK_DGRAM {
+		return fmt.Errorf("socket: listener with a peer or data")
+	}
+	if len(s.pending) > s.backlog+1 {
+		return fmt.Errorf("socket: %d embryos for a backlog of %d", len(s.pending), s.backlog)
+	}
+	for _, e := range s.pending {
+		e.mu.Lock()
+		bad := e.state != sockEstablished || e.dead || e.peer != nil && (e.peer.mu != e.mu || !e.peer.dead && e.peer.peer != e)
+		e.mu.Unlock()
+		if bad {
+			return fmt.Errorf("socket: embryo not connected to its client")
+		}
+	}
+	return nil
+}
+
+// socketPath is unix_mkname_bsd: sun_path up to its first NUL, relative
+// paths from the root (the model's working directory).
+func socketPath(addr []byte) string {
+	if i := bytes.IndexByte(addr, 0); i >= 0 {
+		addr = addr[:i]
+	}
+	if addr[0] != '/' {
+		return "/" + string(addr)
+	}
+	return string(addr)
 }
