@@ -64,7 +64,6 @@ var processOperations = map[string]bool{
 	"kill": true, "tkill": true, "sigmask": true, "signalfd": true, "signalfd_read": true,
 }
 
-
 // Fork implements conformance.ProcessMachine: thread from's task forks;
 // the child's main task waits for StartThread(main).
 func (m *Machine) Fork(parent conformance.ProcessID, from conformance.ThreadID, id conformance.ProcessID, main conformance.ThreadID) (int32, error) {
