@@ -93,11 +93,11 @@ func hEpollCtl(t *Task, a *[6]uintptr) (uintptr, errno) {
 	var err error
 	switch op {
 	case epollCtlAdd:
-		err = ep.Add(id, events, data)
+		err = ep.AddFor(t, id, events, data)
 	case epollCtlDel:
 		err = ep.Delete(id)
 	case epollCtlMod:
-		err = ep.Modify(id, events, data)
+		err = ep.ModifyFor(t, id, events, data)
 	default:
 		err = unix.EINVAL
 	}

@@ -231,7 +231,7 @@ func panicOf(fn func()) (msg string) {
 // new fd; the other sleeps on until the second connection.
 func TestBlockedHandlerAcceptsAndIsExclusive(t *testing.T) {
 	x := newExt(t, syscalls.AMD64)
-	x.k.RegisterSyscall(syscalls.AMD64, amd64Accept4, accept4)
+	x.k.RegisterSyscall(syscalls.AMD64, amd64EmbedderAccept, accept4)
 	l := &listener{}
 	lfd := x.install(l, unix.O_RDWR)
 	other := syscalls.NewTask(x.k, x.table, x.mem, syscalls.AMD64)
@@ -243,7 +243,7 @@ func TestBlockedHandlerAcceptsAndIsExclusive(t *testing.T) {
 	results := make(chan result, 2)
 	for _, task := range []*syscalls.Task{x.t, other} {
 		go func() {
-			n, e := task.Syscall(amd64Accept4, [6]uintptr{lfd})
+			n, e := task.Syscall(amd64EmbedderAccept, [6]uintptr{lfd})
 			results <- result{n, e}
 		}()
 	}
@@ -447,14 +447,14 @@ func TestBlockDeadline(t *testing.T) {
 func TestBlockWakeupWinsOverSignal(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		x := newExt(t, syscalls.AMD64)
-		x.k.RegisterSyscall(syscalls.AMD64, amd64Accept4, accept4)
+		x.k.RegisterSyscall(syscalls.AMD64, amd64EmbedderAccept, accept4)
 		l := &listener{}
 		lfd := x.install(l, unix.O_RDWR)
 		whenQueued(&l.queue, func() {
 			l.connect(1)
 			x.t.Interrupt(int(unix.SIGUSR1))
 		})
-		if _, e := x.t.Syscall(amd64Accept4, [6]uintptr{lfd}); e != 0 {
+		if _, e := x.t.Syscall(amd64EmbedderAccept, [6]uintptr{lfd}); e != 0 {
 			t.Fatalf("round %d: accept4 %s with a connection queued for it", i, errName(e))
 		}
 		if x.t.SignalsDelivered() != sigUSR1 {

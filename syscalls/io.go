@@ -98,6 +98,8 @@ func (t *Task) doRead(f *fs.File) (int, errno) {
 	}
 	blocking := !f.Nonblocking() && f.Pollable() != nil
 	switch impl := f.Impl().(type) {
+	case *signalFile:
+		return t.readSignalfd(f, impl)
 	case fs.BlockingIO:
 		resumed := false
 		for {
@@ -550,9 +552,9 @@ func (t *Task) pollPass(pfds []pollFD, register bool) int {
 				e.Init(t.sleeper, false, false)
 				f.IncRef()
 				p.file = f
-				f.EventRegister(e)
+				f.EventRegisterFor(e, t)
 			}
-			m = f.Readiness(want)
+			m = f.ReadinessFor(want, t)
 		}
 		f.DecRef()
 		if m &= want; m != 0 {

@@ -61,8 +61,10 @@ type Kernel struct {
 	epoll   *epoll.Domain
 	clock   fs.Clock
 	creator FileCreator // nil: ModelFiles (see creator.go)
+	names   kernelNames // abstract socket addresses and paths (names.go)
 
 	handlers handlerRegistry // the embedder's syscalls (handlers.go)
+	procs    processTable    // pids (process.go)
 
 	inoMu   sync.Mutex
 	inos    map[any]inoEntry // fdinfo inode numbers, pruned lazily
@@ -93,6 +95,8 @@ func (k *Kernel) EpollDomain() *epoll.Domain { return k.epoll }
 // and stop controls).
 type Task struct {
 	k     *Kernel
+	proc  *Process
+	tid   int32
 	fds   *fd.Table
 	mem   Memory
 	arch  Arch
@@ -111,9 +115,6 @@ type Task struct {
 	stopped       bool          // Stop without Continue: ends sleeps as a signal does
 	callDelivered uint64        // signals delivered during the current Syscall
 	saRestart     atomic.Uint64 // signals whose handlers have SA_RESTART
-	// signalQueue is notified each time a signal becomes pending
-	// (SignalRegister, signals.go).
-	signalQueue waiter.Queue
 
 	// sleeper ends Sleep: wakeups post its token, and so does a signal that
 	// becomes pending unblocked, so a sleep without a deadline is a plain
@@ -169,11 +170,24 @@ const (
 
 // NewTask returns a task of kernel k using fd table table (which other
 // tasks may share: the task attaches to it), address space mem and syscall
-// ABI arch. Call Exit when the task is done.
+// ABI arch. Call Exit when the task is done. The tasks NewTask makes on one
+// table are the threads of one process, which k makes for the table with
+// the first of them (without a parent) and forgets with the last; use
+// Kernel.NewProcess and Process.NewTask to manage processes explicitly.
 func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
+	return newTask(k.implicitProcess(table, mem), table, mem, arch)
+}
+
+func newTask(p *Process, table *fd.Table, mem Memory, arch Arch) *Task {
+	return newTaskWithTid(p, table, mem, arch, 0)
+}
+
+// newTaskWithTid is newTask with thread id tid (0: a fresh one).
+func newTaskWithTid(p *Process, table *fd.Table, mem Memory, arch Arch, tid int32) *Task {
 	table.Attach()
 	t := &Task{
-		k:       k,
+		k:       p.k,
+		proc:    p,
 		fds:     table,
 		mem:     mem,
 		arch:    arch,
@@ -187,6 +201,7 @@ func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 	for i := range t.rlimits {
 		t.rlimits[i] = [2]uint64{rlimInfinity, rlimInfinity}
 	}
+	p.addTask(t, tid)
 	return t
 }
 
@@ -199,6 +214,7 @@ func (t *Task) Exit() {
 	}
 	t.fds.Detach()
 	t.fds = nil
+	t.proc.removeTask(t)
 }
 
 // FDTable returns the task's fd table: the one it was made with, or its own

@@ -26,6 +26,13 @@
 // cannot accept (a copy-out fault) go back to the ready list as if never
 // harvested.
 //
+// A target whose readiness depends on the thread that asks
+// (fs.CallerPollable, a signalfd) is hooked and polled for a caller, as
+// Linux polls with current: the thread of the ADD or MOD (AddFor,
+// ModifyFor) for the hook and the check, the thread of Wait (its Blocker)
+// or ReadEventsFor for a harvest, and an outer caller for a nested
+// instance's readiness (EventPoll is a CallerPollable that passes it on).
+//
 // Registrations hold no reference on their target: they sit on its watch
 // list, and the target's final release removes them. The instance's own
 // release removes all of its registrations.

@@ -111,6 +111,12 @@ func (ep *EventPoll) Release(*fs.File) {
 // hook the instance's poll queue.
 func (ep *EventPoll) EventRegister(_ *fs.File, e *waiter.Entry) { ep.pollers.Register(e) }
 
+// CallerEventRegister implements fs.CallerPollable: the instance's own
+// queue does not depend on the caller.
+func (ep *EventPoll) CallerEventRegister(_ *fs.File, e *waiter.Entry, _ any) {
+	ep.pollers.Register(e)
+}
+
 // EventUnregister implements fs.Pollable.
 func (ep *EventPoll) EventUnregister(_ *fs.File, e *waiter.Entry) { ep.pollers.Unregister(e) }
 
@@ -118,14 +124,21 @@ func (ep *EventPoll) EventUnregister(_ *fs.File, e *waiter.Entry) { ep.pollers.U
 // if some queued item is ready now, else 0. As in Linux, queued items found
 // not ready are dropped from the ready list on the way; the walk stops at
 // the first ready one.
-func (ep *EventPoll) Readiness(*fs.File, waiter.EventMask) waiter.EventMask {
+func (ep *EventPoll) Readiness(f *fs.File, mask waiter.EventMask) waiter.EventMask {
+	return ep.CallerReadiness(f, mask, nil)
+}
+
+// CallerReadiness implements fs.CallerPollable: the queued items are
+// polled as caller sees them (a nested signalfd reports the caller's
+// signals, as ep_eventpoll_poll polls with current).
+func (ep *EventPoll) CallerReadiness(_ *fs.File, _ waiter.EventMask, caller any) waiter.EventMask {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	tx := ep.startScan()
 	var res waiter.EventMask
 	for it := tx.head; it != nil; {
 		next := it.next
-		if it.file.Readiness(it.events)&it.events != 0 {
+		if it.file.ReadinessFor(it.events, caller)&it.events != 0 {
 			res = waiter.EventIn | waiter.EventRdNorm
 			break
 		}

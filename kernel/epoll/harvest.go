@@ -33,6 +33,13 @@ import (
 // take the ready list, poll and copy item by item, put back what was not
 // delivered, splice the overflow list, re-queue level-triggered items.
 func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error) {
+	return ep.ReadEventsFor(nil, buf, max, w)
+}
+
+// ReadEventsFor is ReadEvents by thread caller: targets whose readiness
+// depends on the caller (fs.CallerPollable) are polled as it sees them, as
+// ep_send_events polls with current.
+func (ep *EventPoll) ReadEventsFor(caller any, buf []Event, max int, w EventWriter) (int, error) {
 	if w == nil && max > len(buf) {
 		max = len(buf)
 	}
@@ -77,7 +84,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 			}
 			pending = 0
 		}
-		mask := it.file.Readiness(it.events) & it.events
+		mask := it.file.ReadinessFor(it.events, caller) & it.events
 		if mask == 0 {
 			front := it.prev // the item of buf[pending-1] when pending > 0
 			tx.remove(it)
@@ -216,7 +223,8 @@ func (ep *EventPoll) commitLocked(tx *itemList, n int) {
 	}
 }
 
-// Wait is epoll_wait's loop (Linux's ep_poll). It harvests whenever events
+// Wait is epoll_wait's loop (Linux's ep_poll). b is also the caller of
+// the harvests (ReadEventsFor). It harvests whenever events
 // may be available and returns as soon as it delivered at least one; it
 // returns 0 when nonblocking is set or the deadline has passed with nothing
 // delivered, and EINTR when a signal is pending and nothing was delivered.
@@ -229,7 +237,7 @@ func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadli
 	e := b.WaitEntry()
 	for {
 		if eavail {
-			if n, err := ep.ReadEvents(buf, max, w); n != 0 || err != nil {
+			if n, err := ep.ReadEventsFor(b, buf, max, w); n != 0 || err != nil {
 				return n, err
 			}
 		}
