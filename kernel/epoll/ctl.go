@@ -149,10 +149,8 @@ func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uin
 	if it.events&waiter.EventExclusive != 0 {
 		return unix.EINVAL
 	}
-	ep.readyMu.Lock()
 	it.setEvents(events | waiter.EventErr | waiter.EventHUp)
 	it.data = data
-	ep.readyMu.Unlock()
 	ep.queueIfReadyLocked(it)
 	return nil
 }
@@ -193,19 +191,15 @@ func (ep *EventPoll) queueIfReadyLocked(it *item) {
 	if it.file.Readiness(it.events)&it.events == 0 {
 		return
 	}
-	ep.readyMu.Lock()
+	// Woken items go first: they were queued before this one.
+	ep.absorbLocked(nil)
 	if it.queued() {
-		ep.readyMu.Unlock()
 		return
 	}
 	ep.ready.pushBack(it)
 	ep.publishLocked()
-	if !ep.waiters.Empty() {
-		ep.waiters.Notify(waiter.EventIn)
-	}
-	wakePollers := !ep.pollers.Empty()
-	ep.readyMu.Unlock()
-	if wakePollers {
+	ep.wakeOneSleeper()
+	if !ep.pollers.Empty() {
 		ep.pollers.Notify(waiter.EventIn)
 	}
 }
