@@ -169,7 +169,9 @@ const (
 
 // NewTask returns a task of kernel k using fd table table (which other
 // tasks may share: the task attaches to it), address space mem and syscall
-// ABI arch. Call Exit when the task is done.
+// ABI arch. Call Exit when the task is done. A task alone on a task-owned
+// table (fd.Table.SetTaskOwned, the embedder's promise that only its
+// tasks' calls change it) looks fds up without taking references.
 func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 	table.Attach()
 	t := &Task{
@@ -295,6 +297,18 @@ func (t *Task) getFile(n int32) (*fs.File, errno) {
 		return nil, errnoOf(err)
 	}
 	return f, 0
+}
+
+// borrowFile returns fd's file for the rest of the current call, or EBADF;
+// when ref is true the caller drops the file's reference with DecRef at
+// the end (fd.Table.Borrow: no reference is taken in a task-owned table
+// that this task alone uses).
+func (t *Task) borrowFile(n int32) (f *fs.File, ref bool, e errno) {
+	f, ref, err := t.fds.Borrow(n)
+	if err != nil {
+		return nil, false, errnoOf(err)
+	}
+	return f, ref, 0
 }
 
 func (t *Task) copyIn(addr uint64, dst []byte) errno {
