@@ -234,10 +234,10 @@
 // take its own file's locks, and must not wait for a timer expiry or a
 // guest thread), then each file's state lock in turn, then every saved
 // instance's EventPoll.mu together (instances in discovery order) with
-// each file's watch lock and each instance's ready-list lock in turn
+// each file's watch lock and each instance's wait lock in turn
 // inside. Nothing
 // else runs in a quiescent kernel but timer expiries (held off) and host
-// pollers (which take only queue and ready-list locks), so this does not
+// pollers (which take only queue and epoll wait locks), so this does not
 // deadlock. Restore builds objects nobody else can reach yet (a type's
 // Restore and deferred functions run on Restore's goroutine, holding none
 // of this package's locks).

@@ -274,11 +274,13 @@ func checkAccess(f *fs.File, write bool) errno {
 // rw is the common part of read and write: fd lookup, access mode (EBADF),
 // the buffer's range (EFAULT), then the transfer over one iovec.
 func (t *Task) rw(a *[6]uintptr, write bool) (uintptr, errno) {
-	f, e := t.getFile(int32(a[0]))
+	f, ref, e := t.borrowFile(int32(a[0]))
 	if e != 0 {
 		return 0, e
 	}
-	defer f.DecRef()
+	if ref {
+		defer f.DecRef()
+	}
 	if e := checkAccess(f, write); e != 0 {
 		return 0, e
 	}

@@ -173,7 +173,10 @@ const (
 // ABI arch. Call Exit when the task is done. The tasks NewTask makes on one
 // table are the threads of one process, which k makes for the table with
 // the first of them (without a parent) and forgets with the last; use
-// Kernel.NewProcess and Process.NewTask to manage processes explicitly.
+// Kernel.NewProcess and Process.NewTask to manage processes explicitly. A
+// task alone on a task-owned table (fd.Table.SetTaskOwned, the embedder's
+// promise that only its tasks' calls change it) looks fds up without
+// taking references.
 func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 	return newTask(k.implicitProcess(table, mem), table, mem, arch)
 }
@@ -311,6 +314,18 @@ func (t *Task) getFile(n int32) (*fs.File, errno) {
 		return nil, errnoOf(err)
 	}
 	return f, 0
+}
+
+// borrowFile returns fd's file for the rest of the current call, or EBADF;
+// when ref is true the caller drops the file's reference with DecRef at
+// the end (fd.Table.Borrow: no reference is taken in a task-owned table
+// that this task alone uses).
+func (t *Task) borrowFile(n int32) (f *fs.File, ref bool, e errno) {
+	f, ref, err := t.fds.Borrow(n)
+	if err != nil {
+		return nil, false, errnoOf(err)
+	}
+	return f, ref, 0
 }
 
 func (t *Task) copyIn(addr uint64, dst []byte) errno {

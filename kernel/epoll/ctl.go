@@ -163,10 +163,8 @@ func (ep *EventPoll) ModifyFor(caller any, id FileIdentifier, events waiter.Even
 	if it.events&waiter.EventExclusive != 0 {
 		return unix.EINVAL
 	}
-	ep.readyMu.Lock()
 	it.setEvents(events | waiter.EventErr | waiter.EventHUp)
 	it.data = data
-	ep.readyMu.Unlock()
 	ep.queueIfReadyLocked(it, caller)
 	return nil
 }
@@ -207,19 +205,15 @@ func (ep *EventPoll) queueIfReadyLocked(it *item, caller any) {
 	if it.file.ReadinessFor(it.events, caller)&it.events == 0 {
 		return
 	}
-	ep.readyMu.Lock()
+	// Woken items go first: they were queued before this one.
+	ep.absorbLocked(nil)
 	if it.queued() {
-		ep.readyMu.Unlock()
 		return
 	}
 	ep.ready.pushBack(it)
 	ep.publishLocked()
-	if !ep.waiters.Empty() {
-		ep.waiters.Notify(waiter.EventIn)
-	}
-	wakePollers := !ep.pollers.Empty()
-	ep.readyMu.Unlock()
-	if wakePollers {
+	ep.wakeOneSleeper()
+	if !ep.pollers.Empty() {
 		ep.pollers.Notify(waiter.EventIn)
 	}
 }

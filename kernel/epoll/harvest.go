@@ -72,9 +72,7 @@ func (ep *EventPoll) ReadEventsFor(caller any, buf []Event, max int, w EventWrit
 			delivered += n
 			uncommitted += n
 			if committer == nil {
-				ep.readyMu.Lock()
 				ep.commitLocked(&tx, uncommitted)
-				ep.readyMu.Unlock()
 				uncommitted = 0
 			}
 			if n < pending {
@@ -116,8 +114,7 @@ func (ep *EventPoll) ReadEventsFor(caller any, buf []Event, max int, w EventWrit
 			delivered, uncommitted, err = 0, 0, cerr
 		}
 	}
-	// The last items are committed together with the end of the scan,
-	// under one acquisition of the ready-list lock.
+	// The last items are committed by the end of the scan.
 	ep.doneScan(&tx, uncommitted)
 	ep.mu.Unlock()
 	if delivered > 0 {
@@ -209,7 +206,7 @@ func (ep *EventPoll) write(evs []Event, w EventWriter) (int, error) {
 // commitLocked commits the first n items of tx, whose events were copied
 // out (stale items among them are no longer on tx): a ONESHOT item is
 // disarmed, a level-triggered one re-queued at the tail of the ready list,
-// an edge-triggered one simply leaves. ep.readyMu must be held.
+// an edge-triggered one simply leaves. ep.mu must be held.
 func (ep *EventPoll) commitLocked(tx *itemList, n int) {
 	for i := 0; i < n; i++ {
 		it := tx.head
@@ -247,23 +244,29 @@ func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadli
 		if b.SignalPending() {
 			return 0, unix.EINTR
 		}
-		ep.readyMu.Lock()
-		eavail = !ep.ready.empty() || ep.scanning
-		if !eavail {
-			// Linux puts epoll sleepers at the head: the last thread to
-			// block is the first woken.
-			ep.waiters.RegisterHead(e)
+		// Register, then look for events (a wakeup pushes, then looks
+		// for sleepers: one of the two sees the other). Linux puts epoll
+		// sleepers at the head: the last thread to block is the first
+		// woken.
+		ep.waitMu.Lock()
+		ep.waiters.RegisterHead(e)
+		ep.publishSleepingLocked()
+		eavail = ep.EventsAvailable()
+		if eavail {
+			ep.waiters.Unregister(e)
+			ep.publishSleepingLocked()
 		}
-		ep.readyMu.Unlock()
+		ep.waitMu.Unlock()
 		if eavail {
 			continue
 		}
 		timedOut = b.Sleep(deadline)
 		// Woken threads were unlinked by the waker; one that is still linked
 		// timed out or was interrupted.
-		ep.readyMu.Lock()
+		ep.waitMu.Lock()
 		stillLinked := ep.waiters.Unregister(e)
-		ep.readyMu.Unlock()
+		ep.publishSleepingLocked()
+		ep.waitMu.Unlock()
 		eavail = !(timedOut && stillLinked)
 	}
 }

@@ -134,15 +134,13 @@ func SaveInstances(eps []*EventPoll, files []*fs.File, callers HookCallers) ([]I
 			return nil, fmt.Errorf("epoll: instance %d watches %d files outside the saved set",
 				k, ep.interest.n-len(out[k].Items))
 		}
-		ep.readyMu.Lock()
-		if ep.scanning || ep.ovfHead != nil || !ep.waiters.Empty() {
-			ep.readyMu.Unlock()
+		if ep.scanning || ep.HasWaiters() {
 			return nil, ErrBusy
 		}
+		ep.absorbLocked(nil)
 		for it := ep.ready.head; it != nil; it = it.next {
 			out[k].Ready = append(out[k].Ready, itemIndex[it])
 		}
-		ep.readyMu.Unlock()
 	}
 	return out, nil
 }
@@ -396,12 +394,12 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 	}
 	for k := range states {
 		ep := eps[k]
-		ep.readyMu.Lock()
+		ep.mu.Lock()
 		for _, r := range states[k].Ready {
 			ep.ready.pushBack(items[k][r])
 		}
 		ep.publishLocked()
-		ep.readyMu.Unlock()
+		ep.mu.Unlock()
 	}
 	d.watches.Add(int64(total))
 	if repoll != nil {
