@@ -23,6 +23,11 @@ type Image struct {
 	Tables   []fd.TableState
 	Memories []MemoryImage
 	Tasks    []syscalls.TaskState
+	// Processes are the saved processes (processes.go); Pidfds and
+	// Signalfds describe the foreign files that are pidfds and signalfds.
+	Processes []syscalls.ProcessState
+	Pidfds    []PidfdImage
+	Signalfds []SignalfdImage
 	// Roots are files the embedder passed to Save besides the tasks'
 	// fd tables, in the order it passed them.
 	Roots []int32
@@ -86,6 +91,11 @@ type SaveOptions struct {
 	// in this order, followed by the tasks' others in task order.
 	Tables   []*fd.Table
 	Memories []syscalls.Memory
+	// Processes are processes the embedder holds besides the tasks' (a
+	// child that exited, or whose task is not running). They come first
+	// in Restored.Processes, followed by the tasks' and the others the
+	// checkpoint holds (relatives, pidfds' and signalfds' processes).
+	Processes []*syscalls.Process
 	// HostName names an imported host fd; Restore asks RestoreOptions.Host
 	// for a fresh fd under that name. Required if any saved file is a
 	// host fd; names must be unique.
@@ -132,11 +142,12 @@ type RestoreOptions struct {
 // restored fd table and memory, and the roots in SaveOptions.Roots' order
 // (each with one reference, owned by the caller).
 type Restored struct {
-	Kernel   *syscalls.Kernel
-	Tasks    []*syscalls.Task
-	Tables   []*fd.Table
-	Memories []syscalls.Memory
-	Roots    []*fs.File
+	Kernel    *syscalls.Kernel
+	Tasks     []*syscalls.Task
+	Tables    []*fd.Table
+	Memories  []syscalls.Memory
+	Processes []*syscalls.Process
+	Roots     []*fs.File
 }
 
 // Restore decodes b and builds a brand-new kernel from it.

@@ -23,8 +23,15 @@
 // (registrations with their key, stored interest, data, ONESHOT and
 // EXCLUSIVE state, the ready list in order, nested links) and the
 // domain's max_user_watches and EPOLLWAKEUP setting; the kernel's fdinfo
-// inode numbers. Each object is saved once and referred to by index, so
-// sharing survives: one file behind two fds or two tables, one pipe behind
+// inode numbers and next pid; every process (SaveOptions.Processes, the
+// tasks', the ones pidfds and signalfds refer to, and their parents and
+// children: pid, parent, running, zombie or reaped, exit status, the
+// signals pending for it as a whole and the ones it ignores or catches,
+// its table and memory while it runs) and each task's process and tid;
+// every pidfd (its process) and signalfd (its mask, creating task and
+// process), and for each epoll registration of a signalfd the process
+// whose queue it hooks (the thread that added it). Each object is saved
+// once and referred to by index, so sharing survives: one file behind two fds or two tables, one pipe behind
 // its two ends, one epoll watched by two others.
 //
 // Two orders that Linux makes observable are kept: the ready list's, and
@@ -152,7 +159,7 @@
 // its handler having run. A task that is not blocked is not disturbed: a
 // call that need not block runs as usual while the task is stopped.
 //
-// # Format (version 2)
+// # Format (version 3)
 //
 // The format has one source, the description in package
 // checkpoint/internal/format: the encoder, the decoder (with its range
@@ -173,26 +180,34 @@
 // holds, "X[n]" is n values without a count, and "[R: ...]" a list of
 // records R. The body is, in order:
 //
-//	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Ino: File, Ino]
-//	files:    [File: Kind, Flags, Object,
+//	kernel:   MaxUserWatches, KeepWakeup, NextIno, [Ino: File, Ino], NextPid
+//	files:    [File: Kind, Flags, Object, FPipe,
 //	            Eventfd if Kind is eventfd {Count, Semaphore},
 //	            Timer if Kind is timerfd {ClockID, Ticks, Expired, Armed,
 //	            HasExpiry, Expiry, Interval},
 //	            Regular if Kind is regular {Size, Pos, [RegularPage: Index,
 //	            Data (page)]}]
 //	          [Pipe: Readers, Writers, Polled, [PipeSlot: Off, Packet,
-//	            Data]]
+//	            Data], RingSlots, FIFO, RCounter, WCounter]
 //	          [Socket: Type, Connected, Shutdown, Err, Peer, Dead, Wmem,
-//	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data]]
-//	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank],
-//	            [Ready]]
+//	            Sndbuf, [Skb: Consumed, Truesize, Sender, Data], OOB,
+//	            Listening, Backlog, [Pending], Name, Bound]
+//	          FIFONodes
+//	          [Path: Path, FIFO]
+//	          UnixAutobind
+//	epolls:   [Epoll: File, [Item: Target, Fd, Events, Data, WatchRank,
+//	            Caller], [Ready]]
 //	hosts:    [Host: File, Name]
 //	foreign:  [Foreign: File, Type, Pollable, [Refs], Data]
 //	tables:   [Table: Soft, Hard, Private, [Slot: Fd, File, Cloexec]]
 //	memories: [Memory: Type, Guest if Type is empty {[Map: Start, End],
 //	            [Page: Addr, Data (page)]}, Data if Type is not empty]
 //	tasks:    [Task: Table, Memory, Arch, Mask, Pending, Delivered[64],
-//	            Rlimits[16][2]]
+//	            Rlimits[16][2], Process, Tid]
+//	processes:[Process: Pid, Parent, State, Status, Table, Memory, Forked,
+//	            Implicit, Shared, Ignored, Caught]
+//	pidfds:   [Pidfd: File, Process]
+//	signalfds:[Signalfd: File, Mask, Creator, Owner]
 //	roots:    [Roots]
 //
 // Decode rejects anything else: a bad magic, version or checksum, a
@@ -219,10 +234,10 @@
 // take its own file's locks, and must not wait for a timer expiry or a
 // guest thread), then each file's state lock in turn, then every saved
 // instance's EventPoll.mu together (instances in discovery order) with
-// each file's watch lock and each instance's ready-list lock in turn
+// each file's watch lock and each instance's wait lock in turn
 // inside. Nothing
 // else runs in a quiescent kernel but timer expiries (held off) and host
-// pollers (which take only queue and ready-list locks), so this does not
+// pollers (which take only queue and epoll wait locks), so this does not
 // deadlock. Restore builds objects nobody else can reach yet (a type's
 // Restore and deferred functions run on Restore's goroutine, holding none
 // of this package's locks).

@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the format version this package writes and reads.
-const Version = 2
+const Version = 3
 
 // encImage writes a Image (Image).
 func encImage(e *encoder, x *Image) {
@@ -39,6 +39,18 @@ func encImage(e *encoder, x *Image) {
 	e.n(len(x.Tasks))
 	for i0 := range x.Tasks {
 		encTask(e, &x.Tasks[i0])
+	}
+	e.n(len(x.Processes))
+	for i0 := range x.Processes {
+		encProcess(e, &x.Processes[i0])
+	}
+	e.n(len(x.Pidfds))
+	for i0 := range x.Pidfds {
+		encPidfd(e, &x.Pidfds[i0])
+	}
+	e.n(len(x.Signalfds))
+	for i0 := range x.Signalfds {
+		encSignalfd(e, &x.Signalfds[i0])
 	}
 	e.n(len(x.Roots))
 	for i0 := range x.Roots {
@@ -70,9 +82,21 @@ func decImage(d *decoder, x *Image) {
 	for i0 := range x.Memories {
 		decMemory(d, &x.Memories[i0])
 	}
-	x.Tasks = make([]syscalls.TaskState, d.count(69+2*syscalls.RlimitCount))
+	x.Tasks = make([]syscalls.TaskState, d.count(71+2*syscalls.RlimitCount))
 	for i0 := range x.Tasks {
 		decTask(d, &x.Tasks[i0])
+	}
+	x.Processes = make([]syscalls.ProcessState, d.count(11))
+	for i0 := range x.Processes {
+		decProcess(d, &x.Processes[i0])
+	}
+	x.Pidfds = make([]PidfdImage, d.count(2))
+	for i0 := range x.Pidfds {
+		decPidfd(d, &x.Pidfds[i0])
+	}
+	x.Signalfds = make([]SignalfdImage, d.count(4))
+	for i0 := range x.Signalfds {
+		decSignalfd(d, &x.Signalfds[i0])
 	}
 	x.Roots = make([]int32, d.count(1))
 	for i0 := range x.Roots {
@@ -89,6 +113,7 @@ func encKernel(e *encoder, x *syscalls.KernelState) {
 	for i0 := range x.Inos {
 		encIno(e, &x.Inos[i0])
 	}
+	e.i(int64(x.NextPid))
 }
 
 // decKernel reads a Kernel (syscalls.KernelState).
@@ -100,6 +125,7 @@ func decKernel(d *decoder, x *syscalls.KernelState) {
 	for i0 := range x.Inos {
 		decIno(d, &x.Inos[i0])
 	}
+	x.NextPid = d.i32()
 }
 
 // encIno writes a Ino (syscalls.InoState).
@@ -128,22 +154,46 @@ func encFiles(e *encoder, x *fs.FilesState) {
 	for i0 := range x.Sockets {
 		encSocket(e, &x.Sockets[i0])
 	}
+	e.i(int64(x.FIFONodes))
+	e.n(len(x.Paths))
+	for i0 := range x.Paths {
+		encPath(e, &x.Paths[i0])
+	}
+	e.u(uint64(x.UnixAutobind))
 }
 
 // decFiles reads a Files (fs.FilesState).
 func decFiles(d *decoder, x *fs.FilesState) {
-	x.Files = make([]fs.FileState, d.count(3))
+	x.Files = make([]fs.FileState, d.count(4))
 	for i0 := range x.Files {
 		decFile(d, &x.Files[i0])
 	}
-	x.Pipes = make([]fs.PipeState, d.count(4))
+	x.Pipes = make([]fs.PipeState, d.count(8))
 	for i0 := range x.Pipes {
 		decPipe(d, &x.Pipes[i0])
 	}
-	x.Sockets = make([]fs.SocketState, d.count(9))
+	x.Sockets = make([]fs.SocketState, d.count(15))
 	for i0 := range x.Sockets {
 		decSocket(d, &x.Sockets[i0])
 	}
+	x.FIFONodes = d.i32()
+	x.Paths = make([]fs.PathState, d.count(2))
+	for i0 := range x.Paths {
+		decPath(d, &x.Paths[i0])
+	}
+	x.UnixAutobind = d.u32()
+}
+
+// encPath writes a Path (fs.PathState).
+func encPath(e *encoder, x *fs.PathState) {
+	e.s(x.Path)
+	e.i(int64(x.FIFO))
+}
+
+// decPath reads a Path (fs.PathState).
+func decPath(d *decoder, x *fs.PathState) {
+	x.Path = d.s()
+	x.FIFO = d.i32()
 }
 
 // encFile writes a File (fs.FileState).
@@ -151,6 +201,7 @@ func encFile(e *encoder, x *fs.FileState) {
 	e.u(uint64(x.Kind))
 	e.u(uint64(x.Flags))
 	e.i(int64(x.Object))
+	e.u(uint64(x.FPipe))
 	if x.Kind == fs.KindEventfd {
 		encEventfd(e, &x.Eventfd)
 	}
@@ -167,6 +218,7 @@ func decFile(d *decoder, x *fs.FileState) {
 	x.Kind = fs.FileKind(d.upTo(255, "File.Kind"))
 	x.Flags = d.u32()
 	x.Object = d.i32()
+	x.FPipe = d.u32()
 	if x.Kind == fs.KindEventfd {
 		decEventfd(d, &x.Eventfd)
 	}
@@ -253,6 +305,10 @@ func encPipe(e *encoder, x *fs.PipeState) {
 	for i0 := range x.Slots {
 		encPipeSlot(e, &x.Slots[i0])
 	}
+	e.i(int64(x.RingSlots))
+	e.i(int64(x.FIFO))
+	e.u(uint64(x.RCounter))
+	e.u(uint64(x.WCounter))
 }
 
 // decPipe reads a Pipe (fs.PipeState).
@@ -264,6 +320,10 @@ func decPipe(d *decoder, x *fs.PipeState) {
 	for i0 := range x.Slots {
 		decPipeSlot(d, &x.Slots[i0])
 	}
+	x.RingSlots = d.i32()
+	x.FIFO = d.i32()
+	x.RCounter = d.u32()
+	x.WCounter = d.u32()
 }
 
 // encPipeSlot writes a PipeSlot (fs.PipeSlotState).
@@ -294,6 +354,15 @@ func encSocket(e *encoder, x *fs.SocketState) {
 	for i0 := range x.Recv {
 		encSkb(e, &x.Recv[i0])
 	}
+	e.i(int64(x.OOB))
+	e.bool(x.Listening)
+	e.i(int64(x.Backlog))
+	e.n(len(x.Pending))
+	for i0 := range x.Pending {
+		e.i(int64(x.Pending[i0]))
+	}
+	e.by(x.Name)
+	e.bool(x.Bound)
 }
 
 // decSocket reads a Socket (fs.SocketState).
@@ -310,6 +379,15 @@ func decSocket(d *decoder, x *fs.SocketState) {
 	for i0 := range x.Recv {
 		decSkb(d, &x.Recv[i0])
 	}
+	x.OOB = d.i32()
+	x.Listening = d.bool()
+	x.Backlog = d.i32()
+	x.Pending = make([]int32, d.count(1))
+	for i0 := range x.Pending {
+		x.Pending[i0] = d.i32()
+	}
+	x.Name = d.by()
+	x.Bound = d.bool()
 }
 
 // encSkb writes a Skb (fs.SkbState).
@@ -344,7 +422,7 @@ func encEpoll(e *encoder, x *EpollImage) {
 // decEpoll reads a Epoll (EpollImage).
 func decEpoll(d *decoder, x *EpollImage) {
 	x.File = d.i32()
-	x.State.Items = make([]epoll.ItemState, d.count(5))
+	x.State.Items = make([]epoll.ItemState, d.count(6))
 	for i0 := range x.State.Items {
 		decItem(d, &x.State.Items[i0])
 	}
@@ -361,6 +439,7 @@ func encItem(e *encoder, x *epoll.ItemState) {
 	e.u(uint64(x.Events))
 	e.u(x.Data)
 	e.i(int64(x.WatchRank))
+	e.i(int64(x.Caller))
 }
 
 // decItem reads a Item (epoll.ItemState).
@@ -370,6 +449,7 @@ func decItem(d *decoder, x *epoll.ItemState) {
 	x.Events = d.u32()
 	x.Data = d.u()
 	x.WatchRank = d.i32()
+	x.Caller = d.i32()
 }
 
 // encHost writes a Host (HostImage).
@@ -529,6 +609,8 @@ func encTask(e *encoder, x *syscalls.TaskState) {
 			e.u(x.Rlimits[i0][i1])
 		}
 	}
+	e.i(int64(x.Process))
+	e.i(int64(x.Tid))
 }
 
 // decTask reads a Task (syscalls.TaskState).
@@ -546,4 +628,64 @@ func decTask(d *decoder, x *syscalls.TaskState) {
 			x.Rlimits[i0][i1] = d.u()
 		}
 	}
+	x.Process = d.i32()
+	x.Tid = d.i32()
+}
+
+// encProcess writes a Process (syscalls.ProcessState).
+func encProcess(e *encoder, x *syscalls.ProcessState) {
+	e.i(int64(x.Pid))
+	e.i(int64(x.Parent))
+	e.u(uint64(x.State))
+	e.u(uint64(x.Status))
+	e.i(int64(x.Table))
+	e.i(int64(x.Memory))
+	e.bool(x.Forked)
+	e.bool(x.Implicit)
+	e.u(x.Shared)
+	e.u(x.Ignored)
+	e.u(x.Caught)
+}
+
+// decProcess reads a Process (syscalls.ProcessState).
+func decProcess(d *decoder, x *syscalls.ProcessState) {
+	x.Pid = d.i32()
+	x.Parent = d.i32()
+	x.State = uint8(d.upTo(2, "Process.State"))
+	x.Status = d.u32()
+	x.Table = d.i32()
+	x.Memory = d.i32()
+	x.Forked = d.bool()
+	x.Implicit = d.bool()
+	x.Shared = d.u()
+	x.Ignored = d.u()
+	x.Caught = d.u()
+}
+
+// encPidfd writes a Pidfd (PidfdImage).
+func encPidfd(e *encoder, x *PidfdImage) {
+	e.i(int64(x.File))
+	e.i(int64(x.Process))
+}
+
+// decPidfd reads a Pidfd (PidfdImage).
+func decPidfd(d *decoder, x *PidfdImage) {
+	x.File = d.i32()
+	x.Process = d.i32()
+}
+
+// encSignalfd writes a Signalfd (SignalfdImage).
+func encSignalfd(e *encoder, x *SignalfdImage) {
+	e.i(int64(x.File))
+	e.u(x.Mask)
+	e.i(int64(x.Creator))
+	e.i(int64(x.Owner))
+}
+
+// decSignalfd reads a Signalfd (SignalfdImage).
+func decSignalfd(d *decoder, x *SignalfdImage) {
+	x.File = d.i32()
+	x.Mask = d.u()
+	x.Creator = d.i32()
+	x.Owner = d.i32()
 }

@@ -39,30 +39,34 @@ func TestFormatGenerated(t *testing.T) {
 
 // goTypes are the Go types the description's records name.
 var goTypes = map[string]reflect.Type{
-	"Image":                reflect.TypeFor[Image](),
-	"EpollImage":           reflect.TypeFor[EpollImage](),
-	"HostImage":            reflect.TypeFor[HostImage](),
-	"ForeignImage":         reflect.TypeFor[ForeignImage](),
-	"MemoryImage":          reflect.TypeFor[MemoryImage](),
-	"syscalls.KernelState": reflect.TypeFor[syscalls.KernelState](),
-	"syscalls.InoState":    reflect.TypeFor[syscalls.InoState](),
-	"syscalls.TaskState":   reflect.TypeFor[syscalls.TaskState](),
-	"syscalls.MemoryState": reflect.TypeFor[syscalls.MemoryState](),
-	"syscalls.MemoryRange": reflect.TypeFor[syscalls.MemoryRange](),
-	"syscalls.MemoryPage":  reflect.TypeFor[syscalls.MemoryPage](),
-	"fs.FilesState":        reflect.TypeFor[fs.FilesState](),
-	"fs.FileState":         reflect.TypeFor[fs.FileState](),
-	"fs.EventfdState":      reflect.TypeFor[fs.EventfdState](),
-	"fs.TimerState":        reflect.TypeFor[fs.TimerState](),
-	"fs.RegularState":      reflect.TypeFor[fs.RegularState](),
-	"fs.RegularPage":       reflect.TypeFor[fs.RegularPage](),
-	"fs.PipeState":         reflect.TypeFor[fs.PipeState](),
-	"fs.PipeSlotState":     reflect.TypeFor[fs.PipeSlotState](),
-	"fs.SocketState":       reflect.TypeFor[fs.SocketState](),
-	"fs.SkbState":          reflect.TypeFor[fs.SkbState](),
-	"epoll.ItemState":      reflect.TypeFor[epoll.ItemState](),
-	"fd.TableState":        reflect.TypeFor[fd.TableState](),
-	"fd.SlotState":         reflect.TypeFor[fd.SlotState](),
+	"Image":                 reflect.TypeFor[Image](),
+	"EpollImage":            reflect.TypeFor[EpollImage](),
+	"HostImage":             reflect.TypeFor[HostImage](),
+	"ForeignImage":          reflect.TypeFor[ForeignImage](),
+	"MemoryImage":           reflect.TypeFor[MemoryImage](),
+	"syscalls.KernelState":  reflect.TypeFor[syscalls.KernelState](),
+	"syscalls.InoState":     reflect.TypeFor[syscalls.InoState](),
+	"syscalls.TaskState":    reflect.TypeFor[syscalls.TaskState](),
+	"syscalls.MemoryState":  reflect.TypeFor[syscalls.MemoryState](),
+	"syscalls.MemoryRange":  reflect.TypeFor[syscalls.MemoryRange](),
+	"syscalls.MemoryPage":   reflect.TypeFor[syscalls.MemoryPage](),
+	"fs.FilesState":         reflect.TypeFor[fs.FilesState](),
+	"fs.FileState":          reflect.TypeFor[fs.FileState](),
+	"fs.EventfdState":       reflect.TypeFor[fs.EventfdState](),
+	"fs.TimerState":         reflect.TypeFor[fs.TimerState](),
+	"fs.RegularState":       reflect.TypeFor[fs.RegularState](),
+	"fs.RegularPage":        reflect.TypeFor[fs.RegularPage](),
+	"fs.PipeState":          reflect.TypeFor[fs.PipeState](),
+	"fs.PipeSlotState":      reflect.TypeFor[fs.PipeSlotState](),
+	"fs.SocketState":        reflect.TypeFor[fs.SocketState](),
+	"fs.SkbState":           reflect.TypeFor[fs.SkbState](),
+	"fs.PathState":          reflect.TypeFor[fs.PathState](),
+	"epoll.ItemState":       reflect.TypeFor[epoll.ItemState](),
+	"fd.TableState":         reflect.TypeFor[fd.TableState](),
+	"fd.SlotState":          reflect.TypeFor[fd.SlotState](),
+	"syscalls.ProcessState": reflect.TypeFor[syscalls.ProcessState](),
+	"PidfdImage":            reflect.TypeFor[PidfdImage](),
+	"SignalfdImage":         reflect.TypeFor[SignalfdImage](),
 }
 
 // TestFormatCoversTheTypes: every field of every record's Go type is in
@@ -176,7 +180,7 @@ func TestRejectsOtherVersion(t *testing.T) {
 	old[len(magic)] = 1 // the version, one uvarint byte
 	old = binary.LittleEndian.AppendUint32(old, crc32.ChecksumIEEE(old))
 	_, err := Decode(old)
-	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "version 1, this build reads 2") {
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "version 1, this build reads 3") {
 		t.Fatalf("got %v", err)
 	}
 }

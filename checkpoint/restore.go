@@ -38,6 +38,10 @@ type restorer struct {
 	readiness []Readiness
 	deferred  []func(*Restored) error
 	r         *Restored
+	// pidfdLinks and signalfdLinks complete the pidfds and signalfds once
+	// processes and tasks exist (processes.go).
+	pidfdLinks    []func(*syscalls.Process)
+	signalfdLinks []func(*syscalls.Task, *syscalls.Process)
 }
 
 // restore builds an image that validate accepted (valid is its result).
@@ -67,10 +71,11 @@ func (x *restorer) build() error {
 	}
 	x.k = syscalls.RestoreKernel(&x.im.Kernel, x.clock)
 	x.r.Kernel = x.k
-	files, startTimers, err := fs.RestoreFiles(&x.im.Files, x.clock)
+	files, names, startTimers, err := fs.RestoreFilesAndNames(&x.im.Files, x.clock)
 	if err != nil {
 		return err
 	}
+	x.k.SetNames(names)
 	x.files = files
 	for i, h := range x.im.Hosts {
 		x.files[h.File], x.hosts[i] = x.hosts[i], nil
@@ -80,19 +85,24 @@ func (x *restorer) build() error {
 		_ = f.SetStatusFlags(x.im.Files.Files[ep.File].Flags)
 		x.files[ep.File] = f
 	}
+	x.restoreProcessFiles()
 	if err := x.restoreForeign(); err != nil {
 		return err
 	}
-	if err := epoll.RestoreInstances(x.k.EpollDomain(), x.valid, x.files, x.repollTargets()); err != nil {
+	// Tables, processes and tasks before the registrations: a signalfd's
+	// hook is on a process's queue.
+	if err := x.restoreTablesAndTasks(); err != nil {
+		return err
+	}
+	x.linkProcessFiles()
+	if err := epoll.RestoreInstances(x.k.EpollDomain(), x.valid, x.files, x.repollTargets(), x.hookCallers()); err != nil {
 		return err
 	}
 	startTimers()
 	if err := x.k.RestoreInos(&x.im.Kernel, x.files); err != nil {
 		return err
 	}
-	if err := x.restoreTablesAndTasks(); err != nil {
-		return err
-	}
+	x.restoreRoots()
 	for _, fn := range x.deferred {
 		if err := fn(x.r); err != nil {
 			return fmt.Errorf("checkpoint: a deferred restore step failed: %w", err)
@@ -260,17 +270,30 @@ func (x *restorer) restoreTablesAndTasks() error {
 		}
 		x.r.Tables = append(x.r.Tables, t)
 	}
+	procs, err := syscalls.RestoreProcesses(x.k, x.im.Processes, x.r.Tables, x.r.Memories)
+	if err != nil {
+		return err
+	}
+	x.r.Processes = procs
 	for i := range x.im.Tasks {
 		st := &x.im.Tasks[i]
-		t, err := syscalls.RestoreTask(x.k, st, x.r.Tables[st.Table], x.r.Memories[st.Memory])
-		if err != nil { // validated: cannot happen
+		var t *syscalls.Task
+		if st.Process >= 0 {
+			t, err = syscalls.RestoreTaskIn(procs[st.Process], st, x.r.Tables[st.Table], x.r.Memories[st.Memory])
+		} else {
+			t, err = syscalls.RestoreTask(x.k, st, x.r.Tables[st.Table], x.r.Memories[st.Memory])
+		}
+		if err != nil {
 			return err
 		}
 		x.r.Tasks = append(x.r.Tasks, t)
 	}
+	return nil
+}
+
+func (x *restorer) restoreRoots() {
 	for _, ri := range x.im.Roots {
 		x.files[ri].IncRef()
 		x.r.Roots = append(x.r.Roots, x.files[ri])
 	}
-	return nil
 }

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/guestpoll/guestpoll/hostfd"
 	"github.com/guestpoll/guestpoll/kernel/epoll"
@@ -23,6 +24,11 @@ type saver struct {
 	tableIndex map[*fd.Table]int32
 	mems       []syscalls.Memory
 	memIndex   map[syscalls.Memory]int32
+	procs      []*syscalls.Process
+	procIndex  map[*syscalls.Process]int32
+	// foreignDone and procScanned are how many files saveForeign and
+	// addFileProcesses have looked at.
+	foreignDone, procScanned int
 	// thaws undo the fs.FreezeTimers of every round of files found.
 	thaws []func()
 }
@@ -32,22 +38,17 @@ func SaveImage(k *syscalls.Kernel, tasks []*syscalls.Task, opts SaveOptions) (*I
 	s := &saver{
 		opts: &opts, im: &Image{}, tasks: tasks, taskIndex: map[*syscalls.Task]int{},
 		fileIndex: map[*fs.File]int32{}, tableIndex: map[*fd.Table]int32{}, memIndex: map[syscalls.Memory]int32{},
+		procIndex: map[*syscalls.Process]int32{},
 	}
 	defer s.thaw()
 	if err := s.findTablesAndMemories(); err != nil {
 		return nil, err
 	}
-	for _, tab := range s.tables {
-		tab.ForEach(func(_ int32, f *fs.File, _ bool) { s.addFile(f) })
-	}
-	for _, f := range opts.Roots {
-		s.im.Roots = append(s.im.Roots, s.addFile(f))
-	}
-	if err := s.saveForeign(); err != nil {
+	if err := s.findFiles(); err != nil {
 		return nil, err
 	}
 	var err error
-	if s.im.Files, err = fs.SaveFiles(s.files); err != nil {
+	if s.im.Files, err = fs.SaveFilesAndNames(s.files, k.Names()); err != nil {
 		return nil, err
 	}
 	if err := s.saveEpollsAndHosts(); err != nil {
@@ -80,30 +81,32 @@ func (s *saver) addFile(f *fs.File) int32 {
 	return i
 }
 
+func (s *saver) addTable(tab *fd.Table) {
+	if _, ok := s.tableIndex[tab]; !ok {
+		s.tableIndex[tab] = int32(len(s.tables))
+		s.tables = append(s.tables, tab)
+	}
+}
+
+func (s *saver) addMem(m syscalls.Memory) error {
+	if m == nil || !reflect.TypeOf(m).Comparable() {
+		return fmt.Errorf("checkpoint: memory of type %T cannot be saved (nil, or not comparable and so not shareable by index)", m)
+	}
+	if _, ok := s.memIndex[m]; !ok {
+		s.memIndex[m] = int32(len(s.mems))
+		s.mems = append(s.mems, m)
+	}
+	return nil
+}
+
 // findTablesAndMemories indexes the embedder's tables and memories, then
-// the tasks'.
+// the tasks', then the processes' (the embedder's, then the tasks').
 func (s *saver) findTablesAndMemories() error {
-	addTable := func(tab *fd.Table) {
-		if _, ok := s.tableIndex[tab]; !ok {
-			s.tableIndex[tab] = int32(len(s.tables))
-			s.tables = append(s.tables, tab)
-		}
-	}
-	addMem := func(m syscalls.Memory) error {
-		if m == nil || !reflect.TypeOf(m).Comparable() {
-			return fmt.Errorf("checkpoint: memory of type %T cannot be saved (nil, or not comparable and so not shareable by index)", m)
-		}
-		if _, ok := s.memIndex[m]; !ok {
-			s.memIndex[m] = int32(len(s.mems))
-			s.mems = append(s.mems, m)
-		}
-		return nil
-	}
 	for _, tab := range s.opts.Tables {
-		addTable(tab)
+		s.addTable(tab)
 	}
 	for _, m := range s.opts.Memories {
-		if err := addMem(m); err != nil {
+		if err := s.addMem(m); err != nil {
 			return err
 		}
 	}
@@ -113,28 +116,56 @@ func (s *saver) findTablesAndMemories() error {
 			return fmt.Errorf("checkpoint: task %d has exited", ti)
 		}
 		s.taskIndex[t] = ti
-		addTable(tab)
-		if err := addMem(t.Memory()); err != nil {
+		s.addTable(tab)
+		if err := s.addMem(t.Memory()); err != nil {
 			return fmt.Errorf("task %d: %w", ti, err)
 		}
 	}
-	return nil
+	ps := slices.Clone(s.opts.Processes)
+	for _, t := range s.tasks {
+		ps = append(ps, t.Process())
+	}
+	return s.addProcesses(ps...)
+}
+
+// findFiles indexes the files of every table, the roots, the files
+// foreign files name, and, round by round, the tables of the processes
+// that pidfds and signalfds bring in.
+func (s *saver) findFiles() error {
+	scanned := 0
+	for {
+		for ; scanned < len(s.tables); scanned++ {
+			s.tables[scanned].ForEach(func(_ int32, f *fs.File, _ bool) { s.addFile(f) })
+		}
+		if s.im.Roots == nil {
+			for _, f := range s.opts.Roots {
+				s.im.Roots = append(s.im.Roots, s.addFile(f))
+			}
+		}
+		if err := s.saveForeign(); err != nil {
+			return err
+		}
+		more, err := s.addFileProcesses()
+		if err != nil || !more {
+			return err
+		}
+	}
 }
 
 // saveForeign saves every file of a registered type, in index order,
 // including the files they name (which get the next indices). Timers are
 // frozen round by round, before any type's Save can look at them.
 func (s *saver) saveForeign() error {
-	for done := 0; done < len(s.files); {
-		round := s.files[done:]
+	for s.foreignDone < len(s.files) {
+		round := s.files[s.foreignDone:]
 		s.thaws = append(s.thaws, fs.FreezeTimers(round))
 		end := len(s.files)
-		for i := done; i < end; i++ {
+		for i := s.foreignDone; i < end; i++ {
 			if err := s.saveForeignFile(int32(i)); err != nil {
 				return err
 			}
 		}
-		done = end
+		s.foreignDone = end
 	}
 	return nil
 }
@@ -176,6 +207,9 @@ func (s *saver) saveEpollsAndHosts() error {
 			s.im.Epolls = append(s.im.Epolls, EpollImage{File: int32(i)})
 			continue
 		}
+		if s.saveProcessFile(int32(i), f) {
+			continue
+		}
 		if !hostfd.IsHost(f) {
 			return fmt.Errorf("checkpoint: file %d has a type this package cannot save (%T; register it in SaveOptions.Types)", i, f.Impl())
 		}
@@ -185,7 +219,7 @@ func (s *saver) saveEpollsAndHosts() error {
 		}
 		s.im.Hosts = append(s.im.Hosts, HostImage{File: int32(i), Name: name})
 	}
-	states, err := epoll.SaveInstances(eps, s.files)
+	states, err := epoll.SaveInstances(eps, s.files, s.hookCallers())
 	if err != nil {
 		return err
 	}
@@ -229,6 +263,7 @@ func (s *saver) saveTablesMemoriesTasks() error {
 	for _, t := range s.tasks {
 		s.im.Tasks = append(s.im.Tasks, t.SaveState(s.tableIndex[t.FDTable()], s.memIndex[t.Memory()]))
 	}
+	s.saveProcesses()
 	return nil
 }
 

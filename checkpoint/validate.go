@@ -16,7 +16,8 @@ const (
 	ownedByNobody fileOwner = iota // a model file, or a foreign file not yet seen
 	ownedByEpoll
 	ownedByHost
-	ownedByType // an entry of Image.Foreign
+	ownedByType        // an entry of Image.Foreign
+	ownedByProcessFile // an entry of Image.Pidfds or Image.Signalfds
 )
 
 // Validate checks the whole image: every package's own rules, and the
@@ -50,6 +51,9 @@ func (im *Image) validate() (*epoll.ValidInstances, error) {
 		return nil, err
 	}
 	if err := im.validateMemoriesAndTasks(); err != nil {
+		return nil, err
+	}
+	if err := im.validateProcesses(); err != nil {
 		return nil, err
 	}
 	if err := im.Kernel.Validate(len(im.Files.Files)); err != nil {
@@ -87,6 +91,22 @@ func (im *Image) validateOwners() ([]fileOwner, error) {
 			return nil, fmt.Errorf("host %d: name %q empty or repeated", k, h.Name)
 		}
 		names[h.Name] = true
+	}
+	for k, pf := range im.Pidfds {
+		if err := claim("pidfd", k, pf.File, ownedByProcessFile); err != nil {
+			return nil, err
+		}
+		if !processFileFlagsOK(im.Files.Files[pf.File].Flags) {
+			return nil, fmt.Errorf("pidfd %d: flags %#x", k, im.Files.Files[pf.File].Flags)
+		}
+	}
+	for k, sf := range im.Signalfds {
+		if err := claim("signalfd", k, sf.File, ownedByProcessFile); err != nil {
+			return nil, err
+		}
+		if !processFileFlagsOK(im.Files.Files[sf.File].Flags) {
+			return nil, fmt.Errorf("signalfd %d: flags %#x", k, im.Files.Files[sf.File].Flags)
+		}
 	}
 	for k, fi := range im.Foreign {
 		if err := claim("foreign file", k, fi.File, ownedByType); err != nil {

@@ -48,7 +48,13 @@ func TestARM64NumbersMatchUnix(t *testing.T) {
 		"TIMERFD_GETTIME": ARM64TimerfdGettime, "CLOCK_GETTIME": ARM64ClockGettime,
 		"GETRLIMIT": ARM64Getrlimit, "SETRLIMIT": ARM64Setrlimit, "SOCKET": ARM64Socket,
 		"SOCKETPAIR": ARM64Socketpair, "SHUTDOWN": ARM64Shutdown, "PRLIMIT64": ARM64Prlimit64,
+		"MKNODAT": ARM64Mknodat, "MKDIRAT": ARM64Mkdirat, "OPENAT": ARM64Openat, "BIND": ARM64Bind,
+		"LISTEN": ARM64Listen, "ACCEPT": ARM64Accept, "CONNECT": ARM64Connect, "SENDTO": ARM64Sendto,
+		"RECVFROM": ARM64Recvfrom, "ACCEPT4": ARM64Accept4, "UNLINKAT": ARM64Unlinkat,
 		"MEMFD_CREATE": ARM64MemfdCreate, "CLOSE_RANGE": ARM64CloseRange, "EPOLL_PWAIT2": ARM64EpollPwait2,
+		"SIGNALFD4": ARM64Signalfd4, "KILL": ARM64Kill, "TKILL": ARM64Tkill, "TGKILL": ARM64Tgkill,
+		"RT_SIGPROCMASK": ARM64RtSigprocmask, "GETPID": ARM64Getpid, "GETPPID": ARM64Getppid,
+		"GETTID": ARM64Gettid, "WAIT4": ARM64Wait4, "PIDFD_OPEN": ARM64PidfdOpen,
 	} {
 		want, ok := unixNr[name]
 		if !ok {
@@ -61,7 +67,7 @@ func TestARM64NumbersMatchUnix(t *testing.T) {
 	}
 	// arm64 has no epoll_wait, epoll_create, pipe, eventfd, poll, dup2:
 	// the model must not serve them there either.
-	for _, name := range []string{"EPOLL_WAIT", "EPOLL_CREATE", "PIPE", "EVENTFD", "POLL", "DUP2"} {
+	for _, name := range []string{"EPOLL_WAIT", "EPOLL_CREATE", "PIPE", "EVENTFD", "POLL", "DUP2", "SIGNALFD"} {
 		if n, ok := unixNr[name]; ok {
 			t.Errorf("x/sys has an arm64 SYS_%s (%d); the model's table assumes none", name, n)
 		}
@@ -79,7 +85,11 @@ func servedOnARM64(nr int) bool {
 		ARM64Fcntl, ARM64Close, ARM64Pipe2, ARM64Read, ARM64Write, ARM64Readv, ARM64Writev,
 		ARM64Ppoll, ARM64TimerfdCreate, ARM64TimerfdSettime, ARM64TimerfdGettime,
 		ARM64ClockGettime, ARM64Getrlimit, ARM64Setrlimit, ARM64Socket, ARM64Socketpair,
-		ARM64Shutdown, ARM64Prlimit64, ARM64MemfdCreate, ARM64CloseRange, ARM64EpollPwait2:
+		ARM64Shutdown, ARM64Prlimit64, ARM64MemfdCreate, ARM64CloseRange, ARM64EpollPwait2,
+		ARM64Signalfd4, ARM64Kill, ARM64Tkill, ARM64Tgkill, ARM64RtSigprocmask, ARM64Getpid,
+		ARM64Getppid, ARM64Gettid, ARM64Wait4, ARM64PidfdOpen,
+		ARM64Mknodat, ARM64Mkdirat, ARM64Openat, ARM64Bind, ARM64Listen, ARM64Accept,
+		ARM64Connect, ARM64Sendto, ARM64Recvfrom, ARM64Accept4, ARM64Unlinkat:
 		return true
 	}
 	return false

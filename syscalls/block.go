@@ -118,9 +118,14 @@ func (t *Task) blockOn(on Waitable, w *Wait) blockEnd {
 	t.prepareSleep()
 	t.blockWake.woken.Store(false)
 	t.ioEntry.Init(&t.blockWake, w.Exclusive, true)
-	on.EventRegister(&t.ioEntry)
+	file, isFile := on.(*fs.File)
+	if isFile {
+		file.EventRegisterFor(&t.ioEntry, t)
+	} else {
+		on.EventRegister(&t.ioEntry)
+	}
 	end := blockReady
-	if !w.ready(on) {
+	if !w.ready(on, t) {
 		end = blockInterrupted
 		if t.Sleep(w.Deadline) {
 			end = blockTimedOut
@@ -136,9 +141,14 @@ func (t *Task) blockOn(on Waitable, w *Wait) blockEnd {
 	return end
 }
 
-func (w *Wait) ready(on Waitable) bool {
+// ready checks w's condition; a file's readiness is the one the task
+// sees (fs.CallerPollable).
+func (w *Wait) ready(on Waitable, t *Task) bool {
 	if w.Ready != nil {
 		return w.Ready()
+	}
+	if f, ok := on.(*fs.File); ok {
+		return f.ReadinessFor(w.Mask, t)&w.Mask != 0
 	}
 	return on.Readiness(w.Mask)&w.Mask != 0
 }

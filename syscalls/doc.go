@@ -14,18 +14,61 @@
 //     epoll_ctl, epoll_wait/pwait/pwait2, read/write/readv/writev, close,
 //     close_range, dup/dup2/dup3, fcntl, poll/ppoll, pipe/pipe2,
 //     eventfd/eventfd2, socket/socketpair/shutdown (AF_UNIX only),
+//     bind/listen/connect/accept/accept4 (AF_UNIX stream and seqpacket,
+//     abstract addresses in the kernel's fs.UnixNamespace), sendto/recvfrom
+//     (MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL), fcntl's
+//     F_SETPIPE_SZ/F_GETPIPE_SZ, mkdirat/mknodat(S_IFIFO)/openat/unlinkat
+//     on the kernel's fs.PathNamespace of directories and FIFOs (a
+//     blocking FIFO open waits for the other side),
 //     timerfd_create/settime/gettime, getrlimit/setrlimit/prlimit64,
-//     clock_gettime, memfd_create. Any other number is the embedder's
-//     (below) or ENOSYS.
+//     clock_gettime, memfd_create, and for processes and signals
+//     rt_sigprocmask, kill, tkill, tgkill, getpid, gettid, getppid,
+//     wait4, pidfd_open, signalfd/signalfd4. Any other number is the
+//     embedder's (below) or ENOSYS. Kernel.Names and SetNames give a
+//     checkpoint the kernel's name tables.
+//   - Processes (process.go): a Process is a thread group with a pid, an
+//     fd table, an address space, the signals pending for it as a whole,
+//     the signals it ignores and its signalfd queue. Kernel.NewProcess
+//     makes one without a parent, Process.NewTask its threads, Task.Fork
+//     a child with a copy of the task's fd table (every open file shared,
+//     epoll instances included) and signal mask; Process.Exit (after its
+//     tasks exited) closes a forked process's table, makes it a zombie
+//     (its pidfds IN|RDNORM), wakes its parent's wait4 and sends the
+//     parent SIGCHLD; wait4 (or Process.Reap) reaps it (pidfds HUP too,
+//     pidfd_open ESRCH). Process.Kill is SIGKILL: it ends the process
+//     whatever its tasks do. Tasks made by NewTask on one table are the
+//     threads of one implicit process, so embedders that never fork need
+//     not know about processes.
+//   - Signal delivery to processes (signals.go): Process.Signal (kill) is
+//     discarded if the process ignores the signal and its main thread
+//     does not block it (sig_ignored: SIGCHLD is ignored by default, so a
+//     child's SIGCHLD reaches a signalfd only while blocked); otherwise it
+//     is made pending on a thread that does not block it (the main thread
+//     first, as complete_signal picks), or, if every thread blocks it, for
+//     the whole process, where every thread's signalfd sees it and the
+//     first thread to unblock it takes it. Task.SendSignal is tgkill's.
+//   - pidfds (pidfd.go) and signalfds (signalfd.go). A signalfd has no
+//     signals of its own: as Linux's signalfd_poll and signalfd_read use
+//     current, its readiness (IN) and reads are the calling thread's
+//     pending signals (its own and its process's), and it hooks the
+//     calling thread's process's signalfd queue. The calling task reaches
+//     it through fs.CallerPollable: epoll passes the thread of the
+//     epoll_ctl to the registration (so a registration is woken by the
+//     signals of the process that added it) and the thread of epoll_wait
+//     to the harvest (so it reports that thread's signals); poll, reads
+//     and Task.Block pass the task.
 //   - The embedder's syscalls (handlers.go): Kernel.RegisterSyscall serves
-//     a number the package does not serve, per arch, with a Handler that
-//     gets the Task and the six raw arguments; Kernel.SetFallbackSyscall
-//     serves every number nothing else does (Task.CurrentSyscall names
-//     it). Registration is safe at any time: the table is copied on write
-//     and read without a lock, so the package's own dispatch costs the
-//     same as before (a registered handler is looked up only for a number
-//     the package's table does not serve). An embedder's call gets the
-//     same end as the package's: signal delivery and the restart decision.
+//     a number, per arch, with a Handler that gets the Task and the six
+//     raw arguments; Kernel.SetFallbackSyscall serves every number nothing
+//     else does (Task.CurrentSyscall names it). A number the package
+//     serves itself may be registered too: the handler replaces the
+//     package's for that kernel (a kernel whose own sockets accept serves
+//     accept4), and Kernel.Builtin returns the package's handler for it to
+//     delegate to. Registration is safe at any time: the table is copied
+//     on write and read without a lock, and until the first replacement
+//     the package's own dispatch pays one atomic load for it. An
+//     embedder's call gets the same end as the package's: signal delivery
+//     and the restart decision.
 //   - Blocking for handlers (block.go): Task.Block(Waitable, Wait) is the
 //     sleep of the package's own blocking reads and writes, exported, on a
 //     pollable file or any wait queue of the embedder's (a Waitable: the
@@ -67,17 +110,17 @@
 //     default, since Linux discards those without waking anybody), acts
 //     itself on fatal ones (SIGKILL ends the guest; the model need not see
 //     it), and keeps SetRestartSignals equal to its SA_RESTART handlers.
-//   - The signalfd hook: each task has a signal queue that Interrupt
-//     notifies (key 0, wake-one) every time a signal becomes pending,
-//     blocked or not, except a standard signal (below 32) already pending,
-//     as Linux's __send_signal calls signalfd_notify; SignalRegister and
-//     SignalUnregister hook an entry on it, PendingSignals is a
-//     signalfd's readiness and DequeueSignal(mask) its read (the lowest
-//     pending signal of the mask, in one step; a dequeued signal is not
-//     delivered). With these an embedder writes a signalfd outside the
-//     module (signalfd_test.go does). A file type has no way to learn
-//     which task calls its Read or Readiness, so such a signalfd reads the
-//     signals of the task it was made for.
+//   - The signalfd hook: each process has a signal queue that Interrupt
+//     and Process.Signal notify (key 0, wake-one) every time a signal
+//     becomes pending, blocked or not, except a standard signal (below 32)
+//     already pending, as Linux's __send_signal calls signalfd_notify;
+//     reaping the process notifies it with HUP (signalfd_cleanup).
+//     SignalRegister and SignalUnregister hook an entry on it,
+//     PendingSignals is a signalfd's readiness and DequeueSignal(mask) its
+//     read (the lowest pending signal of the mask, the task's own before
+//     its process's, in one step; a dequeued signal is not delivered).
+//     With these an embedder can also write a signalfd of its own outside
+//     the module (signalfd_test.go does).
 //   - SignalPending (epoll.Blocker) is true while an unblocked signal is
 //     pending and also while the task is stopped (Stop), so that every
 //     sleep ends and none starts.
@@ -92,11 +135,13 @@
 //     one (every served syscall would treat it as an ordinary file).
 //   - GuestMemory, an in-process Memory with lazily allocated pages.
 //   - FDInfo, the text of /proc/self/fdinfo/N.
-//   - Checkpoint state (state.go, for package checkpoint): the kernel's
-//     settings and fdinfo inode numbers, each task's signal mask, pending
-//     and delivered signals and rlimits, and GuestMemory's mappings and
-//     pages, as plain values and back. A task must be outside Syscall
-//     while it is saved.
+//   - Checkpoint state (state.go, procstate.go, for package checkpoint):
+//     the kernel's settings, next pid and fdinfo inode numbers, each
+//     task's signal mask, pending and delivered signals, rlimits, process
+//     and tid, each process's place in the tree, state, exit status,
+//     shared pending and ignored signals, pidfds' and signalfds' links,
+//     and GuestMemory's mappings and pages, as plain values and back. A
+//     task must be outside Syscall while it is saved.
 //
 // # Invariants
 //
@@ -129,24 +174,34 @@
 //
 // Other misuse panics with a message naming it: Syscall or Exit after
 // Exit, Task.Block on a file without poll operations, RegisterSyscall of
-// a number the package serves, of a number past the table (512) or for an
-// unknown arch.
+// a number past the table (512) or for an unknown arch, Process.Exit with
+// tasks that have not exited or of a process that has exited,
+// Process.NewTask or Task.Fork of a process that has exited.
 //
 // # Concurrency and lock order
 //
 // A Task is one thread: Syscall must not be called concurrently on the same
 // Task; its scratch state (and SignalsDelivered, Restarting) needs no lock.
-// Only Interrupt, Stop, Continue, SetSignalMask, SetRestartSignals,
-// DequeueSignal, SignalRegister/Unregister and the signal accessors are
-// safe from other goroutines. Task.sigMu guards the mask, the pending set,
-// the delivered counts and the stop, and is a leaf lock (nothing is acquired under it but the
-// sleeper's channel, to post its token); a lockless mirror of "an
-// unblocked signal is pending or the task is stopped", refreshed by
-// publishSigMuLocked, lets SignalPending and the end of every syscall skip
-// it. The task's signal queue lock
-// (waiter.Queue) is taken by Interrupt only after it released sigMu, so
-// its wakers may take sigMu (a signalfd's readiness reads PendingSignals):
-// signal queue -> sigMu. The fd table has its own lock, taken and released
+// Only Interrupt, SendSignal, Stop, Continue, SetSignalMask,
+// SetRestartSignals, DequeueSignal, SignalRegister/Unregister, the signal
+// accessors and every Process method are safe from other goroutines.
+// Processes have their own locks, taken in this order:
+//
+//	Kernel.procs.mu       (pids, the process tree, exit states)
+//	  Process.sigMu       (a process's tasks, its shared pending set)
+//	    Task.sigMu        (a task's mask, pending set, delivered counts and stop)
+//
+// Task.sigMu is a leaf (nothing is acquired under it but the sleeper's
+// channel, to post its token); a lockless mirror of "an unblocked signal
+// is pending or the task is stopped", refreshed by publishSigMuLocked,
+// lets SignalPending and the end of every syscall skip it. Process.shared
+// and the process state are atomics
+// written under their locks and read without them (PendingSignals,
+// pidfd readiness). The process's queues (signalfd, pidfd, wait4) are
+// notified only after every one of these locks is released, so their
+// wakers may take them (a signalfd's readiness reads PendingSignals):
+// queue -> procs.mu/sigMu. A signalfd's hook map lock is a leaf but for
+// the queue lock taken under it to (un)hook an entry. The fd table has its own lock, taken and released
 // inside each fd.Table call; files are used outside it with a reference.
 // Epoll and file locks are taken inside the kernel packages, never while
 // the syscall layer holds sigMu; Task.Block holds none of the package's

@@ -93,11 +93,11 @@ func hEpollCtl(t *Task, a *[6]uintptr) (uintptr, errno) {
 	var err error
 	switch op {
 	case epollCtlAdd:
-		err = ep.Add(id, events, data)
+		err = ep.AddFor(t, id, events, data)
 	case epollCtlDel:
 		err = ep.Delete(id)
 	case epollCtlMod:
-		err = ep.Modify(id, events, data)
+		err = ep.ModifyFor(t, id, events, data)
 	default:
 		err = unix.EINVAL
 	}
@@ -199,11 +199,13 @@ func (t *Task) epollPwait(a *[6]uintptr, dl waitDeadline) (uintptr, errno) {
 
 func (t *Task) epollWait(a *[6]uintptr, dl waitDeadline) (uintptr, errno) {
 	epfd, evp, maxev := int32(a[0]), uint64(a[1]), int32(a[2])
-	f, e := t.getFile(epfd)
+	f, ref, e := t.borrowFile(epfd)
 	if e != 0 {
 		return 0, e
 	}
-	defer f.DecRef()
+	if ref {
+		defer f.DecRef()
+	}
 	size := t.arch.EventSize()
 	if maxev <= 0 || int64(maxev) > math.MaxInt32/int64(size) {
 		return 0, unix.EINVAL

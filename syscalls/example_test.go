@@ -14,9 +14,10 @@ import (
 	"github.com/guestpoll/guestpoll/syscalls"
 )
 
-// amd64Accept4 is accept4's number on x86-64, which the package does not
-// serve.
-const amd64Accept4 = 288
+// amd64EmbedderAccept is the number of an accept4-like syscall an
+// embedder adds for its own listener type: 500, which no x86-64 syscall
+// uses (the package serves accept4 itself, for AF_UNIX sockets).
+const amd64EmbedderAccept = 500
 
 // listener is an embedder's file type: a listening socket whose accept
 // queue holds connection ids. It is pollable (IN while a connection waits).
@@ -129,7 +130,7 @@ func accept4(t *syscalls.Task, a [6]uintptr) (uintptr, unix.Errno) {
 // it does for the package's own calls.
 func ExampleKernel_RegisterSyscall() {
 	k := syscalls.NewKernel()
-	k.RegisterSyscall(syscalls.AMD64, amd64Accept4, accept4)
+	k.RegisterSyscall(syscalls.AMD64, amd64EmbedderAccept, accept4)
 	table := fd.NewTable()
 	defer table.CloseAll()
 	task := syscalls.NewTask(k, table, syscalls.NewGuestMemory(), syscalls.AMD64)
@@ -146,7 +147,7 @@ func ExampleKernel_RegisterSyscall() {
 		}
 		l.connect(7)
 	}()
-	n, e := task.Syscall(amd64Accept4, args)
+	n, e := task.Syscall(amd64EmbedderAccept, args)
 	c, _ := table.GetFile(int32(n))
 	fmt.Printf("accept4 = %d (%v), connection %d\n", n, e, c.Impl().(*conn).id)
 	c.DecRef()
@@ -159,13 +160,13 @@ func ExampleKernel_RegisterSyscall() {
 		}
 		task.Interrupt(int(unix.SIGUSR1))
 	}()
-	_, e = task.Syscall(amd64Accept4, args)
+	_, e = task.Syscall(amd64EmbedderAccept, args)
 	fmt.Printf("interrupted: %v, handlers to run %#x\n", e, task.SignalsDelivered())
 
 	// With SA_RESTART, the call is to be issued again.
 	task.SetRestartSignals(1 << (unix.SIGUSR1 - 1))
 	task.Interrupt(int(unix.SIGUSR1))
-	_, e = task.Syscall(amd64Accept4, args)
+	_, e = task.Syscall(amd64EmbedderAccept, args)
 	fmt.Println("with SA_RESTART:", e == syscalls.ErrRestart)
 	// Output:
 	// accept4 = 1 (errno 0), connection 7

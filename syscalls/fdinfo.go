@@ -87,8 +87,9 @@ func (e inoEntry) live() bool {
 }
 
 // FDInfo returns the text of /proc/self/fdinfo/<fd> for the task's fd: the
-// header, then the lines of an fs.FDInfoWriter, and for an epoll fd one
-// line per registration sorted by fd.
+// header, then the lines of an fs.FDInfoWriter (a signalfd's sigmask, a
+// pidfd's Pid and NSpid, -1 once reaped, as Linux 6.18 shows them), and for
+// an epoll fd one line per registration sorted by fd.
 func FDInfo(t *Task, fd int32) (string, unix.Errno) {
 	f, cloexec, err := t.fds.Get(fd)
 	if err != nil {

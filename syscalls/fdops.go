@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
 )
 
 // Descriptor-table, limit and clock syscalls.
@@ -105,6 +107,8 @@ func hFcntl(t *Task, a *[6]uintptr) (uintptr, errno) {
 		return uintptr(f.StatusFlags()), 0
 	case unix.F_SETFL:
 		return 0, errnoOf(f.SetStatusFlags(uint32(arg)))
+	case unix.F_SETPIPE_SZ, unix.F_GETPIPE_SZ:
+		return pipeFcntl(f, cmd, uint32(arg))
 	}
 	return 0, unix.EINVAL
 }
@@ -222,4 +226,21 @@ func hClockGettime(t *Task, a *[6]uintptr) (uintptr, errno) {
 	b := t.small[:16]
 	putTimespec(b, ns)
 	return 0, t.copyOut(uint64(a[1]), b)
+}
+
+// pipeFcntl is pipe_fcntl: EBADF for a file that is not a pipe; the size
+// argument is an unsigned int.
+func pipeFcntl(f *fs.File, cmd int32, size uint32) (uintptr, errno) {
+	p, ok := f.Impl().(fs.PipeSizer)
+	if !ok {
+		return 0, unix.EBADF
+	}
+	if cmd == unix.F_GETPIPE_SZ {
+		return uintptr(p.PipeSize()), 0
+	}
+	n, err := p.SetPipeSize(size)
+	if err != nil {
+		return 0, fileErrno(f, err)
+	}
+	return uintptr(n), 0
 }

@@ -23,24 +23,32 @@ import (
 type Handler func(t *Task, args [6]uintptr) (uintptr, unix.Errno)
 
 // handlerTable is a kernel's registered handlers; a table is never changed
-// once published, so Syscall reads it without a lock.
+// once published, so Syscall reads it without a lock. overrides marks the
+// numbers the package serves itself whose handler the embedder replaced.
 type handlerTable struct {
-	byNr     [2][maxSysNr]Handler // by Arch, then number
-	fallback Handler
+	byNr      [2][maxSysNr]Handler // by Arch, then number
+	overrides [2][maxSysNr / 64]uint64
+	fallback  Handler
 }
 
 // handlerRegistry is the Kernel's: regMu serialises registrations, which
-// publish a new table.
+// publish a new table. anyOverride is set once an embedder replaced one of
+// the package's handlers, so that until then the package's own dispatch
+// pays one load for the possibility.
 type handlerRegistry struct {
-	regMu sync.Mutex
-	table atomic.Pointer[handlerTable]
+	regMu       sync.Mutex
+	table       atomic.Pointer[handlerTable]
+	anyOverride atomic.Bool
 }
 
 // RegisterSyscall makes the kernel's tasks of arch serve syscall nr with h
-// (a nil h removes the handler). Registering a number the package serves
-// itself for arch, a number of maxSysNr (512) or more, or an unknown arch
-// panics. Safe at any time from any goroutine; a call already running
-// keeps the handler it started with.
+// (a nil h removes the handler). A number the package serves itself may be
+// registered too: h then replaces the package's handler for this kernel
+// (an embedder whose own socket types accept connections serves accept4),
+// and Kernel.Builtin still returns the package's, for h to delegate to; a
+// nil h gives the number back to the package. A number of maxSysNr (512)
+// or more, or an unknown arch, panics. Safe at any time from any
+// goroutine; a call already running keeps the handler it started with.
 func (k *Kernel) RegisterSyscall(arch Arch, nr uintptr, h Handler) {
 	if arch != AMD64 && arch != ARM64 {
 		panic(fmt.Sprintf("syscalls: Kernel.RegisterSyscall for unknown arch %d", int(arch)))
@@ -48,10 +56,56 @@ func (k *Kernel) RegisterSyscall(arch Arch, nr uintptr, h Handler) {
 	if nr >= maxSysNr {
 		panic(fmt.Sprintf("syscalls: Kernel.RegisterSyscall(%v, %d): numbers stop at %d", arch, nr, maxSysNr-1))
 	}
-	if archTable(arch)[nr] != sysNone {
-		panic(fmt.Sprintf("syscalls: Kernel.RegisterSyscall(%v, %d): the package serves that syscall itself", arch, nr))
+	served := archTable(arch)[nr] != sysNone
+	k.handlers.update(func(tab *handlerTable) {
+		tab.byNr[arch][nr] = h
+		if served {
+			bit := uint64(1) << (nr % 64)
+			tab.overrides[arch][nr/64] &^= bit
+			if h != nil {
+				tab.overrides[arch][nr/64] |= bit
+			}
+		}
+	})
+	if served && h != nil {
+		k.handlers.anyOverride.Store(true)
 	}
-	k.handlers.update(func(tab *handlerTable) { tab.byNr[arch][nr] = h })
+}
+
+// Builtin returns the package's own handler for syscall nr of arch as a
+// Handler, or nil if the package does not serve it: an embedder's handler
+// that replaced it (RegisterSyscall) calls it for the cases it leaves to
+// the package. The returned handler reports an interrupted call with the
+// restart code the package's call uses (ERESTARTSYS for reads and writes,
+// ERESTART_RESTARTBLOCK for poll, ERESTARTNOHAND for ppoll, EINTR for the
+// epoll waits), which Syscall settles as usual.
+func (k *Kernel) Builtin(arch Arch, nr uintptr) Handler {
+	if (arch != AMD64 && arch != ARM64) || nr >= maxSysNr {
+		return nil
+	}
+	id := archTable(arch)[nr]
+	h := handlers[id]
+	if h == nil {
+		return nil
+	}
+	return func(t *Task, args [6]uintptr) (uintptr, unix.Errno) {
+		t.args = args
+		r, e := h(t, &t.args)
+		if e == unix.EINTR {
+			e = builtinRestartCode(id)
+		}
+		return r, e
+	}
+}
+
+// overridden reports whether the embedder replaced the package's handler
+// for nr on arch (nr < maxSysNr).
+func (r *handlerRegistry) overridden(arch Arch, nr uintptr) bool {
+	if !r.anyOverride.Load() {
+		return false
+	}
+	tab := r.table.Load()
+	return tab.overrides[arch][nr/64]&(1<<(nr%64)) != 0
 }
 
 // SetFallbackSyscall makes h serve every syscall number that neither the

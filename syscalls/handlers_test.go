@@ -123,8 +123,8 @@ func TestRegisterSyscallRawArguments(t *testing.T) {
 	arm.Exit()
 }
 
-// TestRegisterSyscallMisuse: a number the package serves, one past the
-// table and an unknown arch panic, naming the misuse.
+// TestRegisterSyscallMisuse: a number past the table and an unknown arch
+// panic, naming the misuse.
 func TestRegisterSyscallMisuse(t *testing.T) {
 	k := syscalls.NewKernel()
 	h := func(*syscalls.Task, [6]uintptr) (uintptr, unix.Errno) { return 0, 0 }
@@ -133,8 +133,6 @@ func TestRegisterSyscallMisuse(t *testing.T) {
 		do   func()
 		want string
 	}{
-		{"served", func() { k.RegisterSyscall(syscalls.AMD64, syscalls.AMD64Read, h) }, "RegisterSyscall(amd64, 0): the package serves that syscall itself"},
-		{"served arm64", func() { k.RegisterSyscall(syscalls.ARM64, syscalls.ARM64EpollPwait, h) }, "RegisterSyscall(arm64, 22): the package serves"},
 		{"too big", func() { k.RegisterSyscall(syscalls.AMD64, 512, h) }, "RegisterSyscall(amd64, 512): numbers stop at 511"},
 		{"arch", func() { k.RegisterSyscall(syscalls.Arch(9), 400, h) }, "RegisterSyscall for unknown arch 9"},
 	} {
@@ -142,8 +140,76 @@ func TestRegisterSyscallMisuse(t *testing.T) {
 			t.Errorf("%s: panic %q, want %q", c.name, msg, c.want)
 		}
 	}
-	// arm64 has no accept4 conflict at amd64's number: 288 is free there.
-	k.RegisterSyscall(syscalls.ARM64, 288, h)
+}
+
+// TestRegisterSyscallOverridesBuiltin: a number the package serves can be
+// replaced for one kernel; the replacement sees every call, delegates to
+// Kernel.Builtin for what it leaves to the package (restart code
+// included), and a nil handler gives the number back.
+func TestRegisterSyscallOverridesBuiltin(t *testing.T) {
+	x := newExt(t, syscalls.AMD64)
+	other := newExt(t, syscalls.AMD64)
+	builtin := x.k.Builtin(syscalls.AMD64, syscalls.AMD64Dup)
+	if builtin == nil {
+		t.Fatal("Builtin(dup) = nil")
+	}
+	if x.k.Builtin(syscalls.AMD64, 400) != nil {
+		t.Error("Builtin of an unserved number is not nil")
+	}
+	calls := 0
+	x.k.RegisterSyscall(syscalls.AMD64, syscalls.AMD64Dup, func(t *syscalls.Task, a [6]uintptr) (uintptr, unix.Errno) {
+		calls++
+		if int32(a[0]) == 77 {
+			return 0, unix.ENOTSUP // the embedder's own case
+		}
+		return builtin(t, a)
+	})
+	if _, e := x.t.Syscall(syscalls.AMD64Dup, [6]uintptr{77}); e != unix.ENOTSUP {
+		t.Errorf("overridden dup(77): %v, want ENOTSUP", e)
+	}
+	r, e := x.t.Syscall(syscalls.AMD64EpollCreate1, [6]uintptr{})
+	if e != 0 {
+		t.Fatalf("epoll_create1: %v", e)
+	}
+	if _, e := x.t.Syscall(syscalls.AMD64Dup, [6]uintptr{r}); e != 0 || calls != 2 {
+		t.Errorf("delegated dup: %v, %d calls", e, calls)
+	}
+	// Another kernel keeps the package's dup.
+	if _, e := other.t.Syscall(syscalls.AMD64Dup, [6]uintptr{77}); e != unix.EBADF {
+		t.Errorf("other kernel's dup(77): %v, want EBADF", e)
+	}
+	x.k.RegisterSyscall(syscalls.AMD64, syscalls.AMD64Dup, nil)
+	if _, e := x.t.Syscall(syscalls.AMD64Dup, [6]uintptr{77}); e != unix.EBADF || calls != 2 {
+		t.Errorf("given back: %v, %d calls", e, calls)
+	}
+}
+
+// TestBuiltinRestartCode: a read delegated through Builtin and interrupted
+// by a signal whose handler has SA_RESTART restarts, as the package's own
+// read does.
+func TestBuiltinRestartCode(t *testing.T) {
+	x := newExt(t, syscalls.AMD64)
+	read := x.k.Builtin(syscalls.AMD64, syscalls.AMD64Read)
+	x.k.RegisterSyscall(syscalls.AMD64, syscalls.AMD64Read, read)
+	pr, pw := fs.NewPipe(0)
+	defer pw.DecRef()
+	fdr, err := x.table.Install(pr, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.t.SetRestartSignals(1 << (unix.SIGUSR1 - 1))
+	done := make(chan unix.Errno)
+	go func() {
+		_, e := x.t.Syscall(syscalls.AMD64Read, [6]uintptr{uintptr(fdr), extBase, 1})
+		done <- e
+	}()
+	// Whether the signal comes before or during the sleep, the read ends
+	// with its restart code; the pause only makes "during" likely.
+	time.Sleep(20 * time.Millisecond)
+	x.t.Interrupt(int(unix.SIGUSR1))
+	if e := <-done; e != syscalls.ErrRestart {
+		t.Errorf("interrupted delegated read: %v, want ErrRestart", e)
+	}
 }
 
 func panicOf(fn func()) (msg string) {
@@ -165,7 +231,7 @@ func panicOf(fn func()) (msg string) {
 // new fd; the other sleeps on until the second connection.
 func TestBlockedHandlerAcceptsAndIsExclusive(t *testing.T) {
 	x := newExt(t, syscalls.AMD64)
-	x.k.RegisterSyscall(syscalls.AMD64, amd64Accept4, accept4)
+	x.k.RegisterSyscall(syscalls.AMD64, amd64EmbedderAccept, accept4)
 	l := &listener{}
 	lfd := x.install(l, unix.O_RDWR)
 	other := syscalls.NewTask(x.k, x.table, x.mem, syscalls.AMD64)
@@ -177,7 +243,7 @@ func TestBlockedHandlerAcceptsAndIsExclusive(t *testing.T) {
 	results := make(chan result, 2)
 	for _, task := range []*syscalls.Task{x.t, other} {
 		go func() {
-			n, e := task.Syscall(amd64Accept4, [6]uintptr{lfd})
+			n, e := task.Syscall(amd64EmbedderAccept, [6]uintptr{lfd})
 			results <- result{n, e}
 		}()
 	}
@@ -381,14 +447,14 @@ func TestBlockDeadline(t *testing.T) {
 func TestBlockWakeupWinsOverSignal(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		x := newExt(t, syscalls.AMD64)
-		x.k.RegisterSyscall(syscalls.AMD64, amd64Accept4, accept4)
+		x.k.RegisterSyscall(syscalls.AMD64, amd64EmbedderAccept, accept4)
 		l := &listener{}
 		lfd := x.install(l, unix.O_RDWR)
 		whenQueued(&l.queue, func() {
 			l.connect(1)
 			x.t.Interrupt(int(unix.SIGUSR1))
 		})
-		if _, e := x.t.Syscall(amd64Accept4, [6]uintptr{lfd}); e != 0 {
+		if _, e := x.t.Syscall(amd64EmbedderAccept, [6]uintptr{lfd}); e != 0 {
 			t.Fatalf("round %d: accept4 %s with a connection queued for it", i, errName(e))
 		}
 		if x.t.SignalsDelivered() != sigUSR1 {

@@ -46,6 +46,10 @@ func newTT(tb testing.TB, arch Arch) *tt {
 		tb.Fatal(err)
 	}
 	table := fd.NewTable()
+	// Task-owned, as a guest process's table is: the tests change it only
+	// through the tasks' calls, and a lone task's lookups take no
+	// reference (fd.Table.Borrow). sibling makes the table shared.
+	table.SetTaskOwned()
 	tb.Cleanup(table.CloseAll)
 	return &tt{tb: tb, k: k, t: NewTask(k, table, mem, arch), mem: mem}
 }

@@ -98,6 +98,8 @@ func (t *Task) doRead(f *fs.File) (int, errno) {
 	}
 	blocking := !f.Nonblocking() && f.Pollable() != nil
 	switch impl := f.Impl().(type) {
+	case *signalFile:
+		return t.readSignalfd(f, impl)
 	case fs.BlockingIO:
 		resumed := false
 		for {
@@ -272,11 +274,13 @@ func checkAccess(f *fs.File, write bool) errno {
 // rw is the common part of read and write: fd lookup, access mode (EBADF),
 // the buffer's range (EFAULT), then the transfer over one iovec.
 func (t *Task) rw(a *[6]uintptr, write bool) (uintptr, errno) {
-	f, e := t.getFile(int32(a[0]))
+	f, ref, e := t.borrowFile(int32(a[0]))
 	if e != 0 {
 		return 0, e
 	}
-	defer f.DecRef()
+	if ref {
+		defer f.DecRef()
+	}
 	if e := checkAccess(f, write); e != 0 {
 		return 0, e
 	}
@@ -550,9 +554,9 @@ func (t *Task) pollPass(pfds []pollFD, register bool) int {
 				e.Init(t.sleeper, false, false)
 				f.IncRef()
 				p.file = f
-				f.EventRegister(e)
+				f.EventRegisterFor(e, t)
 			}
-			m = f.Readiness(want)
+			m = f.ReadinessFor(want, t)
 		}
 		f.DecRef()
 		if m &= want; m != 0 {

@@ -44,7 +44,8 @@ func isRestartCode(e unix.Errno) bool {
 // waits return EINTR itself (ep_poll), which is never restarted.
 func builtinRestartCode(id sysID) unix.Errno {
 	switch id {
-	case sysRead, sysReadv, sysWrite, sysWritev:
+	case sysRead, sysReadv, sysWrite, sysWritev, sysWait4, sysSendto, sysRecvfrom,
+		sysConnect, sysAccept, sysAccept4, sysOpenat:
 		return ErrRestart
 	case sysPoll:
 		return ErrRestartBlock

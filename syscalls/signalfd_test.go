@@ -16,10 +16,12 @@ import (
 // task's signal queue (SignalRegister) is its wait queue, PendingSignals
 // its readiness and DequeueSignal its read. It reads the signals of the
 // task it was made for (not the calling thread's: the file has no way to
-// learn the caller).
+// learn the caller). The package serves signalfd4 itself (signalfd.go),
+// so this one is registered at a number nothing uses.
 
 const (
-	amd64Signalfd4  = 289
+	amd64Signalfd4 = 500 // the embedder's signalfd4
+
 	siginfoSize     = 128 // sizeof(struct signalfd_siginfo)
 	sfdFlagsAllowed = unix.SFD_CLOEXEC | unix.SFD_NONBLOCK
 )

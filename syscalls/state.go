@@ -21,6 +21,7 @@ type KernelState struct {
 	Epoll   epoll.DomainState
 	Inos    []InoState
 	NextIno uint64
+	NextPid int32 // the next pid to try (0: the first)
 }
 
 // InoState is one inode number fdinfo has shown: the number of the saved
@@ -35,6 +36,8 @@ type InoState struct {
 type TaskState struct {
 	Table     int32 // index of its fd table
 	Memory    int32 // index of its address space
+	Process   int32 // index of its process (procstate.go), set by the caller
+	Tid       int32
 	Arch      Arch
 	Mask      uint64
 	Pending   uint64
@@ -77,6 +80,9 @@ func (k *Kernel) Save(files []*fs.File, index func(*fs.File) (int32, bool)) Kern
 			}
 		}
 	}
+	k.procs.mu.Lock()
+	st.NextPid = k.procs.nextPid
+	k.procs.mu.Unlock()
 	k.inoMu.Lock()
 	defer k.inoMu.Unlock()
 	st.NextIno = k.nextIno
@@ -114,6 +120,9 @@ func (st *KernelState) Validate(nFiles int) error {
 	if st.Epoll.MaxUserWatches < 0 {
 		return fmt.Errorf("syscalls: max_user_watches %d", st.Epoll.MaxUserWatches)
 	}
+	if st.NextPid < 0 {
+		return fmt.Errorf("syscalls: next pid %d", st.NextPid)
+	}
 	return nil
 }
 
@@ -124,6 +133,12 @@ func RestoreKernel(st *KernelState, clock fs.Clock) *Kernel {
 	k := NewKernelClock(clock)
 	k.epoll = epoll.NewDomainFromState(st.Epoll)
 	k.nextIno = st.NextIno // +checklocksignore: k is not shared yet.
+	if st.NextPid > 0 {
+		k.procs.mu.Lock()
+		k.procs.initLocked()
+		k.procs.nextPid = st.NextPid
+		k.procs.mu.Unlock()
+	}
 	return k
 }
 
@@ -154,7 +169,7 @@ func (k *Kernel) RestoreInos(st *KernelState, files []*fs.File) error {
 // SaveState returns t's state; table and memory are the indices of its fd
 // table and address space. The task must not be inside a system call.
 func (t *Task) SaveState(table, memory int32) TaskState {
-	st := TaskState{Table: table, Memory: memory, Arch: t.arch, Rlimits: t.rlimits}
+	st := TaskState{Table: table, Memory: memory, Process: -1, Tid: t.tid, Arch: t.arch, Rlimits: t.rlimits}
 	t.sigMu.Lock()
 	st.Mask, st.Pending, st.Delivered = t.mask, t.pending, t.delivered
 	t.sigMu.Unlock()
@@ -186,12 +201,17 @@ func RestoreTask(k *Kernel, st *TaskState, table *fd.Table, mem Memory) (*Task, 
 		return nil, err
 	}
 	t := NewTask(k, table, mem, st.Arch)
+	t.restoreSignals(st)
+	return t, nil
+}
+
+// restoreSignals gives t st's rlimits and signal state.
+func (t *Task) restoreSignals(st *TaskState) {
 	t.rlimits = st.Rlimits
 	t.sigMu.Lock()
 	t.mask, t.pending, t.delivered = st.Mask, st.Pending, st.Delivered
 	t.publishSigMuLocked()
 	t.sigMu.Unlock()
-	return t, nil
 }
 
 // SaveState returns m's mappings and non-zero pages.

@@ -30,7 +30,7 @@ func TestTaskStateRoundTrip(t *testing.T) {
 	}
 	table := fd.NewTable()
 	defer table.CloseAll()
-	r, err := RestoreTask(x.k, &st, table, x.mem)
+	r, err := RestoreTask(NewKernel(), &st, table, x.mem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,30 @@ const (
 	sysEpollWait
 	sysEpollPwait
 	sysEpollPwait2
+	// Processes and signals (process.go, sigcalls.go, wait.go, pidfd.go,
+	// signalfd.go).
+	sysRtSigprocmask
+	sysKill
+	sysTkill
+	sysTgkill
+	sysGetpid
+	sysGettid
+	sysGetppid
+	sysWait4
+	sysPidfdOpen
+	sysSignalfd
+	sysSignalfd4
+	sysBind
+	sysListen
+	sysConnect
+	sysAccept
+	sysAccept4
+	sysSendto
+	sysRecvfrom
+	sysMkdirat
+	sysMknodat
+	sysOpenat
+	sysUnlinkat
 	sysMax
 )
 
@@ -123,6 +147,29 @@ const (
 	AMD64MemfdCreate    = 319
 	AMD64CloseRange     = 436
 	AMD64EpollPwait2    = 441
+
+	AMD64RtSigprocmask = 14
+	AMD64Getpid        = 39
+	AMD64Wait4         = 61
+	AMD64Kill          = 62
+	AMD64Getppid       = 110
+	AMD64Gettid        = 186
+	AMD64Tkill         = 200
+	AMD64Tgkill        = 234
+	AMD64Signalfd      = 282
+	AMD64Signalfd4     = 289
+	AMD64PidfdOpen     = 434
+	AMD64Connect       = 42
+	AMD64Accept        = 43
+	AMD64Sendto        = 44
+	AMD64Recvfrom      = 45
+	AMD64Bind          = 49
+	AMD64Listen        = 50
+	AMD64Openat        = 257
+	AMD64Mkdirat       = 258
+	AMD64Mknodat       = 259
+	AMD64Accept4       = 288
+	AMD64Unlinkat      = 263
 )
 
 // Syscall numbers, arm64 (include/uapi/asm-generic/unistd.h).
@@ -154,6 +201,28 @@ const (
 	ARM64MemfdCreate    = 279
 	ARM64CloseRange     = 436
 	ARM64EpollPwait2    = 441
+
+	ARM64Signalfd4     = 74
+	ARM64Kill          = 129
+	ARM64Tkill         = 130
+	ARM64Tgkill        = 131
+	ARM64RtSigprocmask = 135
+	ARM64Getpid        = 172
+	ARM64Getppid       = 173
+	ARM64Gettid        = 178
+	ARM64Wait4         = 260
+	ARM64PidfdOpen     = 434
+	ARM64Mknodat       = 33
+	ARM64Mkdirat       = 34
+	ARM64Openat        = 56
+	ARM64Bind          = 200
+	ARM64Listen        = 201
+	ARM64Accept        = 202
+	ARM64Connect       = 203
+	ARM64Sendto        = 206
+	ARM64Recvfrom      = 207
+	ARM64Accept4       = 242
+	ARM64Unlinkat      = 35
 )
 
 const maxSysNr = 512
@@ -177,6 +246,14 @@ func init() {
 		AMD64EpollCreate1: sysEpollCreate1, AMD64Dup3: sysDup3, AMD64Pipe2: sysPipe2,
 		AMD64Prlimit64: sysPrlimit64, AMD64MemfdCreate: sysMemfdCreate,
 		AMD64CloseRange: sysCloseRange, AMD64EpollPwait2: sysEpollPwait2,
+		AMD64RtSigprocmask: sysRtSigprocmask, AMD64Getpid: sysGetpid, AMD64Wait4: sysWait4,
+		AMD64Kill: sysKill, AMD64Getppid: sysGetppid, AMD64Gettid: sysGettid,
+		AMD64Tkill: sysTkill, AMD64Tgkill: sysTgkill, AMD64Signalfd: sysSignalfd,
+		AMD64Signalfd4: sysSignalfd4, AMD64PidfdOpen: sysPidfdOpen,
+		AMD64Connect: sysConnect, AMD64Accept: sysAccept, AMD64Sendto: sysSendto,
+		AMD64Recvfrom: sysRecvfrom, AMD64Bind: sysBind, AMD64Listen: sysListen,
+		AMD64Openat: sysOpenat, AMD64Mkdirat: sysMkdirat, AMD64Mknodat: sysMknodat,
+		AMD64Accept4: sysAccept4, AMD64Unlinkat: sysUnlinkat,
 	} {
 		amd64Table[nr] = id
 	}
@@ -191,6 +268,14 @@ func init() {
 		ARM64Socketpair: sysSocketpair, ARM64Shutdown: sysShutdown, ARM64Prlimit64: sysPrlimit64,
 		ARM64MemfdCreate: sysMemfdCreate, ARM64CloseRange: sysCloseRange,
 		ARM64EpollPwait2: sysEpollPwait2,
+		ARM64Signalfd4:   sysSignalfd4, ARM64Kill: sysKill, ARM64Tkill: sysTkill,
+		ARM64Tgkill: sysTgkill, ARM64RtSigprocmask: sysRtSigprocmask, ARM64Getpid: sysGetpid,
+		ARM64Getppid: sysGetppid, ARM64Gettid: sysGettid, ARM64Wait4: sysWait4,
+		ARM64PidfdOpen: sysPidfdOpen,
+		ARM64Mknodat:   sysMknodat, ARM64Mkdirat: sysMkdirat, ARM64Openat: sysOpenat,
+		ARM64Bind: sysBind, ARM64Listen: sysListen, ARM64Accept: sysAccept,
+		ARM64Connect: sysConnect, ARM64Sendto: sysSendto, ARM64Recvfrom: sysRecvfrom,
+		ARM64Accept4: sysAccept4, ARM64Unlinkat: sysUnlinkat,
 	} {
 		arm64Table[nr] = id
 	}

@@ -25,7 +25,16 @@ func TestAMD64NumbersMatchUnix(t *testing.T) {
 		AMD64Eventfd2: unix.SYS_EVENTFD2, AMD64EpollCreate1: unix.SYS_EPOLL_CREATE1,
 		AMD64Dup3: unix.SYS_DUP3, AMD64Pipe2: unix.SYS_PIPE2, AMD64Prlimit64: unix.SYS_PRLIMIT64,
 		AMD64MemfdCreate: unix.SYS_MEMFD_CREATE, AMD64CloseRange: unix.SYS_CLOSE_RANGE,
-		AMD64EpollPwait2: unix.SYS_EPOLL_PWAIT2,
+		AMD64EpollPwait2:   unix.SYS_EPOLL_PWAIT2,
+		AMD64RtSigprocmask: unix.SYS_RT_SIGPROCMASK, AMD64Getpid: unix.SYS_GETPID,
+		AMD64Wait4: unix.SYS_WAIT4, AMD64Kill: unix.SYS_KILL, AMD64Getppid: unix.SYS_GETPPID,
+		AMD64Gettid: unix.SYS_GETTID, AMD64Tkill: unix.SYS_TKILL, AMD64Tgkill: unix.SYS_TGKILL,
+		AMD64Signalfd: unix.SYS_SIGNALFD, AMD64Signalfd4: unix.SYS_SIGNALFD4,
+		AMD64PidfdOpen: unix.SYS_PIDFD_OPEN,
+		AMD64Connect:   unix.SYS_CONNECT, AMD64Accept: unix.SYS_ACCEPT, AMD64Sendto: unix.SYS_SENDTO,
+		AMD64Recvfrom: unix.SYS_RECVFROM, AMD64Bind: unix.SYS_BIND, AMD64Listen: unix.SYS_LISTEN,
+		AMD64Openat: unix.SYS_OPENAT, AMD64Mkdirat: unix.SYS_MKDIRAT, AMD64Mknodat: unix.SYS_MKNODAT,
+		AMD64Accept4: unix.SYS_ACCEPT4, AMD64Unlinkat: unix.SYS_UNLINKAT,
 	} {
 		if got != want {
 			t.Errorf("amd64 number %d, unix says %d", got, want)

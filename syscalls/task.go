@@ -61,8 +61,10 @@ type Kernel struct {
 	epoll   *epoll.Domain
 	clock   fs.Clock
 	creator FileCreator // nil: ModelFiles (see creator.go)
+	names   kernelNames // abstract socket addresses and paths (names.go)
 
 	handlers handlerRegistry // the embedder's syscalls (handlers.go)
+	procs    processTable    // pids (process.go)
 
 	inoMu sync.Mutex
 	// +checklocks:inoMu
@@ -95,6 +97,8 @@ func (k *Kernel) EpollDomain() *epoll.Domain { return k.epoll }
 // and stop controls).
 type Task struct {
 	k     *Kernel
+	proc  *Process
+	tid   int32
 	fds   *fd.Table
 	mem   Memory
 	arch  Arch
@@ -116,9 +120,6 @@ type Task struct {
 	stopped       bool          // Stop without Continue: ends sleeps as a signal does
 	callDelivered uint64        // signals delivered during the current Syscall
 	saRestart     atomic.Uint64 // signals whose handlers have SA_RESTART
-	// signalQueue is notified each time a signal becomes pending
-	// (SignalRegister, signals.go).
-	signalQueue waiter.Queue
 
 	// sleeper ends Sleep: wakeups post its token, and so does a signal that
 	// becomes pending unblocked, so a sleep without a deadline is a plain
@@ -175,11 +176,27 @@ const (
 
 // NewTask returns a task of kernel k using fd table table (which other
 // tasks may share: the task attaches to it), address space mem and syscall
-// ABI arch. Call Exit when the task is done.
+// ABI arch. Call Exit when the task is done. The tasks NewTask makes on one
+// table are the threads of one process, which k makes for the table with
+// the first of them (without a parent) and forgets with the last; use
+// Kernel.NewProcess and Process.NewTask to manage processes explicitly. A
+// task alone on a task-owned table (fd.Table.SetTaskOwned, the embedder's
+// promise that only its tasks' calls change it) looks fds up without
+// taking references.
 func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
+	return newTask(k.implicitProcess(table, mem), table, mem, arch)
+}
+
+func newTask(p *Process, table *fd.Table, mem Memory, arch Arch) *Task {
+	return newTaskWithTid(p, table, mem, arch, 0)
+}
+
+// newTaskWithTid is newTask with thread id tid (0: a fresh one).
+func newTaskWithTid(p *Process, table *fd.Table, mem Memory, arch Arch, tid int32) *Task {
 	table.Attach()
 	t := &Task{
-		k:       k,
+		k:       p.k,
+		proc:    p,
 		fds:     table,
 		mem:     mem,
 		arch:    arch,
@@ -193,6 +210,7 @@ func NewTask(k *Kernel, table *fd.Table, mem Memory, arch Arch) *Task {
 	for i := range t.rlimits {
 		t.rlimits[i] = [2]uint64{rlimInfinity, rlimInfinity}
 	}
+	p.addTask(t, tid)
 	return t
 }
 
@@ -205,6 +223,7 @@ func (t *Task) Exit() {
 	}
 	t.fds.Detach()
 	t.fds = nil
+	t.proc.removeTask(t)
 }
 
 // FDTable returns the task's fd table: the one it was made with, or its own
@@ -232,7 +251,7 @@ func (t *Task) Syscall(nr uintptr, args [6]uintptr) (uintptr, unix.Errno) {
 		id = t.table[nr]
 	}
 	h := handlers[id]
-	if h == nil {
+	if h == nil || t.k.handlers.overridden(t.arch, nr) {
 		return t.foreignSyscall(nr, &args) // handlers.go
 	}
 	// The arguments live in the task so that the indirect call does not
@@ -301,6 +320,18 @@ func (t *Task) getFile(n int32) (*fs.File, errno) {
 		return nil, errnoOf(err)
 	}
 	return f, 0
+}
+
+// borrowFile returns fd's file for the rest of the current call, or EBADF;
+// when ref is true the caller drops the file's reference with DecRef at
+// the end (fd.Table.Borrow: no reference is taken in a task-owned table
+// that this task alone uses).
+func (t *Task) borrowFile(n int32) (f *fs.File, ref bool, e errno) {
+	f, ref, err := t.fds.Borrow(n)
+	if err != nil {
+		return nil, false, errnoOf(err)
+	}
+	return f, ref, 0
 }
 
 func (t *Task) copyIn(addr uint64, dst []byte) errno {

@@ -70,7 +70,7 @@ func runTargets(args []string, stdout, stderr io.Writer) int {
 			if !strings.HasPrefix(name, "Fuzz") {
 				continue
 			}
-			r := runOne(*goCmd, pkg, name, *fuzztime, *minimize, *parallel, stdout)
+			r := runOne(*goCmd, pkg, name, *fuzztime, minimizeTime(name, *minimize), *parallel, stdout)
 			results = append(results, r)
 			bad = bad || r.failed
 		}
@@ -92,6 +92,25 @@ func runTargets(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "PASS: no findings")
 	return 0
+}
+
+// slowTargets are the targets whose every execution starts processes
+// (conformance/boxfuzz's FuzzBoxedSequence: a native child, and a
+// supervisor, shim and child for the box; about 20 executions per second
+// on two workers). Go minimizes every new corpus entry, and with a time
+// budget that stalls such a target for most of its run; these get a
+// budget in executions instead.
+var slowTargets = map[string]string{
+	"FuzzBoxedSequence": "8x",
+}
+
+// minimizeTime returns the -fuzzminimizetime of target name: its own
+// budget if it is a slow target, else def.
+func minimizeTime(name, def string) string {
+	if m, ok := slowTargets[name]; ok {
+		return m
+	}
+	return def
 }
 
 // runOne runs one target and parses go test's output as it streams by.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/guestpoll/guestpoll/conformance"
+	"github.com/guestpoll/guestpoll/conformance/boxfuzz"
 	"github.com/guestpoll/guestpoll/conformance/fuzzgen"
 )
 
@@ -104,6 +105,7 @@ func writeSeeds(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("epollfuzz seeds", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "directory to write the seeds to (created if needed)")
+	boxed := fs.Bool("boxed", false, "write seeds for conformance/boxfuzz's FuzzBoxedSequence (its configuration bytes, boxfuzz.SeedConfig, in front)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -131,6 +133,9 @@ func writeSeeds(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		in := fuzzgen.Encode(sc)
+		if *boxed {
+			in = boxfuzz.Encode(boxfuzz.SeedConfig, sc)
+		}
 		name := strings.NewReplacer("/", "_", string(filepath.Separator), "_").Replace(strings.TrimSuffix(p, conformance.ScriptExt))
 		if err := os.WriteFile(filepath.Join(*out, name), in, 0o644); err != nil {
 			fmt.Fprintf(stderr, "epollfuzz: %v\n", err)

@@ -28,13 +28,20 @@ func init() {
 		// As for the linux backend: only the script's threads take a
 		// process-directed SIGUSR1 or SIGUSR2.
 		StartBlocked: 1<<(syscall.SIGUSR1-1) | 1<<(syscall.SIGUSR2-1),
-		// The supervisor inherits the child environment (which already
-		// stops race-built binaries sleeping at exit) and passes it on.
-		Launch: func(exe string) (string, []string, []string) {
-			return exe, []string{exe}, []string{boxSuperviseEnv + "=1"}
-		},
-		Doc: "the linux backend's child run under seccompbox: every epoll call served by the model",
+		Launch:       Launch,
+		Doc:          "the linux backend's child run under seccompbox: every epoll call served by the model",
 	})
+}
+
+// Launch is the boxed backend's conformance.BackendSpec.Launch: it starts
+// exe as the supervisor of one script run, which runs exe again, under the
+// box, as the conformance child. Another isolated backend whose child must
+// run under the box (conformance/boxfuzz's) uses it as its own Launch; its
+// NewMachine then runs inside the box. The supervisor inherits the child
+// environment (which already stops race-built binaries sleeping at exit)
+// and passes it on.
+func Launch(exe string) (path string, argv []string, env []string) {
+	return exe, []string{exe}, []string{boxSuperviseEnv + "=1"}
 }
 
 // supervise runs the current executable (as the conformance child) under

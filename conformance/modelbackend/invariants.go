@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/guestpoll/guestpoll/kernel/epoll"
+	"github.com/guestpoll/guestpoll/kernel/fd"
 	"github.com/guestpoll/guestpoll/kernel/fs"
 )
 
@@ -14,8 +15,9 @@ func (m *Machine) OpenFDs() int { return m.fds.Len() }
 // CheckInvariants checks the whole model between two steps, when no call
 // is running (the fuzzers call it after every step). Besides each
 // package's own checker (the fd table, every file, every epoll instance),
-// it checks what only the whole process shows, since its fd table is the
-// only holder of file references between calls:
+// it checks what only the whole machine shows, since the fd tables of its
+// processes (the script's and its children's not yet exited) are the only
+// holders of file references between calls:
 //
 //   - every file's reference count equals the number of fds referring to
 //     it (no leaked or missing reference);
@@ -26,17 +28,19 @@ func (m *Machine) OpenFDs() int { return m.fds.Len() }
 //   - the epoll domain counts exactly the registrations of those
 //     instances (max_user_watches accounting).
 func (m *Machine) CheckInvariants() error {
-	if err := m.fds.CheckInvariants(); err != nil {
-		return err
-	}
 	refs := map[*fs.File]int64{}
 	var files []*fs.File
-	m.fds.ForEach(func(_ int32, f *fs.File, _ bool) {
-		if refs[f] == 0 {
-			files = append(files, f)
+	for _, table := range m.liveTables() {
+		if err := table.CheckInvariants(); err != nil {
+			return err
 		}
-		refs[f]++
-	})
+		table.ForEach(func(_ int32, f *fs.File, _ bool) {
+			if refs[f] == 0 {
+				files = append(files, f)
+			}
+			refs[f]++
+		})
+	}
 	var errs []error
 	watchers := map[*fs.File]int{} // registrations per target file
 	var regs int64
@@ -80,4 +84,18 @@ func (m *Machine) CheckInvariants() error {
 		errs = append(errs, fmt.Errorf("the epoll domain counts %d registrations, the instances hold %d", w, regs))
 	}
 	return errors.Join(errs...)
+}
+
+// liveTables returns the fd tables of the script's process and of its
+// children that have not exited.
+func (m *Machine) liveTables() []*fd.Table {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tables := []*fd.Table{m.fds}
+	for _, c := range m.children {
+		if !c.proc.Exited() {
+			tables = append(tables, c.proc.Table())
+		}
+	}
+	return tables
 }

@@ -52,7 +52,13 @@ func (m *Machine) Checkpoint() error {
 	for _, t := range old.Tasks {
 		t.Exit()
 	}
+	for _, t := range old.ForkedTasks {
+		t.Exit()
+	}
 	old.Table.CloseAll()
+	for _, c := range old.Children {
+		c.Table().CloseAll() // a forked process's own table
+	}
 	if n := old.Kernel.EpollDomain().Watches(); n != 0 {
 		return fmt.Errorf("old kernel: %d epoll registrations survived its teardown", n)
 	}
@@ -64,16 +70,29 @@ func (m *Machine) Checkpoint() error {
 	return nil
 }
 
-// saveAndRestore checkpoints p and returns its restored copy.
+// saveAndRestore checkpoints p and returns its restored copy: the tasks
+// of the running threads, then those of forked threads not started yet,
+// each in thread order; the script's process and its children in process
+// order first among the processes.
 func (m *Machine) saveAndRestore(p modelbackend.Process) (modelbackend.Process, error) {
 	ids := slices.Sorted(maps.Keys(p.Tasks))
-	tasks := make([]*syscalls.Task, len(ids))
-	for i, id := range ids {
-		tasks[i] = p.Tasks[id]
+	forkedIDs := slices.Sorted(maps.Keys(p.ForkedTasks))
+	childIDs := slices.Sorted(maps.Keys(p.Children))
+	var tasks []*syscalls.Task
+	for _, id := range ids {
+		tasks = append(tasks, p.Tasks[id])
+	}
+	for _, id := range forkedIDs {
+		tasks = append(tasks, p.ForkedTasks[id])
+	}
+	procs := []*syscalls.Process{p.Main}
+	for _, id := range childIDs {
+		procs = append(procs, p.Children[id])
 	}
 	b, err := checkpoint.AppendSave(m.buf[:0], p.Kernel, tasks, checkpoint.SaveOptions{
-		Tables:   []*fd.Table{p.Table},
-		Memories: []syscalls.Memory{p.Memory},
+		Tables:    []*fd.Table{p.Table},
+		Memories:  []syscalls.Memory{p.Memory},
+		Processes: procs,
 	})
 	if err != nil {
 		return modelbackend.Process{}, fmt.Errorf("save: %w", err)
@@ -85,9 +104,27 @@ func (m *Machine) saveAndRestore(p modelbackend.Process) (modelbackend.Process, 
 	}
 	m.Checkpoints++
 	m.Bytes += len(b)
-	restored := modelbackend.Process{Kernel: r.Kernel, Table: r.Tables[0], Memory: r.Memories[0].(*syscalls.GuestMemory), Tasks: map[conformance.ThreadID]*syscalls.Task{}}
+	restored := modelbackend.Process{
+		Kernel: r.Kernel, Table: r.Tables[0], Memory: r.Memories[0].(*syscalls.GuestMemory), Main: r.Processes[0],
+		Tasks:         map[conformance.ThreadID]*syscalls.Task{},
+		ForkedTasks:   map[conformance.ThreadID]*syscalls.Task{},
+		Children:      map[conformance.ProcessID]*syscalls.Process{},
+		ChildMemories: map[conformance.ProcessID]*syscalls.GuestMemory{},
+	}
 	for i, id := range ids {
 		restored.Tasks[id] = r.Tasks[i]
+	}
+	for i, id := range forkedIDs {
+		restored.ForkedTasks[id] = r.Tasks[len(ids)+i]
+	}
+	for i, id := range childIDs {
+		c := r.Processes[1+i]
+		restored.Children[id] = c
+		mem, _ := c.Memory().(*syscalls.GuestMemory)
+		if mem == nil { // an exited child: no thread uses its memory any more
+			mem = syscalls.NewGuestMemory()
+		}
+		restored.ChildMemories[id] = mem
 	}
 	return restored, nil
 }

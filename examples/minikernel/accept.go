@@ -15,7 +15,9 @@ import (
 
 // accept4(fd, addr, addrlen, flags) on the kernel's two listeners: a
 // Listener (the kernel's own, an AF_UNIX-like socket) and an imported host
-// socket (hostfd), which the host accepts through hostfd.Do. The checks
+// socket (hostfd), which the host accepts through hostfd.Do. Any other
+// file goes to the syscall layer's own accept4 (its AF_UNIX listeners and
+// its errors for what is not one). The checks
 // come in __sys_accept4's order, as Linux 6.18 answers them: flags other
 // than SOCK_NONBLOCK|SOCK_CLOEXEC (EINVAL), the fd (EBADF), a file that is
 // no socket (ENOTSOCK: the signalfd, a pipe, an epoll instance), a socket
@@ -42,14 +44,10 @@ func (k *Kernel) accept4(t *syscalls.Task, a [6]uintptr) (uintptr, unix.Errno) {
 	case *Listener:
 		take = l.take
 	default:
-		switch _, socket := f.Impl().(fs.Socket); {
-		case hostfd.IsHost(f) && hostfd.KindOf(f) == hostfd.KindSocket:
-			take = k.hostTaker(f)
-		case socket:
-			return 0, unix.EINVAL
-		default:
-			return 0, unix.ENOTSOCK
+		if !hostfd.IsHost(f) || hostfd.KindOf(f) != hostfd.KindSocket {
+			return k.modelAccept4(t, a)
 		}
+		take = k.hostTaker(f)
 	}
 	table := t.FDTable()
 	nfd, err := table.Reserve()

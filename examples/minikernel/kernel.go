@@ -37,6 +37,10 @@ type Kernel struct {
 	Sys    *syscalls.Kernel
 	bridge *hostfd.Bridge
 	opts   Options
+	// modelAccept4 is the syscall layer's own accept4, which this
+	// kernel's replaces (RegisterSyscall) and calls for the model's
+	// AF_UNIX listeners.
+	modelAccept4 syscalls.Handler
 
 	mu sync.Mutex
 	// +checklocks:mu
@@ -65,6 +69,11 @@ func newUnserved(opts Options) (*Kernel, error) {
 // serve makes sys the kernel's syscall layer, serving its system calls.
 func (k *Kernel) serve(sys *syscalls.Kernel) {
 	k.Sys = sys
+	// Both numbers are the syscall layer's too: these handlers replace
+	// its accept4 (delegating to it for the files they do not own) and
+	// its signalfd4 (this kernel's signalfd is its own type, fed by the
+	// task signal hook).
+	k.modelAccept4 = sys.Builtin(syscalls.AMD64, SysAccept4)
 	sys.RegisterSyscall(syscalls.AMD64, SysAccept4, k.accept4)
 	sys.RegisterSyscall(syscalls.AMD64, SysSignalfd4, signalfd4)
 }

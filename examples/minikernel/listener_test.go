@@ -323,3 +323,30 @@ func TestEpollWaitInterrupted(t *testing.T) {
 		g.t.Continue()
 	}
 }
+
+// TestAccept4DelegatesToTheModel: the kernel's accept4 replaces the
+// syscall layer's, and hands it the files it does not own: a model AF_UNIX
+// listener made with socket, bind and listen is accepted as usual, and a
+// pipe is ENOTSOCK as before.
+func TestAccept4DelegatesToTheModel(t *testing.T) {
+	k := newTestKernel(t, Options{})
+	g := newGuest(t, k.Sys, nil)
+	addr := []byte{unix.AF_UNIX, 0, 0, 'm', 'k'} // abstract "\0mk"
+	g.put(addrArg, addr)
+	l := g.must(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	g.must(syscalls.AMD64Bind, l, addrArg, uintptr(len(addr)))
+	g.must(syscalls.AMD64Listen, l, 1)
+	if _, e := g.accept(l, 0); e != unix.EAGAIN {
+		t.Fatalf("accept4 of an empty model listener: %v, want EAGAIN", e)
+	}
+	c := g.must(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	g.must(syscalls.AMD64Connect, c, addrArg, uintptr(len(addr)))
+	if _, e := g.accept(l, unix.SOCK_CLOEXEC); e != 0 {
+		t.Fatalf("accept4 of a model listener: %v", e)
+	}
+	g.put(addrArg, make([]byte, 8))
+	g.must(syscalls.AMD64Pipe2, addrArg, 0)
+	if _, e := g.accept(uintptr(g.u32(addrArg)), 0); e != unix.ENOTSOCK {
+		t.Errorf("accept4 of a pipe: %v, want ENOTSOCK", e)
+	}
+}

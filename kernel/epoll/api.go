@@ -58,7 +58,7 @@ type EventCommitter interface {
 type Blocker interface {
 	// WaitEntry returns the thread's reusable wait-queue entry. It must be
 	// initialised exclusive and auto-removing, with a waker that ends Sleep.
-	// The waker runs with the instance's ready-list lock held, so it must
+	// The waker runs with the instance's wait lock held, so it must
 	// not call into epoll or take a file's lock (waiter.Sleeper only posts
 	// a token).
 	WaitEntry() *waiter.Entry

@@ -39,6 +39,14 @@ func (ep *EventPoll) checkOpen(id FileIdentifier) error {
 // Add registers id with the given interest and data (EPOLL_CTL_ADD). A
 // failed Add leaves no trace.
 func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64) error {
+	return ep.AddFor(nil, id, events, data)
+}
+
+// AddFor is Add issued by thread caller (the syscall layer's task): a
+// target whose wait queue depends on the caller (fs.CallerPollable, a
+// signalfd) is hooked on the caller's, and polled as the caller sees it,
+// as ep_insert polls with current.
+func (ep *EventPoll) AddFor(caller any, id FileIdentifier, events waiter.EventMask, data uint64) error {
 	if err := ep.checkOpen(id); err != nil {
 		return err
 	}
@@ -57,10 +65,10 @@ func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64
 	// target is an epoll, or this instance is itself watched (its
 	// watchers count, rather than its file's watch list and lock).
 	if targetIsEpoll || ep.watchers.Load() != 0 {
-		return ep.addFullCheck(id, target, events, data)
+		return ep.addFullCheck(caller, id, target, events, data)
 	}
 	ep.mu.Lock()
-	err := ep.insertLocked(id, nil, events, data, false)
+	err := ep.insertLocked(caller, id, nil, events, data, false)
 	ep.mu.Unlock()
 	return err
 }
@@ -69,7 +77,7 @@ func (ep *EventPoll) Add(id FileIdentifier, events waiter.EventMask, data uint64
 // check, the insert and the reverse-path check run under d.nestMu. It is
 // apart from Add because Add's defers, with its many returns, were not
 // open-coded by the compiler: every ADD paid the runtime's defer records.
-func (ep *EventPoll) addFullCheck(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64) error {
+func (ep *EventPoll) addFullCheck(caller any, id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64) error {
 	d := ep.domain
 	d.nestMu.Lock()
 	defer d.nestMu.Unlock()
@@ -78,7 +86,7 @@ func (ep *EventPoll) addFullCheck(id FileIdentifier, target *EventPoll, events w
 	}
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	return ep.insertLocked(id, target, events, data, true)
+	return ep.insertLocked(caller, id, target, events, data, true)
 }
 
 // insertLocked is ADD once the instance is locked: the key lookup, the
@@ -86,7 +94,7 @@ func (ep *EventPoll) addFullCheck(id FileIdentifier, target *EventPoll, events w
 // set, and the hook.
 //
 // +checklocks:ep.mu
-func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64, fullCheck bool) error {
+func (ep *EventPoll) insertLocked(caller any, id FileIdentifier, target *EventPoll, events waiter.EventMask, data uint64, fullCheck bool) error {
 	// A release that raced checkOpen: the instance's release takes ep.mu
 	// after its reference count reaches 0, so under ep.mu either this sees
 	// it or the release will remove the new item.
@@ -124,14 +132,20 @@ func (ep *EventPoll) insertLocked(id FileIdentifier, target *EventPoll, events w
 		ep.removeLocked(it)
 		return unix.EINVAL
 	}
-	id.File.EventRegister(&it.hook)
-	ep.queueIfReadyLocked(it)
+	id.File.EventRegisterFor(&it.hook, caller)
+	ep.queueIfReadyLocked(it, caller)
 	return nil
 }
 
 // Modify replaces the interest and data of id (EPOLL_CTL_MOD) and re-arms
 // it: if the target is ready now and the item is not queued, it is queued.
 func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uint64) error {
+	return ep.ModifyFor(nil, id, events, data)
+}
+
+// ModifyFor is Modify issued by thread caller (see AddFor): the re-armed
+// target is polled as the caller sees it.
+func (ep *EventPoll) ModifyFor(caller any, id FileIdentifier, events waiter.EventMask, data uint64) error {
 	if err := ep.checkOpen(id); err != nil {
 		return err
 	}
@@ -154,11 +168,9 @@ func (ep *EventPoll) Modify(id FileIdentifier, events waiter.EventMask, data uin
 	if it.events&waiter.EventExclusive != 0 {
 		return unix.EINVAL
 	}
-	ep.readyMu.Lock()
 	it.setEvents(events | waiter.EventErr | waiter.EventHUp)
 	it.data = data
-	ep.readyMu.Unlock()
-	ep.queueIfReadyLocked(it)
+	ep.queueIfReadyLocked(it, caller)
 	return nil
 }
 
@@ -196,23 +208,19 @@ func (ep *EventPoll) stripWakeup(events waiter.EventMask) waiter.EventMask {
 // ADD and MOD do).
 //
 // +checklocks:ep.mu
-func (ep *EventPoll) queueIfReadyLocked(it *item) {
-	if it.file.Readiness(it.events)&it.events == 0 {
+func (ep *EventPoll) queueIfReadyLocked(it *item, caller any) {
+	if it.file.ReadinessFor(it.events, caller)&it.events == 0 {
 		return
 	}
-	ep.readyMu.Lock()
-	if ep.queuedReadyMuLocked(it) {
-		ep.readyMu.Unlock()
+	// Woken items go first: they were queued before this one.
+	ep.absorbLocked(nil)
+	if ep.queuedLocked(it) {
 		return
 	}
 	ep.ready.pushBack(it)
-	ep.publishReadyMuLocked()
-	if !ep.waiters.Empty() {
-		ep.waiters.Notify(waiter.EventIn)
-	}
-	wakePollers := !ep.pollers.Empty()
-	ep.readyMu.Unlock()
-	if wakePollers {
+	ep.publishLocked()
+	ep.wakeOneSleeper()
+	if !ep.pollers.Empty() {
 		ep.pollers.Notify(waiter.EventIn)
 	}
 }

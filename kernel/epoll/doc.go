@@ -19,12 +19,22 @@
 // list's order rules (FIFO, round robin, wakeups during a harvest placed
 // before the harvest's re-queues) fall out of it.
 //
-// A harvest walks a private copy of the ready list without holding the
-// ready-list lock, so targets are never polled under it; wakeups that arrive
-// meanwhile go to an overflow list that is merged when the walk ends.
+// Wakeups queue items without a lock: they push them on a lock-free list
+// (woken.go) that is the ready list's tail, and whoever holds EventPoll.mu
+// drains it into the ready list, oldest first. A harvest takes the ready
+// list (with what was woken so far) and walks it holding EventPoll.mu;
+// wakeups that arrive meanwhile stay on the woken list, which plays
+// Linux's overflow list and is merged when the walk ends.
 // Events are handed to the caller in chunks (EventWriter); events the caller
 // cannot accept (a copy-out fault) go back to the ready list as if never
 // harvested.
+//
+// A target whose readiness depends on the thread that asks
+// (fs.CallerPollable, a signalfd) is hooked and polled for a caller, as
+// Linux polls with current: the thread of the ADD or MOD (AddFor,
+// ModifyFor) for the hook and the check, the thread of Wait (its Blocker)
+// or ReadEventsFor for a harvest, and an outer caller for a nested
+// instance's readiness (EventPoll is a CallerPollable that passes it on).
 //
 // Registrations hold no reference on their target: they sit on its watch
 // list, and the target's final release removes them. The instance's own
@@ -36,10 +46,16 @@
 //     target's final release or the instance's release; only then is its
 //     hook on the target's queue and its watch on the target's list.
 //   - An item is on at most one of: the ready list, a scan's private list;
-//     it may also be on the overflow list during a scan. Items carry no
+//     it may also be on the woken list (at most once). Items carry no
 //     flags for these: an item is on a list when it has a prev or is the
-//     list's head, and on the overflow list when ovfNext is set (the last
+//     list's head, and on the woken list when wokenNext is set (the last
 //     points to itself).
+//   - The ready list in Linux's order is: the ready list, then the woken
+//     list oldest first, without the items already on the ready list.
+//     Draining the woken list (absorbLocked) keeps that order, so any
+//     holder of EventPoll.mu may drain it at any time outside a scan; at a
+//     scan's end it is drained between the leftovers and the re-queued
+//     items, as Linux merges its overflow list.
 //   - A fired ONESHOT item keeps only its private bits and is ignored by
 //     wakeups until MOD re-arms it.
 //   - CheckInvariants verifies these.
@@ -62,57 +78,71 @@
 // about one pointer in the interest table (index.go, a chained hash table
 // rather than a Go map, which would cost some 40 bytes more); epoll-in-epoll
 // registrations are also in a small per-instance set. A harvest takes
-// EventPoll.mu once and readyMu twice, and polls each queued target once;
-// docs/performance.md has the measurements.
+// EventPoll.mu once and no other lock (plus one atomic swap when
+// something was woken, and waitMu when a thread sleeps), and polls each
+// queued target once; docs/performance.md has the measurements.
 //
 // # Lock order
 //
 //	Domain.nestMu                    (ADDs that need a full check)
-//	  EventPoll.mu                   (outer instance before inner ones)
+//	  EventPoll.mu                   (outer instance before inner ones;
+//	                                  guards the ready list too)
 //	    file state locks             (polling a target)
 //	    Domain.graphMu               (nested lists; leaf except for...)
 //	      fs.File.watchMu            (...watch lists, walked bottom-up)
-//	    EventPoll.readyMu            (also guards ep.waiters; sleepers'
-//	                                  wakers run under it)
-//
-// The fields these locks guard carry +checklocks annotations, and the
-// functions that need one are named and annotated as docs/locking.md says
-// (fooLocked: ep.mu; fooReadyMuLocked: ep.readyMu). An item's fields stay
-// in prose (item.go): the tool names a lock by the path it is reached
-// through, and an item's instance is reached both as it.ep and as the
-// receiver. The nesting walks hold their Domain's locks while visiting
-// other instances of the same Domain, which the tool cannot tell apart
-// from another Domain's; those calls carry +checklocksignore.
+//	    EventPoll.waitMu             (ep.waiters only; sleepers' wakers
+//	                                  run under it)
 //
 // SaveInstances (state.go, for package checkpoint) holds the EventPoll.mu
 // of every saved instance at once, taken in the caller's order rather than
 // outer before inner: it runs only in a quiescent kernel, where nothing
-// else takes EventPoll.mu (wakeups take readyMu only). Inside it takes each
-// target's watchMu, then each instance's readyMu, in turn.
+// else takes EventPoll.mu (wakeups take no epoll lock but waitMu). Inside
+// it takes each target's watchMu, then each instance's waitMu, in turn.
 //
-// Wakeup callbacks run with the target's queue lock held and take only
-// readyMu, wake one sleeper under it (ep.waiters is a waiter.List guarded
-// by readyMu, as Linux guards ep->wq with ep->lock), and after releasing
-// it notify the instance's pollers queue, whose callbacks are outer
-// instances' items (nesting order again). No callback takes EventPoll.mu,
-// and nothing is polled while readyMu is held.
+// Wakeup callbacks run with the target's queue lock held and take no lock
+// to queue: they push the item on the woken list. Only if a thread sleeps
+// in Wait (the lockless sleeping mirror) do they take waitMu and wake one
+// under it (ep.waiters is a waiter.List guarded by waitMu, as Linux guards
+// ep->wq); then they notify the instance's pollers queue, whose callbacks
+// are outer instances' items (nesting order again). No callback takes
+// EventPoll.mu, and nothing is polled while waitMu is held.
+//
+// What makes the lock-free queueing safe:
+//
+//   - Only wakeup callbacks push, and the pushes of one item are
+//     serialised by its target's queue lock (an entry is on one queue);
+//     only holders of EventPoll.mu drain, taking the whole list with one
+//     swap, so no pop races a push (no ABA).
+//   - A drain clears an item's wokenNext before the item is polled; a
+//     wakeup that finds it still set skips the push. Either the drain's
+//     poll sees the state the notifier changed before notifying, or the
+//     clear came first and the wakeup pushes again.
+//   - Wait registers under waitMu, publishes sleeping, then looks for
+//     events (EventsAvailable); a wakeup pushes, then looks at sleeping.
+//     With sequentially consistent atomics, one of the two sees the
+//     other: no wakeup is lost. A harvest or ADD or MOD that leaves items
+//     queued publishes avail, then looks at sleeping, likewise.
+//   - An item is unhooked (EventUnregister, which waits for a running
+//     callback) before DEL drains the woken list and unlinks it, so a
+//     removed item is never pushed again.
 //
 // # Lockless reads
 //
-// Four things are read without their lock, the first three as Linux reads
-// them:
+// These are read without their lock, as Linux reads their counterparts:
 //
-//   - item.events, by the wakeup callback's filter before it takes readyMu
-//     (the filter is repeated under the lock; see item.Wake for why a
-//     racing MOD loses nothing).
+//   - item.events, by the wakeup callback's filter (see item.Wake for why
+//     a racing MOD loses nothing, and why a racing ONESHOT disarm at most
+//     queues an item the next harvest drops, as in Linux).
 //   - EventPoll.avail, the mirror of "ready list non-empty or a scan in
-//     progress", by EventsAvailable at the start of Wait (Linux's lockless
-//     ep_events_available); Wait checks again under readyMu before it
-//     sleeps. Every readyMu section that changes the ready list or the
-//     scan flag ends with publishReadyMuLocked.
+//     progress", and the head of the woken list, by EventsAvailable
+//     (Linux's lockless ep_events_available); Wait looks again after it
+//     registers as a sleeper. Every EventPoll.mu section that changes the
+//     ready list or the scan flag ends with publishLocked.
+//   - EventPoll.sleeping, the mirror of "ep.waiters is not empty", by
+//     wakeup callbacks and harvests before they take waitMu.
 //   - The emptiness of the pollers queue and of targets' queues
-//     (waiter.Queue.Empty): pollers poll the instance (taking readyMu)
-//     after registering.
+//     (waiter.Queue.Empty): pollers poll the instance (taking
+//     EventPoll.mu) after registering.
 //   - EventPoll.watchers, the number of other instances' registrations
 //     of this one (kept with the nested sets under graphMu), by Add to
 //     decide whether a full check is needed; Linux reads the file's

@@ -19,40 +19,38 @@ type EventPoll struct {
 	file   *fs.File // immutable; the instance's own open file description
 
 	// mu serialises control operations and harvests (Linux's ep->mtx). It
-	// guards interest and makes a harvest's walk exclusive. Readiness of
-	// targets is checked under mu but never under readyMu.
+	// guards interest, the ready list and the scan state, and makes a
+	// harvest's walk exclusive. Targets are polled under it.
 	mu sync.Mutex
 	// +checklocks:mu
 	interest interestSet
-
-	// readyMu guards the ready list, the scan state and the overflow list
-	// (Linux's ep->lock). Wakeup callbacks take it; nothing is polled under
-	// it.
-	readyMu sync.Mutex
-	// +checklocks:readyMu
+	// +checklocks:mu
 	ready itemList
 	// scanning is set while a harvest or a readiness check walks a private
-	// copy of the ready list; wakeups then go to the overflow list.
-	// +checklocks:readyMu
+	// copy of the ready list; wakeups then go on woken as always, and the
+	// scan's end treats them as Linux's overflow list.
+	// +checklocks:mu
 	scanning bool
-	// +checklocks:readyMu
-	ovfHead *item
-	// +checklocks:readyMu
-	ovfTail *item
-	// avail mirrors "ready list non-empty or a scan in progress" (Linux's
-	// ep_events_available) for lockless reads: every readyMu section that
-	// changes either ends with publishReadyMuLocked.
+	// avail mirrors "ready list non-empty or a scan in progress" for
+	// lockless reads (EventsAvailable, with woken): every ep.mu section
+	// that changes either ends with publishLocked.
 	avail atomic.Bool
 
-	// waiters holds the threads blocked in Wait (exclusive, auto-removing
-	// entries). It is guarded by readyMu like Linux's ep->wq by ep->lock:
-	// the wakeup callback that queues an item wakes a sleeper under the
-	// same acquisition, and a thread registers under the one that finds
-	// nothing ready.
-	// +checklocks:readyMu
-	waiters waiter.List
+	// woken is where wakeup callbacks queue items, without a lock: the
+	// tail of the ready list, drained into it by absorbLocked (woken.go).
+	woken wokenList
+
+	// waitMu guards waiters, the threads blocked in Wait (exclusive,
+	// auto-removing entries; Linux's ep->wq): the wakeup callback wakes one
+	// under it, and a thread registers under it and then looks for events.
+	// sleeping mirrors !waiters.Empty() for the wakeup callback's lockless
+	// look (publishWaitMuLocked keeps it).
+	waitMu sync.Mutex
+	// +checklocks:waitMu
+	waiters  waiter.List
+	sleeping atomic.Bool
 	// pollers holds whoever polls the instance's own file (outer instances,
-	// poll callers); it has its own lock and is notified after readyMu is
+	// poll callers); it has its own lock, and is notified after waitMu is
 	// released.
 	pollers waiter.Queue
 
@@ -122,6 +120,12 @@ func (ep *EventPoll) Release(*fs.File) {
 // hook the instance's poll queue.
 func (ep *EventPoll) EventRegister(_ *fs.File, e *waiter.Entry) { ep.pollers.Register(e) }
 
+// CallerEventRegister implements fs.CallerPollable: the instance's own
+// queue does not depend on the caller.
+func (ep *EventPoll) CallerEventRegister(_ *fs.File, e *waiter.Entry, _ any) {
+	ep.pollers.Register(e)
+}
+
 // EventUnregister implements fs.Pollable.
 func (ep *EventPoll) EventUnregister(_ *fs.File, e *waiter.Entry) { ep.pollers.Unregister(e) }
 
@@ -129,14 +133,21 @@ func (ep *EventPoll) EventUnregister(_ *fs.File, e *waiter.Entry) { ep.pollers.U
 // if some queued item is ready now, else 0. As in Linux, queued items found
 // not ready are dropped from the ready list on the way; the walk stops at
 // the first ready one.
-func (ep *EventPoll) Readiness(*fs.File, waiter.EventMask) waiter.EventMask {
+func (ep *EventPoll) Readiness(f *fs.File, mask waiter.EventMask) waiter.EventMask {
+	return ep.CallerReadiness(f, mask, nil)
+}
+
+// CallerReadiness implements fs.CallerPollable: the queued items are
+// polled as caller sees them (a nested signalfd reports the caller's
+// signals, as ep_eventpoll_poll polls with current).
+func (ep *EventPoll) CallerReadiness(_ *fs.File, _ waiter.EventMask, caller any) waiter.EventMask {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	tx := ep.startScanLocked()
 	var res waiter.EventMask
 	for it := tx.head; it != nil; {
 		next := it.next
-		if it.file.Readiness(it.events)&it.events != 0 {
+		if it.file.ReadinessFor(it.events, caller)&it.events != 0 {
 			res = waiter.EventIn | waiter.EventRdNorm
 			break
 		}
@@ -147,73 +158,83 @@ func (ep *EventPoll) Readiness(*fs.File, waiter.EventMask) waiter.EventMask {
 	return res
 }
 
-// startScanLocked hands the ready list to the caller and sends wakeups to
-// the overflow list until doneScanLocked (Linux's ep_start_scan).
+// startScanLocked hands the ready list, with the items woken so far, to
+// the caller; items woken from now on wait on ep.woken until
+// doneScanLocked (Linux's ep_start_scan).
 //
 // +checklocks:ep.mu
 func (ep *EventPoll) startScanLocked() itemList {
-	ep.readyMu.Lock()
+	ep.absorbLocked(nil)
 	tx := ep.ready
 	ep.ready = itemList{}
 	ep.scanning = true
-	ep.publishReadyMuLocked()
-	ep.readyMu.Unlock()
+	ep.publishLocked()
 	return tx
 }
 
-// publishReadyMuLocked updates the lockless mirror of whether events may be
+// publishLocked updates the lockless mirror of whether events may be
 // available.
 //
-// +checklocks:ep.readyMu
-func (ep *EventPoll) publishReadyMuLocked() {
+// +checklocks:ep.mu
+func (ep *EventPoll) publishLocked() {
 	if a := !ep.ready.empty() || ep.scanning; a != ep.avail.Load() {
 		ep.avail.Store(a)
 	}
 }
 
+// publishWaitMuLocked updates the lockless mirror of whether a thread
+// sleeps in Wait.
+//
+// +checklocks:ep.waitMu
+func (ep *EventPoll) publishWaitMuLocked() {
+	if s := !ep.waiters.Empty(); s != ep.sleeping.Load() {
+		ep.sleeping.Store(s)
+	}
+}
+
 // doneScanLocked commits the first delivered items of tx (see
-// commitReadyMuLocked), then rebuilds the ready list as: the scan's
-// leftovers in order, then items woken during the scan (oldest first,
-// unless already queued), then what the scan re-queued (level-triggered
-// deliveries). If anything is ready and a thread waits, one is woken
-// (Linux's ep_done_scan).
+// commitLocked), then rebuilds the ready list as: the scan's leftovers in
+// order, then items woken during the scan (oldest first, unless already
+// queued), then what the scan re-queued (level-triggered deliveries). If
+// anything is ready and a thread waits, one is woken (Linux's
+// ep_done_scan).
 //
 // +checklocks:ep.mu
 func (ep *EventPoll) doneScanLocked(tx *itemList, delivered int) {
-	ep.readyMu.Lock()
-	ep.commitReadyMuLocked(tx, delivered)
+	ep.commitLocked(tx, delivered)
 	requeued := ep.ready
 	ep.ready = *tx
 	*tx = itemList{}
-	for it := ep.ovfHead; it != nil; {
-		next := it.ovfNext
-		if next == it {
-			next = nil
-		}
-		it.ovfNext = nil
-		// Unless it is already queued: on the leftovers (now ep.ready) or
-		// on the re-queued list.
-		if it.prev == nil && ep.ready.head != it && requeued.head != it {
-			ep.ready.pushBack(it)
-		}
-		it = next
-	}
-	ep.ovfHead, ep.ovfTail = nil, nil
+	// Unless already queued: on the leftovers (now ep.ready) or on the
+	// re-queued list.
+	ep.absorbLocked(&requeued)
 	ep.ready.appendList(&requeued)
 	ep.scanning = false
-	ep.publishReadyMuLocked()
-	if !ep.ready.empty() && !ep.waiters.Empty() {
-		ep.waiters.Notify(waiter.EventIn)
+	ep.publishLocked()
+	if !ep.ready.empty() {
+		ep.wakeOneSleeper()
 	}
-	ep.readyMu.Unlock()
 }
 
-// EventsAvailable reports whether anything is queued, or a harvest is in
-// progress (Linux's ep_events_available): a hint that a harvest may find
-// events, not a promise. It takes no lock, as in Linux: a wakeup that
-// happened before the call is seen (it published under readyMu), and Wait
-// checks again under readyMu before it sleeps.
-func (ep *EventPoll) EventsAvailable() bool { return ep.avail.Load() }
+// wakeOneSleeper wakes one thread blocked in Wait, if there is one. The
+// lockless look pairs with Wait, which registers before it looks for
+// events: either the look sees the sleeper or the sleeper sees the events.
+func (ep *EventPoll) wakeOneSleeper() {
+	if !ep.sleeping.Load() {
+		return
+	}
+	ep.waitMu.Lock()
+	ep.waiters.Notify(waiter.EventIn)
+	ep.publishWaitMuLocked()
+	ep.waitMu.Unlock()
+}
+
+// EventsAvailable reports whether anything is queued or woken, or a harvest
+// is in progress (Linux's ep_events_available): a hint that a harvest may
+// find events, not a promise. It takes no lock, as in Linux: a wakeup that
+// happened before the call is seen (it pushed on ep.woken), and Wait looks
+// again after registering as a sleeper.
+func (ep *EventPoll) EventsAvailable() bool { return ep.avail.Load() || !ep.woken.empty() }
 
 // Interests returns the registrations, as fdinfo lists them, sorted by fd
 // number (ties, the same number registered for two files, in no particular
@@ -238,8 +259,8 @@ func (ep *EventPoll) Len() int {
 
 // removeLocked takes it out of the instance: off the target's queue (after
 // which its callback cannot run), off the target's watch list, out of the
-// interest set and the ready list. No scan can be in progress (scans hold
-// ep.mu too).
+// interest set and the ready list. ep.mu is held, and no scan can be
+// in progress (scans hold ep.mu too).
 //
 // +checklocks:ep.mu
 func (ep *EventPoll) removeLocked(it *item) {
@@ -252,18 +273,12 @@ func (ep *EventPoll) removeLocked(it *item) {
 		it.target().watchers.Add(-1)
 		ep.domain.graphMu.Unlock()
 	}
-	// With nothing queued (avail false), it is not queued either and
-	// readyMu is not needed: it was unhooked above, so no wakeup can queue
-	// it any more, and whatever queued it earlier (a wakeup, finished when
-	// EventUnregister took the queue's lock, or a harvest or ADD or MOD,
-	// under ep.mu) published avail first.
-	if ep.avail.Load() {
-		ep.readyMu.Lock()
-		if ep.queuedReadyMuLocked(it) {
-			ep.ready.remove(it)
-			ep.publishReadyMuLocked()
-		}
-		ep.readyMu.Unlock()
+	// It was unhooked above, so no wakeup can push it any more; one that
+	// did earlier left it on ep.woken, which is drained first.
+	ep.absorbLocked(nil)
+	if ep.queuedLocked(it) {
+		ep.ready.remove(it)
+		ep.publishLocked()
 	}
 	ep.domain.watches.Add(-1)
 }
@@ -271,7 +286,7 @@ func (ep *EventPoll) removeLocked(it *item) {
 // HasWaiters reports whether a thread is blocked in Wait (for tests and
 // diagnostics).
 func (ep *EventPoll) HasWaiters() bool {
-	ep.readyMu.Lock()
-	defer ep.readyMu.Unlock()
+	ep.waitMu.Lock()
+	defer ep.waitMu.Unlock()
 	return !ep.waiters.Empty()
 }

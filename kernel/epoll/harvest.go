@@ -33,6 +33,13 @@ import (
 // take the ready list, poll and copy item by item, put back what was not
 // delivered, splice the overflow list, re-queue level-triggered items.
 func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error) {
+	return ep.ReadEventsFor(nil, buf, max, w)
+}
+
+// ReadEventsFor is ReadEvents by thread caller: targets whose readiness
+// depends on the caller (fs.CallerPollable) are polled as it sees them, as
+// ep_send_events polls with current.
+func (ep *EventPoll) ReadEventsFor(caller any, buf []Event, max int, w EventWriter) (int, error) {
 	if w == nil && max > len(buf) {
 		max = len(buf)
 	}
@@ -65,9 +72,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 			delivered += n
 			uncommitted += n
 			if committer == nil {
-				ep.readyMu.Lock()
-				ep.commitReadyMuLocked(&tx, uncommitted)
-				ep.readyMu.Unlock()
+				ep.commitLocked(&tx, uncommitted)
 				uncommitted = 0
 			}
 			if n < pending {
@@ -77,7 +82,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 			}
 			pending = 0
 		}
-		mask := it.file.Readiness(it.events) & it.events
+		mask := it.file.ReadinessFor(it.events, caller) & it.events
 		if mask == 0 {
 			front := it.prev // the item of buf[pending-1] when pending > 0
 			tx.remove(it)
@@ -109,8 +114,7 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 			delivered, uncommitted, err = 0, 0, cerr
 		}
 	}
-	// The last items are committed together with the end of the scan,
-	// under one acquisition of the ready-list lock.
+	// The last items are committed by the end of the scan.
 	ep.doneScanLocked(&tx, uncommitted)
 	ep.mu.Unlock()
 	if delivered > 0 {
@@ -199,13 +203,13 @@ func (ep *EventPoll) write(evs []Event, w EventWriter) (int, error) {
 	return n, err
 }
 
-// commitReadyMuLocked commits the first n items of tx, whose events were copied
+// commitLocked commits the first n items of tx, whose events were copied
 // out (stale items among them are no longer on tx): a ONESHOT item is
 // disarmed, a level-triggered one re-queued at the tail of the ready list,
 // an edge-triggered one simply leaves.
 //
-// +checklocks:ep.readyMu
-func (ep *EventPoll) commitReadyMuLocked(tx *itemList, n int) {
+// +checklocks:ep.mu
+func (ep *EventPoll) commitLocked(tx *itemList, n int) {
 	for i := 0; i < n; i++ {
 		it := tx.head
 		tx.remove(it)
@@ -218,7 +222,8 @@ func (ep *EventPoll) commitReadyMuLocked(tx *itemList, n int) {
 	}
 }
 
-// Wait is epoll_wait's loop (Linux's ep_poll). It harvests whenever events
+// Wait is epoll_wait's loop (Linux's ep_poll). b is also the caller of
+// the harvests (ReadEventsFor). It harvests whenever events
 // may be available and returns as soon as it delivered at least one; it
 // returns 0 when nonblocking is set or the deadline has passed with nothing
 // delivered, and EINTR when a signal is pending and nothing was delivered.
@@ -231,7 +236,7 @@ func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadli
 	e := b.WaitEntry()
 	for {
 		if eavail {
-			if n, err := ep.ReadEvents(buf, max, w); n != 0 || err != nil {
+			if n, err := ep.ReadEventsFor(b, buf, max, w); n != 0 || err != nil {
 				return n, err
 			}
 		}
@@ -241,23 +246,29 @@ func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadli
 		if b.SignalPending() {
 			return 0, unix.EINTR
 		}
-		ep.readyMu.Lock()
-		eavail = !ep.ready.empty() || ep.scanning
-		if !eavail {
-			// Linux puts epoll sleepers at the head: the last thread to
-			// block is the first woken.
-			ep.waiters.RegisterHead(e)
+		// Register, then look for events (a wakeup pushes, then looks
+		// for sleepers: one of the two sees the other). Linux puts epoll
+		// sleepers at the head: the last thread to block is the first
+		// woken.
+		ep.waitMu.Lock()
+		ep.waiters.RegisterHead(e)
+		ep.publishWaitMuLocked()
+		eavail = ep.EventsAvailable()
+		if eavail {
+			ep.waiters.Unregister(e)
+			ep.publishWaitMuLocked()
 		}
-		ep.readyMu.Unlock()
+		ep.waitMu.Unlock()
 		if eavail {
 			continue
 		}
 		timedOut = b.Sleep(deadline)
 		// Woken threads were unlinked by the waker; one that is still linked
 		// timed out or was interrupted.
-		ep.readyMu.Lock()
+		ep.waitMu.Lock()
 		stillLinked := ep.waiters.Unregister(e)
-		ep.readyMu.Unlock()
+		ep.publishWaitMuLocked()
+		ep.waitMu.Unlock()
 		eavail = !(timedOut && stillLinked)
 	}
 }

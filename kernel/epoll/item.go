@@ -18,28 +18,29 @@ type item struct {
 
 	// events is the stored interest (with ERR|HUP added, WAKEUP stripped;
 	// only private bits once a ONESHOT entry fired) and data the user data.
-	// Written with both ep.mu and ep.readyMu held (events with
-	// setEvents), read under either; the wakeup callback's filter also
-	// reads events before it takes readyMu (loadEvents). Those are the only
-	// atomic accesses: the rest are ordered by the locks, and a new item
-	// is initialised before anything else can see it. The tool cannot check
-	// a field read under either of two locks.
-	// +checklocksignore: written under ep.mu and ep.readyMu, read under either or atomically.
+	// Written with ep.mu held (events with setEvents, atomically), read
+	// under it; the wakeup callback reads events without a lock
+	// (loadEvents). Those are the only atomic accesses: the rest are
+	// ordered by ep.mu, and a new item is initialised before anything
+	// else can see it. (Not annotated: the tool would require atomic
+	// accesses everywhere or reach ep.mu by the instance's path only.)
+	// +checklocksignore: written under ep.mu atomically, read under it or atomically.
 	events waiter.EventMask
 	data   uint64
 
 	// next and prev link the item into ep.ready, or, during a scan, into
 	// the scan's private list; an item is on a list exactly when it has a
-	// prev or is the list's head (see queuedReadyMuLocked). Guarded by ep.readyMu
-	// outside scans; during a scan the scanning thread (holding ep.mu) owns
-	// the links of the items on its private list, and wakeups touch only
-	// ovfNext.
+	// prev or is the list's head (see queuedLocked). Guarded by ep.mu: wakeups
+	// never touch them (they push to ep.woken through wokenNext).
 	next, prev *item
 
-	// ovfNext links the item on ep's overflow list (wakeups that arrive
-	// during a scan); it is nil when the item is not on it, and the last
-	// item points to itself. Guarded by ep.readyMu.
-	ovfNext *item
+	// wokenNext links the item on ep.woken, the lock-free list wakeups push
+	// to (woken.go); it is nil when the item is not on it, and the last
+	// item points to itself. Set by the wakeup callback (which runs under
+	// the target's queue lock, so two wakeups of one item never race) and
+	// cleared by whoever drains the list (holding ep.mu); always accessed
+	// atomically.
+	wokenNext atomic.Pointer[item]
 
 	// hnext chains the item in its bucket of ep.interest. Guarded by ep.mu.
 	hnext *item
@@ -61,21 +62,18 @@ func (it *item) target() *EventPoll {
 	return t
 }
 
-// queuedReadyMuLocked reports whether it (one of ep's items) is on
-// ep.ready, outside scans (when no other list exists).
+// queuedLocked reports whether it (one of ep's items) is on ep.ready,
+// outside scans (when no other list exists).
 //
-// +checklocks:ep.readyMu
-func (ep *EventPoll) queuedReadyMuLocked(it *item) bool {
-	return it.prev != nil || ep.ready.head == it
-}
+// +checklocks:ep.mu
+func (ep *EventPoll) queuedLocked(it *item) bool { return it.prev != nil || ep.ready.head == it }
 
 // loadEvents reads events without a lock (the wakeup filter).
 func (it *item) loadEvents() waiter.EventMask {
 	return waiter.EventMask(atomic.LoadUint32((*uint32)(&it.events)))
 }
 
-// setEvents changes events; ep.mu and ep.readyMu held (not annotated:
-// the caller holds the locks of it.ep through another path to it).
+// setEvents changes events; ep.mu held.
 func (it *item) setEvents(ev waiter.EventMask) {
 	atomic.StoreUint32((*uint32)(&it.events), uint32(ev))
 }
@@ -88,61 +86,51 @@ func ignores(ev, key waiter.EventMask) bool {
 
 // Wake is the wakeup callback (Linux's ep_poll_callback). It runs with the
 // target's queue lock held, never looks at the target's state, and only
-// queues the item and wakes whoever waits on the instance.
+// queues the item and wakes whoever waits on the instance. Queueing takes
+// no lock: the item is pushed on ep.woken (Linux adds to the ready list,
+// and to the overflow list during a harvest, with lockless list operations
+// under the read side of ep->lock); only a sleeping thread costs the wait
+// lock.
 func (it *item) Wake(key waiter.EventMask) bool {
 	// A wakeup the interest filters out (an eventfd read's OUT for an IN
-	// registration) is ignored without taking readyMu, and not counted as
-	// taking an exclusive wakeup. The filter is checked again under the
-	// lock, where a harvest disarming a ONESHOT item may have changed it.
-	// A MOD racing with this lockless look loses nothing: it stores the
-	// new interest before it polls the target, and the notifier changed the
-	// target's state before notifying, so either this load sees the new
-	// interest or MOD's poll sees the new state.
-	if ev := it.loadEvents(); ignores(ev, key) {
+	// registration, a fired ONESHOT entry) is ignored, and not counted as
+	// taking an exclusive wakeup. A MOD racing with this load loses
+	// nothing: it stores the new interest before it polls the target, and
+	// the notifier changed the target's state before notifying, so either
+	// this load sees the new interest or MOD's poll sees the new state. A
+	// harvest disarming a ONESHOT entry concurrently may let one wakeup
+	// through: the item is queued with no interest, and the next harvest
+	// drops it unreported, as Linux's (which disarms without ep->lock).
+	ev := it.loadEvents()
+	if ignores(ev, key) {
 		return ev&waiter.EventExclusive == 0
 	}
 	ep := it.ep
-	ep.readyMu.Lock()
-	ev := it.events
-	if ignores(ev, key) {
-		ep.readyMu.Unlock()
-		return ev&waiter.EventExclusive == 0
-	}
-	if ep.scanning {
-		if it.ovfNext == nil {
-			it.ovfNext = it
-			if ep.ovfTail != nil {
-				ep.ovfTail.ovfNext = it
-			} else {
-				ep.ovfHead = it
-			}
-			ep.ovfTail = it
-		}
-	} else if !ep.queuedReadyMuLocked(it) {
-		ep.ready.pushBack(it)
-		ep.publishReadyMuLocked()
-	}
+	ep.woken.push(it)
 	take := ev&waiter.EventExclusive == 0
-	if !ep.waiters.Empty() {
-		// One sleeper is woken under readyMu (it registered under it).
-		ep.waiters.Notify(waiter.EventIn)
-		if !take {
-			// An exclusive hook takes the wakeup only when a thread is
-			// there to consume it and the key is what the entry waits for.
-			switch key & (waiter.EventIn | waiter.EventOut) {
-			case waiter.EventIn:
-				take = ev&waiter.EventIn != 0
-			case waiter.EventOut:
-				take = ev&waiter.EventOut != 0
-			case 0:
-				take = true
+	if ep.sleeping.Load() {
+		ep.waitMu.Lock()
+		if !ep.waiters.Empty() {
+			// One sleeper is woken under waitMu (it registered under it).
+			ep.waiters.Notify(waiter.EventIn)
+			if !take {
+				// An exclusive hook takes the wakeup only when a thread is
+				// there to consume it and the key is what the entry waits
+				// for.
+				switch key & (waiter.EventIn | waiter.EventOut) {
+				case waiter.EventIn:
+					take = ev&waiter.EventIn != 0
+				case waiter.EventOut:
+					take = ev&waiter.EventOut != 0
+				case 0:
+					take = true
+				}
 			}
 		}
+		ep.publishWaitMuLocked()
+		ep.waitMu.Unlock()
 	}
-	wakePollers := !ep.pollers.Empty()
-	ep.readyMu.Unlock()
-
-	if wakePollers {
+	if !ep.pollers.Empty() {
 		ep.pollers.Notify(waiter.EventIn)
 	}
 	return take
@@ -175,6 +163,17 @@ func (l *itemList) pushBack(it *item) {
 		l.head = it
 	}
 	l.tail = it
+}
+
+// pushFront links it at the head of l.
+func (l *itemList) pushFront(it *item) {
+	it.prev, it.next = nil, l.head
+	if l.head != nil {
+		l.head.prev = it
+	} else {
+		l.tail = it
+	}
+	l.head = it
 }
 
 func (l *itemList) remove(it *item) {

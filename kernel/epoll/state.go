@@ -39,6 +39,21 @@ type ItemState struct {
 	Events    uint32 // stored interest (only private bits once a ONESHOT fired)
 	Data      uint64
 	WatchRank int32 // position among every registration of Target
+	// Caller names the thread the registration's hook was made for, when
+	// the target's queue depends on it (fs.CallerPollable: a signalfd
+	// hooks the adding thread's queue), as HookCallers.Save named it; -1
+	// when it does not matter.
+	Caller int32
+}
+
+// HookCallers name the callers of registrations whose targets are
+// fs.CallerPollable, for SaveInstances and RestoreInstances: Save returns
+// the name of the caller target's hook was made for (-1: none), Restore
+// gives back the caller for a name (nil: the target's default). A nil
+// function means -1 or nil for every registration.
+type HookCallers struct {
+	Save    func(target *fs.File, hook *waiter.Entry) int32
+	Restore func(caller int32) any
 }
 
 // ErrBusy is returned by SaveInstances when an instance is in the middle
@@ -65,7 +80,7 @@ func NewDomainFromState(st DomainState) *Domain {
 //
 // +checklocksignore: holds every instance's mu at once, taken in a loop
 // (see the lock order in doc.go), which the tool cannot follow.
-func SaveInstances(eps []*EventPoll, files []*fs.File) ([]InstanceState, error) {
+func SaveInstances(eps []*EventPoll, files []*fs.File, callers HookCallers) ([]InstanceState, error) {
 	epIndex := make(map[*EventPoll]int, len(eps))
 	for i, ep := range eps {
 		epIndex[ep] = i
@@ -102,8 +117,13 @@ func SaveInstances(eps []*EventPoll, files []*fs.File) ([]InstanceState, error) 
 				return false
 			}
 			itemIndex[it] = int32(len(out[k].Items))
+			caller := int32(-1)
+			if callers.Save != nil {
+				caller = callers.Save(f, &it.hook)
+			}
 			out[k].Items = append(out[k].Items, ItemState{
 				Target: int32(fi), Fd: it.fd, Events: uint32(it.events), Data: it.data, WatchRank: rank,
+				Caller: caller,
 			})
 			rank++
 			return true
@@ -117,15 +137,13 @@ func SaveInstances(eps []*EventPoll, files []*fs.File) ([]InstanceState, error) 
 			return nil, fmt.Errorf("epoll: instance %d watches %d files outside the saved set",
 				k, ep.interest.n-len(out[k].Items))
 		}
-		ep.readyMu.Lock()
-		if ep.scanning || ep.ovfHead != nil || !ep.waiters.Empty() {
-			ep.readyMu.Unlock()
+		if ep.scanning || ep.HasWaiters() {
 			return nil, ErrBusy
 		}
+		ep.absorbLocked(nil)
 		for it := ep.ready.head; it != nil; it = it.next {
 			out[k].Ready = append(out[k].Ready, itemIndex[it])
 		}
-		ep.readyMu.Unlock()
 	}
 	return out, nil
 }
@@ -325,7 +343,10 @@ func checkNesting(edges [][]int32) error {
 // returns true (a file whose state was not saved, such as a re-donated
 // host fd) are polled once at the end and queued if ready, as an ADD
 // would.
-func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll func(i int32) bool) error {
+//
+// Each hook is made for the caller callers.Restore gives for the item's
+// Caller.
+func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll func(i int32) bool, callers HookCallers) error {
 	states, self := v.states, v.self
 	if len(files) != len(v.fi.Pollable) {
 		return fmt.Errorf("epoll: %d files restored, %d validated", len(files), len(v.fi.Pollable))
@@ -340,6 +361,7 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 	}
 	// Items, in a flat array ordered by target and watch rank.
 	byRank := make([]*item, v.first[len(v.first)-1])
+	caller := make([]int32, len(byRank))
 	items := make([][]*item, len(states))
 	total := 0
 	for k := range states {
@@ -361,21 +383,26 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 				it.target().watchers.Add(1)
 			}
 			byRank[v.first[is.Target]+is.WatchRank] = it
+			caller[v.first[is.Target]+is.WatchRank] = is.Caller
 			total++
 		}
 	}
-	for _, it := range byRank {
+	for r, it := range byRank {
 		it.file.AddWatch(&it.watch)
-		it.file.EventRegister(&it.hook)
+		var c any
+		if callers.Restore != nil && caller[r] >= 0 {
+			c = callers.Restore(caller[r])
+		}
+		it.file.EventRegisterFor(&it.hook, c)
 	}
 	for k := range states {
 		ep := eps[k]
-		ep.readyMu.Lock()
+		ep.mu.Lock()
 		for _, r := range states[k].Ready {
 			ep.ready.pushBack(items[k][r])
 		}
-		ep.publishReadyMuLocked()
-		ep.readyMu.Unlock()
+		ep.publishLocked()
+		ep.mu.Unlock()
 	}
 	d.watches.Add(int64(total))
 	if repoll != nil {
@@ -384,7 +411,7 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 			ep.mu.Lock()
 			for j, it := range items[k] {
 				if repoll(states[k].Items[j].Target) {
-					ep.queueIfReadyLocked(it)
+					ep.queueIfReadyLocked(it, nil)
 				}
 			}
 			ep.mu.Unlock()

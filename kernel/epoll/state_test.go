@@ -62,7 +62,7 @@ func newStateWorld(t *testing.T) *stateWorld {
 
 func (w *stateWorld) save(t *testing.T) []epoll.InstanceState {
 	t.Helper()
-	st, err := epoll.SaveInstances([]*epoll.EventPoll{w.e1, w.e2}, w.files)
+	st, err := epoll.SaveInstances([]*epoll.EventPoll{w.e1, w.e2}, w.files, epoll.HookCallers{})
 	must(t, err)
 	return st
 }
@@ -89,7 +89,7 @@ func (w *stateWorld) restore(t *testing.T, st []epoll.InstanceState, repoll func
 	n.e1, f1 = newEpoll(t, n.d)
 	n.e2, f2 = newEpoll(t, n.d)
 	n.files = append(n.files, f1, f2)
-	must(t, epoll.RestoreInstances(n.d, v, n.files, repoll))
+	must(t, epoll.RestoreInstances(n.d, v, n.files, repoll, epoll.HookCallers{}))
 	return n
 }
 
@@ -153,10 +153,10 @@ func TestRestoreRepollsOnlyWhatItIsTold(t *testing.T) {
 func TestSaveInstancesRefusesPartialGraphs(t *testing.T) {
 	w := newStateWorld(t)
 	defer w.close()
-	if _, err := epoll.SaveInstances([]*epoll.EventPoll{w.e1, w.e2}, w.files[1:]); err == nil || !strings.Contains(err.Error(), "outside the saved set") {
+	if _, err := epoll.SaveInstances([]*epoll.EventPoll{w.e1, w.e2}, w.files[1:], epoll.HookCallers{}); err == nil || !strings.Contains(err.Error(), "outside the saved set") {
 		t.Errorf("target missing: %v", err)
 	}
-	if _, err := epoll.SaveInstances([]*epoll.EventPoll{w.e2}, w.files); err == nil || !strings.Contains(err.Error(), "not saved") {
+	if _, err := epoll.SaveInstances([]*epoll.EventPoll{w.e2}, w.files, epoll.HookCallers{}); err == nil || !strings.Contains(err.Error(), "not saved") {
 		t.Errorf("watcher missing: %v", err)
 	}
 }
@@ -239,7 +239,7 @@ func TestRestoreInstancesNeedsNewInstances(t *testing.T) {
 	defer w.close()
 	v, err := epoll.ValidateInstances(w.save(t), stateSelf, stateInfo())
 	must(t, err)
-	if err := epoll.RestoreInstances(epoll.NewDomain(), v, w.files, nil); err == nil || !strings.Contains(err.Error(), "not a new instance") {
+	if err := epoll.RestoreInstances(epoll.NewDomain(), v, w.files, nil, epoll.HookCallers{}); err == nil || !strings.Contains(err.Error(), "not a new instance") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -27,6 +27,11 @@
 //     lock in a single store (a dup2 onto an open number replaces it, never
 //     clearing it first), then references the file and checks that the
 //     number still holds it, as Linux's RCU lookup does.
+//   - Borrow, the lookup of the syscall layer's hot paths, is GetFile
+//     unless the table is task-owned (SetTaskOwned: only its tasks' own
+//     calls change it) and at most one task is attached; then it takes no
+//     reference either (Linux's __fget_light for a files_struct with
+//     count 1), since only the calling task could drop the table's.
 //
 // # Misuse
 //

@@ -53,6 +53,13 @@ type Table struct {
 	// closed when the last one detaches.
 	// +checklocks:mu
 	private bool
+	// taskOwned records the promise of SetTaskOwned. borrow mirrors
+	// "taskOwned and at most one task attached" for Borrow, which reads it
+	// without mu; it is written under mu by every change of either
+	// (publishBorrowLocked).
+	// +checklocks:mu
+	taskOwned bool
+	borrow    atomic.Bool
 
 	// lookup mirrors slots[i].file for GetFile, which reads it without mu
 	// (Linux's RCU fd lookup). Every change of a slot's file is stored
@@ -143,6 +150,59 @@ func (t *Table) GetFile(fd int32) (*fs.File, error) {
 		}
 		f.DecRef()
 	}
+}
+
+// SetTaskOwned records its owner's promise that from now on t changes
+// only through the system calls of the tasks attached to it, each made on
+// that task's own goroutine, as Linux's files_struct changes only through
+// the threads that share it: nothing else closes, replaces (dup2) or
+// installs a number of t while one of its tasks is inside a call, and a
+// second task is attached (NewTask) only by a call of a task of t or while
+// none of its tasks is inside a call. With that promise, the lookups of
+// the only attached task take no reference (Borrow), since nothing else
+// can drop the table's reference while its call runs. A table made by
+// Unshare from a task-owned table is task-owned. There is no way back: the
+// promise is for the table's life.
+func (t *Table) SetTaskOwned() {
+	t.mu.Lock()
+	t.taskOwned = true
+	t.publishBorrowLocked()
+	t.mu.Unlock()
+}
+
+// publishBorrowLocked keeps the borrow mirror.
+//
+// +checklocks:t.mu
+func (t *Table) publishBorrowLocked() {
+	if b := t.taskOwned && t.users <= 1; b != t.borrow.Load() {
+		t.borrow.Store(b)
+	}
+}
+
+// Borrow returns fd's file for the rest of one system call of the calling
+// task, or EBADF. If ref is true the file carries a new reference, which
+// the caller drops with DecRef when the call ends (GetFile). If ref is
+// false (a task-owned table, SetTaskOwned, with the caller its only task:
+// Linux's __fget_light), no reference was taken: the table's own keeps the
+// file alive, because only the caller could drop it, and the caller must
+// neither keep the file beyond the call nor close fd while it uses it.
+func (t *Table) Borrow(fd int32) (f *fs.File, ref bool, err error) {
+	if !t.borrow.Load() {
+		f, err = t.GetFile(fd)
+		return f, err == nil, err
+	}
+	arr := t.lookup.Load()
+	if fd < 0 || arr == nil || int(fd) >= len(*arr) {
+		return nil, false, unix.EBADF
+	}
+	f = (*arr)[fd].Load()
+	if f == nil {
+		return nil, false, unix.EBADF
+	}
+	if f.Released() {
+		panic(releasedInstalled(fd))
+	}
+	return f, false, nil
 }
 
 // checkNotReleasedInstalled panics if fd still holds f, which GetFile found
@@ -499,6 +559,7 @@ func (t *Table) Fork() *Table {
 func (t *Table) Attach() {
 	t.mu.Lock()
 	t.users++
+	t.publishBorrowLocked()
 	t.mu.Unlock()
 }
 
@@ -512,6 +573,7 @@ func (t *Table) Detach() {
 		panic("fd: Detach without Attach")
 	}
 	t.users--
+	t.publishBorrowLocked()
 	last := t.users == 0 && t.private
 	t.mu.Unlock()
 	if last {
@@ -529,9 +591,13 @@ func (t *Table) Unshare() *Table {
 		t.mu.Unlock()
 		return t
 	}
+	owned := t.taskOwned
 	t.mu.Unlock()
 	n := t.Fork()
-	n.users, n.private = 1, true // +checklocksignore: n is not shared yet.
+	n.mu.Lock()
+	n.users, n.private, n.taskOwned = 1, true, owned
+	n.publishBorrowLocked()
+	n.mu.Unlock()
 	t.Detach()
 	return n
 }

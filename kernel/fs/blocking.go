@@ -51,7 +51,10 @@ package fs
 // (wait_event_interruptible_exclusive), on every other type of this package
 // as a plain one; BlockingWaitExclusive says which, for the syscall layer's
 // wait-queue entry (ExclusiveBlocker). This matters to EPOLLEXCLUSIVE
-// walks (docs/semantics.md#exclusive).
+// walks (docs/semantics.md#exclusive). A task blocked in accept (Listener)
+// is an exclusive waiter on the listener's queue, and one blocked in
+// connect an exclusive waiter on the listener's peer_wait queue
+// (ConnectWait); the syscall layer asks for both.
 
 // IORound places one attempt inside a read or write call that may block.
 type IORound struct {

@@ -1,6 +1,9 @@
 // Package fs holds open file descriptions (File) and the file types of the
-// model: pipes, eventfds, AF_UNIX sockets, timerfds and regular files. The
-// epoll instance is a file type too, but it lives in package epoll.
+// model: pipes and FIFOs, eventfds, AF_UNIX sockets (listening ones
+// included), timerfds and regular files, and the names a kernel gives
+// them: the abstract AF_UNIX address table (UnixNamespace) and a minimal
+// path namespace of directories and FIFOs (PathNamespace). The epoll
+// instance is a file type too, but it lives in package epoll.
 //
 // # What a File owns
 //
@@ -10,7 +13,11 @@
 // of them (Linux's eventpoll_release) before releasing the implementation.
 //
 // File types implement Impl (read, write, release) and, when epoll may watch
-// them, Pollable (readiness and wait-queue registration). Reads and writes
+// them, Pollable (readiness and wait-queue registration). A type whose
+// readiness and queue depend on the thread that asks (a signalfd, in
+// package syscalls) also implements CallerPollable: File.ReadinessFor and
+// File.EventRegisterFor pass it the caller, asserted once at New like
+// Pollable, so other types pay nothing for it. Reads and writes
 // never block here: they return EAGAIN, and the syscall layer waits on the
 // file's queue. Errors are unix.Errno values (wrapped ones are found with
 // errors.As); any other error is a misuse, on which the syscall layer
@@ -97,14 +104,22 @@
 //
 // One file per type; each file's header comment gives the details.
 //
-//   - Pipes (pipe.go, NewPipe): 16 slots of up to 4096 bytes, with Linux's
-//     merge rule, PIPE_BUF atomicity and O_DIRECT packets. Read end IN|RDNORM
+//   - Pipes (pipe.go, NewPipe): 16 slots of up to 4096 bytes (F_SETPIPE_SZ,
+//     PipeSizer, resizes the ring to any power of two of pages up to
+//     PipeMaxSize, waking writers), with Linux's merge rule, PIPE_BUF
+//     atomicity and O_DIRECT packets. Read end IN|RDNORM
 //     with data, HUP without writers; write end OUT|WRNORM while a slot is
 //     free, ERR without readers. A write wakes readers (IN|RDNORM) if the
 //     pipe was empty or has ever been polled; a read wakes writers
 //     (OUT|WRNORM) when it frees a slot of a full pipe; losing the last
 //     reader or writer wakes both queues with key 0. Blocking pipe I/O has
 //     its own wakeups: see BlockingIO (blocking.go).
+//   - FIFOs (fifo.go, PathNamespace.Mkdir/Mknod/OpenFIFO/Unlink): a model
+//     pipe per FIFO while any file of it is open, with fifo_open's rules
+//     (ENXIO, waiting for the other side through FIFOOpen, the first of a
+//     side waking both queues with key 0) and pipe_poll's HUP that waits
+//     for a writer to have come (f_pipe). An O_RDWR file hooks its own
+//     queue, which repeats every notification of both sides.
 //   - eventfd (eventfd.go, NewEventfd): IN while the counter is non-zero, OUT
 //     while it is below 0xfffffffffffffffe; every successful write wakes
 //     with IN, every successful read with OUT.
@@ -113,7 +128,12 @@
 //     truesize accounting against SO_SNDBUF; data wakes the receiver with
 //     IN|PRI|RDNORM|RDBAND per skb, each freed skb wakes its sender with
 //     OUT|WRNORM|WRBAND if the sender is writable, shutdown and close wake
-//     with key 0.
+//     with key 0. Listener (unixlisten.go): bind, listen, connect and
+//     accept, with unix_recvq_full's backlog, a connection waking the
+//     listener once (IN|PRI|RDNORM|RDBAND, wake-one) and connects to a
+//     full listener waiting on its peer_wait queue (ConnectWait).
+//     MessageIO (oob.go): MSG_OOB on streams (PRI while an out-of-band
+//     byte is pending, the mark, the byte left behind) and MSG_PEEK.
 //   - timerfd (timerfd.go, NewTimerfd, TimerFile) on a Clock (clock.go:
 //     RealClock, FakeClock): IN while expirations are unread; each expiry
 //     wakes with IN; a periodic timer is re-armed by read/gettime, so it
@@ -121,8 +141,10 @@
 //   - Regular files (regular.go, NewRegular): memfd-like bytes with an
 //     offset; not Pollable, so epoll_ctl refuses them with EPERM.
 //
-// State (state.go) turns a set of files into plain values and back, for
-// package checkpoint: SaveFiles, FilesState.Validate, RestoreFiles.
+// State (state.go, namestate.go) turns a set of files and the kernel's
+// names into plain values and back, for package checkpoint:
+// SaveFilesAndNames, FilesState.Validate, RestoreFilesAndNames (SaveFiles
+// and RestoreFiles without the names).
 //
 // CheckInvariants (invariants.go) checks a file's internal consistency for
 // fuzzers. Notifications owed by an operation are collected in a small
@@ -132,6 +154,9 @@
 //
 //	timerfd fireMu  >  file state lock (pipe, socket, timerfd mutex)  >  FakeClock mutex
 //	epoll instance mutex  >  File.watchMu
+//	UnixNamespace.mu  >  socket lock (bind only; connect looks the name up first)
+//	listener's socket lock  >  the lock of a connection pair (connect)
+//	PathNamespace.mu  >  FIFO node mutex (unlink); a FIFO node's and its pipe's mutexes never nest
 //
 // The fields these locks guard carry +checklocks annotations, and the
 // functions that need one are named and annotated as docs/locking.md says
@@ -149,8 +174,9 @@
 // functions) comes after every file state lock and must never call back
 // into a file.
 //
-// The two sockets of a pair share one state lock (unixSocket's
-// +checklocksalias tells the tool that peer.mu is mu). A timerfd calls its
+// The two sockets of a pair share one state lock, and so do a client and
+// the embryo a connect makes for it (the accepted socket keeps it);
+// unixSocket's +checklocksalias tells the tool that peer.mu is mu. A timerfd calls its
 // Clock (AfterFunc, Stop, Now) under its lock; a Clock runs callbacks
 // without its own lock held, and never synchronously inside AfterFunc.
 //

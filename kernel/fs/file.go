@@ -42,6 +42,22 @@ type Pollable interface {
 	EventUnregister(f *File, e *waiter.Entry)
 }
 
+// CallerPollable is implemented by a Pollable type whose readiness and
+// wait queue depend on the thread that asks, as a signalfd's do: Linux's
+// signalfd_poll reports the pending signals of current, and hooks the
+// wait queue of current's signal handlers. caller is the asking thread as
+// the syscall layer passes it (its task), or nil when no thread asks (the
+// type then answers for a thread of its choosing, usually its creator's).
+// Epoll passes the thread of the ADD or MOD to the registration and
+// readiness check, the thread of epoll_wait to a harvest, and a poll or
+// read its own thread. EventUnregister must unhook e from whichever queue
+// CallerEventRegister hooked it on.
+type CallerPollable interface {
+	Pollable
+	CallerReadiness(f *File, mask waiter.EventMask, caller any) waiter.EventMask
+	CallerEventRegister(f *File, e *waiter.Entry, caller any)
+}
+
 // Status flags (the O_* values of Linux's F_GETFL).
 const (
 	AccessModeMask      = unix.O_ACCMODE
@@ -58,6 +74,8 @@ type File struct {
 	// poll is impl's poll operations, or nil when it has none: asserted
 	// once here rather than on every readiness check and (un)hook.
 	poll Pollable
+	// callerPoll is impl's CallerPollable, or nil (asserted once too).
+	callerPoll CallerPollable
 
 	// watchMu guards watches. It is taken inside an epoll instance's mutex
 	// and never the other way round.
@@ -73,7 +91,8 @@ func New(impl Impl, flags uint32) *File {
 		panic("fs: New with a nil Impl")
 	}
 	poll, _ := impl.(Pollable)
-	f := &File{impl: impl, poll: poll}
+	callerPoll, _ := impl.(CallerPollable)
+	f := &File{impl: impl, poll: poll, callerPoll: callerPoll}
 	f.flags.Store(flags)
 	f.refs.Store(1)
 	return f
@@ -177,12 +196,32 @@ func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
 	return f.poll.Readiness(f, mask)
 }
 
+// ReadinessFor is Readiness as thread caller sees it (CallerPollable);
+// for every other type it is Readiness.
+func (f *File) ReadinessFor(mask waiter.EventMask, caller any) waiter.EventMask {
+	if f.poll == nil || f.Released() {
+		return 0
+	}
+	if f.callerPoll != nil {
+		return f.callerPoll.CallerReadiness(f, mask, caller)
+	}
+	return f.poll.Readiness(f, mask)
+}
+
 // EventRegister hooks e on the file's wait queue(s). The file must be
 // pollable: callers check Pollable first (epoll_ctl fails with EPERM), and
 // a call on a file that is not panics.
-func (f *File) EventRegister(e *waiter.Entry) {
+func (f *File) EventRegister(e *waiter.Entry) { f.EventRegisterFor(e, nil) }
+
+// EventRegisterFor is EventRegister on behalf of thread caller
+// (CallerPollable).
+func (f *File) EventRegisterFor(e *waiter.Entry, caller any) {
 	if f.poll == nil {
 		panic(notPollable("EventRegister"))
+	}
+	if f.callerPoll != nil {
+		f.callerPoll.CallerEventRegister(f, e, caller)
+		return
 	}
 	f.poll.EventRegister(f, e)
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// AF_UNIX sockets (docs/semantics.md#unix-sockets): socketpairs and
-// unbound, unconnected sockets of type SOCK_STREAM, SOCK_DGRAM and
-// SOCK_SEQPACKET. There is no bind/connect/listen, so a socket is connected
-// from birth (socketpair) or never.
+// AF_UNIX sockets (docs/semantics.md#unix-sockets): socketpairs, and
+// sockets of type SOCK_STREAM, SOCK_DGRAM and SOCK_SEQPACKET made by
+// socket(2), which stream and seqpacket sockets may bind to an abstract
+// address, listen on, connect and accept (unixlisten.go). Datagram
+// sockets are connected from birth (socketpair) or never.
 //
 // Each socket has one wait queue (sk_wq), which its readers, writers and
 // pollers all share. Data travels in skbs: a stream write is cut into skbs
@@ -37,13 +38,15 @@ import (
 //     and its own unread datagrams are dropped) and wakes its own queue with
 //     OUT|WRNORM|WRBAND.
 //
-// OOB data (MSG_OOB, EPOLLPRI) and the max_dgram_qlen flow control of
-// datagram sockets connected to a peer that is not connected back (which
-// socketpairs never are) are not modelled beyond what poll and send check.
+// Out-of-band data (MSG_OOB, EPOLLPRI) is in oob.go. The max_dgram_qlen
+// flow control of datagram sockets connected to a peer that is not
+// connected back (which socketpairs never are) is not modelled beyond
+// what poll and send check.
 
 const (
-	sockClose       = 0 // TCP_CLOSE: unconnected
-	sockEstablished = 1 // TCP_ESTABLISHED
+	sockClose       = 0  // TCP_CLOSE: unconnected
+	sockEstablished = 1  // TCP_ESTABLISHED
+	sockListen      = 10 // TCP_LISTEN (unixlisten.go)
 
 	shutRcv  = 1 // RCV_SHUTDOWN
 	shutSend = 2 // SEND_SHUTDOWN
@@ -163,7 +166,7 @@ func (q *skbQueue) pop() *skb {
 type unixSocket struct {
 	typ   int // unix.SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
 	mu    *sync.Mutex
-	queue waiter.Queue
+	queue waiter.Queue // +checklocksignore: not guarded (it has its own lock; the tool guesses from uses under mu)
 
 	// +checklocks:mu
 	state int
@@ -181,6 +184,22 @@ type unixSocket struct {
 	wmem int64 // sk_wmem_alloc: 1 + truesize of this socket's skbs in flight
 	// +checklocks:mu
 	sndbuf int64
+	// oob is the skb holding the pending out-of-band byte (oob_skb), nil
+	// if none; it is also in recv (oob.go).
+	// +checklocks:mu
+	oob *skb
+
+	// Addressing and listening (unixlisten.go).
+	// +checklocks:mu
+	name []byte // bound address (sun_path bytes), nil if unbound
+	// +checklocks:mu
+	ns *UnixNamespace // where name is bound
+	// +checklocks:mu
+	backlog int // sk_max_ack_backlog
+	// +checklocks:mu
+	pending []*unixSocket // a listener's embryos, oldest first
+	// peerWait is where connects to this full listener wait (peer_wait).
+	peerWait waiter.Queue
 }
 
 // Shutdowner is implemented by sockets (shutdown(2)). how is SHUT_RD,
@@ -262,7 +281,7 @@ func (s *unixSocket) Type() int { return s.typ }
 //
 // +checklocks:s.mu
 func (s *unixSocket) writableLocked() bool {
-	return s.wmem<<2 <= s.sndbuf
+	return s.state != sockListen && s.wmem<<2 <= s.sndbuf
 }
 
 // takeErrorLocked is sock_error: return and clear the pending error.
@@ -281,8 +300,7 @@ func (s *unixSocket) takeErrorLocked() error {
 // write-space wakeup (sock_wfree → unix_write_space). Linux checks
 // writability with one unit of the charge still held. b was on s's queue;
 // its sender shares s.mu (the sockets an skb travels between share one
-// mutex: a pair's, or the one restoreSockets gives a group), which the
-// tool cannot see through b.
+// mutex), which the tool cannot see through b.
 //
 // +checklocks:s.mu
 func (s *unixSocket) freeSkbLocked(b *skb, w *wakeups) {
@@ -322,23 +340,44 @@ func (s *unixSocket) ReadSeq(f *File, dst IOSequence) (int, error) {
 	if dst.Len() == 0 {
 		return 0, nil // sock_read_iter: a null read returns at once
 	}
-	if s.typ == unix.SOCK_STREAM {
-		return s.streamRead(dst)
-	}
-	return s.dgramRead(f, dst)
+	n, _, err := s.RecvSeq(f, dst, 0)
+	return n, err
 }
 
-func (s *unixSocket) streamRead(dst IOSequence) (int, error) {
+// RecvSeq implements MessageIO.
+func (s *unixSocket) RecvSeq(f *File, dst IOSequence, flags int) (int, []byte, error) {
+	if s.typ == unix.SOCK_STREAM {
+		return s.streamRead(dst, flags)
+	}
+	return s.dgramRead(f, dst, flags)
+}
+
+// streamRead is unix_stream_read_generic: MSG_OOB reads the out-of-band
+// byte (oob.go); otherwise bytes are copied skb by skb, stopping at the
+// out-of-band mark once something was read (manageOOBLocked). MSG_PEEK
+// copies without consuming. It returns the address of the first skb's
+// sender.
+func (s *unixSocket) streamRead(dst IOSequence, flags int) (int, []byte, error) {
 	var w wakeups
 	s.mu.Lock()
 	if s.state != sockEstablished {
 		s.mu.Unlock()
-		return 0, unix.EINVAL
+		return 0, nil, unix.EINVAL
 	}
+	if flags&unix.MSG_OOB != 0 {
+		n, from, err := s.recvOOBLocked(dst, flags&unix.MSG_PEEK != 0, &w)
+		s.mu.Unlock()
+		w.run()
+		return n, from, err
+	}
+	peek := flags&unix.MSG_PEEK != 0
 	copied := 0
+	var from []byte
 	var err error
-	for dst.Len() > 0 {
-		b := s.recv.peek()
+	// At least one pass: an empty buffer still finds EAGAIN, EOF or an
+	// error when nothing is queued, and returns 0 otherwise.
+	for i, first := 0, true; first || dst.Len() > 0; first = false {
+		b := s.manageOOBLocked(&i, peek, copied, &w)
 		if b == nil {
 			if copied > 0 {
 				break
@@ -360,7 +399,14 @@ func (s *unixSocket) streamRead(dst IOSequence) (int, error) {
 			}
 			break
 		}
+		if copied == 0 {
+			from = b.sender.name // +checklocksignore: the sender shares s.mu.
+		}
 		copied += n
+		if peek {
+			i++
+			continue
+		}
 		b.consumed += n
 		if b.consumed < len(b.data) {
 			break
@@ -371,43 +417,57 @@ func (s *unixSocket) streamRead(dst IOSequence) (int, error) {
 	s.mu.Unlock()
 	w.run()
 	if copied > 0 {
-		return copied, nil
+		return copied, from, nil
 	}
-	return 0, err
+	return 0, nil, err
 }
 
-func (s *unixSocket) dgramRead(f *File, dst IOSequence) (int, error) {
+// dgramRead is unix_dgram_recvmsg (and unix_seqpacket_recvmsg). MSG_OOB
+// is EOPNOTSUPP; MSG_PEEK copies the first datagram and leaves it queued;
+// MSG_DONTWAIT counts as O_NONBLOCK.
+func (s *unixSocket) dgramRead(f *File, dst IOSequence, flags int) (int, []byte, error) {
 	var w wakeups
 	s.mu.Lock()
 	if s.typ == unix.SOCK_SEQPACKET && s.state != sockEstablished {
 		s.mu.Unlock()
-		return 0, unix.ENOTCONN
+		return 0, nil, unix.ENOTCONN
+	}
+	if flags&unix.MSG_OOB != 0 {
+		s.mu.Unlock()
+		return 0, nil, unix.EOPNOTSUPP
 	}
 	if err := s.takeErrorLocked(); err != nil {
 		s.mu.Unlock()
-		return 0, err
+		return 0, nil, err
 	}
 	b := s.recv.peek()
 	if b == nil {
 		// Receive side shut: seqpacket reads EOF; a datagram read that
 		// would block also returns 0, a non-blocking one EAGAIN.
-		eof := s.shutdown&shutRcv != 0 && (s.typ == unix.SOCK_SEQPACKET || !f.Nonblocking())
+		nonblock := f.Nonblocking() || flags&unix.MSG_DONTWAIT != 0
+		eof := s.shutdown&shutRcv != 0 && (s.typ == unix.SOCK_SEQPACKET || !nonblock)
 		s.mu.Unlock()
 		if eof {
-			return 0, nil
+			return 0, nil, nil
 		}
-		return 0, unix.EAGAIN
+		return 0, nil, unix.EAGAIN
 	}
-	s.recv.pop()
+	peek := flags&unix.MSG_PEEK != 0
+	if !peek {
+		s.recv.pop()
+	}
 	n := min(len(b.data), dst.Len()) // the rest of the message is discarded
 	c, _ := dst.CopyOut(b.data[:n])
-	s.freeSkbLocked(b, &w)
+	from := b.sender.name // +checklocksignore: the sender shares s.mu.
+	if !peek {
+		s.freeSkbLocked(b, &w)
+	}
 	s.mu.Unlock()
 	w.run()
 	if c < n {
-		return 0, unix.EFAULT
+		return 0, nil, unix.EFAULT
 	}
-	return n, nil
+	return n, from, nil
 }
 
 // Write implements Impl.Write (write(2), i.e. sendmsg without flags).
@@ -421,15 +481,36 @@ func (s *unixSocket) Write(f *File, src []byte) (int, error) {
 // uncharged skb does) and ends the call with EFAULT, or with the count of
 // the stream pieces already queued.
 func (s *unixSocket) WriteSeq(f *File, src IOSequence) (int, error) {
-	if s.typ == unix.SOCK_STREAM {
-		return s.streamWrite(src)
-	}
-	return s.dgramWrite(src)
+	return s.SendSeq(f, src, 0, nil)
 }
 
-func (s *unixSocket) streamWrite(src IOSequence) (int, error) {
+// SendSeq implements MessageIO.
+func (s *unixSocket) SendSeq(f *File, src IOSequence, flags int, addr []byte) (int, error) {
+	if s.typ == unix.SOCK_STREAM {
+		return s.streamWrite(src, flags, len(addr) > 0)
+	}
+	return s.dgramWrite(src, flags, addr)
+}
+
+// streamWrite is unix_stream_sendmsg. With MSG_OOB the last byte goes as
+// the out-of-band byte (queueOOBLocked) once the others are queued; an
+// empty MSG_OOB send is EOPNOTSUPP. An addressed send is EISCONN when
+// connected, EOPNOTSUPP otherwise.
+func (s *unixSocket) streamWrite(src IOSequence, flags int, addressed bool) (int, error) {
+	oob := flags&unix.MSG_OOB != 0
+	if oob && src.Len() == 0 {
+		return 0, unix.EOPNOTSUPP
+	}
 	var w wakeups
 	s.mu.Lock()
+	if addressed {
+		err := unix.EOPNOTSUPP
+		if s.state == sockEstablished {
+			err = unix.EISCONN
+		}
+		s.mu.Unlock()
+		return 0, err
+	}
 	other := s.peer
 	if other == nil {
 		s.mu.Unlock()
@@ -441,8 +522,12 @@ func (s *unixSocket) streamWrite(src IOSequence) (int, error) {
 	}
 	sent := 0
 	var err error
-	for src.Len() > 0 {
-		size, truesize := streamSkbSize(src.Len(), s.sndbuf)
+	oobBytes := 0 // the out-of-band byte, kept for queueOOBLocked
+	if oob {
+		oobBytes = 1
+	}
+	for src.Len() > oobBytes {
+		size, truesize := streamSkbSize(src.Len()-oobBytes, s.sndbuf)
 		// sock_alloc_send_pskb.
 		if err = s.takeErrorLocked(); err != nil {
 			break
@@ -473,6 +558,11 @@ func (s *unixSocket) streamWrite(src IOSequence) (int, error) {
 		w.add(&other.queue, dataReadyKey, false)
 		sent += size
 	}
+	if oob && err == nil {
+		if err = s.queueOOBLocked(other, src, &w); err == nil {
+			sent++
+		}
+	}
 	s.mu.Unlock()
 	w.run()
 	if sent > 0 {
@@ -481,10 +571,10 @@ func (s *unixSocket) streamWrite(src IOSequence) (int, error) {
 	return 0, err
 }
 
-func (s *unixSocket) dgramWrite(src IOSequence) (int, error) {
+func (s *unixSocket) dgramWrite(src IOSequence, flags int, addr []byte) (int, error) {
 	var w wakeups
 	s.mu.Lock()
-	n, err := s.dgramWriteLocked(src, &w)
+	n, err := s.dgramWriteLocked(src, flags, addr, &w)
 	s.mu.Unlock()
 	w.run()
 	return n, err
@@ -495,7 +585,7 @@ func (s *unixSocket) dgramWrite(src IOSequence) (int, error) {
 // allocation (pending error, own SEND_SHUTDOWN, buffer space), the peer.
 //
 // +checklocks:s.mu
-func (s *unixSocket) dgramWriteLocked(src IOSequence, w *wakeups) (int, error) {
+func (s *unixSocket) dgramWriteLocked(src IOSequence, flags int, addr []byte, w *wakeups) (int, error) {
 	if s.typ == unix.SOCK_SEQPACKET {
 		if err := s.takeErrorLocked(); err != nil {
 			return 0, err
@@ -503,6 +593,16 @@ func (s *unixSocket) dgramWriteLocked(src IOSequence, w *wakeups) (int, error) {
 		if s.state != sockEstablished {
 			return 0, unix.ENOTCONN
 		}
+		addr = nil // unix_seqpacket_sendmsg ignores the address
+	}
+	if flags&unix.MSG_OOB != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	if len(addr) > 0 {
+		if len(addr) <= 2 || len(addr) > 2+maxUnixAddr || addr[0] != unix.AF_UNIX || addr[1] != 0 {
+			return 0, unix.EINVAL // unix_validate_addr
+		}
+		return 0, unix.EOPNOTSUPP // datagrams to an address: not modelled
 	}
 	size := src.Len()
 	if int64(size) > s.sndbuf-32 {
@@ -587,7 +687,14 @@ func (s *unixSocket) Shutdown(f *File, how int) error {
 }
 
 // Release implements Impl.Release (unix_release_sock).
-func (s *unixSocket) Release(f *File) {
+func (s *unixSocket) Release(f *File) { s.release(false) }
+
+// release is unix_release_sock. An embryo (a connection a listener had
+// not accepted when it closed) resets its client even with nothing
+// unread. A bound socket frees its name first; a listener wakes every
+// connect waiting for room, then releases its embryos.
+func (s *unixSocket) release(embryo bool) {
+	s.unbind()
 	var w wakeups
 	s.mu.Lock()
 	s.dead = true
@@ -595,20 +702,27 @@ func (s *unixSocket) Release(f *File) {
 	s.state = sockClose
 	other := s.peer
 	s.peer = nil
+	s.oob = nil
+	pending := s.pending
+	s.pending = nil
 	if other != nil && s.typ != unix.SOCK_DGRAM {
 		other.shutdown = shutBoth
 		// Unread data resets the peer. Like unix_release_sock, look past
 		// a first message with nothing left to read (a zero-length one).
-		if b := s.recv.peek(); b != nil && (len(b.data) > b.consumed || s.recv.len() > 1) {
+		if b := s.recv.peek(); embryo || b != nil && (len(b.data) > b.consumed || s.recv.len() > 1) {
 			other.err = unix.ECONNRESET
 		}
 		w.add(&other.queue, 0, true)
 	}
+	w.add(&s.peerWait, 0, true)
 	for s.recv.len() > 0 {
 		s.freeSkbLocked(s.recv.pop(), &w)
 	}
 	s.mu.Unlock()
 	w.run()
+	for _, e := range pending {
+		e.release(true)
+	}
 }
 
 // Readiness implements Pollable (unix_poll for streams, unix_dgram_poll for
@@ -627,8 +741,11 @@ func (s *unixSocket) Readiness(f *File, mask waiter.EventMask) waiter.EventMask 
 	if s.shutdown&shutRcv != 0 {
 		m |= waiter.EventRdHUp | waiter.EventIn | waiter.EventRdNorm
 	}
-	if s.recv.len() > 0 {
+	if s.recv.len() > 0 || len(s.pending) > 0 {
 		m |= waiter.EventIn | waiter.EventRdNorm
+	}
+	if s.oob != nil {
+		m |= waiter.EventPri
 	}
 	if s.typ != unix.SOCK_DGRAM && s.state == sockClose {
 		m |= waiter.EventHUp
@@ -689,6 +806,12 @@ func (s *unixSocket) Inq() int {
 func (s *unixSocket) CheckInvariants() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.state == sockListen {
+		return s.checkListenerLocked()
+	}
+	if s.oob != nil && s.recv.indexOf(s.oob) < 0 {
+		return fmt.Errorf("socket: the OOB skb is not queued")
+	}
 	socks := []*unixSocket{s}
 	if s.peer != nil {
 		socks = append(socks, s.peer)
@@ -713,7 +836,7 @@ func (s *unixSocket) CheckInvariants() error {
 				if b.sender == x {
 					charged += b.truesize
 				}
-				if b.consumed < 0 || b.consumed >= len(b.data) && len(b.data) > 0 {
+				if b.consumed < 0 || b.consumed > len(b.data) {
 					return fmt.Errorf("socket: skb consumed %d of %d", b.consumed, len(b.data))
 				}
 			}

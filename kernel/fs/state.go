@@ -38,6 +38,7 @@ const (
 	KindSocket
 	KindTimerfd
 	KindRegular
+	KindFIFOReadWrite // an O_RDWR file of a FIFO
 	kindCount
 )
 
@@ -46,6 +47,13 @@ type FilesState struct {
 	Files   []FileState
 	Pipes   []PipeState
 	Sockets []SocketState
+	// FIFONodes counts the FIFO inodes (PipeState.FIFO and
+	// PathState.FIFO name them); Paths is the path namespace, parents
+	// before children (SaveFilesAndNames). UnixAutobind is the abstract
+	// namespace's next autobind name.
+	FIFONodes    int32
+	Paths        []PathState
+	UnixAutobind uint32
 }
 
 // FileState is one open file description.
@@ -53,7 +61,10 @@ type FileState struct {
 	Kind  FileKind
 	Flags uint32 // access mode and status flags
 	// Object is the index in Pipes (pipe ends) or Sockets (sockets).
-	Object  int32
+	Object int32
+	// FPipe is a pipe end's f_pipe (FIFO read ends opened O_NONBLOCK
+	// without writers).
+	FPipe   uint32
 	Eventfd EventfdState
 	Timer   TimerState
 	Regular RegularState
@@ -61,9 +72,23 @@ type FileState struct {
 
 // PipeState is the state both ends of a pipe share.
 type PipeState struct {
-	Slots            []PipeSlotState // oldest first; at most 16
+	Slots            []PipeSlotState // oldest first; at most RingSlots
 	Readers, Writers int32           // open ends (0 or 1 each)
 	Polled           bool            // poll_usage
+	// RingSlots is the ring size (F_GETPIPE_SZ / 4096), a power of two;
+	// 0 means the default 16.
+	RingSlots int32
+	// FIFO is 1 + the index of the FIFO node whose pipe this is, 0 for a
+	// pipe2 pipe. RCounter and WCounter are its open counts.
+	FIFO               int32
+	RCounter, WCounter uint32
+}
+
+func (p *PipeState) ringSlots() int {
+	if p.RingSlots == 0 {
+		return pipeSlots
+	}
+	return int(p.RingSlots)
 }
 
 // PipeSlotState is one slot: Data sits at offset Off of its page.
@@ -90,6 +115,18 @@ type SocketState struct {
 	Wmem      int64 // 1 + truesize charged
 	Sndbuf    int64
 	Recv      []SkbState
+	// OOB is the index in Recv of the pending out-of-band skb, -1 if none.
+	OOB int32
+	// Listening sockets: the backlog and the embryos (indices in
+	// Sockets), oldest first.
+	Listening bool
+	Backlog   int32
+	Pending   []int32
+	// Name is the bound address (sun_path bytes; empty when unbound);
+	// Bound says whether the socket holds it in the abstract namespace
+	// (an accepted socket shows its listener's name without holding it).
+	Name  []byte
+	Bound bool
 }
 
 // SkbState is one queued message or stream chunk.
@@ -155,7 +192,15 @@ func FreezeTimers(files []*File) (thaw func()) {
 // SaveFiles describes files (each at most once, none released). Files of
 // other packages are KindForeign.
 func SaveFiles(files []*File) (FilesState, error) {
-	fsv := filesSaver{pipes: map[*pipe]int32{}, socks: map[*unixSocket]int32{}}
+	fsv := newFilesSaver()
+	return fsv.saveFiles(files)
+}
+
+func newFilesSaver() filesSaver {
+	return filesSaver{pipes: map[*pipe]int32{}, socks: map[*unixSocket]int32{}, fifos: map[*fifoNode]int32{}}
+}
+
+func (fsv *filesSaver) saveFiles(files []*File) (FilesState, error) {
 	fsv.st.Files = make([]FileState, len(files))
 	for i, f := range files {
 		if f.Released() {
@@ -177,6 +222,7 @@ type filesSaver struct {
 	st       FilesState
 	pipes    map[*pipe]int32
 	socks    map[*unixSocket]int32
+	fifos    map[*fifoNode]int32
 	sockList []*unixSocket
 }
 
@@ -194,15 +240,24 @@ func (fsv *filesSaver) saveFile(fst *FileState, f *File) {
 	fst.Flags = f.StatusFlags()
 	switch impl := f.impl.(type) {
 	case *pipeEnd:
-		fst.Kind = KindPipeWrite
-		if impl.reader {
+		switch {
+		case impl.reader && impl.writer:
+			fst.Kind = KindFIFOReadWrite
+		case impl.reader:
 			fst.Kind = KindPipeRead
+		default:
+			fst.Kind = KindPipeWrite
 		}
+		fst.FPipe = impl.fPipe
 		idx, ok := fsv.pipes[impl.p]
 		if !ok {
 			idx = int32(len(fsv.st.Pipes))
 			fsv.pipes[impl.p] = idx
-			fsv.st.Pipes = append(fsv.st.Pipes, impl.p.save())
+			ps := impl.p.save()
+			if impl.p.fifo != nil {
+				ps.FIFO = fsv.fifoIndex(impl.p.fifo) + 1
+			}
+			fsv.st.Pipes = append(fsv.st.Pipes, ps)
 		}
 		fst.Object = idx
 	case *eventfd:
@@ -236,9 +291,20 @@ func (fsv *filesSaver) saveSocket(s *unixSocket) SocketState {
 		Dead:      s.dead,
 		Wmem:      s.wmem,
 		Sndbuf:    s.sndbuf,
+		OOB:       -1,
+		Listening: s.state == sockListen,
+		Backlog:   int32(s.backlog),
+		Name:      append([]byte(nil), s.name...),
+		Bound:     s.ns != nil,
 	}
 	if s.peer != nil {
 		ss.Peer = fsv.sockIndex(s.peer)
+	}
+	for _, e := range s.pending {
+		ss.Pending = append(ss.Pending, fsv.sockIndex(e))
+	}
+	if s.oob != nil {
+		ss.OOB = int32(s.recv.indexOf(s.oob))
 	}
 	for _, b := range s.recv.q[s.recv.head:] {
 		ss.Recv = append(ss.Recv, SkbState{
@@ -254,10 +320,14 @@ func (fsv *filesSaver) saveSocket(s *unixSocket) SocketState {
 func (p *pipe) save() PipeState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ps := PipeState{Readers: int32(p.readers), Writers: int32(p.writers), Polled: p.polled}
+	ps := PipeState{Readers: int32(p.readers), Writers: int32(p.writers), Polled: p.polled,
+		RCounter: p.rCounter, WCounter: p.wCounter}
+	if len(p.slots) != pipeSlots {
+		ps.RingSlots = int32(len(p.slots))
+	}
 	for i := p.tail; i != p.head; i++ {
-		s := p.slots[i%pipeSlots]
-		page := &p.pages[i%pipeSlots]
+		s := p.slots[p.slotIndex(i)]
+		page := &p.pages[p.slotIndex(i)]
 		ps.Slots = append(ps.Slots, PipeSlotState{
 			Off:    s.off,
 			Data:   append([]byte(nil), page[s.off:s.off+s.len]...),
@@ -320,10 +390,29 @@ func (st *FilesState) Validate() error {
 			return fmt.Errorf("pipe %d: %v", i, err)
 		}
 	}
+	embryoOf := make([]int32, len(st.Sockets))
+	for i := range embryoOf {
+		embryoOf[i] = -1
+	}
 	for i := range st.Sockets {
-		if err := st.validateSocket(int32(i), ends.sockFiles[i]); err != nil {
+		if err := st.validateListener(int32(i), embryoOf); err != nil {
 			return fmt.Errorf("socket %d: %v", i, err)
 		}
+	}
+	for i := range st.Sockets {
+		files := ends.sockFiles[i]
+		if embryoOf[i] >= 0 {
+			if files > 0 {
+				return fmt.Errorf("socket %d: an embryo with files", i)
+			}
+			files = 1 // alive without a file
+		}
+		if err := st.validateSocket(int32(i), files); err != nil {
+			return fmt.Errorf("socket %d: %v", i, err)
+		}
+	}
+	if err := st.validateNames(); err != nil {
+		return err
 	}
 	return st.validateCharges()
 }
@@ -350,12 +439,15 @@ func (st *FilesState) validateFiles() (fileEnds, error) {
 			err = fmt.Errorf("unknown kind %d", f.Kind)
 		case f.Flags&AccessModeMask == AccessModeMask:
 			err = fmt.Errorf("bad access mode in flags %#x", f.Flags)
-		case f.Kind == KindPipeRead || f.Kind == KindPipeWrite:
+		case f.Kind == KindPipeRead || f.Kind == KindPipeWrite || f.Kind == KindFIFOReadWrite:
 			if f.Object < 0 || int(f.Object) >= len(st.Pipes) {
 				err = fmt.Errorf("pipe %d out of range", f.Object)
-			} else if f.Kind == KindPipeRead {
+				break
+			}
+			if f.Kind != KindPipeWrite {
 				ends.readers[f.Object]++
-			} else {
+			}
+			if f.Kind != KindPipeRead {
 				ends.writers[f.Object]++
 			}
 		case f.Kind == KindSocket:
@@ -382,10 +474,14 @@ func (p *PipeState) validate(readers, writers int32) error {
 		return fmt.Errorf("%d readers and %d writers, but %d read and %d write ends saved",
 			p.Readers, p.Writers, readers, writers)
 	}
-	if p.Readers > 1 || p.Writers > 1 || p.Readers+p.Writers == 0 {
+	if p.FIFO == 0 && (p.Readers > 1 || p.Writers > 1) || p.Readers+p.Writers == 0 {
 		return fmt.Errorf("%d read and %d write ends", p.Readers, p.Writers)
 	}
-	if len(p.Slots) > pipeSlots {
+	ring := p.ringSlots()
+	if ring < 1 || ring > PipeMaxSize/pipePageSize || ring&(ring-1) != 0 {
+		return fmt.Errorf("ring of %d slots", ring)
+	}
+	if len(p.Slots) > ring {
 		return fmt.Errorf("%d slots", len(p.Slots))
 	}
 	for j, s := range p.Slots {
@@ -442,7 +538,7 @@ func (st *FilesState) validateSkb(i int32, b *SkbState) error {
 		return fmt.Errorf("sender %d", b.Sender)
 	case b.Truesize < 1 || b.Truesize > math.MaxInt32:
 		return fmt.Errorf("truesize %d", b.Truesize)
-	case b.Consumed < 0 || b.Consumed > int64(len(b.Data)) || b.Consumed == int64(len(b.Data)) && len(b.Data) > 0:
+	case b.Consumed < 0 || b.Consumed > int64(len(b.Data)) || b.Consumed == int64(len(b.Data)) && len(b.Data) > 1:
 		return fmt.Errorf("consumed %d of %d", b.Consumed, len(b.Data))
 	case b.Consumed > 0 && st.Sockets[i].Type != unix.SOCK_STREAM:
 		return fmt.Errorf("partly read in a message socket")
@@ -513,8 +609,15 @@ func (r *RegularState) validate() error {
 // returned start function once every watcher (epoll registration) of the
 // files is in place, so that an expiry that is due at once is seen.
 func RestoreFiles(st *FilesState, clock Clock) ([]*File, func(), error) {
+	files, _, start, err := RestoreFilesAndNames(st, clock)
+	return files, start, err
+}
+
+// RestoreFilesAndNames is RestoreFiles that also returns the kernel's
+// names rebuilt (SaveFilesAndNames), for the restored kernel to use.
+func RestoreFilesAndNames(st *FilesState, clock Clock) ([]*File, Names, func(), error) {
 	if err := st.Validate(); err != nil {
-		return nil, nil, err
+		return nil, Names{}, nil, err
 	}
 	if clock == nil {
 		clock = RealClock{}
@@ -524,6 +627,7 @@ func RestoreFiles(st *FilesState, clock Clock) ([]*File, func(), error) {
 		pipes[i] = restorePipe(&st.Pipes[i])
 	}
 	socks := restoreSockets(st.Sockets)
+	names := restoreNames(st, pipes, socks)
 	files := make([]*File, len(st.Files))
 	var timers []*timerfd
 	var timerStates []*TimerState
@@ -533,8 +637,9 @@ func RestoreFiles(st *FilesState, clock Clock) ([]*File, func(), error) {
 		switch fst.Kind {
 		case KindForeign:
 			continue
-		case KindPipeRead, KindPipeWrite:
-			impl = &pipeEnd{p: pipes[fst.Object], reader: fst.Kind == KindPipeRead}
+		case KindPipeRead, KindPipeWrite, KindFIFOReadWrite:
+			impl = &pipeEnd{p: pipes[fst.Object], reader: fst.Kind != KindPipeWrite,
+				writer: fst.Kind != KindPipeRead, fPipe: fst.FPipe}
 		case KindEventfd:
 			e := &eventfd{semaphore: fst.Eventfd.Semaphore}
 			e.count.Store(fst.Eventfd.Count)
@@ -565,13 +670,17 @@ func RestoreFiles(st *FilesState, clock Clock) ([]*File, func(), error) {
 			t.restore(timerStates[i])
 		}
 	}
-	return files, start, nil
+	return files, names, start, nil
 }
 
+// +checklocksignore: builds the pipe before anything else can see it.
 func restorePipe(ps *PipeState) *pipe {
-	p := &pipe{readers: int(ps.Readers), writers: int(ps.Writers), polled: ps.Polled}
+	p := newPipeState()
+	p.readers, p.writers, p.polled = int(ps.Readers), int(ps.Writers), ps.Polled
+	p.rCounter, p.wCounter = ps.RCounter, ps.WCounter
+	p.slots = make([]pipeSlot, ps.ringSlots())
 	if len(ps.Slots) > 0 {
-		p.pages = new([pipeSlots][pipePageSize]byte)
+		p.pages = make([][pipePageSize]byte, len(p.slots))
 	}
 	for i, s := range ps.Slots {
 		copy(p.pages[i][s.Off:], s.Data)
@@ -618,10 +727,17 @@ func restoreSockets(states []SocketState) []*unixSocket {
 		}
 		ss := &states[i]
 		state := sockClose
-		if ss.Connected {
+		switch {
+		case ss.Connected:
 			state = sockEstablished
+		case ss.Listening:
+			state = sockListen
 		}
 		s := newUnixSocket(int(ss.Type), mu, state)
+		s.backlog = int(ss.Backlog)
+		if len(ss.Name) > 0 {
+			s.name = append([]byte(nil), ss.Name...)
+		}
 		s.shutdown = int(ss.Shutdown)
 		s.err = unix.Errno(ss.Err)
 		s.dead = ss.Dead
@@ -642,6 +758,12 @@ func restoreSockets(states []SocketState) []*unixSocket {
 				truesize: b.Truesize,
 				sender:   socks[b.Sender],
 			})
+		}
+		if ss.OOB >= 0 {
+			s.oob = s.recv.at(int(ss.OOB))
+		}
+		for _, e := range ss.Pending {
+			s.pending = append(s.pending, socks[e])
 		}
 	}
 	return socks

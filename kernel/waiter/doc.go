@@ -21,7 +21,7 @@
 //
 // A List is the same list without a lock of its own, for an owner that
 // already holds a lock on every path that registers and notifies (an epoll
-// instance keeps its sleepers on a List guarded by its ready-list lock, as
+// instance keeps its sleepers on a List guarded by its wait lock, as
 // Linux guards ep->wq with ep->lock); a Queue is a List plus its lock.
 //
 // # Invariants
@@ -46,7 +46,7 @@
 // docs/locking.md; Queue.publishLocked refreshes the lockless mirror below.
 //
 // Queue.mu is a leaf with respect to file state: a Waker runs under it and
-// may take its own locks (an epoll ready-list lock, another queue's lock
+// may take its own locks (an epoll instance's wait lock, another queue's lock
 // when it forwards a wakeup upwards through nested epoll), but it must never
 // call Register or Unregister on the queue that is calling it and never take
 // a lock that a readiness check needs. Files therefore call Notify only

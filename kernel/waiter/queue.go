@@ -50,7 +50,7 @@ func (e *Entry) Exclusive() bool { return e.exclusive }
 
 // List is a wait list with no lock of its own: its owner guards every call
 // with a lock it already holds on the paths that register and notify (an
-// epoll instance guards its sleepers with its ready-list lock), and wakers
+// epoll instance guards its sleepers with its wait lock), and wakers
 // run under that lock. The zero value is an empty list.
 type List struct {
 	// head and tail of a doubly linked list of entries: non-exclusive

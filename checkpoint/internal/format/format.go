@@ -1,7 +1,7 @@
 package format
 
 // Version is the format version. Bump it on any change of Records.
-const Version = 2
+const Version = 3
 
 // Kind is how a value is written.
 type Kind uint8
@@ -86,6 +86,9 @@ var Records = []Record{
 		{Name: "Tables", Doc: "tables", Type: listOf("Table")},
 		{Name: "Memories", Doc: "memories", Type: listOf("Memory")},
 		{Name: "Tasks", Doc: "tasks", Type: listOf("Task")},
+		{Name: "Processes", Doc: "processes", Type: listOf("Process")},
+		{Name: "Pidfds", Doc: "pidfds", Type: listOf("Pidfd")},
+		{Name: "Signalfds", Doc: "signalfds", Type: listOf("Signalfd")},
 		{Name: "Roots", Doc: "roots", Type: list(i32)},
 	}},
 	{Name: "Kernel", Go: "syscalls.KernelState", Fields: []Field{
@@ -93,6 +96,7 @@ var Records = []Record{
 		{Name: "Epoll.KeepWakeup", Type: flag},
 		{Name: "NextIno", Type: u64},
 		{Name: "Inos", Type: listOf("Ino")},
+		{Name: "NextPid", Type: i32},
 	}},
 	{Name: "Ino", Go: "syscalls.InoState", Fields: []Field{
 		{Name: "File", Type: i32},
@@ -102,11 +106,19 @@ var Records = []Record{
 		{Name: "Files", Type: listOf("File")},
 		{Name: "Pipes", Type: listOf("Pipe")},
 		{Name: "Sockets", Type: listOf("Socket")},
+		{Name: "FIFONodes", Type: i32},
+		{Name: "Paths", Type: listOf("Path")},
+		{Name: "UnixAutobind", Type: u32},
+	}},
+	{Name: "Path", Go: "fs.PathState", Fields: []Field{
+		{Name: "Path", Type: str},
+		{Name: "FIFO", Type: i32},
 	}},
 	{Name: "File", Go: "fs.FileState", Fields: []Field{
 		{Name: "Kind", Type: Type{Kind: Enum, Go: "fs.FileKind", Max: 255}},
 		{Name: "Flags", Type: u32},
 		{Name: "Object", Type: i32},
+		{Name: "FPipe", Type: u32},
 		{Name: "Eventfd", Type: inline("Eventfd"), When: "x.Kind == fs.KindEventfd", WhenDoc: "Kind is eventfd"},
 		{Name: "Timer", Type: inline("Timer"), When: "x.Kind == fs.KindTimerfd", WhenDoc: "Kind is timerfd"},
 		{Name: "Regular", Type: inline("Regular"), When: "x.Kind == fs.KindRegular", WhenDoc: "Kind is regular"},
@@ -138,6 +150,10 @@ var Records = []Record{
 		{Name: "Writers", Type: i32},
 		{Name: "Polled", Type: flag},
 		{Name: "Slots", Type: listOf("PipeSlot")},
+		{Name: "RingSlots", Type: i32},
+		{Name: "FIFO", Type: i32},
+		{Name: "RCounter", Type: u32},
+		{Name: "WCounter", Type: u32},
 	}},
 	{Name: "PipeSlot", Go: "fs.PipeSlotState", Fields: []Field{
 		{Name: "Off", Type: i32},
@@ -154,6 +170,12 @@ var Records = []Record{
 		{Name: "Wmem", Type: i64},
 		{Name: "Sndbuf", Type: i64},
 		{Name: "Recv", Type: listOf("Skb")},
+		{Name: "OOB", Type: i32},
+		{Name: "Listening", Type: flag},
+		{Name: "Backlog", Type: i32},
+		{Name: "Pending", Type: list(i32)},
+		{Name: "Name", Type: byts},
+		{Name: "Bound", Type: flag},
 	}},
 	{Name: "Skb", Go: "fs.SkbState", Fields: []Field{
 		{Name: "Consumed", Type: i64},
@@ -172,6 +194,7 @@ var Records = []Record{
 		{Name: "Events", Type: u32},
 		{Name: "Data", Type: u64},
 		{Name: "WatchRank", Type: i32},
+		{Name: "Caller", Type: i32},
 	}},
 	{Name: "Host", Go: "HostImage", Fields: []Field{
 		{Name: "File", Type: i32},
@@ -220,5 +243,30 @@ var Records = []Record{
 		{Name: "Pending", Type: u64},
 		{Name: "Delivered", Type: array("64", "64", u32)},
 		{Name: "Rlimits", Type: array("syscalls.RlimitCount", "16", array("2", "2", u64))},
+		{Name: "Process", Type: i32},
+		{Name: "Tid", Type: i32},
+	}},
+	{Name: "Process", Go: "syscalls.ProcessState", Fields: []Field{
+		{Name: "Pid", Type: i32},
+		{Name: "Parent", Type: i32},
+		{Name: "State", Type: Type{Kind: Enum, Go: "uint8", Max: 2}},
+		{Name: "Status", Type: u32},
+		{Name: "Table", Type: i32},
+		{Name: "Memory", Type: i32},
+		{Name: "Forked", Type: flag},
+		{Name: "Implicit", Type: flag},
+		{Name: "Shared", Type: u64},
+		{Name: "Ignored", Type: u64},
+		{Name: "Caught", Type: u64},
+	}},
+	{Name: "Pidfd", Go: "PidfdImage", Fields: []Field{
+		{Name: "File", Type: i32},
+		{Name: "Process", Type: i32},
+	}},
+	{Name: "Signalfd", Go: "SignalfdImage", Fields: []Field{
+		{Name: "File", Type: i32},
+		{Name: "Mask", Type: u64},
+		{Name: "Creator", Type: i32},
+		{Name: "Owner", Type: i32},
 	}},
 }
