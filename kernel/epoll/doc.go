@@ -93,6 +93,15 @@
 //	    EventPoll.waitMu             (ep.waiters only; sleepers' wakers
 //	                                  run under it)
 //
+// The fields these locks guard carry +checklocks annotations, and the
+// functions that need one are named and annotated as docs/locking.md says
+// (fooLocked: ep.mu; fooWaitMuLocked: ep.waitMu). An item's fields stay
+// in prose (item.go): the tool names a lock by the path it is reached
+// through, and an item's instance is reached both as it.ep and as the
+// receiver. The nesting walks hold their Domain's locks while visiting
+// other instances of the same Domain, which the tool cannot tell apart
+// from another Domain's; those calls carry +checklocksignore.
+//
 // SaveInstances (state.go, for package checkpoint) holds the EventPoll.mu
 // of every saved instance at once, taken in the caller's order rather than
 // outer before inner: it runs only in a quiescent kernel, where nothing
