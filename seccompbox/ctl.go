@@ -21,12 +21,14 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	var events uint32
 	b.recv.mem.pid, b.recv.mem.id = int(th.tid), 0
 	if op != unix.EPOLL_CTL_DEL {
-		var ev [12]byte
-		if b.recv.mem.CopyIn(n.args[3], ev[:]) != nil {
+		ev := b.recv.event[:]
+		if b.recv.mem.CopyIn(n.args[3], ev) != nil {
 			b.reply(th, n, 0, unix.EFAULT, false)
 			return
 		}
-		events = binary.LittleEndian.Uint32(ev[:])
+		events = binary.LittleEndian.Uint32(ev)
+		b.recv.mem.remember(n.args[3], ev)
+		defer b.recv.mem.forget()
 	}
 	inst := b.resolveEpfd(th, epfd)
 	if inst == nil {

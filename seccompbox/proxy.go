@@ -312,7 +312,8 @@ func (p *proxy) Release(*fs.File) {
 }
 
 // Readiness implements fs.Pollable: the current mask, from the probes that
-// watch the bits asked for.
+// watch the bits asked for (one zero-timeout epoll_wait each). Both probes
+// report HUP and ERR, so a mask of those alone needs one probe.
 func (p *proxy) Readiness(_ *fs.File, mask waiter.EventMask) waiter.EventMask {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -320,9 +321,18 @@ func (p *proxy) Readiness(_ *fs.File, mask waiter.EventMask) waiter.EventMask {
 		return 0
 	}
 	var r uint32
+	polled := false
 	for i, fd := range p.probes {
-		if fd >= 0 && (uint32(mask)&(p.masks[i]|hupErr) != 0 || mask == 0) {
+		if fd >= 0 && (uint32(mask)&p.masks[i] != 0 || mask == 0) {
 			r |= pollProbe(fd)
+			polled = true
+		}
+	}
+	if !polled && uint32(mask)&hupErr != 0 {
+		for _, fd := range p.probes {
+			if fd >= 0 {
+				return waiter.EventMask(pollProbe(fd))
+			}
 		}
 	}
 	return waiter.EventMask(r)
