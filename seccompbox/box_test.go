@@ -624,6 +624,25 @@ func TestManyRegistrations(t *testing.T) {
 	}
 }
 
+// TestNewThreadOfAFullBox: a thread whose first call comes when the box
+// is out of fds (here, where it cannot raise its limit) must still be
+// served by the model: its calls were continued to the host on the
+// placeholder when no pidfd could be opened for it (issue 19 item 5b), so
+// its MOD failed ENOENT and its wait saw the doorbell.
+func TestNewThreadOfAFullBox(t *testing.T) {
+	needGuest(t)
+	// One thread (the reserve of fds for pidfds serves it), then 400 alive
+	// at once (more than the reserve: pidfds of other threads are closed
+	// to make room, and opened again when needed).
+	for _, args := range [][]string{{"fullthread", "12000"}, {"fullthread", "12000", "400"}} {
+		want, wantCode := runNative(t, args...)
+		got, code, _ := runBoxed(t, Options{}, args...)
+		if got != want || code != wantCode {
+			t.Errorf("%v: boxed (exit %d):\n%s\nnative (exit %d):\n%s", args, code, got, wantCode, want)
+		}
+	}
+}
+
 // TestDeadRegistrationsAreReleased: registrations whose files the guest
 // closed without EPOLL_CTL_DEL, each at a new fd number, are gone in
 // Linux at the close; the box must not keep their proxies and probe fds

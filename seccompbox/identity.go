@@ -22,6 +22,25 @@ func (b *Box) claim(fd int, err error) (int, error) {
 	return fd, err
 }
 
+// reservedFds is how many fd numbers below the slot only the fds the box
+// needs to serve a call may take: pidfds of guest threads, and the
+// transient duplicates of identity checks. Registrations (probes) and
+// instances stop short of them, so a thread whose first call comes when
+// registrations have used up the box's fds still gets its pidfd and is
+// served (it was continued to the host, on the placeholder).
+const reservedFds = 256
+
+// claimBulk is claim for the fds of registrations and instances: a number
+// in the reserve (which the kernel hands out only when every lower one is
+// taken) is given back, and the allocation fails EMFILE.
+func (b *Box) claimBulk(fd int, err error) (int, error) {
+	if err == nil && fd >= b.slot-min(reservedFds, b.slot/4) {
+		rawClose(fd)
+		return -1, unix.EMFILE
+	}
+	return fd, err
+}
+
 // identify returns the instance whose placeholder is at the slot (the
 // caller holds slotMu), nil if none: the cached instance for the guest's
 // (tid, fd) first, then every instance.

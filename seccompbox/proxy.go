@@ -143,7 +143,7 @@ func (b *Box) sharedExclusive() *regProxy {
 // newProbe makes a host epoll holding the file at the slot with interest
 // m, level-triggered.
 func (b *Box) newProbe(m uint32) (int, unix.Errno) {
-	fd, err := b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
+	fd, err := b.claimBulk(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
 	if err != nil {
 		return -1, err.(unix.Errno)
 	}
@@ -180,7 +180,7 @@ func (b *Box) takeReady(probe int) (int, error) {
 			return r.fd, nil
 		}
 	}
-	fd, err := b.claim(unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC))
+	fd, err := b.claimBulk(unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC))
 	if err != nil {
 		return -1, err
 	}

@@ -724,6 +724,63 @@ static void manyregs(int n) {
 	show("one more instance", e2 >= 0 ? 0 : -1, 0);
 }
 
+// fullthread N: N registrations (more than the box's fds can hold when it
+// cannot raise its limit), the first of a ready eventfd; then a new thread
+// modifies that registration and waits. Only the thread's results are
+// printed: natively its MOD succeeds and its wait sees the eventfd, and so
+// must they under a box that is out of fds (its pidfd for the thread cannot
+// be opened: the calls were continued on the placeholder, a host epoll
+// holding only the doorbell).
+// With T (fullthread N T), T threads do so one after another, each alive
+// until all have (more threads than the box keeps fds in reserve for their
+// pidfds), and only the number of failures is printed.
+static int fullthread_ep, fullthread_efd, fullthread_bad;
+static pthread_barrier_t fullthread_done;
+static pthread_mutex_t fullthread_turn = PTHREAD_MUTEX_INITIALIZER;
+
+static void *fullthread_thread(void *arg) {
+	struct epoll_event ev[4];
+	pthread_mutex_lock(&fullthread_turn);
+	int r = ctl(fullthread_ep, EPOLL_CTL_MOD, fullthread_efd, EPOLLIN, 78);
+	int w = epoll_wait(fullthread_ep, ev, 4, 0);
+	if (!arg) {
+		printf("thread mod: %s\n", r ? strerrorname_np(errno) : "0");
+		show("thread wait", w, ev);
+	} else if (r != 0 || w != 1 || ev[0].data.u64 != 78)
+		fullthread_bad++;
+	pthread_mutex_unlock(&fullthread_turn);
+	if (arg)
+		pthread_barrier_wait(&fullthread_done);
+	return NULL;
+}
+
+static void fullthread(int n, int threads) {
+	fullthread_ep = epoll_create1(0);
+	fullthread_efd = eventfd(1, EFD_NONBLOCK);
+	ctl(fullthread_ep, EPOLL_CTL_ADD, fullthread_efd, EPOLLIN, 77);
+	for (int i = 0; i < n; i++) {
+		int efd = eventfd(0, EFD_NONBLOCK);
+		if (efd < 0 || ctl(fullthread_ep, EPOLL_CTL_ADD, efd, EPOLLIN, i) != 0)
+			break;
+	}
+	if (threads == 0) {
+		pthread_t th;
+		pthread_create(&th, NULL, fullthread_thread, NULL);
+		pthread_join(th, NULL);
+		return;
+	}
+	pthread_t *th = calloc(threads, sizeof *th);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_barrier_init(&fullthread_done, NULL, threads);
+	for (int i = 0; i < threads; i++)
+		pthread_create(&th[i], &attr, fullthread_thread, &th[i]);
+	for (int i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	printf("threads: %d, failed: %d\n", threads, fullthread_bad);
+}
+
 // wakekeys: an edge-triggered registration is re-queued by a wakeup whose
 // key (Linux's, of the file's type) meets its events, whatever the file's
 // readiness. A socket's data arrival (IN|PRI|RDNORM|RDBAND) re-fires one
@@ -976,6 +1033,8 @@ int main(int argc, char **argv) {
 		wakekeys();
 	else if (!strcmp(s, "manyregs") && argc > 2)
 		manyregs(atoi(argv[2]));
+	else if (!strcmp(s, "fullthread") && argc > 2)
+		fullthread(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 0);
 	else if (!strcmp(s, "createclose"))
 		createclose();
 	else if (!strcmp(s, "manyinstances"))
