@@ -11,11 +11,11 @@ import (
 // BenchmarkOverhead measures, in one run, a guest's epoll_ctl (MOD), its
 // non-blocking epoll_wait, a handled signal (raise, whose handler's
 // return, rt_sigreturn, the box traps) and a bare trapped call (a poll of
-// no fds before the guest has an epoll instance: the seccomp round trip,
-// received and continued with nothing else done) natively and under a box
-// (the guest times b.N of each itself; the metrics are nanoseconds per
-// call; boxed-ctl-x and boxed-wait0-x are the boxed calls' cost over the
-// bare round trip's).
+// no fds: the seccomp round trip, received and continued with nothing else
+// done) natively and under a box
+// (the guest makes b.N of each itself, in ten blocks, and reports the
+// fastest block's mean: nanoseconds per call; boxed-ctl-x and
+// boxed-wait0-x are the boxed calls' cost over the bare round trip's).
 func BenchmarkOverhead(b *testing.B) {
 	if buildErr != nil {
 		b.Fatal(buildErr)
