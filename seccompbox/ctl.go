@@ -170,8 +170,9 @@ func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op i
 		e, _ := err.(unix.Errno)
 		if e == 0 || e == unix.EMFILE || e == unix.ENFILE {
 			e = unix.ENOSPC
-			b.warn("fdlimit", "the box is out of fds (its fd limit is %d, and each registration costs it two): "+
-				"epoll_ctl fails ENOSPC; raise the hard RLIMIT_NOFILE (or run with CAP_SYS_RESOURCE)", b.fdLimit)
+			b.warn("fdlimit", "the box is out of fds (its fd limit is %d, each registration costs it two, "+
+				"and no vault could take more: %v): epoll_ctl fails ENOSPC; raise the hard RLIMIT_NOFILE "+
+				"(or run with CAP_SYS_RESOURCE)", b.fdLimit, err)
 		}
 		t.err = e
 		return

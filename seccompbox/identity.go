@@ -116,11 +116,12 @@ func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
 }
 
 // isEpollFile reports whether fd of the box is an epoll file (its
-// /proc/self/fd link names an eventpoll anon inode); true when it cannot
-// tell.
+// /proc/thread-self/fd link names an eventpoll anon inode: the calling
+// thread's table is the main one, where /proc/self's could be a vault's,
+// vault.go); true when it cannot tell.
 func isEpollFile(fd int) bool {
 	var path [40]byte
-	p := appendInt(append(path[:0], "/proc/self/fd/"...), fd)
+	p := appendInt(append(path[:0], "/proc/thread-self/fd/"...), fd)
 	p = append(p, 0)
 	var link [32]byte
 	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
@@ -165,13 +166,13 @@ func (b *Box) sharedExclusiveFor(op int32, events uint32) *regProxy {
 // refuses with EPERM when the host cannot poll it, an inert pollable one
 // otherwise.
 func (b *Box) unregisteredFile() *fs.File {
-	fd, e := b.newProbe(inGroup)
+	fd, ready, e := b.newProbe(inGroup)
 	if e == unix.EPERM {
 		return fs.New(unpollable{}, unix.O_RDWR)
 	}
 	if e == 0 {
-		b.dropReady(fd)
+		b.dropReady(ready)
 		rawClose(fd)
 	}
-	return fs.New(&proxy{b: b, probes: [2]int{-1, -1}, idx: ^uint32(0)}, unix.O_RDWR)
+	return fs.New(&proxy{b: b, probes: [2]int{-1, -1}, readies: [2]int{-1, -1}, idx: ^uint32(0)}, unix.O_RDWR)
 }

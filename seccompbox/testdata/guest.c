@@ -724,6 +724,45 @@ static void manyregs(int n) {
 	show("one more instance", e2 >= 0 ? 0 : -1, 0);
 }
 
+// manyprocs P N: P child processes register N ready eventfds each, all
+// held at once; then the parent makes a marker wait (maxevents 13), lets
+// the children wait for their events and exit, and prints how many of them
+// saw all N.
+static void manyprocs(int procs, int n) {
+	int registered[2], go[2];
+	pipe(registered);
+	pipe(go);
+	for (int c = 0; c < procs; c++) {
+		if (fork() != 0)
+			continue;
+		close(registered[0]);
+		close(go[1]);
+		int ep = epoll_create1(0), bad = 0;
+		for (int i = 0; i < n; i++) {
+			int efd = eventfd(1, EFD_NONBLOCK);
+			bad += efd < 0 || ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, i) != 0;
+		}
+		write(registered[1], "r", 1);
+		char x;
+		read(go[0], &x, 1); // EOF: the parent closed it
+		struct epoll_event *ev = calloc(n, sizeof *ev);
+		_exit(bad == 0 && epoll_wait(ep, ev, n, 0) == n ? 0 : 1);
+	}
+	close(registered[1]);
+	close(go[0]);
+	char x;
+	for (int c = 0; c < procs; c++)
+		read(registered[0], &x, 1);
+	struct epoll_event ev[13];
+	int ep = epoll_create1(0);
+	epoll_wait(ep, ev, 13, 0);
+	close(go[1]);
+	int ok = 0, st;
+	while (wait(&st) > 0)
+		ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	printf("%d registrations in %d processes: %d processes saw all their events\n", procs * n, procs, ok);
+}
+
 // fullthread N: N registrations (more than the box's fds can hold when it
 // cannot raise its limit), the first of a ready eventfd; then a new thread
 // modifies that registration and waits. Only the thread's results are
@@ -1049,6 +1088,8 @@ int main(int argc, char **argv) {
 		wakekeys();
 	else if (!strcmp(s, "manyregs") && argc > 2)
 		manyregs(atoi(argv[2]));
+	else if (!strcmp(s, "manyprocs") && argc > 3)
+		manyprocs(atoi(argv[2]), atoi(argv[3]));
 	else if (!strcmp(s, "fullthread") && argc > 2)
 		fullthread(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 0);
 	else if (!strcmp(s, "createclose"))
