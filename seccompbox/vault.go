@@ -53,32 +53,10 @@ const addfdFlagSetfd = 1
 
 // startVault starts a vault whose table takes numbers below limit.
 func startVault(limit int) (*vault, unix.Errno) {
-	type started struct {
-		tid      int32
-		listener int
-		err      unix.Errno
-	}
-	ch := make(chan started, 1)
+	ch := make(chan vaultStarted, 1)
 	fetched := make(chan struct{})
 	v := &vault{pidfd: -1, listener: -1, exited: make(chan struct{}), limit: int32(limit)}
-	go func() {
-		defer close(v.exited)
-		// Never unlocked: the thread, with its own table and filter,
-		// ends with the goroutine.
-		runtime.LockOSThread()
-		listener, e := vaultThreadSetup()
-		ch <- started{int32(unix.Gettid()), listener, e}
-		if e != 0 {
-			return
-		}
-		<-fetched
-		rawClose(listener)
-		for {
-			if _, _, e := unix.Syscall(unix.SYS_PAUSE, 0, 0, 0); e == unix.ENOSYS {
-				return // the box closed the listener
-			}
-		}
-	}()
+	go v.thread(ch, fetched)
 	s := <-ch
 	if s.err != 0 {
 		<-v.exited
@@ -99,6 +77,42 @@ func startVault(limit int) (*vault, unix.Errno) {
 		return nil, e
 	}
 	return v, 0
+}
+
+// vaultStarted is what a vault thread reports once set up.
+type vaultStarted struct {
+	tid      int32
+	listener int
+	err      unix.Errno
+}
+
+// thread is the vault's goroutine. Its thread is never unlocked: with its
+// own table and filter, it ends with the goroutine. It must not be the
+// process's main thread, which /proc/self and kcmp by pid name: on that
+// one, it keeps the main thread and starts the vault afresh, on another.
+func (v *vault) thread(ch chan<- vaultStarted, fetched <-chan struct{}) {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		relay := make(chan vaultStarted, 1)
+		go v.thread(relay, fetched)
+		s := <-relay // the new goroutine has its own thread by now
+		runtime.UnlockOSThread()
+		ch <- s
+		return
+	}
+	defer close(v.exited)
+	listener, e := vaultThreadSetup()
+	ch <- vaultStarted{int32(unix.Gettid()), listener, e}
+	if e != 0 {
+		return
+	}
+	<-fetched
+	rawClose(listener)
+	for {
+		if _, _, e := unix.Syscall(unix.SYS_PAUSE, 0, 0, 0); e == unix.ENOSYS {
+			return // the box closed the listener
+		}
+	}
 }
 
 // vaultThreadSetup gives the calling thread a table of its own, empty,
