@@ -50,6 +50,8 @@ type Options struct {
 	// noVaults, for tests, keeps every probe in the main fd table, so
 	// that the box runs out of fds (vault.go).
 	noVaults bool
+	// allVaults, for tests, puts every probe in a vault.
+	allVaults bool
 }
 
 // Box supervises one guest program: it serves the guest's trapped epoll

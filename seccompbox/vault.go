@@ -187,12 +187,21 @@ func (v *vault) put(fd int) (int32, unix.Errno) {
 }
 
 // release drops the vault's file at num, putting filler (an fd of the box)
-// in its place.
+// in its place. The vault thread drops the file inside the kernel, in its
+// seccomp wait, and the last reference's release (fput) runs only when the
+// thread returns to user space: until then the file lives on, and a probe
+// with it, in the central epoll and in the always-ready eventfd's wakeup
+// paths (which Linux bounds: the box's ADDs failed EINVAL). So the pause is
+// answered, and the thread, back from it, makes the next one.
 func (v *vault) release(num int32, filler int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.setfd(num, filler) == 0 {
-		v.free = append(v.free, num)
+	if v.setfd(num, filler) != 0 {
+		return
+	}
+	v.free = append(v.free, num)
+	if send(v.listener, v.id, 0, 0) == 0 {
+		v.recv()
 	}
 }
 
@@ -287,4 +296,6 @@ func (b *Box) stopVaults() {
 // inVault reports whether a probe or always-ready eventfd at fd number fd
 // of the main table goes to a vault: once the table is half used, so that
 // instances and pidfds keep room.
-func (b *Box) inVault(fd int) bool { return fd >= b.slot/2 && !b.opts.noVaults }
+func (b *Box) inVault(fd int) bool {
+	return (fd >= b.slot/2 || b.opts.allVaults) && !b.opts.noVaults
+}
