@@ -23,9 +23,10 @@ import (
 // holds: SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SETFD installs a
 // file of the box at a number of the vault's table that the box picks
 // (replacing what was there: a release installs the filler), and
-// pidfd_getfd takes a copy out for a use. The notification is never
-// answered; closing the listener ends the pause with ENOSYS, the thread
-// exits, and its table, with every file in it, is released.
+// pidfd_getfd takes a copy out for a use. The notification is answered
+// only after a release (see release), and the thread pauses again; closing
+// the listener ends the pause with ENOSYS, the thread exits, and its
+// table, with every file in it, is released.
 type vault struct {
 	tid      int32
 	pidfd    int
