@@ -33,20 +33,19 @@ func RunModel(sc *conformance.Script, check func(*modelbackend.Machine) error) (
 			}
 		}
 	}
-	tr := conformance.Execute(&closeCheck{Machine: m, model: m}, sc, runOpts, onStep)
+	tr := conformance.Execute(&closeCheck{m}, sc, runOpts, onStep)
 	tr.Backend, tr.Path = "model", sc.Path
 	return tr, checkErr
 }
 
 // closeCheck fails Close when the executor left an fd open in the model:
-// the executor must close everything the script created.
-type closeCheck struct {
-	conformance.Machine
-	model *modelbackend.Machine
-}
+// the executor must close everything the script created. It embeds the
+// model's machine itself, so that the executor sees every interface the
+// machine implements (OperationServer, ProcessMachine).
+type closeCheck struct{ *modelbackend.Machine }
 
 func (c *closeCheck) Close() error {
-	n := c.model.OpenFDs()
+	n := c.OpenFDs()
 	err := c.Machine.Close()
 	if n != 0 {
 		return errors.Join(fmt.Errorf("%d model fds still open after the executor's cleanup", n), err)
