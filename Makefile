@@ -3,7 +3,7 @@
 
 GO ?= go
 CORPUS ?= conformance/testdata
-BACKENDS ?= linux,model,model-cr,hostfd,boxed
+BACKENDS ?= linux,model,model-cr,hostfd,hostfd-epoll,boxed
 FUZZTIME ?= 30s
 
 .PHONY: all test conformance record bench benchchart fuzz realprograms lint vet checklocks

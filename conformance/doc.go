@@ -94,7 +94,11 @@
 // names become reserved keywords by themselves. A generated operation
 // takes the next free opcode: opcodes are never renumbered, so that stored
 // fuzz inputs keep their meaning. TestOperationsComplete fails on an entry
-// that lacks a part.
+// that lacks a part. Version 3's operations have opcodes after every
+// earlier one, and a generator makes only those its filter accepts
+// (FuzzServes: the ones a backend serves; fuzzops.go), so a generator
+// without them decodes as before they existed. fork's opcode also runs
+// the next operation as a step of a fork (fuzzops_v3.go).
 //
 // # Format version 3
 //

@@ -19,7 +19,7 @@ import (
 // parent's requests on its one script thread until asked to exit.
 func forkChildMain(spec string) int {
 	f := strings.Split(spec, ";")
-	if len(f) != 4 {
+	if len(f) != 5 {
 		fmt.Fprintf(os.Stderr, "conformance fork child: bad %s %q\n", forkEnv, spec)
 		return 3
 	}
@@ -40,6 +40,10 @@ func forkChildMain(spec string) int {
 	}
 	for _, fd := range splitInts(f[3]) {
 		unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+	}
+	if err := holdPlaceholders(splitInts(f[4])); err != nil {
+		fmt.Fprintf(os.Stderr, "conformance fork child: %v\n", err)
+		return 3
 	}
 	mem, err := newLinuxMachine()
 	if err != nil {
@@ -126,6 +130,25 @@ func defaultSignals() error {
 		var sa kernelSigaction // SIG_DFL
 		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&sa)), 0, 8, 0, 0); e != 0 {
 			return fmt.Errorf("rt_sigaction(%d, SIG_DFL): %v", sig, e)
+		}
+	}
+	return nil
+}
+
+// holdPlaceholders replaces each of fds (the parent runner's own) with
+// /dev/null, close-on-exec, so that their numbers stay taken.
+func holdPlaceholders(fds []int) error {
+	if len(fds) == 0 {
+		return nil
+	}
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(null)
+	for _, fd := range fds {
+		if err := unix.Dup3(null, fd, unix.O_CLOEXEC); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -24,7 +24,8 @@ import (
 // the child holds the SAME open file descriptions, epoll instances
 // included, exactly as after fork(2). Numbers that are free in the parent
 // are filled with a placeholder that the child closes first; fds that were
-// close-on-exec get FD_CLOEXEC again; the runner's own fds are closed. The
+// close-on-exec get FD_CLOEXEC again; the runner's own fds are replaced by
+// a placeholder on /dev/null, so that they stay taken as after a fork. The
 // child starts with the main thread's signal mask (plus SIGUSR1 and
 // SIGUSR2 on the Go runtime's own threads, so that a process-directed
 // signal only reaches the script's thread) and the runner's handlers. The
@@ -169,18 +170,20 @@ func (m *linuxMachine) startChild(open, cloexec, runner []int, ctl int, mask uin
 		}
 	}
 	files[top] = uintptr(ctl)
-	var closes []int
+	// The runner's own fds stay taken in the child, by a placeholder, as
+	// a real fork copies them: the child's next fd numbers are then the
+	// ones the parent's next would be.
+	var held []int
 	for _, fd := range runner {
 		if fd > 2 && isOpen[fd] {
-			closes = append(closes, fd)
+			held = append(held, fd)
 		}
 	}
-	closes = append(closes, holes...)
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
-	env := append(childEnviron(os.Environ()), fmt.Sprintf("%s=%d;%d;%s;%s", forkEnv, top, mask, fdList(closes), fdList(cloexec)))
+	env := append(childEnviron(os.Environ()), fmt.Sprintf("%s=%d;%d;%s;%s;%s", forkEnv, top, mask, fdList(holes), fdList(cloexec), fdList(held)))
 	blocked := mask | 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1)
 	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&blocked)), 0, 8, 0, 0)
 	pid, err := syscall.ForkExec(exe, []string{exe}, &syscall.ProcAttr{

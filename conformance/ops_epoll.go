@@ -85,7 +85,14 @@ var epollOps = []*operation{
 			}
 		},
 		fuzz: fuzzing{opcode: 17, weight: 2,
-			decode: func(d *fc.Decoder) { d.Emit("fdinfo %s", d.Epoll().Text) },
+			decode: func(d *fc.Decoder) {
+				// A fork's own fds have numbers that differ between
+				// backends, and an instance may list them: no fdinfo
+				// once a fork has bound a name.
+				if r := d.Epoll(); !d.ForkBound() {
+					d.Emit("fdinfo %s", r.Text)
+				}
+			},
 			encode: func(e *fc.Encoder, c *Call) bool {
 				encodeEpoll(e, c.Arg("EPFD"))
 				return true
@@ -214,6 +221,11 @@ func decodeWaitArgs(d *fc.Decoder, withSigs bool) waitArgs {
 	w.sigs = "NULL"
 	if withSigs {
 		w.sigs = sigsTab[d.Sel(len(sigsTab))]
+		if d.Cur().USR2Sent && (w.sigs == "0" || w.sigs == "USR1") {
+			// The wait's mask would unblock a SIGUSR2 sent to the
+			// process, whose default action kills it.
+			w.sigs = "USR1|USR2"
+		}
 	}
 	return w
 }

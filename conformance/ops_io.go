@@ -64,7 +64,9 @@ var ioOps = []*operation{
 		fuzz: fuzzing{opcode: 22, weight: 2,
 			decode: func(d *fc.Decoder) {
 				r := d.FD()
-				d.Emit("shutdown %s %s", r.Text, howTab[d.Sel(len(howTab))])
+				how := howTab[d.Sel(len(howTab))]
+				d.Shutdown(r, how)
+				d.Emit("shutdown %s %s", r.Text, how)
 			},
 			encode: func(e *fc.Encoder, c *Call) bool {
 				encodeFD(e, c.Arg("FD"))

@@ -48,7 +48,7 @@ var processOps = []*operation{
 			x.o.Result = Result{Kind: KindNone}
 			return x.o, nil
 		},
-		fuzz: fuzzing{notGenerated: "the differential fuzzer runs Linux in the test process, which cannot fork"},
+		fuzz: fuzzing{opcode: 27, weight: 3, encode: encodeFork /* decode: decodeFork, set in fuzzops.go */},
 	},
 	{
 		name: "exit", sigs: [][]param{{procp("P")}}, result: resultSpec{kind: KindNone},
@@ -64,7 +64,7 @@ var processOps = []*operation{
 			return x.o, nil
 		},
 		apply: func(ex *executor, c *Call, j *job) { j.v3.proc.state = procExited },
-		fuzz:  fuzzing{notGenerated: "the differential fuzzer runs Linux in the test process, which cannot fork"},
+		fuzz:  fuzzing{opcode: 28, weight: 1, decode: decodeExit, encode: encodeExit},
 	},
 	{
 		name: "waitpid", sigs: [][]param{{procp("P")}}, result: valueResult,
@@ -91,7 +91,7 @@ var processOps = []*operation{
 				j.v3.proc.state = procReaped
 			}
 		},
-		fuzz: fuzzing{notGenerated: "the differential fuzzer runs Linux in the test process, which cannot fork"},
+		fuzz: fuzzing{opcode: 29, weight: 1, decode: decodeWaitpid, encode: encodeWaitpid},
 	},
 	{
 		name: "pidfd_open", sigs: [][]param{{procp("P"), maskp("FLAGS", pidfdFlags, 32)}}, result: oneFD, binds: bindsNames,
@@ -100,7 +100,7 @@ var processOps = []*operation{
 		exec: func(x *execution) (Outcome, error) {
 			return x.newFD(x.sys(sysPidfdOpen, sx(int64(x.j.v3.proc.pid)), i32(x.arg("FLAGS"))))
 		},
-		fuzz: fuzzing{notGenerated: "the differential fuzzer runs Linux in the test process, which cannot fork"},
+		fuzz: fuzzing{opcode: 30, weight: 1, decode: decodePidfdOpen, encode: encodePidfdOpen},
 	},
 	{
 		name: "kill", sigs: [][]param{{procp("P"), maskp("SIGNAL", signalNames, 32)}}, result: valueResult,
@@ -120,7 +120,7 @@ var processOps = []*operation{
 			}
 			return x.value(x.sys(sysKill, pid, i32(x.arg("SIGNAL"))))
 		},
-		fuzz: fuzzing{notGenerated: "a signal sent to the fuzzer's own process would reach the test binary"},
+		fuzz: fuzzing{opcode: 31, weight: 1, decode: decodeKill, encode: encodeKill},
 	},
 	{
 		name: "tkill", sigs: [][]param{{threadp("T"), maskp("SIGNAL", signalNames, 32)}}, result: valueResult,
@@ -146,7 +146,7 @@ var processOps = []*operation{
 			}
 			return x.value(x.sys(sysTgkill, sx(int64(pm.Pid(MainProcess))), sx(int64(tid)), i32(x.arg("SIGNAL"))))
 		},
-		fuzz: fuzzing{notGenerated: "a signal sent to the fuzzer's own process would reach the test binary"},
+		fuzz: fuzzing{opcode: 32, weight: 1, decode: decodeTkill, encode: encodeTkill},
 	},
 }
 

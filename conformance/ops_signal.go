@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/binary"
 	"fmt"
+	fc "github.com/guestpoll/guestpoll/conformance/internal/fuzzcodec"
 )
 
 // signalOps are version 3's signal operations.
@@ -17,7 +18,7 @@ var signalOps = []*operation{
 			}
 			return x.value(x.sys(sysRtSigprocmask, i32(x.arg("HOW")), uintptr(set), 0, sigsetSize))
 		},
-		fuzz: fuzzing{notGenerated: "the fuzzer's Linux side shares the test process, whose threads' masks it must not change"},
+		fuzz: fuzzing{opcode: 33, weight: 1, decode: decodeSigmask, encode: encodeSigmask},
 	},
 	{
 		name: "signalfd", sigs: [][]param{{sigp(), maskp("FLAGS", sockFlags, 32)}}, result: oneFD, binds: bindsNames,
@@ -29,7 +30,7 @@ var signalOps = []*operation{
 			}
 			return x.newFD(x.sys(sysSignalfd4, sx(-1), uintptr(set), sigsetSize, i32(x.arg("FLAGS"))))
 		},
-		fuzz: fuzzing{notGenerated: "signals pending on the fuzzer's test process are outside the generated script"},
+		fuzz: fuzzing{opcode: 34, weight: 1, decode: decodeSignalfd, encode: encodeSignalfd},
 	},
 	{
 		name: "signalfd_read", sigs: [][]param{{fdp("FD")}}, result: resultSpec{kind: KindSiginfo},
@@ -56,7 +57,8 @@ var signalOps = []*operation{
 			x.o.Result = Result{Kind: KindSiginfo, Value: int64(r), U64: uint64(binary.LittleEndian.Uint32(b))}
 			return x.o, nil
 		},
-		fuzz: fuzzing{notGenerated: "signals pending on the fuzzer's test process are outside the generated script"},
+		fuzz: fuzzing{opcode: 35, weight: 1, decode: func(d *fc.Decoder) { d.Emit("signalfd_read %s", d.FDOf(fc.Signalfd).Text) },
+			encode: func(e *fc.Encoder, c *Call) bool { encodeFDOf(e, fc.Signalfd, c.Arg("FD")); return true }},
 	},
 }
 

@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/binary"
 	"fmt"
+	fc "github.com/guestpoll/guestpoll/conformance/internal/fuzzcodec"
 	"syscall"
 )
 
@@ -24,7 +25,7 @@ var v3FileOps = []*operation{
 				ex.listenAddrs[c.Names[0]] = j.v3.addr
 			}
 		},
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 36, weight: 1, decode: decodeListenSocket, encode: encodeListenSocket},
 	},
 	{
 		name: "connect", sigs: [][]param{{listenerp("L"), maskp("TYPE", sockTypes, 32), maskp("FLAGS", sockFlags, 32)}}, result: oneFD, binds: bindsNames,
@@ -37,7 +38,7 @@ var v3FileOps = []*operation{
 			return nil
 		},
 		exec: execConnect,
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 37, weight: 2, decode: decodeConnect, encode: encodeConnect},
 	},
 	{
 		name: "accept4", sigs: [][]param{{fdp("L"), maskp("FLAGS", sockFlags, 32)}}, result: oneFD, binds: bindsNames,
@@ -45,7 +46,7 @@ var v3FileOps = []*operation{
 		exec: func(x *execution) (Outcome, error) {
 			return x.newFD(x.sys(sysAccept4, x.fd("L"), 0, 0, i32(x.arg("FLAGS"))))
 		},
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 38, weight: 2, decode: decodeAccept4, encode: encodeAccept4},
 	},
 	{
 		name: "fifo_open", sigs: [][]param{{wordp("NAME"), maskp("FLAGS", fifoFlags, 32)}}, result: oneFD, binds: bindsNames,
@@ -57,7 +58,7 @@ var v3FileOps = []*operation{
 			return nil
 		},
 		exec: execFifoOpen,
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 39, weight: 1, decode: decodeFifoOpen, encode: encodeFifoOpen},
 	},
 	{
 		name: "send", sigs: [][]param{{fdp("FD"), countp("N"), maskp("FLAGS", sendFlags, 32)}}, result: valueResult,
@@ -69,7 +70,8 @@ var v3FileOps = []*operation{
 			}
 			return x.value(x.sys(sysSendto, x.fd("FD"), uintptr(buf), uintptr(x.arg("N")), i32(x.arg("FLAGS")), 0, 0))
 		},
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 40, weight: 2, decode: func(d *fc.Decoder) { decodeSendRecv(d, "send", sendFlagsTab) },
+			encode: encodeSendRecv(sendFlagsTab)},
 	},
 	{
 		name: "recv", sigs: [][]param{{fdp("FD"), countp("N"), maskp("FLAGS", recvFlags, 32)}}, result: valueResult,
@@ -81,7 +83,8 @@ var v3FileOps = []*operation{
 			}
 			return x.value(x.sys(sysRecvfrom, x.fd("FD"), uintptr(buf), uintptr(x.arg("N")), i32(x.arg("FLAGS")), 0, 0))
 		},
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 41, weight: 2, decode: func(d *fc.Decoder) { decodeSendRecv(d, "recv", recvFlagsTab) },
+			encode: encodeSendRecv(recvFlagsTab)},
 	},
 	{
 		name: "fcntl_setpipe_sz", sigs: [][]param{{fdp("FD"), intp("N")}}, result: valueResult,
@@ -89,7 +92,7 @@ var v3FileOps = []*operation{
 		exec: func(x *execution) (Outcome, error) {
 			return x.value(x.sys(sysFcntl, x.fd("FD"), fSetpipeSz, i32(x.arg("N"))))
 		},
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 42, weight: 1, decode: decodeSetpipeSz, encode: encodeSetpipeSz},
 	},
 	{
 		name: "fcntl_getpipe_sz", sigs: [][]param{{fdp("FD")}}, result: valueResult,
@@ -97,7 +100,7 @@ var v3FileOps = []*operation{
 		exec: func(x *execution) (Outcome, error) {
 			return x.value(x.sys(sysFcntl, x.fd("FD"), fGetpipeSz))
 		},
-		fuzz: fuzzing{notGenerated: "not yet generated (format version 3)"},
+		fuzz: fuzzing{opcode: 43, weight: 1, decode: func(d *fc.Decoder) { d.Emit("fcntl_getpipe_sz %s", d.FD().Text) }, encode: encodeFDOnly},
 	},
 }
 

@@ -47,6 +47,11 @@ type Options struct {
 	// refuses because its thread has left the call for one sent, which is
 	// what the kernel reports for an answer it drops (answeredCall).
 	answersDropped bool
+	// noVaults, for tests, keeps every probe in the main fd table, so
+	// that the box runs out of fds (vault.go).
+	noVaults bool
+	// allVaults, for tests, puts every probe in a vault.
+	allVaults bool
 }
 
 // Box supervises one guest program: it serves the guest's trapped epoll
@@ -85,12 +90,19 @@ type Box struct {
 	// ppoll) ever finds a probe not ready and drops it from the central
 	// ready list (Linux's poll of an epoll fd prunes entries that are not
 	// ready): that would lose a wakeup the model must still see, as a
-	// queued stale item. readyOf maps a probe to its eventfd.
+	// queued stale item. A probe knows its eventfd by index.
 	readyMu sync.Mutex
 	// +checklocks:readyMu
 	ready []readyFD
-	// +checklocks:readyMu
-	readyOf map[int]int
+
+	// vaults hold the probes and full always-ready eventfds made once the
+	// main fd table is half used (vault.go); filler is the file a
+	// released vault number holds.
+	vaultMu sync.Mutex
+	// +checklocks:vaultMu
+	vaults []*vault
+	// +checklocks:vaultMu
+	filler int
 
 	// exclusive lists the proxies shared by EPOLLEXCLUSIVE registrations.
 	exclMu sync.Mutex
@@ -142,7 +154,15 @@ type Box struct {
 
 type fdKey struct{ tid, fd int32 }
 
-type readyFD struct{ fd, users int }
+// readyFD is one always-ready eventfd: in the main table (fd), or once
+// readyShare probes have taken it and it is in the vault zone, in a vault
+// (v, num), where it takes no new probe and is released with its last.
+type readyFD struct {
+	fd    int
+	v     *vault
+	num   int32
+	users int
+}
 
 // raiseFDLimit raises the process's RLIMIT_NOFILE to fs.nr_open when it
 // may (CAP_SYS_RESOURCE), else its soft limit to its hard one, and returns
@@ -282,7 +302,7 @@ func newBox(listener int, opts Options) (*Box, error) {
 		listener:   listener,
 		k:          syscalls.NewKernel(),
 		central:    -1,
-		readyOf:    map[int]int{},
+		filler:     -1,
 		stopRecv:   -1,
 		stopPoll:   -1,
 		done:       make(chan struct{}),
@@ -341,10 +361,13 @@ func (b *Box) closeFDs() {
 	}
 	b.readyMu.Lock()
 	for _, r := range b.ready {
-		rawClose(r.fd)
+		if r.fd >= 0 {
+			rawClose(r.fd)
+		}
 	}
 	b.ready = nil
 	b.readyMu.Unlock()
+	b.stopVaults()
 }
 
 func (b *Box) run() {

@@ -21,12 +21,14 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	var events uint32
 	b.recv.mem.pid, b.recv.mem.id = int(th.tid), 0
 	if op != unix.EPOLL_CTL_DEL {
-		var ev [12]byte
-		if b.recv.mem.CopyIn(n.args[3], ev[:]) != nil {
+		ev := b.recv.event[:]
+		if b.recv.mem.CopyIn(n.args[3], ev) != nil {
 			b.reply(th, n, 0, unix.EFAULT, false)
 			return
 		}
-		events = binary.LittleEndian.Uint32(ev[:])
+		events = binary.LittleEndian.Uint32(ev)
+		b.recv.mem.remember(n.args[3], ev)
+		defer b.recv.mem.forget()
 	}
 	inst := b.resolveEpfd(th, epfd)
 	if inst == nil {
@@ -170,8 +172,9 @@ func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op i
 		e, _ := err.(unix.Errno)
 		if e == 0 || e == unix.EMFILE || e == unix.ENFILE {
 			e = unix.ENOSPC
-			b.warn("fdlimit", "the box is out of fds (its fd limit is %d, and each registration costs it two): "+
-				"epoll_ctl fails ENOSPC; raise the hard RLIMIT_NOFILE (or run with CAP_SYS_RESOURCE)", b.fdLimit)
+			b.warn("fdlimit", "the box is out of fds (its fd limit is %d, each registration costs it two, "+
+				"and no vault could take more: %v): epoll_ctl fails ENOSPC; raise the hard RLIMIT_NOFILE "+
+				"(or run with CAP_SYS_RESOURCE)", b.fdLimit, err)
 		}
 		t.err = e
 		return

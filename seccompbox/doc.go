@@ -41,6 +41,14 @@
 //     a probe from its ready list (Linux's poll of an epoll fd drops
 //     entries that are not ready), which would lose the wakeup of a file
 //     drained since.
+//   - Vaults (vault.go): fd tables of the box's own besides its main one,
+//     where probes and full always-ready eventfds go once the main table is
+//     half used, so that the box's fds stay bounded however many files are
+//     registered (RLIMIT_NOFILE bounds the numbers of each table). A vault
+//     is a locked thread with an unshared table, filled through its own
+//     seccomp listener (NOTIF_ADDFD with SETFD) and read with pidfd_getfd;
+//     it never runs on the main thread, and the box reads its own fds
+//     through /proc/thread-self.
 //   - Guest memory (memory.go): process_vm_readv/writev, as the syscall
 //     layer's Memory.
 //   - Each guest thread's trapped calls (lifecycle.go, threadCalls): the
@@ -153,7 +161,10 @@
 //	(Interrupt, DiscardSignals); a wait's answer (server.commit) is sent
 //	with it held, so that the thread's record and the answer change
 //	together
-//	instance.bellMu and readyMu are leaves
+//	proxy.mu > readyMu > vaultMu > vault.mu: a proxy's probes are made,
+//	moved to a vault and released under its lock; vault.mu is held across
+//	a NOTIF_ADDFD to the vault thread
+//	instance.bellMu is a leaf
 //
 // collect (the sweeper's, and newInstance's when the instances have
 // doubled) holds none of the box's locks while it takes another, nor

@@ -22,6 +22,25 @@ func (b *Box) claim(fd int, err error) (int, error) {
 	return fd, err
 }
 
+// reservedFds is how many fd numbers below the slot only the fds the box
+// needs to serve a call may take: pidfds of guest threads, and the
+// transient duplicates of identity checks. Registrations (probes) and
+// instances stop short of them, so a thread whose first call comes when
+// registrations have used up the box's fds still gets its pidfd and is
+// served (it was continued to the host, on the placeholder).
+const reservedFds = 256
+
+// claimBulk is claim for the fds of registrations and instances: a number
+// in the reserve (which the kernel hands out only when every lower one is
+// taken) is given back, and the allocation fails EMFILE.
+func (b *Box) claimBulk(fd int, err error) (int, error) {
+	if err == nil && fd >= b.slot-min(reservedFds, b.slot/4) {
+		rawClose(fd)
+		return -1, unix.EMFILE
+	}
+	return fd, err
+}
+
 // identify returns the instance whose placeholder is at the slot (the
 // caller holds slotMu), nil if none: the cached instance for the guest's
 // (tid, fd) first, then every instance.
@@ -99,11 +118,12 @@ func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
 }
 
 // isEpollFile reports whether fd of the box is an epoll file (its
-// /proc/self/fd link names an eventpoll anon inode); true when it cannot
-// tell.
+// /proc/thread-self/fd link names an eventpoll anon inode: the calling
+// thread's table is the main one, where /proc/self's could be a vault's,
+// vault.go); true when it cannot tell.
 func isEpollFile(fd int) bool {
 	var path [40]byte
-	p := appendInt(append(path[:0], "/proc/self/fd/"...), fd)
+	p := appendInt(append(path[:0], "/proc/thread-self/fd/"...), fd)
 	p = append(p, 0)
 	var link [32]byte
 	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
@@ -152,13 +172,13 @@ func (b *Box) sharedExclusiveFor(op int32, events uint32) *regProxy {
 //
 // +checklocks:b.slotMu
 func (b *Box) unregisteredFile() *fs.File {
-	fd, e := b.newProbe(inGroup)
+	fd, ready, e := b.newProbe(inGroup)
 	if e == unix.EPERM {
 		return fs.New(unpollable{}, unix.O_RDWR)
 	}
 	if e == 0 {
-		b.dropReady(fd)
+		b.dropReady(ready)
 		rawClose(fd)
 	}
-	return fs.New(&proxy{b: b, probes: [2]int{-1, -1}, idx: ^uint32(0)}, unix.O_RDWR)
+	return fs.New(&proxy{b: b, probes: [2]int{-1, -1}, readies: [2]int{-1, -1}, idx: ^uint32(0)}, unix.O_RDWR)
 }

@@ -73,7 +73,7 @@ func (w *bellWaker) Wake(waiter.EventMask) bool {
 // newInstance makes a model epoll and its placeholder. It returns the
 // placeholder fd, which the caller installs in the guest and then closes.
 func (b *Box) newInstance() (*instance, int, error) {
-	ph, err := b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
+	ph, err := b.claimBulk(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
 	if err != nil {
 		return nil, -1, err
 	}
@@ -88,13 +88,13 @@ func (b *Box) newInstance() (*instance, int, error) {
 		}
 		return nil, -1, err
 	}
-	if inst.bell, err = b.claim(unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)); err != nil {
+	if inst.bell, err = b.claimBulk(unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)); err != nil {
 		return fail(err)
 	}
 	if e := rawEpollCtl(ph, unix.EPOLL_CTL_ADD, inst.bell, unix.EPOLLIN, 0); e != 0 {
 		return fail(e)
 	}
-	if inst.q, err = b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC)); err != nil {
+	if inst.q, err = b.claimBulk(unix.EpollCreate1(unix.EPOLL_CLOEXEC)); err != nil {
 		return fail(err)
 	}
 	b.slotMu.Lock()

@@ -30,11 +30,11 @@ func (b *Box) pollSync(th *thread, n *notif) {
 	if none {
 		return
 	}
-	b.drainHost()
 	fds, ok := b.polledFds(th, n)
-	if !ok {
-		return
+	if !ok || len(fds) == 0 {
+		return // nothing to poll: no doorbell to bring up to date
 	}
+	b.drainHost()
 	if len(fds) > maxPolledFds {
 		for _, inst := range b.instanceList() {
 			b.reapChildren(inst)

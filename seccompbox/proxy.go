@@ -52,8 +52,18 @@ type proxy struct {
 	queue waiter.Queue
 
 	mu sync.Mutex
+	// probes are [0] the read side, [1] the write side: an fd of the box
+	// or -1; vaults and nums say where a probe made once the main table
+	// was half used is (vault.go). readies index each probe's
+	// always-ready eventfd in Box.ready.
 	// +checklocks:mu
-	probes [2]int // [0] read side (or the exclusive probe), [1] write side or -1
+	probes [2]int
+	// +checklocks:mu
+	vaults [2]*vault
+	// +checklocks:mu
+	nums [2]int32
+	// +checklocks:mu
+	readies [2]int
 	// +checklocks:mu
 	masks [2]uint32
 	// +checklocks:mu
@@ -84,9 +94,9 @@ func (unpollable) Release(*fs.File)                    {}
 //
 // +checklocks:b.slotMu
 func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
-	p := &proxy{b: b, probes: [2]int{-1, -1}, exclusive: events&unix.EPOLLEXCLUSIVE != 0, keys: wakeKeys(b.slot)}
+	p := &proxy{b: b, probes: [2]int{-1, -1}, readies: [2]int{-1, -1}, exclusive: events&unix.EPOLLEXCLUSIVE != 0, keys: wakeKeys(b.slot)}
 	for i, m := range [2]uint32{inGroup, outGroup} {
-		fd, e := b.newProbe(m)
+		fd, ready, e := b.newProbe(m)
 		if e != 0 {
 			p.closeProbesLocked() // +checklocksignore: p is not shared yet.
 			if e == unix.EPERM {
@@ -94,7 +104,7 @@ func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
 			}
 			return nil, nil, e
 		}
-		p.probes[i], p.masks[i] = fd, m
+		p.probes[i], p.readies[i], p.masks[i] = fd, ready, m
 	}
 	b.proxMu.Lock()
 	if n := len(b.freeIdx); n > 0 {
@@ -111,7 +121,18 @@ func (b *Box) newProxy(events uint32) (*fs.File, *proxy, error) {
 		if fd < 0 {
 			continue
 		}
-		if e := rawEpollCtl(b.central, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN|unix.EPOLLET, uint64(p.idx)<<1|uint64(i)); e != 0 {
+		e := rawEpollCtl(b.central, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN|unix.EPOLLET, uint64(p.idx)<<1|uint64(i))
+		if e == 0 && b.inVault(fd) {
+			// The central item stays: the vault keeps the probe open.
+			p.mu.Lock()
+			if v, num, ve := b.vaultPut(fd); ve == 0 {
+				p.probes[i], p.vaults[i], p.nums[i] = -1, v, num
+			} else {
+				e = ve
+			}
+			p.mu.Unlock()
+		}
+		if e != 0 {
 			f := fs.New(p, unix.O_RDWR)
 			f.DecRef()
 			return nil, nil, e
@@ -150,27 +171,24 @@ func (b *Box) sharedExclusive() *regProxy {
 }
 
 // newProbe makes a host epoll holding the file at the slot with interest
-// m, level-triggered.
-func (b *Box) newProbe(m uint32) (int, unix.Errno) {
+// m, level-triggered, and its always-ready eventfd; it returns the probe
+// and the eventfd's index in Box.ready. A probe at a number in the vault
+// zone (Box.inVault) goes to a vault once in the central epoll.
+func (b *Box) newProbe(m uint32) (int, int, unix.Errno) {
 	fd, err := b.claim(unix.EpollCreate1(unix.EPOLL_CLOEXEC))
 	if err != nil {
-		return -1, err.(unix.Errno)
+		return -1, -1, err.(unix.Errno)
 	}
 	if e := rawEpollCtl(fd, unix.EPOLL_CTL_ADD, b.slot, m, probeFile); e != 0 {
 		rawClose(fd)
-		return -1, e
+		return -1, -1, e
 	}
-	rfd, err := b.takeReady(fd)
-	if err != nil {
+	idx, e := b.takeReady(fd)
+	if e != 0 {
 		rawClose(fd)
-		return -1, err.(unix.Errno)
+		return -1, -1, e
 	}
-	if e := rawEpollCtl(fd, unix.EPOLL_CTL_ADD, rfd, unix.EPOLLIN, probeReady); e != 0 {
-		b.dropReady(fd)
-		rawClose(fd)
-		return -1, e
-	}
-	return fd, 0
+	return fd, idx, 0
 }
 
 // readyShare is how many probes share one always-ready eventfd: Linux
@@ -178,41 +196,53 @@ func (b *Box) newProbe(m uint32) (int, unix.Errno) {
 // probe-in-central depth), so one eventfd cannot serve every probe.
 const readyShare = 256
 
-// takeReady returns the always-ready eventfd for a new probe.
-func (b *Box) takeReady(probe int) (int, error) {
+// takeReady adds an always-ready eventfd to the new probe and returns its
+// index in Box.ready: one in the main table with room, or a new one. One
+// in the vault zone goes to a vault when readyShare probes have it.
+func (b *Box) takeReady(probe int) (int, unix.Errno) {
 	b.readyMu.Lock()
 	defer b.readyMu.Unlock()
+	idx := -1
 	for i, r := range b.ready {
-		if r.users < readyShare {
-			b.ready[i].users++
-			b.readyOf[probe] = r.fd
-			return r.fd, nil
+		if r.fd >= 0 && r.users < readyShare {
+			idx = i
+			break
 		}
 	}
-	fd, err := b.claim(unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC))
-	if err != nil {
-		return -1, err
+	if idx < 0 {
+		fd, err := b.claim(unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC))
+		if err != nil {
+			return -1, err.(unix.Errno)
+		}
+		idx = len(b.ready)
+		b.ready = append(b.ready, readyFD{fd: fd})
 	}
-	b.ready = append(b.ready, readyFD{fd: fd, users: 1})
-	b.readyOf[probe] = fd
-	return fd, nil
+	r := &b.ready[idx]
+	if e := rawEpollCtl(probe, unix.EPOLL_CTL_ADD, r.fd, unix.EPOLLIN, probeReady); e != 0 {
+		return -1, e
+	}
+	r.users++
+	if r.users == readyShare && b.inVault(r.fd) {
+		if v, num, e := b.vaultPut(r.fd); e == 0 {
+			r.fd, r.v, r.num = -1, v, num
+		}
+	}
+	return idx, 0
 }
 
-// dropReady releases probe's share of its always-ready eventfd (before
-// the probe is closed).
-func (b *Box) dropReady(probe int) {
-	b.readyMu.Lock()
-	defer b.readyMu.Unlock()
-	fd, ok := b.readyOf[probe]
-	if !ok {
+// dropReady releases a probe's share of always-ready eventfd idx (before
+// the probe is closed); a vault's is released with its last probe.
+func (b *Box) dropReady(idx int) {
+	if idx < 0 {
 		return
 	}
-	delete(b.readyOf, probe)
-	for i, r := range b.ready {
-		if r.fd == fd {
-			b.ready[i].users--
-			return
-		}
+	b.readyMu.Lock()
+	defer b.readyMu.Unlock()
+	r := &b.ready[idx]
+	r.users--
+	if r.users == 0 && r.v != nil {
+		b.vaultRelease(r.v, r.num)
+		r.v = nil // never taken again (fd is -1)
 	}
 }
 
@@ -248,12 +278,60 @@ func pollProbe(ep int) uint32 {
 // +checklocks:p.mu
 func (p *proxy) closeProbesLocked() {
 	for i, fd := range p.probes {
+		p.b.dropReady(p.readies[i])
+		p.readies[i] = -1
 		if fd >= 0 {
-			p.b.dropReady(fd)
 			rawClose(fd)
 			p.probes[i] = -1
 		}
+		if v := p.vaults[i]; v != nil {
+			p.b.vaultRelease(v, p.nums[i])
+			p.vaults[i] = nil
+		}
 	}
+}
+
+// hasProbe reports whether probe i exists (p.mu held).
+//
+// +checklocks:p.mu
+func (p *proxy) hasProbe(i int) bool { return p.probes[i] >= 0 || p.vaults[i] != nil }
+
+// probeFD returns an fd of the box for probe i (p.mu held), -1 if none:
+// the probe itself, or for one in a vault a copy, which done closes.
+//
+// +checklocks:p.mu
+func (p *proxy) probeFD(i int) int {
+	if p.probes[i] >= 0 {
+		return p.probes[i]
+	}
+	if v := p.vaults[i]; v != nil {
+		if fd, e := v.fetch(p.nums[i]); e == 0 {
+			return fd
+		}
+	}
+	return -1
+}
+
+// done closes what probeFD(i) returned, if it was a copy.
+//
+// +checklocks:p.mu
+func (p *proxy) done(i, fd int) {
+	if fd >= 0 && fd != p.probes[i] {
+		rawClose(fd)
+	}
+}
+
+// pollSide is pollProbe of probe i (p.mu held).
+//
+// +checklocks:p.mu
+func (p *proxy) pollSide(i int) uint32 {
+	fd := p.probeFD(i)
+	if fd < 0 {
+		return 0
+	}
+	r := pollProbe(fd)
+	p.done(i, fd)
+	return r
 }
 
 // matchesSlot reports whether the file duplicated at the slot is this
@@ -262,10 +340,13 @@ func (p *proxy) closeProbesLocked() {
 func (p *proxy) matchesSlot() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.released || p.probes[0] < 0 {
+	if p.released || !p.hasProbe(0) {
 		return false
 	}
-	return rawEpollCtl(p.probes[0], unix.EPOLL_CTL_MOD, p.b.slot, p.masks[0], 0) == 0
+	fd := p.probeFD(0)
+	ok := fd >= 0 && rawEpollCtl(fd, unix.EPOLL_CTL_MOD, p.b.slot, p.masks[0], 0) == 0
+	p.done(0, fd)
+	return ok
 }
 
 // isGuestFd reports whether guest fd num of thread tid is this proxy's
@@ -273,17 +354,27 @@ func (p *proxy) matchesSlot() bool {
 func (p *proxy) isGuestFd(tid, num int32) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.released && p.probes[0] >= 0 && isEpollItem(tid, num, p.probes[0], p.b.slot)
+	if p.released {
+		return false
+	}
+	if v := p.vaults[0]; v != nil {
+		return isEpollItemOf(tid, num, v.tid, int(p.nums[0]), p.b.slot)
+	}
+	return p.probes[0] >= 0 && isEpollItem(tid, num, p.probes[0], p.b.slot)
 }
 
 // gone reports whether the guest file has been released (its probe item
 // vanished with it).
 func (p *proxy) gone() bool {
 	p.mu.Lock()
-	fd := p.probes[0]
-	released := p.released
-	p.mu.Unlock()
-	return released || !epollHasItem(fd, p.b.slot)
+	defer p.mu.Unlock()
+	if p.released {
+		return true
+	}
+	fd := p.probeFD(0)
+	has := epollHasItem(fd, p.b.slot)
+	p.done(0, fd)
+	return !has
 }
 
 // Read implements fs.Impl; the box never reads through a proxy.
@@ -324,7 +415,8 @@ func (p *proxy) Release(*fs.File) {
 }
 
 // Readiness implements fs.Pollable: the current mask, from the probes that
-// watch the bits asked for.
+// watch the bits asked for (one zero-timeout epoll_wait each). Both probes
+// report HUP and ERR, so a mask of those alone needs one probe.
 func (p *proxy) Readiness(_ *fs.File, mask waiter.EventMask) waiter.EventMask {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -332,9 +424,18 @@ func (p *proxy) Readiness(_ *fs.File, mask waiter.EventMask) waiter.EventMask {
 		return 0
 	}
 	var r uint32
-	for i, fd := range p.probes {
-		if fd >= 0 && (uint32(mask)&(p.masks[i]|hupErr) != 0 || mask == 0) {
-			r |= pollProbe(fd)
+	polled := false
+	for i := range p.probes {
+		if p.hasProbe(i) && (uint32(mask)&p.masks[i] != 0 || mask == 0) {
+			r |= p.pollSide(i)
+			polled = true
+		}
+	}
+	if !polled && uint32(mask)&hupErr != 0 {
+		for i := range p.probes {
+			if p.hasProbe(i) {
+				return waiter.EventMask(p.pollSide(i))
+			}
 		}
 	}
 	return waiter.EventMask(r)
@@ -362,11 +463,11 @@ func (b *Box) hostEvent(data uint64) {
 		return
 	}
 	p.mu.Lock()
-	if p.released || p.probes[i] < 0 {
+	if p.released || !p.hasProbe(i) {
 		p.mu.Unlock()
 		return
 	}
-	ev := p.wakeKeyLocked(i, pollProbe(p.probes[i]))
+	ev := p.wakeKeyLocked(i, p.pollSide(i))
 	p.mu.Unlock()
 	if ev&hupErr != 0 {
 		p.queue.NotifyAll(waiter.EventMask(ev))
@@ -402,12 +503,12 @@ func (p *proxy) wakeKeyLocked(i int, ready uint32) uint32 {
 }
 
 // wakeKeys returns Linux's wakeup keys, read side and write side, of the
-// file at fd of the box (its /proc/self/fd link names its type), zeros for
+// file at fd of the box (its /proc/thread-self/fd link names its type), zeros for
 // a type without a table: sock_def_readable and sk_stream_write_space,
 // pipe_write and pipe_read, eventfd_write and eventfd_read.
 func wakeKeys(fd int) [2]uint32 {
 	var path [40]byte
-	p := appendInt(append(path[:0], "/proc/self/fd/"...), fd)
+	p := appendInt(append(path[:0], "/proc/thread-self/fd/"...), fd)
 	p = append(p, 0)
 	var link [32]byte
 	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
@@ -472,14 +573,14 @@ func (b *Box) poller() {
 }
 
 // epollHasItem reports whether host epoll fd still has an item registered
-// through fd number tfd, from /proc/self/fdinfo (a "tfd: N" line per item):
+// through fd number tfd, from /proc/thread-self/fdinfo (a "tfd: N" line per item):
 // an item goes when its file is released.
 func epollHasItem(fd, tfd int) bool {
 	if fd < 0 {
 		return false
 	}
 	var path [64]byte
-	s := append(path[:0], "/proc/self/fdinfo/"...)
+	s := append(path[:0], "/proc/thread-self/fdinfo/"...)
 	s = appendInt(s, fd)
 	s = append(s, 0)
 	f, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&s[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)

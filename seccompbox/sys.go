@@ -233,8 +233,14 @@ var selfPid = unix.Getpid()
 // item, or a kernel without kcmp), and the caller then checks the slow
 // way.
 func isEpollItem(tid, num int32, efd, tfd int) bool {
+	return isEpollItemOf(tid, num, int32(selfPid), efd, tfd)
+}
+
+// isEpollItemOf is isEpollItem for an epoll at fd efd of task owner (a
+// vault thread's table).
+func isEpollItemOf(tid, num, owner int32, efd, tfd int) bool {
 	slot := kcmpEpollSlot{efd: uint32(efd), tfd: uint32(tfd)}
-	r, _, e := unix.RawSyscall6(unix.SYS_KCMP, uintptr(tid), uintptr(selfPid), kcmpEpollTFD,
+	r, _, e := unix.RawSyscall6(unix.SYS_KCMP, uintptr(tid), uintptr(owner), kcmpEpollTFD,
 		uintptr(num), uintptr(unsafe.Pointer(&slot)), 0)
 	return e == 0 && r == 0
 }

@@ -14,6 +14,10 @@ import (
 type thread struct {
 	tid   int32
 	pidfd int
+	// evicted: the pidfd was closed to make room for another thread's
+	// (pidfdOpen, when the box is out of fds); it is opened again at the
+	// thread's next call.
+	evicted bool
 
 	calls threadCalls
 
@@ -50,7 +54,7 @@ func (b *Box) threadFor(n *notif) *thread {
 		b.threads[tid] = th
 		b.mu.Unlock()
 	}
-	th.pidfd = int(pidfd)
+	th.pidfd, th.evicted = int(pidfd), false
 	return th
 }
 
@@ -71,22 +75,45 @@ func (b *Box) getfd(th *thread, n int32) (int, unix.Errno) {
 	}
 	if e == 0 && fd == b.slot {
 		rawClose(fd) // out of fds: see claim
-		return -1, unix.EMFILE
+		fd, e = -1, unix.EMFILE
+	}
+	if (e == unix.EMFILE || e == unix.ENFILE) && b.evictPidfd(th.tid) {
+		return b.getfd(th, n) // room made: once per pidfd the box holds
 	}
 	return fd, e
 }
 
-// pidfdOpen opens a pidfd for guest thread tid (claim).
+// pidfdOpen opens a pidfd for guest thread tid (claim). Out of fds (more
+// new threads than reservedFds since registrations used up the rest), it
+// closes another thread's pidfd to make room: pidfds are a cache, and a
+// call is never continued to the host for want of one.
 func (b *Box) pidfdOpen(tid int32) (int, unix.Errno) {
-	pidfd, _, e := unix.RawSyscall(unix.SYS_PIDFD_OPEN, uintptr(tid), pidfdThread, 0)
-	if e != 0 {
-		return -1, e
+	for {
+		pidfd, _, e := unix.RawSyscall(unix.SYS_PIDFD_OPEN, uintptr(tid), pidfdThread, 0)
+		if e == 0 && int(pidfd) == b.slot {
+			rawClose(int(pidfd))
+			e = unix.EMFILE
+		}
+		if e == 0 {
+			return int(pidfd), 0
+		}
+		if (e != unix.EMFILE && e != unix.ENFILE) || !b.evictPidfd(tid) {
+			return -1, e
+		}
 	}
-	if int(pidfd) == b.slot {
-		rawClose(int(pidfd))
-		return -1, unix.EMFILE
+}
+
+// evictPidfd closes the pidfd of a guest thread other than tid, and
+// reports whether there was one.
+func (b *Box) evictPidfd(tid int32) bool {
+	for _, th := range b.threadList() {
+		if th.tid != tid && th.pidfd >= 0 {
+			rawClose(th.pidfd)
+			th.pidfd, th.evicted = -1, true
+			return true
+		}
 	}
-	return int(pidfd), 0
+	return false
 }
 
 // startWorker starts th's worker goroutine (threadCalls.dispatch runs it,
@@ -103,7 +130,7 @@ func (b *Box) startWorker(th *thread) modelWait {
 // POLLIN), or its pidfd is gone.
 func (th *thread) exited() bool {
 	if th.pidfd < 0 {
-		return true
+		return !th.evicted || !taskExists(th.tid)
 	}
 	pfd := [1]unix.PollFd{{Fd: int32(th.pidfd), Events: unix.POLLIN}}
 	var ts unix.Timespec
@@ -153,4 +180,15 @@ func (b *Box) threadList() []*thread {
 		threads = append(threads, th)
 	}
 	return threads
+}
+
+// taskExists reports whether a task with id tid exists (its /proc entry,
+// looked up without an fd: the box may have none to spare). A reused tid
+// looks alive, as it does to threadFor.
+func taskExists(tid int32) bool {
+	var path [32]byte
+	p := appendInt(append(path[:0], "/proc/"...), int(tid))
+	p = append(p, 0)
+	_, _, e := unix.RawSyscall6(unix.SYS_FACCESSAT2, atFDCWD, uintptr(unsafe.Pointer(&p[0])), unix.F_OK, 0, 0, 0)
+	return e != unix.ENOENT
 }

@@ -110,6 +110,8 @@ type server struct {
 	// holdsPoll: commit took b.pollMu, and serveWait releases it once the
 	// harvest is done.
 	holdsPoll bool
+	// event is the receiver's buffer for an epoll_ctl's event (ctl).
+	event [12]byte
 }
 
 func (s *server) init(b *Box, pid int) {

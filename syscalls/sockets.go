@@ -171,14 +171,20 @@ func hAccept4(t *Task, a *[6]uintptr) (uintptr, errno) {
 // file), then the peer's address; failing to copy it out drops the
 // connection.
 func (t *Task) accept4(n int32, addr, addrlen uint64, flags int32) (uintptr, errno) {
-	if flags&^(unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK) != 0 {
-		return 0, unix.EINVAL
-	}
-	f, l, e := t.socketFile(n)
+	// The fd first, then the flags, then the socket: __sys_accept4 looks
+	// the fd up before __sys_accept4_file checks the flags.
+	f, e := t.getFile(n)
 	if e != 0 {
 		return 0, e
 	}
 	defer f.DecRef()
+	if flags&^(unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK) != 0 {
+		return 0, unix.EINVAL
+	}
+	l, e := listenerOf(f)
+	if e != 0 {
+		return 0, e
+	}
 	nfd, err := t.fds.Reserve()
 	if err != nil {
 		return 0, errnoOf(err)

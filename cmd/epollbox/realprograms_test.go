@@ -148,9 +148,10 @@ func TestRealPrograms(t *testing.T) {
 			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
 		}
 	}
-	type result struct{ name, native, boxed string }
+	type result struct{ name, native, boxed, perCall string }
 	var results []result
 	rate := map[bool]string{}
+	var perCall string // the boxed run's mean service times (-stats)
 
 	for _, boxed := range []bool{false, true} {
 		s, out := start(t, boxed, epollbox, httpserver)
@@ -162,8 +163,11 @@ func TestRealPrograms(t *testing.T) {
 		rate[boxed] = fmt.Sprintf("%.0f", runWrk(t, "http://"+addr+"/"))
 		s.cmd.Process.Signal(syscall.SIGTERM) // epollbox forwards it
 		s.wait(t, "httpserver")
+		if boxed {
+			perCall = callTimes(s.stderr.String())
+		}
 	}
-	results = append(results, result{"Go net/http, wrk c=10", rate[false], rate[true]})
+	results = append(results, result{"Go net/http, wrk c=10", rate[false], rate[true], perCall})
 
 	for _, boxed := range []bool{false, true} {
 		port := "16379"
@@ -182,8 +186,11 @@ func TestRealPrograms(t *testing.T) {
 			t.Logf("redis-cli shutdown: %v %s", err, out)
 		}
 		s.wait(t, "redis-server")
+		if boxed {
+			perCall = callTimes(s.stderr.String())
+		}
 	}
-	results = append(results, result{"redis SET/GET, redis-benchmark c=50", rate[false], rate[true]})
+	results = append(results, result{"redis SET/GET, redis-benchmark c=50", rate[false], rate[true], perCall})
 
 	for _, boxed := range []bool{false, true} {
 		// nginx's workers run as another user: they must be able to
@@ -216,14 +223,36 @@ http {
 		rate[boxed] = fmt.Sprintf("%.0f", runWrk(t, "http://127.0.0.1:18080/"))
 		s.cmd.Process.Signal(syscall.SIGQUIT) // graceful: epollbox forwards it to the master
 		s.wait(t, "nginx")
+		if boxed {
+			perCall = callTimes(s.stderr.String())
+		}
 		if out, err := exec.Command("pgrep", "-f", filepath.Join(nd, "nginx.conf")).Output(); err == nil && len(out) > 0 {
 			t.Errorf("nginx processes left: %s", out)
 		}
 	}
-	results = append(results, result{"nginx (2 workers), wrk c=10", rate[false], rate[true]})
+	results = append(results, result{"nginx (2 workers), wrk c=10", rate[false], rate[true], perCall})
 
-	fmt.Printf("\n%-40s %24s %24s\n", "program", "native req/s", "epollbox req/s")
+	fmt.Printf("\n%-40s %24s %24s   %s\n", "program", "native req/s", "epollbox req/s", "epollbox mean service time per call")
 	for _, r := range results {
-		fmt.Printf("%-40s %24s %24s\n", r.name, r.native, r.boxed)
+		fmt.Printf("%-40s %24s %24s   %s\n", r.name, r.native, r.boxed, r.perCall)
 	}
+}
+
+// statLine is one line of epollbox -stats: the call, its count, mean and
+// longest service time.
+var statLine = regexp.MustCompile(`^\s*(epoll_ctl|epoll_wait|epoll_pwait|epoll_pwait2|rt_sigreturn|poll/select \(synced\))\s+(\d+)\s+(\S+)\s`)
+
+// callTimes summarizes epollbox -stats output: the mean service time of
+// each trapped call made, with its count (a blocking wait's includes the
+// time it blocked).
+func callTimes(stats string) string {
+	var parts []string
+	for _, line := range strings.Split(stats, "\n") {
+		m := statLine.FindStringSubmatch(line)
+		if m == nil || m[2] == "0" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", m[1], m[3], m[2]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -33,7 +33,7 @@ epoll_wait ep 8 0
 	// r, w = pipe2 NONBLOCK
 	// epoll_ctl ep ADD r IN|ET 0x1
 	// STORM_WAITER & epoll_wait ep 8 3000
-	// sleep 1
+	// sleep 20
 	// write w 1
 	// join STORM_WAITER
 }

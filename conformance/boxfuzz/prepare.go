@@ -31,7 +31,8 @@ const waiterThread = "STORM_WAITER"
 //   - with a handoff, one such epoll_wait whose previous step is a
 //     main-thread call other than a wait or poll (or with HandoffAll every
 //     one) moves to a helper thread started just before that step, with a
-//     1 ms sleep between, and is joined where it was: the helper is
+//     20 ms sleep between (as the corpus's thread scripts do, so that it
+//     is blocked even on a loaded machine), and is joined where it was: the helper is
 //     blocked in the wait when the step makes the events. A handoff is
 //     kept only if the model gives every step of the new script the result
 //     it gave the old one.
@@ -96,7 +97,7 @@ func Prepare(c Config, sc *conformance.Script) (*conformance.Script, error) {
 
 // handoffLines makes the handoff of each wait in chosen (ascending step
 // indexes, none the step before another): the wait runs on the helper
-// thread, started with a 1 ms sleep before the step that precedes it, and
+// thread, started with a 20 ms sleep before the step that precedes it, and
 // is joined after that step. orig maps each new line to the original step
 // whose result it must give (the join: the wait's), or -1.
 func handoffLines(lines []string, chosen []int) (out []string, orig []int) {
@@ -104,7 +105,7 @@ func handoffLines(lines []string, chosen []int) (out []string, orig []int) {
 	for i := 0; i < len(lines); i++ {
 		if next < len(chosen) && i == chosen[next]-1 {
 			j := chosen[next]
-			out = append(out, waiterThread+" & "+lines[j], "sleep 1", lines[j-1], "join "+waiterThread)
+			out = append(out, waiterThread+" & "+lines[j], "sleep 20", lines[j-1], "join "+waiterThread)
 			orig = append(orig, -1, -1, j-1, j)
 			i, next = j, next+1
 			continue

@@ -75,7 +75,7 @@ r, w = pipe2 NONBLOCK
 epoll_ctl ep ADD r IN|ET 0x1
 epoll_wait ep 8 0
 STORM_WAITER & epoll_wait ep 8 3000
-sleep 1
+sleep 20
 write w 1
 join STORM_WAITER
 epoll_pwait ep 8 0 USR1
@@ -127,11 +127,11 @@ epoll_wait ep 8 0
 r, w = pipe2 NONBLOCK
 epoll_ctl ep ADD r IN|ET 0x1
 STORM_WAITER & epoll_wait ep 8 3000
-sleep 1
+sleep 20
 write w 1
 join STORM_WAITER
 STORM_WAITER & epoll_wait ep 8 3000
-sleep 1
+sleep 20
 write w 1
 join STORM_WAITER
 `

@@ -16,7 +16,7 @@ func TestCheckpointMode(t *testing.T) {
 		if i%8 != 0 {
 			continue
 		}
-		g := parseGenerated(t, Encode(sc))
+		g := parseGenerated(t, EncodeFor(sc, modelCRServes), modelCRServes)
 		cr, n := RunModelCheckpointed(g, scriptSeed(g))
 		if cr.Failed() {
 			t.Fatalf("%s: checkpoint mode failed: %s\n%s", sc.Path, cr.Abort, conformance.FormatScript(g))

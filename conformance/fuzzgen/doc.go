@@ -16,8 +16,10 @@
 //     several epoll instances, pipes (also packet mode), eventfds, stream,
 //     datagram and seqpacket socketpairs, unconnected sockets, timerfds,
 //     regular files, dups (dup, dup2, dup3 onto names or raw numbers) and
-//     the raw numbers -1, 999 and 0x7fffffff. Every input decodes to a valid
-//     script; bytes past MaxOps operations are ignored.
+//     the raw numbers -1, 999 and 0x7fffffff; with version 3, forks,
+//     listeners and their connections, pidfds, signalfds and FIFO ends.
+//     Every input decodes to a valid script; bytes past MaxOps
+//     operations are ignored.
 //   - Encode turns a conformance script into input bytes whose decoding is
 //     the closest generated script; the fuzz targets' seed corpus is the
 //     whole conformance corpus (../testdata, regression scripts included)
@@ -68,9 +70,25 @@
 // EINTRs from the Go runtime's preemption signals are retried on the Linux
 // side (no generated step is ever interrupted on purpose).
 //
+// # Format version 3
+//
+// GenerateFor and EncodeFor also make the version 3 operations a filter
+// accepts (conformance.FuzzServes of the backend under test; Generate and
+// Encode make none, and decode exactly as before version 3). The targets
+// pass the model machine's filter, so they make what the model serves and
+// nothing a differential run would stop at. The rules that keep such
+// scripts deterministic and non-blocking (one fd table per process, a
+// fork's steps joined at once, waitpid only after exit, SIGUSR2 only
+// where blocked, every new socket, FIFO end and signalfd non-blocking,
+// connects bound only when they succeed) are docs/fuzzing.md's; the
+// simulation is conformance/internal/fuzzcodec's. RunLinux runs a script
+// with version 3 steps on the linux backend, in a child process: the
+// test binary calls conformance.RunChildIfRequested (main_test.go).
+//
 // # Threads
 //
-// Every Step has a Thread (today always the main thread). A thread-aware
+// Every Step has a Thread: "" for the main thread, or a fork's name for
+// its steps ('P & CALL', each followed by 'join P'). A thread-aware
 // generator adds an opcode that queues the next operation on a named
 // thread ("T & CALL") and one that joins it, keeps a per-thread queue in
 // its simulation, and renders blocking waits only on threads that a later

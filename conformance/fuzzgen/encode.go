@@ -20,13 +20,25 @@ import (
 // Each operation's encoding is its entry's in conformance's operations
 // table (conformance.FuzzEncodeCall); the encoder drives a decoder as it
 // goes, so it always agrees with the decoder on which names exist.
-func Encode(sc *conformance.Script) []byte {
+func Encode(sc *conformance.Script) []byte { return EncodeFor(sc, nil) }
+
+// EncodeFor is Encode for a generator that makes the version 3
+// operations serves accepts (GenerateFor). A step 'P & CALL' of a
+// forked process P becomes a step of the same fork.
+func EncodeFor(sc *conformance.Script, serves func(op string) bool) []byte {
 	e := fuzzcodec.NewEncoder()
+	e.SetServes(serves)
 	for _, st := range sc.Steps {
 		if st.Call == nil || e.Ops() >= MaxOps {
 			continue
 		}
-		if !conformance.FuzzEncodeCall(e, st.Call) {
+		encoded := false
+		if st.Kind == conformance.StepSpawn && e.Proc(st.Thread) != nil {
+			encoded = conformance.FuzzEncodeOnProc(e, st.Thread, st.Call)
+		} else {
+			encoded = conformance.FuzzEncodeCall(e, st.Call)
+		}
+		if !encoded {
 			continue
 		}
 		if err := e.Finish(st.Call.Names, conformance.FuzzDecodeOp); err != nil {

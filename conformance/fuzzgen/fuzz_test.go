@@ -12,12 +12,28 @@ import (
 	"github.com/guestpoll/guestpoll/conformance"
 	"github.com/guestpoll/guestpoll/conformance/internal/fuzzcodec"
 	"github.com/guestpoll/guestpoll/conformance/modelbackend"
+	"github.com/guestpoll/guestpoll/conformance/modelcrbackend"
 	"golang.org/x/sys/unix"
 )
 
-func parseGenerated(t *testing.T, in []byte) *conformance.Script {
+// modelServes and modelCRServes are the generator's filters of version 3
+// operations for the targets: those the model side's machine serves
+// (conformance.FuzzServes). Until a model serves a version 3 operation
+// the targets do not make it (a differential run would stop at it as an
+// unsupported step); once it does, they do.
+var (
+	modelServes   = servesOf(modelbackend.New())
+	modelCRServes = servesOf(modelcrbackend.New())
+)
+
+func servesOf(m conformance.Machine) func(string) bool {
+	defer m.Close()
+	return conformance.FuzzServes(m)
+}
+
+func parseGenerated(t *testing.T, in []byte, serves func(string) bool) *conformance.Script {
 	t.Helper()
-	text := Generate(in)
+	text := GenerateFor(in, serves)
 	sc, err := conformance.Parse("generated.script", text)
 	if err != nil {
 		t.Fatalf("the generator made an invalid script: %v\n%s", err, text)
@@ -30,14 +46,16 @@ func parseGenerated(t *testing.T, in []byte) *conformance.Script {
 // on a Linux run that leaves an fd of the process behind, and on leftover
 // goroutines. go test -fuzz minimizes the input; `go run ./cmd/epollfuzz
 // script FILE` prints the script it decodes to (docs/fuzzing.md).
-func FuzzEpollSequence(f *testing.F) { fuzzDifferential(f, Diff) }
+func FuzzEpollSequence(f *testing.F) { fuzzDifferential(f, Diff, modelServes) }
 
 // FuzzEpollSequenceCheckpointed is FuzzEpollSequence in checkpoint mode:
 // the model side is checkpointed and restored into a brand-new kernel at
 // random points of the script (DiffCheckpointed).
-func FuzzEpollSequenceCheckpointed(f *testing.F) { fuzzDifferential(f, DiffCheckpointed) }
+func FuzzEpollSequenceCheckpointed(f *testing.F) {
+	fuzzDifferential(f, DiffCheckpointed, modelCRServes)
+}
 
-func fuzzDifferential(f *testing.F, diffFn func(*conformance.Script) (string, error)) {
+func fuzzDifferential(f *testing.F, diffFn func(*conformance.Script) (string, error), serves func(string) bool) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		f.Skip("the differential target runs the host kernel's x86-64 system calls")
 	}
@@ -49,9 +67,9 @@ func fuzzDifferential(f *testing.F, diffFn func(*conformance.Script) (string, er
 		f.Fatal(err)
 	}
 	m.Close()
-	addSeeds(f)
+	addSeeds(f, serves)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		sc := parseGenerated(t, in)
+		sc := parseGenerated(t, in, serves)
 		before := openFDs(t)
 		goroutines := runtime.NumGoroutine()
 		diff, err := diffFn(sc)
@@ -74,9 +92,9 @@ func fuzzDifferential(f *testing.F, diffFn func(*conformance.Script) (string, er
 // back-pointers, no registration of a released file), that the executor
 // left no fd open in the model, and that no goroutine was left behind.
 func FuzzModelInvariants(f *testing.F) {
-	addSeeds(f)
+	addSeeds(f, modelServes)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		sc := parseGenerated(t, in)
+		sc := parseGenerated(t, in, modelServes)
 		goroutines := runtime.NumGoroutine()
 		tr, err := RunModel(sc, (*modelbackend.Machine).CheckInvariants)
 		if err != nil {
@@ -129,7 +147,7 @@ func checkRawFDsFree(f *testing.F) {
 // Encode). The corpus includes the regression scripts fuzzing found
 // (../testdata/regressions). Scripts listed in known-divergences.txt are
 // left out: they are model bugs already known, which TestCorpus reports.
-func addSeeds(f *testing.F) {
+func addSeeds(f *testing.F, serves func(string) bool) {
 	if _, err := os.Stat("../testdata"); errors.Is(err, fs.ErrNotExist) {
 		// Outside the source tree: a libFuzzer build (ClusterFuzzLite)
 		// runs elsewhere and gets the seeds from build.sh's zip.
@@ -141,7 +159,7 @@ func addSeeds(f *testing.F) {
 	}
 	for _, sc := range corpusScripts(f) {
 		if known.Lookup(sc.Path, "model") == nil {
-			f.Add(Encode(sc))
+			f.Add(EncodeFor(sc, serves))
 		}
 	}
 }

@@ -13,8 +13,8 @@ const MaxOps = 64
 
 // Step is one step of a generated program. Thread is the script thread
 // that runs it ("" for the main script thread); the generator emits only
-// main-thread steps today, and a thread-aware generator will set it and
-// add the spawn/join steps around it (see doc.go).
+// main-thread steps and steps of forked processes ('P & CALL', each
+// followed by a 'join P' step).
 type Step struct {
 	Thread string
 	Call   string // the call in script syntax
@@ -27,16 +27,31 @@ type Step struct {
 // own.
 func Generate(in []byte) string { return Text(Steps(in)) }
 
+// GenerateFor is Generate for a generator that also makes the version 3
+// operations serves accepts (conformance.FuzzServes of a backend): forks
+// and their steps, listeners, signals, FIFOs, socket flags, pipe sizes.
+func GenerateFor(in []byte, serves func(op string) bool) string {
+	return Text(StepsFor(in, serves))
+}
+
 // Steps decodes in and returns the steps: one operation after another
 // (conformance.FuzzDecodeOp), at most MaxOps.
-func Steps(in []byte) []Step {
+func Steps(in []byte) []Step { return StepsFor(in, nil) }
+
+// StepsFor is Steps with the version 3 operations serves accepts.
+func StepsFor(in []byte, serves func(op string) bool) []Step {
 	d := fuzzcodec.NewDecoder(in)
+	d.SetServes(serves)
 	for d.More() && d.Ops() < MaxOps {
 		conformance.FuzzDecodeOp(d)
 	}
 	var steps []Step
 	for _, c := range d.Calls() {
-		steps = append(steps, Step{Call: c})
+		st := Step{Call: c}
+		if p, call, ok := strings.Cut(c, " & "); ok {
+			st = Step{Thread: p, Call: call}
+		}
+		steps = append(steps, st)
 	}
 	return steps
 }

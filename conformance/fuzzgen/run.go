@@ -18,35 +18,36 @@ import (
 var runOpts = conformance.Options{JoinTimeout: 10e9, CleanupTimeout: 2e9}
 
 // RunModel runs sc on a fresh model machine. check, if not nil, is called
-// after every step (no call is running then) and its first error is
-// returned.
+// after every step but spawns (no call is running then) and its first
+// error is returned.
 func RunModel(sc *conformance.Script, check func(*modelbackend.Machine) error) (*conformance.Trace, error) {
 	m := modelbackend.New()
 	var checkErr error
 	var onStep func(conformance.Outcome)
 	if check != nil {
 		onStep = func(o conformance.Outcome) {
-			if checkErr == nil {
+			// A spawn step ('P & CALL') is recorded once its call is
+			// queued, while it may still run: check at its join.
+			if checkErr == nil && sc.Steps[o.Step].Kind != conformance.StepSpawn {
 				if err := check(m); err != nil {
 					checkErr = fmt.Errorf("after line %d (%s): %w", sc.Steps[o.Step].Line, sc.Steps[o.Step].Text(), err)
 				}
 			}
 		}
 	}
-	tr := conformance.Execute(&closeCheck{Machine: m, model: m}, sc, runOpts, onStep)
+	tr := conformance.Execute(&closeCheck{m}, sc, runOpts, onStep)
 	tr.Backend, tr.Path = "model", sc.Path
 	return tr, checkErr
 }
 
 // closeCheck fails Close when the executor left an fd open in the model:
-// the executor must close everything the script created.
-type closeCheck struct {
-	conformance.Machine
-	model *modelbackend.Machine
-}
+// the executor must close everything the script created. It embeds the
+// model's machine itself, so that the executor sees every interface the
+// machine implements (OperationServer, ProcessMachine).
+type closeCheck struct{ *modelbackend.Machine }
 
 func (c *closeCheck) Close() error {
-	n := c.model.OpenFDs()
+	n := c.OpenFDs()
 	err := c.Machine.Close()
 	if n != 0 {
 		return errors.Join(fmt.Errorf("%d model fds still open after the executor's cleanup", n), err)

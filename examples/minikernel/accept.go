@@ -18,8 +18,8 @@ import (
 // socket (hostfd), which the host accepts through hostfd.Do. Any other
 // file goes to the syscall layer's own accept4 (its AF_UNIX listeners and
 // its errors for what is not one). The checks
-// come in __sys_accept4's order, as Linux 6.18 answers them: flags other
-// than SOCK_NONBLOCK|SOCK_CLOEXEC (EINVAL), the fd (EBADF), a file that is
+// come in __sys_accept4's order, as Linux 6.18 answers them: the fd
+// (EBADF), flags other than SOCK_NONBLOCK|SOCK_CLOEXEC (EINVAL), a file that is
 // no socket (ENOTSOCK: the signalfd, a pipe, an epoll instance), a socket
 // that does not listen (EINVAL: one end of a socketpair; the host says so
 // for a host socket), then a free fd number (EMFILE), reserved before
@@ -30,15 +30,15 @@ import (
 // the connection is taken (move_addr_to_user): a fault there (EFAULT) or a
 // negative *addrlen (EINVAL) loses the connection, as in Linux.
 func (k *Kernel) accept4(t *syscalls.Task, a [6]uintptr) (uintptr, unix.Errno) {
-	flags := uint32(int32(a[3]))
-	if flags&^(unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK) != 0 {
-		return 0, unix.EINVAL
-	}
 	f, err := t.FDTable().GetFile(int32(a[0]))
 	if err != nil {
 		return 0, unix.EBADF
 	}
 	defer f.DecRef()
+	flags := uint32(int32(a[3]))
+	if flags&^(unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK) != 0 {
+		return 0, unix.EINVAL
+	}
 	var take taker
 	switch l := f.Impl().(type) {
 	case *Listener:

@@ -52,7 +52,8 @@ func TestAcceptErrors(t *testing.T) {
 		flags int
 		want  unix.Errno
 	}{
-		{"bad flags, bad fd", 999, 0x10, unix.EINVAL},
+		{"bad flags, bad fd (the fd is looked up first)", 999, 0x10, unix.EBADF},
+		{"bad flags", efd, 0x10, unix.EINVAL},
 		{"bad fd", 999, 0, unix.EBADF},
 		{"eventfd", efd, 0, unix.ENOTSOCK},
 		{"epoll", ep, 0, unix.ENOTSOCK},

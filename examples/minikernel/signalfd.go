@@ -36,10 +36,10 @@ const SiginfoSize = 128
 // signalfds of one process share one queue: a signal wakes one
 // EPOLLEXCLUSIVE registration per signalfd, not one in all.
 //
-// A file type cannot learn which task calls it, so a Signalfd reads the
-// signals of the task that created it (Linux's reads the caller's). Only
-// ssi_signo is filled in: the model's signals carry no sender, code or
-// value.
+// Its readiness is the calling task's (fs.CallerPollable), as Linux's;
+// Read has no caller, so a Signalfd reads the signals of the task that
+// created it (Linux's reads the caller's). Only ssi_signo is filled in:
+// the model's signals carry no sender, code or value.
 type Signalfd struct {
 	task atomic.Pointer[syscalls.Task] // set once (at restore, by a deferred link)
 	mask atomic.Uint64                 // bit sig-1; never SIGKILL or SIGSTOP
@@ -125,13 +125,30 @@ func (s *Signalfd) Release(*fs.File) {
 	}
 }
 
-// Readiness implements fs.Pollable.
-func (s *Signalfd) Readiness(*fs.File, waiter.EventMask) waiter.EventMask {
-	if t := s.task.Load(); t != nil && t.PendingSignals()&s.mask.Load() != 0 {
+// Readiness implements fs.Pollable: as the signalfd's own task sees it,
+// for a caller the syscall layer does not name.
+func (s *Signalfd) Readiness(f *fs.File, mask waiter.EventMask) waiter.EventMask {
+	return s.CallerReadiness(f, mask, nil)
+}
+
+// CallerReadiness implements fs.CallerPollable: IN while a signal of the
+// mask is pending for the calling task (its own or its process's), as
+// signalfd_poll looks at current's; epoll passes the task that harvests
+// or adds, poll the polling task.
+func (s *Signalfd) CallerReadiness(_ *fs.File, _ waiter.EventMask, caller any) waiter.EventMask {
+	t, ok := caller.(*syscalls.Task)
+	if !ok {
+		t = s.task.Load()
+	}
+	if t != nil && t.PendingSignals()&s.mask.Load() != 0 {
 		return waiter.EventIn
 	}
 	return 0
 }
+
+// CallerEventRegister implements fs.CallerPollable: every caller waits on
+// the signalfd's one queue (see the type's comment).
+func (s *Signalfd) CallerEventRegister(_ *fs.File, e *waiter.Entry, _ any) { s.q.Register(e) }
 
 // EventRegister and EventUnregister implement fs.Pollable.
 func (s *Signalfd) EventRegister(_ *fs.File, e *waiter.Entry)   { s.q.Register(e) }

@@ -31,16 +31,34 @@ const (
 	Unconnected      // an unconnected socket
 	Timerfd          // a timerfd
 	Regular          // a regular file (memfd)
+	// Format version 3's kinds.
+	Listener // a listening AF_UNIX socket
+	Pidfd    // a pidfd
+	Signalfd // a signalfd
+	Fifo     // an end of a FIFO
 )
 
 // file is one open file description of the simulated fd table.
-type file struct{ kind Kind }
+type file struct {
+	kind Kind
+	// Listener: its socket type, backlog, connections waiting to be
+	// accepted, and whether a shutdown of its read side refuses new ones.
+	sockType, backlog, queue int
+	refused                  bool
+	// Fifo: the FIFO's name and whether the end reads.
+	fifo    string
+	readEnd bool
+}
 
 // name is one name the script has bound, in binding order.
 type name struct {
 	text  string
 	num   int32 // the fd number the name resolves to
 	epoll bool  // bound to an epoll instance when it was bound
+	// proc is the process whose step bound the name; serial its order
+	// among all bindings (see Decoder.usable).
+	proc   *Proc
+	serial int
 }
 
 // Ref is a decoded fd argument: its text in the script and its number.
@@ -56,9 +74,18 @@ type Decoder struct {
 	pos int
 
 	names  []*name
-	epolls []int // indexes in names of epoll names
-	fds    map[int32]*file
-	serial int // suffix of the next fresh name
+	epolls []int           // indexes in names of epoll names
+	fds    map[int32]*file // the table of the process decoding (cur)
+	serial int             // suffix of the next fresh name
+
+	// Version 3 (process.go): which version 3 operations to make, the
+	// script's process and its forks, the one whose step is decoded,
+	// and the listeners connect may name.
+	serves    func(op string) bool
+	main, cur *Proc
+	procs     []*Proc
+	listeners []listenerName
+	allNames  []int // 0, 1, ... len(names)-1: usable() before any fork
 
 	calls []string
 	ops   int // operations decoded
@@ -69,7 +96,8 @@ type Decoder struct {
 
 // NewDecoder returns a decoder of in.
 func NewDecoder(in []byte) *Decoder {
-	return &Decoder{in: in, fds: map[int32]*file{}}
+	main := &Proc{fds: map[int32]*file{}}
+	return &Decoder{in: in, fds: main.fds, main: main, cur: main}
 }
 
 // More reports whether input bytes are left.
@@ -147,10 +175,11 @@ func (d *Decoder) Emit(format string, args ...any) {
 // FD decodes an fd argument: a bound name, or a raw number.
 func (d *Decoder) FD() Ref {
 	b := int(d.Byte())
-	if b >= RawFDBase || len(d.names) == 0 {
+	names := d.usable()
+	if b >= RawFDBase || len(names) == 0 {
 		return d.raw(b)
 	}
-	n := d.names[b%len(d.names)]
+	n := d.names[names[b%len(names)]]
 	return Ref{n.text, int64(n.num)}
 }
 
@@ -159,14 +188,15 @@ func (d *Decoder) FD() Ref {
 // raw number.
 func (d *Decoder) Epoll() Ref {
 	b := int(d.Byte())
+	names, epolls := d.usable(), d.usableEpolls()
 	switch {
-	case b >= RawFDBase || len(d.names) == 0:
+	case b >= RawFDBase || len(names) == 0:
 		return d.raw(b)
-	case b&0x80 == 0 && len(d.epolls) > 0:
-		n := d.names[d.epolls[b%len(d.epolls)]]
+	case b&0x80 == 0 && len(epolls) > 0:
+		n := d.names[epolls[b%len(epolls)]]
 		return Ref{n.text, int64(n.num)}
 	}
-	n := d.names[(b&0x7f)%len(d.names)]
+	n := d.names[names[(b&0x7f)%len(names)]]
 	return Ref{n.text, int64(n.num)}
 }
 
@@ -179,5 +209,9 @@ func (d *Decoder) raw(b int) Ref {
 		i = b - RawFDBase
 	}
 	v := RawFDs[i]
+	if d.cur != d.main && v == 999 {
+		// A forked child's table holds its runner's own fds up there.
+		v = RawFDs[2]
+	}
 	return Ref{fmt.Sprint(v), v}
 }

@@ -21,6 +21,14 @@
 // The Decoder tracks which kind of file each fd number holds, allocated
 // lowest-first as every kernel does, so operations bind fresh names only
 // when they cannot fail and shape the few arguments that must not block.
+// With format version 3 (process.go, v3files.go) it keeps one table per
+// process (a fork copies its parent's, exit empties it) and picks, in a
+// fork, only names whose number is certain to hold the same file on
+// every backend; it tracks each process's signal mask and whether
+// SIGUSR2 was sent to it, each listener's accept queue, backlog and
+// shutdown, and which FIFO ends are open, so that connect, accept4 and
+// fifo_open bind names only when they succeed. Which version 3
+// operations to make is the Decoder's filter (SetServes).
 //
 // # Invariants and locks
 //

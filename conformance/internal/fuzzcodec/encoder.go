@@ -17,12 +17,32 @@ type Encoder struct {
 	// follows such a timerfd_settime with a poll, which a decoded script
 	// therefore already holds.
 	expired, prevExpired string
+	// procs maps the script's process names to the decoder's forks;
+	// forking is the name the operation being encoded forks.
+	procs   map[string]*Proc
+	forking string
 }
 
 // NewEncoder returns an encoder of an empty input.
 func NewEncoder() *Encoder {
-	return &Encoder{d: NewDecoder(nil), names: map[string]int{}}
+	return &Encoder{d: NewDecoder(nil), names: map[string]int{}, procs: map[string]*Proc{}}
 }
+
+// SetServes sets which version 3 operations the decoder it drives makes
+// (Decoder.SetServes).
+func (e *Encoder) SetServes(serves func(op string) bool) { e.d.SetServes(serves) }
+
+// Decoder returns the decoder the encoder drives, in the state after the
+// operations encoded so far (to find what a decoder's selector picks).
+func (e *Encoder) Decoder() *Decoder { return e.d }
+
+// Forking records that the operation being encoded forks the script's
+// process scriptName; Finish maps the name to the fork it decodes to.
+func (e *Encoder) Forking(scriptName string) { e.forking = scriptName }
+
+// Proc returns the fork the script's process name was mapped to, nil if
+// none.
+func (e *Encoder) Proc(scriptName string) *Proc { return e.procs[scriptName] }
 
 // Bytes returns the input encoded so far.
 func (e *Encoder) Bytes() []byte { return e.d.in }
@@ -50,9 +70,13 @@ func (e *Encoder) PrevExpired() string { return e.prevExpired }
 // exactly the bytes encoded.
 func (e *Encoder) Finish(scriptNames []string, decode func(*Decoder)) error {
 	d := e.d
-	start := len(d.in)
+	start, forks := len(d.in), len(d.procs)
 	d.in = append(d.in, e.buf...)
 	decode(d)
+	if e.forking != "" && len(d.procs) > forks {
+		e.procs[e.forking] = d.procs[len(d.procs)-1]
+	}
+	e.forking = ""
 	if d.pos != len(d.in) {
 		return fmt.Errorf("%d bytes encoded, %d decoded", len(e.buf), d.pos-start)
 	}
@@ -92,30 +116,37 @@ func rawByte(v int64) byte {
 // FD encodes an fd argument: the script name (or "" for a number) and the
 // number (as a sign-extended 32-bit value).
 func (e *Encoder) FD(scriptName string, num int64) {
-	if scriptName != "" {
-		if i, ok := e.names[scriptName]; ok && i < RawFDBase {
-			e.Put(byte(i))
-			return
-		}
+	if i, ok := e.position(scriptName, e.d.usable()); ok && i < RawFDBase {
+		e.Put(byte(i))
+		return
 	}
 	e.Put(rawByte(num))
 }
 
+// position returns the position of the name scriptName in the list of
+// indexes of d.names a decoder picks from (nil: all names).
+func (e *Encoder) position(scriptName string, list []int) (int, bool) {
+	i, ok := e.names[scriptName]
+	if scriptName == "" || !ok {
+		return 0, false
+	}
+	for p, k := range list {
+		if k == i {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
 // Epoll encodes an epoll-fd argument, as FD.
 func (e *Encoder) Epoll(scriptName string, num int64) {
-	if scriptName != "" {
-		if i, ok := e.names[scriptName]; ok {
-			for p, k := range e.d.epolls {
-				if k == i && p < 0x80 {
-					e.Put(byte(p))
-					return
-				}
-			}
-			if i < RawFDBase-0x80 {
-				e.Put(0x80 | byte(i))
-				return
-			}
-		}
+	if p, ok := e.position(scriptName, e.d.usableEpolls()); ok && p < 0x80 && len(e.d.usableEpolls()) > 0 {
+		e.Put(byte(p))
+		return
+	}
+	if i, ok := e.position(scriptName, e.d.usable()); ok && i < RawFDBase-0x80 {
+		e.Put(0x80 | byte(i))
+		return
 	}
 	e.FD(scriptName, num)
 }

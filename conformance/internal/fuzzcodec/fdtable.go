@@ -45,7 +45,8 @@ func (d *Decoder) bind(prefix string, f *file) string {
 	num := d.lowestFree()
 	d.fds[num] = f
 	d.serial++
-	n := &name{text: fmt.Sprintf("%s%d", prefix, d.serial), num: num, epoll: f.kind == Epoll}
+	n := &name{text: fmt.Sprintf("%s%d", prefix, d.serial), num: num, epoll: f.kind == Epoll, proc: d.cur, serial: d.serial}
+	d.cur.own(num, n)
 	if n.epoll {
 		d.epolls = append(d.epolls, len(d.names))
 	}
@@ -67,7 +68,8 @@ func (d *Decoder) BindPair(p1, p2 string, k1, k2 Kind) string {
 	}{{p1, k1}, {p2, k2}} {
 		num := d.lowestFree()
 		d.fds[num] = &file{kind: pk.k}
-		n := &name{text: fmt.Sprintf("%s%d", pk.p, s), num: num}
+		n := &name{text: fmt.Sprintf("%s%d", pk.p, s), num: num, proc: d.cur, serial: s}
+		d.cur.own(num, n)
 		d.names = append(d.names, n)
 		d.bound = append(d.bound, n.text)
 		texts[i] = n.text
@@ -83,11 +85,13 @@ func (d *Decoder) DupOnto(old, nw Ref) {
 		return
 	}
 	d.fds[int32(nw.Num)] = f
+	d.cur.own(int32(nw.Num), d.byText(nw.Text))
 }
 
 // Close simulates a close of r.
 func (d *Decoder) Close(r Ref) {
 	if d.fileOf(r.Num) != nil {
 		delete(d.fds, int32(r.Num))
+		d.cur.own(int32(r.Num), nil)
 	}
 }
