@@ -71,7 +71,7 @@ type Bridge struct {
 	live atomic.Int64 // imported fds not yet closed
 	// listeners are the sockets listening through the bridge (listen.go).
 	listeners listenTable
-	wg   sync.WaitGroup
+	wg        sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool // guarded by mu

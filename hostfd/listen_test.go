@@ -1,0 +1,254 @@
+package hostfd
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/guestpoll/guestpoll/kernel/fs"
+	"github.com/guestpoll/guestpoll/kernel/waiter"
+)
+
+// abstractName returns a fresh abstract address (sun_path bytes) private
+// to this test process.
+func abstractName(t *testing.T) []byte {
+	return []byte(fmt.Sprintf("\x00guestpoll-hostfd-test.%d.%s.%d", os.Getpid(), t.Name(), time.Now().UnixNano()))
+}
+
+// hostListener makes a bridge socket of typ listening at a fresh abstract
+// address with backlog; it returns the file (the caller drops its
+// reference) and the address.
+func hostListener(t *testing.T, b *Bridge, typ, backlog int) (*fs.File, []byte) {
+	t.Helper()
+	l, err := b.Socket(typ, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := abstractName(t)
+	ll := l.Impl().(fs.Listener)
+	if err := ll.Bind(l, fs.Names{}, name); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	if err := ll.Listen(l, backlog); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	if got := ll.LocalName(); !bytes.Equal(got, name) {
+		t.Fatalf("LocalName = %q, want %q", got, name)
+	}
+	return l, name
+}
+
+func hostConnect(t *testing.T, b *Bridge, typ int, name []byte) (*fs.File, *fs.ConnectWait, error) {
+	t.Helper()
+	c, err := b.Socket(typ, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.DecRef)
+	cw, err := c.Impl().(fs.Listener).Connect(c, fs.Names{}, name)
+	return c, cw, err
+}
+
+// TestHostListenConnectAccept: bind, listen, connect and accept act on
+// the host; the accepted file is a host socket of the bridge, connected
+// to the client, whose peer name is the client's (unbound: nil).
+func TestHostListenConnectAccept(t *testing.T) {
+	b := newBridge(t, 1)
+	l, name := hostListener(t, b, unix.SOCK_STREAM, 4)
+	defer l.DecRef()
+	ll := l.Impl().(fs.Listener)
+	if _, err := ll.Accept(l, 0, false); err != unix.EAGAIN {
+		t.Fatalf("accept with nothing queued: %v, want EAGAIN", err)
+	}
+	c, _, err := hostConnect(t, b, unix.SOCK_STREAM, name)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	a, err := ll.Accept(l, unix.O_NONBLOCK, false)
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	defer a.DecRef()
+	if hostOfFile(t, a).b != b {
+		t.Fatal("the accepted file is not a host fd of the bridge")
+	}
+	if !a.Nonblocking() || a.StatusFlags()&unix.O_ACCMODE != unix.O_RDWR {
+		t.Fatalf("accepted flags %#x, want O_RDWR|O_NONBLOCK", a.StatusFlags())
+	}
+	if p := a.Impl().(fs.Listener).PeerName(); p != nil {
+		t.Fatalf("PeerName of an unbound client = %q, want nil", p)
+	}
+	if p := c.Impl().(fs.Listener).PeerName(); !bytes.Equal(p, name) {
+		t.Fatalf("client's PeerName = %q, want the listener's %q", p, name)
+	}
+	if _, err := c.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if n, err := readWithin(a, buf, long); err != nil || string(buf[:n]) != "hi" {
+		t.Fatalf("accepted read: %q, %v", buf[:n], err)
+	}
+	if _, _, err := hostConnect(t, b, unix.SOCK_SEQPACKET, name); err != unix.ECONNREFUSED {
+		t.Fatalf("connect of another type: %v, want ECONNREFUSED (the host's)", err)
+	}
+}
+
+// readWithin reads f, retrying EAGAIN until d has passed.
+func readWithin(f *fs.File, buf []byte, d time.Duration) (int, error) {
+	deadline := time.Now().Add(d)
+	for {
+		n, err := f.Impl().(fs.SequenceIO).ReadSeq(f, fs.NewByteSequence(buf))
+		if err != unix.EAGAIN || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHostConnectWait: a connect to a full listener of the bridge is
+// EAGAIN with the listener's peer_wait; an accept wakes it (wake-one),
+// after which the connect succeeds; the listener's close wakes every
+// waiter and the connect is refused.
+func TestHostConnectWait(t *testing.T) {
+	b := newBridge(t, 1)
+	l, name := hostListener(t, b, unix.SOCK_STREAM, 0)
+	if _, _, err := hostConnect(t, b, unix.SOCK_STREAM, name); err != nil {
+		t.Fatalf("first connect: %v", err)
+	}
+	c, cw, err := hostConnect(t, b, unix.SOCK_STREAM, name)
+	if err != unix.EAGAIN || cw == nil {
+		t.Fatalf("connect to a full listener: %v, %v; want EAGAIN with a ConnectWait", cw, err)
+	}
+	w := &waitEntry{s: waiter.NewSleeper()}
+	w.e.Init(w.s, true, false)
+	cw.EventRegister(&w.e)
+	defer cw.EventUnregister(&w.e)
+	a, err := l.Impl().(fs.Listener).Accept(l, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.DecRef()
+	if !w.woken(long) {
+		t.Fatal("the accept did not wake the waiting connect")
+	}
+	if _, err := c.Impl().(fs.Listener).Connect(c, fs.Names{}, name); err != nil {
+		t.Fatalf("connect after the accept: %v", err)
+	}
+	c2, cw2, err := hostConnect(t, b, unix.SOCK_STREAM, name)
+	if err != unix.EAGAIN || cw2 == nil {
+		t.Fatalf("third connect: %v; want EAGAIN", err)
+	}
+	w2 := &waitEntry{s: waiter.NewSleeper()}
+	w2.e.Init(w2.s, true, false)
+	cw2.EventRegister(&w2.e)
+	defer cw2.EventUnregister(&w2.e)
+	l.DecRef() // the listener's close
+	if !w2.woken(long) {
+		t.Fatal("the listener's close did not wake the waiting connect")
+	}
+	if _, err := c2.Impl().(fs.Listener).Connect(c2, fs.Names{}, name); err != unix.ECONNREFUSED {
+		t.Fatalf("connect after the listener's close: %v, want ECONNREFUSED", err)
+	}
+}
+
+func hostOfFile(t *testing.T, f *fs.File) *hostFile {
+	_, h := hostOf(f)
+	if h == nil {
+		t.Fatal("not a host file")
+	}
+	return h
+}
+
+// TestHostListenerEdgePerConnection: each connection made through the
+// bridge to its listener is a new edge, even while an earlier one waits
+// to be accepted (unix_stream_connect wakes the listener each time), in
+// both notifier modes.
+func TestHostListenerEdgePerConnection(t *testing.T) {
+	b := newBridge(t, 1)
+	l, name := hostListener(t, b, unix.SOCK_STREAM, 4)
+	defer l.DecRef()
+	ep := epollOn(t, l, waiter.EventIn|waiter.EventET)
+	for i := range 3 {
+		if _, _, err := hostConnect(t, b, unix.SOCK_STREAM, name); err != nil {
+			t.Fatal(err)
+		}
+		b.Sync()
+		if n := events(ep, long); n != 1 {
+			t.Fatalf("connection %d: %d events, want 1", i, n)
+		}
+		b.Sync()
+		if n := events(ep, 0); n != 0 {
+			t.Fatalf("connection %d: %d events after the edge was harvested, want 0", i, n)
+		}
+	}
+}
+
+// TestHostMessageIO: sendto/recvfrom with flags on bridge sockets: MSG_OOB
+// raises PRI on the peer and is received out of band, MSG_PEEK leaves the
+// data queued, and a datagram's sender address is returned.
+func TestHostMessageIO(t *testing.T) {
+	b := newBridge(t, 1)
+	x, y, err := b.SocketPair(unix.SOCK_STREAM, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.DecRef()
+	defer y.DecRef()
+	xm, ym := x.Impl().(fs.MessageIO), y.Impl().(fs.MessageIO)
+	if n, err := xm.SendSeq(x, fs.NewByteSequence([]byte("ab")), 0, nil); n != 2 || err != nil {
+		t.Fatalf("send: %d, %v", n, err)
+	}
+	if n, err := xm.SendSeq(x, fs.NewByteSequence([]byte("!")), unix.MSG_OOB, nil); n != 1 || err != nil {
+		t.Fatalf("send OOB: %d, %v", n, err)
+	}
+	if m := y.Impl().(fs.Pollable).Readiness(y, waiter.EventPri); m&waiter.EventPri == 0 {
+		t.Fatalf("peer readiness %v after an OOB send, want PRI", m)
+	}
+	buf := make([]byte, 8)
+	if n, _, err := ym.RecvSeq(y, fs.NewByteSequence(buf), unix.MSG_PEEK); err != nil || string(buf[:n]) != "ab" {
+		t.Fatalf("peek: %q, %v", buf[:n], err)
+	}
+	if n, _, err := ym.RecvSeq(y, fs.NewByteSequence(buf), unix.MSG_OOB); err != nil || string(buf[:n]) != "!" {
+		t.Fatalf("recv OOB: %q, %v", buf[:n], err)
+	}
+	if _, _, err := ym.RecvSeq(y, fs.NewByteSequence(buf), unix.MSG_OOB); err != unix.EINVAL {
+		t.Fatalf("recv OOB with none: %v, want EINVAL", err)
+	}
+	if n, _, err := ym.RecvSeq(y, fs.NewByteSequence(buf), 0); err != nil || string(buf[:n]) != "ab" {
+		t.Fatalf("recv after the peek: %q, %v", buf[:n], err)
+	}
+	if _, _, err := ym.RecvSeq(y, fs.NewByteSequence(buf), 0); err != unix.EAGAIN {
+		t.Fatalf("recv of an empty socket: %v, want EAGAIN", err)
+	}
+
+	// A datagram from a bound sender names it.
+	r, err := b.Socket(unix.SOCK_DGRAM, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.DecRef()
+	s, err := b.Socket(unix.SOCK_DGRAM, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DecRef()
+	rname, sname := abstractName(t), append(abstractName(t), 's')
+	if err := r.Impl().(fs.Listener).Bind(r, fs.Names{}, rname); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Impl().(fs.Listener).Bind(s, fs.Names{}, sname); err != nil {
+		t.Fatal(err)
+	}
+	to := append([]byte{unix.AF_UNIX, 0}, rname...)
+	if n, err := s.Impl().(fs.MessageIO).SendSeq(s, fs.NewByteSequence([]byte("dg")), 0, to); n != 2 || err != nil {
+		t.Fatalf("sendto: %d, %v", n, err)
+	}
+	n, from, err := r.Impl().(fs.MessageIO).RecvSeq(r, fs.NewByteSequence(buf), 0)
+	if err != nil || string(buf[:n]) != "dg" || !bytes.Equal(from, sname) {
+		t.Fatalf("recvfrom: %q from %q, %v; want \"dg\" from %q", buf[:n], from, err, sname)
+	}
+}
