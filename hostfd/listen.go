@@ -33,6 +33,12 @@ import (
 // returns EAGAIN, where Linux would wait; so does a connect that an accept
 // outside the bridge (Do, another process) would have let in: it waits
 // until the next accept through the bridge or the listener's close.
+//
+// Peers. An accepted socket and its client are two host fds the bridge
+// does not link as local peers (it cannot tell which accepted fd is which
+// client's): what one writes reaches the other's queue through the poller,
+// as a host peer's write does, with the approximations doc.go describes
+// (asynchronous; with NotifyPpoll, no second edge while still readable).
 
 // listenState is the bridge's view of a socket listening through it.
 type listenState struct {
