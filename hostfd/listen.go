@@ -1,6 +1,7 @@
 package hostfd
 
 import (
+	"bytes"
 	"sync"
 	"unsafe"
 
@@ -88,7 +89,7 @@ func (t *listenTable) of(h *hostFile) *listenState {
 func (t *listenTable) named(name []byte) *listenState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.byName[string(name)]
+	return t.byName[tableKey(name)]
 }
 
 // forget drops h (its close) and wakes every connect waiting on it.
@@ -134,7 +135,7 @@ func (s socketImpl) Listen(_ *fs.File, backlog int) error {
 	if _, _, e := unix.RawSyscall(unix.SYS_LISTEN, uintptr(h.fd), uintptr(backlog), 0); e != 0 {
 		return e
 	}
-	if _, grew := h.b.listeners.listened(h, string(s.LocalName()), backlog); grew {
+	if _, grew := h.b.listeners.listened(h, tableKey(s.LocalName()), backlog); grew {
 		h.b.listeners.of(h).peerWait.NotifyAll(0)
 	}
 	h.readiness()
@@ -210,17 +211,40 @@ func (s socketImpl) LocalName() []byte { return sockName(s.h.fd, unix.SYS_GETSOC
 func (s socketImpl) PeerName() []byte { return sockName(s.h.fd, unix.SYS_GETPEERNAME) }
 
 // sockName returns the sun_path bytes of getsockname or getpeername (nr)
-// on fd, nil for a bare family or an error.
+// on fd, nil for a bare family, an error, or a socket of another family
+// (an imported inet socket: the interface speaks AF_UNIX only).
 func sockName(fd int32, nr uintptr) []byte {
 	var sa unix.RawSockaddrUnix
 	n := uint32(unsafe.Sizeof(sa))
 	_, _, e := unix.RawSyscall(nr, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
-	if e != 0 || n <= 2 {
+	if e != 0 {
 		return nil
 	}
+	return sunPath(&sa, n)
+}
+
+// sunPath returns the sun_path bytes of the AF_UNIX address sa of length
+// n, nil for a bare family or another family.
+func sunPath(sa *unix.RawSockaddrUnix, n uint32) []byte {
+	if n <= 2 || sa.Family != unix.AF_UNIX {
+		return nil
+	}
+	n = min(n, uint32(unsafe.Sizeof(*sa)))
 	name := make([]byte, n-2)
 	for i := range name {
 		name[i] = byte(sa.Path[i])
 	}
 	return name
+}
+
+// tableKey is the listenTable key of an address: a filesystem path ends
+// at its first NUL (unix_mkname_bsd), whether or not the caller counted
+// it; an abstract name is all its bytes.
+func tableKey(name []byte) string {
+	if len(name) > 0 && name[0] != 0 {
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+	}
+	return string(name)
 }

@@ -252,3 +252,31 @@ func TestHostMessageIO(t *testing.T) {
 		t.Fatalf("recvfrom: %q from %q, %v; want \"dg\" from %q", buf[:n], from, err, sname)
 	}
 }
+
+// TestHostConnectWaitPath: a listener bound at a filesystem path is found
+// for a connect's wait whether or not the address counts the path's NUL
+// (the host stores it with one).
+func TestHostConnectWaitPath(t *testing.T) {
+	b := newBridge(t, 1)
+	l, err := b.Socket(unix.SOCK_STREAM, unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.DecRef()
+	path := []byte(t.TempDir() + "/sock")
+	ll := l.Impl().(fs.Listener)
+	if err := ll.Bind(l, fs.Names{}, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := ll.Listen(l, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hostConnect(t, b, unix.SOCK_STREAM, path); err != nil {
+		t.Fatalf("first connect: %v", err)
+	}
+	for _, addr := range [][]byte{path, append(path, 0)} {
+		if _, cw, err := hostConnect(t, b, unix.SOCK_STREAM, addr); err != unix.EAGAIN || cw == nil {
+			t.Fatalf("connect to %q, full: %v, %v; want EAGAIN with a ConnectWait", addr, cw, err)
+		}
+	}
+}

@@ -83,12 +83,7 @@ func (m *messageOp) readv(f *fs.File, dst []byte, _ [][]byte) (int, error) {
 	if e != 0 {
 		return 0, e
 	}
-	if salen > 2 {
-		m.from = make([]byte, salen-2)
-		for i := range m.from {
-			m.from[i] = byte(sa.Path[i])
-		}
-	}
+	m.from = sunPath(&sa, salen)
 	return n, nil
 }
 
