@@ -9,8 +9,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/guestpoll/guestpoll/kernel/fd"
 	"github.com/guestpoll/guestpoll/kernel/fs"
 	"github.com/guestpoll/guestpoll/kernel/waiter"
+	"github.com/guestpoll/guestpoll/syscalls"
 )
 
 // abstractName returns a fresh abstract address (sun_path bytes) private
@@ -278,5 +280,164 @@ func TestHostConnectWaitPath(t *testing.T) {
 		if _, cw, err := hostConnect(t, b, unix.SOCK_STREAM, addr); err != unix.EAGAIN || cw == nil {
 			t.Fatalf("connect to %q, full: %v, %v; want EAGAIN with a ConnectWait", addr, cw, err)
 		}
+	}
+}
+
+// callResult is what a system call returned.
+type callResult struct {
+	r uintptr
+	e unix.Errno
+}
+
+// startCall runs a system call of task in a goroutine.
+func startCall(task *syscalls.Task, nr uintptr, args [6]uintptr) chan callResult {
+	ch := make(chan callResult, 1)
+	go func() {
+		r, e := task.Syscall(nr, args)
+		ch <- callResult{r, e}
+	}()
+	return ch
+}
+
+// still reports whether no result has come within quiet.
+func still(ch chan callResult) bool {
+	select {
+	case <-ch:
+		return false
+	case <-time.After(quiet):
+		return true
+	}
+}
+
+func result(t *testing.T, what string, ch chan callResult) callResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(long):
+		t.Fatalf("%s did not return", what)
+	}
+	return callResult{}
+}
+
+// TestHostBlockingAcceptConnect: through the syscall layer on a kernel
+// whose sockets are the bridge's, a blocking accept4 and a blocking
+// connect on host sockets wait, are interruptible (EINTR), and complete
+// one per event: one connection completes one of two blocked accepts, one
+// accept lets one of two blocked connects in, and the listener's close
+// refuses the connect still waiting. (The waits are the syscall layer's
+// exclusive ones, as for the model's sockets; which waiter a wake-one
+// wakeup reaches is not observable here, since a woken waiter that finds
+// nothing sleeps again.)
+func TestHostBlockingAcceptConnect(t *testing.T) {
+	b := newBridge(t, 1)
+	k := syscalls.NewKernel()
+	k.SetFileCreator(b)
+	table := fd.NewTable()
+	defer table.CloseAll()
+	mem := syscalls.NewGuestMemory()
+	const addr = 0x10000
+	mem.Map(addr, 4096)
+	task := func() *syscalls.Task { return syscalls.NewTask(k, table, mem, syscalls.AMD64) }
+	main := task()
+	name := abstractName(t)
+	sa := append([]byte{unix.AF_UNIX, 0}, name...)
+	mem.CopyOut(addr, sa)
+	call := func(nr uintptr, args ...uintptr) uintptr {
+		t.Helper()
+		var a [6]uintptr
+		copy(a[:], args)
+		r, e := main.Syscall(nr, a)
+		if e != 0 {
+			t.Fatalf("syscall %d%v: %v", nr, args, e)
+		}
+		return r
+	}
+	l := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	call(syscalls.AMD64Bind, l, addr, uintptr(len(sa)))
+	call(syscalls.AMD64Listen, l, 0)
+
+	// A blocked accept4 is interrupted.
+	t1, t2 := task(), task()
+	ch1 := startCall(t1, syscalls.AMD64Accept4, [6]uintptr{l})
+	if !still(ch1) {
+		t.Fatal("accept4 returned with nothing queued")
+	}
+	t1.Interrupt(int(unix.SIGUSR1))
+	if r := result(t, "the interrupted accept4", ch1); r.e != unix.EINTR {
+		t.Fatalf("interrupted accept4: %v, want EINTR", r)
+	}
+	t1 = task() // a fresh task: the signal stays pending on the old one
+
+	// Two blocked accepts, one connection: one of them returns.
+	ch1 = startCall(t1, syscalls.AMD64Accept4, [6]uintptr{l})
+	ch2 := startCall(t2, syscalls.AMD64Accept4, [6]uintptr{l})
+	time.Sleep(quiet)
+	c1 := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	call(syscalls.AMD64Connect, c1, addr, uintptr(len(sa)))
+	var second chan callResult
+	select {
+	case r := <-ch1:
+		second = ch2
+		if r.e != 0 {
+			t.Fatalf("accept4: %v", r)
+		}
+	case r := <-ch2:
+		second = ch1
+		if r.e != 0 {
+			t.Fatalf("accept4: %v", r)
+		}
+	case <-time.After(long):
+		t.Fatal("a connection completed no blocked accept4")
+	}
+	if !still(second) {
+		t.Fatal("one connection completed both blocked accept4s (not exclusive)")
+	}
+	c2 := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	call(syscalls.AMD64Connect, c2, addr, uintptr(len(sa)))
+	if r := result(t, "the second accept4", second); r.e != 0 {
+		t.Fatalf("second accept4: %v", r)
+	}
+
+	// The listener (backlog 0) is full after one more connection: a
+	// blocking connect waits, is interrupted, and waits again; of two
+	// waiting connects, one accept lets one in.
+	c3 := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	call(syscalls.AMD64Connect, c3, addr, uintptr(len(sa)))
+	c4 := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	c5 := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	ch1 = startCall(t1, syscalls.AMD64Connect, [6]uintptr{c4, addr, uintptr(len(sa))})
+	if !still(ch1) {
+		t.Fatal("a connect to a full listener returned")
+	}
+	t1.Interrupt(int(unix.SIGUSR1))
+	if r := result(t, "the interrupted connect", ch1); r.e != unix.EINTR {
+		t.Fatalf("interrupted connect: %v, want EINTR", r)
+	}
+	t1 = task() // a fresh task: the signal stays pending on the old one
+	ch1 = startCall(t1, syscalls.AMD64Connect, [6]uintptr{c4, addr, uintptr(len(sa))})
+	ch2 = startCall(t2, syscalls.AMD64Connect, [6]uintptr{c5, addr, uintptr(len(sa))})
+	time.Sleep(quiet)
+	call(syscalls.AMD64Accept4, l, 0, 0, unix.SOCK_NONBLOCK)
+	select {
+	case r := <-ch1:
+		second = ch2
+		if r.e != 0 {
+			t.Fatalf("connect let in: %v", r)
+		}
+	case r := <-ch2:
+		second = ch1
+		if r.e != 0 {
+			t.Fatalf("connect let in: %v", r)
+		}
+	case <-time.After(long):
+		t.Fatal("an accept let no blocked connect in")
+	}
+	if !still(second) {
+		t.Fatal("one accept let both blocked connects in (not exclusive)")
+	}
+	call(syscalls.AMD64Close, l) // the listener's close refuses the other
+	if r := result(t, "the connect waiting on a closed listener", second); r.e != unix.ECONNREFUSED {
+		t.Fatalf("connect after the listener's close: %v, want ECONNREFUSED", r)
 	}
 }
