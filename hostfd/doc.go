@@ -193,6 +193,10 @@
 //     pipe or socketpair, an eventfd write, ...) is a new edge, delivered
 //     synchronously, even while the file is still readable: exactly
 //     Linux's behaviour, including "another write while still readable".
+//     A connect to a listener of the bridge is one too (the listener's
+//     IN). The two ends of a connection made by connect and accept4 are
+//     not local peers (listen.go): their writes reach each other as a
+//     host peer's do.
 //   - Each host change is reported at most once (no duplicate edges from
 //     the two sources).
 //
