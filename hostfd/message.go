@@ -1,6 +1,7 @@
 package hostfd
 
 import (
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -30,22 +31,39 @@ type messageOp struct {
 	from  []byte // recvfrom's sender, nil when unbound or unnamed
 }
 
+// messageOps recycles messageOps: a sendto or recvfrom allocates nothing
+// (but a sender's name, or a peek's buffer).
+var messageOps = sync.Pool{New: func() any { return new(messageOp) }}
+
+func newMessageOp(s socketImpl, flags int, to []byte) *messageOp {
+	op := messageOps.Get().(*messageOp)
+	*op = messageOp{socketImpl: s, flags: flags, to: to}
+	return op
+}
+
+func (m *messageOp) free() {
+	*m = messageOp{}
+	messageOps.Put(m)
+}
+
 // SendSeq implements fs.MessageIO.
 func (s socketImpl) SendSeq(f *fs.File, src fs.IOSequence, flags int, addr []byte) (int, error) {
-	op := messageOp{socketImpl: s, flags: flags, to: addr}
-	return writeSeq(&op, f, src)
+	op := newMessageOp(s, flags, addr)
+	defer op.free()
+	return writeSeq(op, f, src)
 }
 
 // RecvSeq implements fs.MessageIO.
 func (s socketImpl) RecvSeq(f *fs.File, dst fs.IOSequence, flags int) (int, []byte, error) {
-	op := messageOp{socketImpl: s, flags: flags}
+	op := newMessageOp(s, flags, nil)
+	defer op.free()
 	var n int
 	var err error
 	if flags&unix.MSG_PEEK != 0 && !s.h.dgram() && dst.Len() > 0 {
 		// One peek: readSeq's loop would peek the same bytes again.
-		n, err = readMessage(&op, f, dst, make([]byte, min(dst.Len(), stageSize)))
+		n, err = readMessage(op, f, dst, make([]byte, min(dst.Len(), stageSize)))
 	} else {
-		n, err = readSeq(&op, f, dst)
+		n, err = readSeq(op, f, dst)
 	}
 	return n, op.from, err
 }
