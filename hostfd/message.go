@@ -32,7 +32,7 @@ type messageOp struct {
 }
 
 // messageOps recycles messageOps: a sendto or recvfrom allocates nothing
-// (but a sender's name, or a peek's buffer).
+// (but a sender's name).
 var messageOps = sync.Pool{New: func() any { return new(messageOp) }}
 
 func newMessageOp(s socketImpl, flags int, to []byte) *messageOp {
@@ -61,7 +61,9 @@ func (s socketImpl) RecvSeq(f *fs.File, dst fs.IOSequence, flags int) (int, []by
 	var err error
 	if flags&unix.MSG_PEEK != 0 && !s.h.dgram() && dst.Len() > 0 {
 		// One peek: readSeq's loop would peek the same bytes again.
-		n, err = readMessage(op, f, dst, make([]byte, min(dst.Len(), stageSize)))
+		stage := stagePool.Get().(*[stageSize]byte)
+		n, err = readMessage(op, f, dst, stage[:])
+		stagePool.Put(stage)
 	} else {
 		n, err = readSeq(op, f, dst)
 	}

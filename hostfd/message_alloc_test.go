@@ -30,6 +30,8 @@ func TestMessageIONoAllocations(t *testing.T) {
 		seq.Reset(buf)
 		xm.SendSeq(x, seq, unix.MSG_NOSIGNAL, nil)
 		seq.Reset(buf)
+		ym.RecvSeq(y, seq, unix.MSG_PEEK)
+		seq.Reset(buf)
 		ym.RecvSeq(y, seq, unix.MSG_DONTWAIT)
 		seq.Reset(buf)
 		ym.RecvSeq(y, seq, 0) // EAGAIN
