@@ -13,9 +13,7 @@ import (
 	"gvisor.dev/gvisor/pkg/usermem"
 
 	"github.com/guestpoll/guestpoll/internal/kerneltest"
-	"github.com/guestpoll/guestpoll/kernel/epoll"
 	"github.com/guestpoll/guestpoll/kernel/fs"
-	"github.com/guestpoll/guestpoll/kernel/waiter"
 	"github.com/guestpoll/guestpoll/syscalls"
 )
 
@@ -43,14 +41,7 @@ func BenchmarkHarvest(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("impl=model/n=%d", n), func(b *testing.B) {
-			ep, _ := kerneltest.ModelSet(b, epoll.NewDomain(), n, n/2, waiter.EventIn)
-			buf := make([]epoll.Event, 64)
-			kerneltest.Settle(b)
-			for b.Loop() {
-				if k, _ := ep.ReadEvents(buf, len(buf), nil); k != 1 {
-					b.Fatalf("harvested %d", k)
-				}
-			}
+			kerneltest.BenchModelHarvest(b, n)
 		})
 		b.Run(fmt.Sprintf("impl=syscall/n=%d", n), func(b *testing.B) {
 			x, ep, _ := newSyscallSet(b, n, n/2, unix.EPOLLIN)
@@ -85,21 +76,7 @@ func BenchmarkCtlAddDel(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=model", func(b *testing.B) {
-		ep, _ := kerneltest.ModelSet(b, epoll.NewDomain(), others, -1, waiter.EventIn)
-		f := fs.NewEventfd(0, unix.O_NONBLOCK)
-		defer f.DecRef()
-		id := epoll.FileIdentifier{File: f, Fd: 5000}
-		kerneltest.Settle(b)
-		for b.Loop() {
-			if err := ep.Add(id, waiter.EventIn, 1); err != nil {
-				b.Fatal(err)
-			}
-			if err := ep.Delete(id); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlAddDel(b, others) })
 	b.Run("impl=syscall", func(b *testing.B) {
 		x, ep, _ := newSyscallSet(b, others, -1, unix.EPOLLIN)
 		fd := x.eventfd(0)
@@ -135,18 +112,7 @@ func BenchmarkCtlMod(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=model", func(b *testing.B) {
-		ep, files := kerneltest.ModelSet(b, epoll.NewDomain(), others, -1, waiter.EventIn)
-		id := epoll.FileIdentifier{File: files[target], Fd: target}
-		kerneltest.Settle(b)
-		i := uint64(0)
-		for b.Loop() {
-			i++
-			if err := ep.Modify(id, waiter.EventIn|waiter.EventET, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlMod(b, others) })
 	b.Run("impl=syscall", func(b *testing.B) {
 		x, ep, fds := newSyscallSet(b, others, -1, unix.EPOLLIN)
 		x.setEvent(unix.EPOLLIN|unix.EPOLLET, 7)

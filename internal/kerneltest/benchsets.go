@@ -240,3 +240,48 @@ func BenchHostCtlMod(b *testing.B, n int) {
 		}
 	}
 }
+
+// BenchModelHarvest is BenchHostHarvest on the model: ReadEvents into a
+// caller slice with room for 64.
+func BenchModelHarvest(b *testing.B, n int) {
+	ep, _ := ModelSet(b, epoll.NewDomain(), n, n/2, waiter.EventIn)
+	buf := make([]epoll.Event, 64)
+	Settle(b)
+	for b.Loop() {
+		if k, _ := ep.ReadEvents(buf, len(buf), nil); k != 1 {
+			b.Fatalf("harvested %d", k)
+		}
+	}
+}
+
+// BenchModelCtlAddDel is BenchHostCtlAddDel on the model: Add and Delete
+// of one eventfd (fd number 5000).
+func BenchModelCtlAddDel(b *testing.B, others int) {
+	ep, _ := ModelSet(b, epoll.NewDomain(), others, -1, waiter.EventIn)
+	f := fs.NewEventfd(0, unix.O_NONBLOCK)
+	defer f.DecRef()
+	id := epoll.FileIdentifier{File: f, Fd: 5000}
+	Settle(b)
+	for b.Loop() {
+		if err := ep.Add(id, waiter.EventIn, 1); err != nil {
+			b.Fatal(err)
+		}
+		if err := ep.Delete(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchModelCtlMod is BenchHostCtlMod on the model.
+func BenchModelCtlMod(b *testing.B, n int) {
+	ep, files := ModelSet(b, epoll.NewDomain(), n, -1, waiter.EventIn)
+	id := epoll.FileIdentifier{File: files[n/2], Fd: int32(n / 2)}
+	Settle(b)
+	i := uint64(0)
+	for b.Loop() {
+		i++
+		if err := ep.Modify(id, waiter.EventIn|waiter.EventET, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

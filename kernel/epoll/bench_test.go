@@ -32,14 +32,7 @@ var harvestSizes = []int{1, 1000, 100000}
 func BenchmarkHarvest(b *testing.B) {
 	for _, n := range harvestSizes {
 		b.Run(fmt.Sprintf("impl=model/n=%d", n), func(b *testing.B) {
-			ep, _ := kerneltest.ModelSet(b, epoll.NewDomain(), n, n/2, waiter.EventIn)
-			buf := make([]epoll.Event, 64)
-			kerneltest.Settle(b)
-			for b.Loop() {
-				if k, _ := ep.ReadEvents(buf, len(buf), nil); k != 1 {
-					b.Fatalf("harvested %d", k)
-				}
-			}
+			kerneltest.BenchModelHarvest(b, n)
 		})
 		b.Run(fmt.Sprintf("impl=host/n=%d", n), func(b *testing.B) {
 			kerneltest.BenchHostHarvest(b, n)
@@ -77,39 +70,14 @@ func BenchmarkWaitNothingReady(b *testing.B) {
 // BenchmarkCtlAddDel: EPOLL_CTL_ADD then EPOLL_CTL_DEL of one eventfd on an
 // instance holding 1000 other registrations.
 func BenchmarkCtlAddDel(b *testing.B) {
-	b.Run("impl=model", func(b *testing.B) {
-		ep, _ := kerneltest.ModelSet(b, epoll.NewDomain(), 1000, -1, waiter.EventIn)
-		f := fs.NewEventfd(0, unix.O_NONBLOCK)
-		defer f.DecRef()
-		id := epoll.FileIdentifier{File: f, Fd: 5000}
-		kerneltest.Settle(b)
-		for b.Loop() {
-			if err := ep.Add(id, waiter.EventIn, 1); err != nil {
-				b.Fatal(err)
-			}
-			if err := ep.Delete(id); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlAddDel(b, 1000) })
 	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostCtlAddDel(b, 1000) })
 }
 
 // BenchmarkCtlMod: EPOLL_CTL_MOD of a registration whose target is not
 // ready (so MOD queues nothing), among 1000.
 func BenchmarkCtlMod(b *testing.B) {
-	b.Run("impl=model", func(b *testing.B) {
-		ep, files := kerneltest.ModelSet(b, epoll.NewDomain(), 1000, -1, waiter.EventIn)
-		id := epoll.FileIdentifier{File: files[500], Fd: 500}
-		kerneltest.Settle(b)
-		i := uint64(0)
-		for b.Loop() {
-			i++
-			if err := ep.Modify(id, waiter.EventIn|waiter.EventET, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlMod(b, 1000) })
 	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostCtlMod(b, 1000) })
 }
 
