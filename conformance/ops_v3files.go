@@ -63,26 +63,14 @@ var v3FileOps = []*operation{
 	{
 		name: "send", sigs: [][]param{{fdp("FD"), countp("N"), maskp("FLAGS", sendFlags, 32)}}, result: valueResult,
 		version: 3,
-		exec: func(x *execution) (Outcome, error) {
-			buf, err := x.w.ioBuffer(x.arg("N"))
-			if err != nil {
-				return x.o, err
-			}
-			return x.value(x.sys(sysSendto, x.fd("FD"), uintptr(buf), uintptr(x.arg("N")), i32(x.arg("FLAGS")), 0, 0))
-		},
+		exec:    execSendRecv(sysSendto),
 		fuzz: fuzzing{opcode: 40, weight: 2, decode: func(d *fc.Decoder) { decodeSendRecv(d, "send", sendFlagsTab) },
 			encode: encodeSendRecv(sendFlagsTab)},
 	},
 	{
 		name: "recv", sigs: [][]param{{fdp("FD"), countp("N"), maskp("FLAGS", recvFlags, 32)}}, result: valueResult,
 		version: 3,
-		exec: func(x *execution) (Outcome, error) {
-			buf, err := x.w.ioBuffer(x.arg("N"))
-			if err != nil {
-				return x.o, err
-			}
-			return x.value(x.sys(sysRecvfrom, x.fd("FD"), uintptr(buf), uintptr(x.arg("N")), i32(x.arg("FLAGS")), 0, 0))
-		},
+		exec:    execSendRecv(sysRecvfrom),
 		fuzz: fuzzing{opcode: 41, weight: 2, decode: func(d *fc.Decoder) { decodeSendRecv(d, "recv", recvFlagsTab) },
 			encode: encodeSendRecv(recvFlagsTab)},
 	},
@@ -156,6 +144,19 @@ func execConnect(x *execution) (Outcome, error) {
 		return x.errno(e)
 	}
 	return x.newFD(fd, 0)
+}
+
+// execSendRecv returns the exec of send (nr sysSendto) and recv (nr
+// sysRecvfrom): the call on FD with an N-byte I/O buffer, FLAGS and no
+// address.
+func execSendRecv(nr uintptr) func(x *execution) (Outcome, error) {
+	return func(x *execution) (Outcome, error) {
+		buf, err := x.w.ioBuffer(x.arg("N"))
+		if err != nil {
+			return x.o, err
+		}
+		return x.value(x.sys(nr, x.fd("FD"), uintptr(buf), uintptr(x.arg("N")), i32(x.arg("FLAGS")), 0, 0))
+	}
 }
 
 // execFifoOpen creates the run's FIFO directory and the FIFO if they do

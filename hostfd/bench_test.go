@@ -186,6 +186,46 @@ func BenchmarkManyFDs(b *testing.B) {
 	b.Run("impl=hostfd-nofast", func(b *testing.B) { manyFDsBridge(b, n, false) })
 }
 
+// watchedEventfds imports n eventfds into br, each with a registered
+// waiter and polled once for EPOLLIN; release unregisters the waiters and
+// drops the files.
+func watchedEventfds(b *testing.B, br *Bridge, n int) (files []*fs.File, ents []*waitEntry, release func()) {
+	release = func() {
+		for i, f := range files {
+			f.EventUnregister(&ents[i].e)
+			f.DecRef()
+		}
+	}
+	files = make([]*fs.File, 0, n)
+	ents = make([]*waitEntry, 0, n)
+	for i := 0; i < n; i++ {
+		f, err := br.Eventfd(0, unix.O_NONBLOCK)
+		if err != nil {
+			release()
+			b.Fatal(err)
+		}
+		files = append(files, f)
+		ents = append(ents, register(f))
+		f.Readiness(waiter.EventIn)
+	}
+	return files, ents, release
+}
+
+// hostEvent is one event of the bridge benchmarks: a host write to f's
+// eventfd behind the bridge's back (as another process sharing it would),
+// the wait for e's wakeup, and reads that drain f to EAGAIN (re-arming
+// it); one holds the eventfd word 1, buf room for a word.
+func hostEvent(f *fs.File, e *waitEntry, one, buf []byte) {
+	_, h := hostOf(f)
+	unix.Write(int(h.fd), one)
+	<-e.s.C()
+	f.Read(buf)
+	f.Read(buf) // EAGAIN: re-armed
+	// The read's own wakeup (OUT, eventfd_read's) is not the next event
+	// of this waiter.
+	e.s.Drain()
+}
+
 // manyFDsBridge is BenchmarkManyFDs on a bridge, with or without its fast
 // poller.
 func manyFDsBridge(b *testing.B, n int, fast bool) {
@@ -193,23 +233,8 @@ func manyFDsBridge(b *testing.B, n int, fast bool) {
 	if !fast {
 		br.fastCap = 0
 	}
-	files := make([]*fs.File, 0, n)
-	ents := make([]*waitEntry, 0, n)
-	defer func() {
-		for i, f := range files {
-			f.EventUnregister(&ents[i].e)
-			f.DecRef()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		f, err := br.Eventfd(0, unix.O_NONBLOCK)
-		if err != nil {
-			b.Fatal(err)
-		}
-		files = append(files, f)
-		ents = append(ents, register(f))
-		f.Readiness(waiter.EventIn)
-	}
+	files, ents, release := watchedEventfds(b, br, n)
+	defer release()
 	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	buf := make([]byte, 8)
 	br.Sync()
@@ -218,16 +243,7 @@ func manyFDsBridge(b *testing.B, n int, fast bool) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		k := (i * 7919) % n
-		// Behind the bridge's back, as another process sharing the
-		// eventfd would.
-		_, h := hostOf(files[k])
-		unix.Write(int(h.fd), one)
-		<-ents[k].s.C()
-		files[k].Read(buf)
-		files[k].Read(buf) // EAGAIN: re-armed
-		// The read's own wakeup (OUT, eventfd_read's) is not the next
-		// event of this waiter.
-		ents[k].s.Drain()
+		hostEvent(files[k], ents[k], one, buf)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(cpuNow()-cpu0)/float64(b.N), "cpu-ns/op")
@@ -265,23 +281,8 @@ func benchBridge(b *testing.B, mode Notifier, n int) {
 		b.Fatal(err)
 	}
 	defer br.Close()
-	files := make([]*fs.File, 0, n)
-	ents := make([]*waitEntry, 0, n)
-	defer func() {
-		for i, f := range files {
-			f.EventUnregister(&ents[i].e)
-			f.DecRef()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		f, err := br.Eventfd(0, unix.O_NONBLOCK)
-		if err != nil {
-			b.Fatal(err)
-		}
-		files = append(files, f)
-		ents = append(ents, register(f))
-		f.Readiness(waiter.EventIn)
-	}
+	files, ents, release := watchedEventfds(b, br, n)
+	defer release()
 	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	buf := make([]byte, 8)
 	br.Sync()
@@ -290,14 +291,7 @@ func benchBridge(b *testing.B, mode Notifier, n int) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		k := (i * 7919) % n
-		_, h := hostOf(files[k])
-		unix.Write(int(h.fd), one)
-		<-ents[k].s.C()
-		files[k].Read(buf)
-		files[k].Read(buf) // EAGAIN: re-armed
-		// The read's own wakeup (OUT, eventfd_read's) is not the next
-		// event.
-		ents[k].s.Drain()
+		hostEvent(files[k], ents[k], one, buf)
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()

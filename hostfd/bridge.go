@@ -69,7 +69,9 @@ type Bridge struct {
 	edge *edgePoller
 	next atomic.Uint32 // +checklocksignore: not guarded (the tool guesses so, as Import reads it under mu)
 	live atomic.Int64  // imported fds not yet closed
-	wg   sync.WaitGroup
+	// listeners are the sockets listening through the bridge (listen.go).
+	listeners listenTable
+	wg        sync.WaitGroup
 
 	mu sync.Mutex
 	// +checklocks:mu

@@ -30,6 +30,16 @@
 //   - Timerfd makes a host timerfd only on the host's clock (fs.RealClock,
 //     or nil); a kernel on another fs.Clock (virtual time) gets the
 //     model's timerfd on that clock, since a host timer cannot follow it.
+//   - Listening sockets and messages (listen.go, message.go): a socket
+//     serves fs.Listener (bind, listen, connect and accept4 on the host
+//     fd, the address namespace the host's; an accepted fd is imported
+//     as a socket of the bridge) and fs.MessageIO (sendto and recvfrom
+//     with MSG_ flags on the host fd), so that the syscall layer's
+//     socket calls act on host sockets. A connect to a listener of the
+//     bridge wakes the listener's queue itself, as unix_stream_connect
+//     does; the bridge keeps a peer_wait for its listeners, where a
+//     blocking connect to a full one waits (listen.go says what a
+//     listener outside the bridge cannot give).
 //   - Donation of fds over host unix sockets (donate.go: Conn, Listener,
 //     SCM_RIGHTS with framing) and batched datagram I/O (mmsg.go).
 //
@@ -183,6 +193,10 @@
 //     pipe or socketpair, an eventfd write, ...) is a new edge, delivered
 //     synchronously, even while the file is still readable: exactly
 //     Linux's behaviour, including "another write while still readable".
+//     A connect to a listener of the bridge is one too (the listener's
+//     IN). The two ends of a connection made by connect and accept4 are
+//     not local peers (listen.go): their writes reach each other as a
+//     host peer's do.
 //   - Each host change is reported at most once (no duplicate edges from
 //     the two sources).
 //
@@ -190,8 +204,9 @@
 // peer, another process, the host kernel) while the group is still high
 // and nobody has seen it low is invisible to a level-based ppoll: a second
 // write by a host peer into a socket the guest has not drained, or a
-// second connection to a listener whose first is not accepted yet, gives
-// the guest no new edge, where Linux would give one. The next edge comes
+// second connection from outside the bridge to a listener whose first is
+// not accepted yet, gives the guest no new edge, where Linux would give
+// one. The next edge comes
 // once the guest drains the data (and sees EAGAIN, through a model read
 // or Do) or any readiness check finds the level low.
 //

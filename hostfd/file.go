@@ -304,6 +304,10 @@ func (h *hostFile) release() {
 func (h *hostFile) teardown(everFast bool) {
 	fd := h.fd
 	h.b.detach(h, everFast)
+	if h.kind == KindSocket {
+		// unix_release_sock wakes the connects waiting for room.
+		defer h.b.listeners.forget(h)
+	}
 	// Unread socket data is dropped by the close: Linux frees those skbs,
 	// and each one wakes its sender if it is writable.
 	unread := h.kind == KindSocket && ioctlInt(fd, unix.SIOCINQ) > 0

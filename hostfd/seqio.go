@@ -157,7 +157,8 @@ func (h *hostFile) faultOrEmpty() error {
 	return unix.EAGAIN
 }
 
-// readMessage receives one message of a datagram or seqpacket socket into
+// readMessage receives one message of a datagram or seqpacket socket (or
+// makes a stream socket's one peek, message.go) into
 // the staging buffer (or a larger one, for a message bigger than it and a
 // guest buffer that can take it) and copies it out: a fault is EFAULT and
 // the message is gone, as in Linux.

@@ -3,8 +3,6 @@
 package seccompbox
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/guestpoll/guestpoll/kernel/fd"
@@ -117,21 +115,12 @@ func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
 	return inst
 }
 
-// isEpollFile reports whether fd of the box is an epoll file (its
-// /proc/thread-self/fd link names an eventpoll anon inode: the calling
-// thread's table is the main one, where /proc/self's could be a vault's,
-// vault.go); true when it cannot tell.
+// isEpollFile reports whether fd of the box is an epoll file (its fd link
+// names an eventpoll anon inode); true when it cannot tell.
 func isEpollFile(fd int) bool {
-	var path [40]byte
-	p := appendInt(append(path[:0], "/proc/thread-self/fd/"...), fd)
-	p = append(p, 0)
 	var link [32]byte
-	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
-		uintptr(unsafe.Pointer(&link[0])), uintptr(len(link)), 0, 0)
-	if e != 0 {
-		return true
-	}
-	return string(link[:n]) == "anon_inode:[eventpoll]"
+	n, ok := fdLink(fd, &link)
+	return !ok || string(link[:n]) == "anon_inode:[eventpoll]"
 }
 
 // install puts f at number n of a view table (the syscall layer then finds

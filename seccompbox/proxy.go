@@ -507,13 +507,9 @@ func (p *proxy) wakeKeyLocked(i int, ready uint32) uint32 {
 // a type without a table: sock_def_readable and sk_stream_write_space,
 // pipe_write and pipe_read, eventfd_write and eventfd_read.
 func wakeKeys(fd int) [2]uint32 {
-	var path [40]byte
-	p := appendInt(append(path[:0], "/proc/thread-self/fd/"...), fd)
-	p = append(p, 0)
 	var link [32]byte
-	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
-		uintptr(unsafe.Pointer(&link[0])), uintptr(len(link)), 0, 0)
-	if e != 0 {
+	n, ok := fdLink(fd, &link)
+	if !ok {
 		return [2]uint32{}
 	}
 	switch name := string(link[:n]); {
@@ -611,6 +607,19 @@ func epollHasItem(fd, tfd int) bool {
 		}
 	}
 	return false
+}
+
+// fdLink reads the /proc/thread-self/fd link of fd of the box into link
+// and returns its length (the calling thread's table is the main one,
+// where /proc/self's could be a vault's, vault.go); ok is false when
+// readlink fails.
+func fdLink(fd int, link *[32]byte) (n int, ok bool) {
+	var path [40]byte
+	p := appendInt(append(path[:0], "/proc/thread-self/fd/"...), fd)
+	p = append(p, 0)
+	r, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&p[0])),
+		uintptr(unsafe.Pointer(&link[0])), uintptr(len(link)), 0, 0)
+	return int(r), e == 0
 }
 
 // atFDCWD is AT_FDCWD as a system call argument.

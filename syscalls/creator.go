@@ -17,12 +17,13 @@ import (
 // The default creator is the model's own (kernel/fs). Package hostfd
 // provides one whose files are real host fds.
 //
-// Only the model's files serve the calls of listening sockets and
-// messages (bind, listen, connect, accept4 and sendto/recvfrom need
-// fs.Listener and fs.MessageIO: another creator's sockets get EOPNOTSUPP)
-// and pipe sizes (F_SETPIPE_SZ/F_GETPIPE_SZ need fs.PipeSizer: EBADF
-// otherwise). FIFOs do not come from the creator: openat always makes the
-// model's FIFO pipes.
+// The calls of listening sockets and messages are dispatched by interface,
+// whoever made the socket: bind, listen, connect, accept4 and
+// sendto/recvfrom need fs.Listener and fs.MessageIO (a creator's socket
+// without them gets EOPNOTSUPP; package hostfd's sockets have both and
+// act on the host), and pipe sizes need fs.PipeSizer (F_SETPIPE_SZ and
+// F_GETPIPE_SZ: EBADF otherwise). FIFOs do not come from the creator:
+// openat always makes the model's FIFO pipes.
 type FileCreator interface {
 	// Pipe is fs.NewPipe: flags may hold O_NONBLOCK and O_DIRECT.
 	Pipe(flags uint32) (r, w *fs.File, err error)

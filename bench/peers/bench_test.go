@@ -5,7 +5,6 @@ package peers
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -14,23 +13,13 @@ import (
 	"gvisor.dev/gvisor/pkg/usermem"
 
 	"github.com/guestpoll/guestpoll/internal/kerneltest"
-	"github.com/guestpoll/guestpoll/kernel/epoll"
 	"github.com/guestpoll/guestpoll/kernel/fs"
-	"github.com/guestpoll/guestpoll/kernel/waiter"
 	"github.com/guestpoll/guestpoll/syscalls"
 )
 
 // others is how many registrations the epoll_ctl benchmarks' instance holds
 // besides the one they change.
 const others = 1000
-
-// settle collects setup garbage so that a background GC does not run in
-// the timed loop.
-func settle(b *testing.B) {
-	runtime.GC()
-	b.ReportAllocs()
-	b.ResetTimer()
-}
 
 // BenchmarkHarvest: epoll_wait with timeout 0 returning 1 level-triggered
 // ready eventfd among n, into room for 64 events. gvisor and model call
@@ -39,19 +28,12 @@ func settle(b *testing.B) {
 func BenchmarkHarvest(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("impl=host/n=%d", n), func(b *testing.B) {
-			epfd, _ := newHostSet(b, n, n/2, unix.EPOLLIN)
-			evs := make([]unix.EpollEvent, 64)
-			settle(b)
-			for b.Loop() {
-				if k, err := unix.EpollWait(epfd, evs, 0); k != 1 {
-					b.Fatalf("harvested %d: %v", k, err)
-				}
-			}
+			kerneltest.BenchHostHarvest(b, n)
 		})
 		b.Run(fmt.Sprintf("impl=gvisor/n=%d", n), func(b *testing.B) {
 			ep, _ := newGvisorSet(b, newGvisorEnv(b), n, n/2, linux.EPOLLIN)
 			evs := make([]linux.EpollEvent, 0, 64)
-			settle(b)
+			kerneltest.Settle(b)
 			for b.Loop() {
 				if got := ep.ReadEvents(evs[:0], cap(evs)); len(got) != 1 {
 					b.Fatalf("harvested %d", len(got))
@@ -59,19 +41,12 @@ func BenchmarkHarvest(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("impl=model/n=%d", n), func(b *testing.B) {
-			ep, _ := newModelSet(b, n, n/2, waiter.EventIn)
-			buf := make([]epoll.Event, 64)
-			settle(b)
-			for b.Loop() {
-				if k, _ := ep.ReadEvents(buf, len(buf), nil); k != 1 {
-					b.Fatalf("harvested %d", k)
-				}
-			}
+			kerneltest.BenchModelHarvest(b, n)
 		})
 		b.Run(fmt.Sprintf("impl=syscall/n=%d", n), func(b *testing.B) {
 			x, ep, _ := newSyscallSet(b, n, n/2, unix.EPOLLIN)
 			a := [6]uintptr{ep, waitOut, 64, 0}
-			settle(b)
+			kerneltest.Settle(b)
 			for b.Loop() {
 				if k, e := x.t.Syscall(syscalls.AMD64EpollWait, a); k != 1 || e != 0 {
 					b.Fatal(k, e)
@@ -84,27 +59,14 @@ func BenchmarkHarvest(b *testing.B) {
 // BenchmarkCtlAddDel: EPOLL_CTL_ADD then EPOLL_CTL_DEL of one eventfd on an
 // instance holding 1000 other registrations.
 func BenchmarkCtlAddDel(b *testing.B) {
-	b.Run("impl=host", func(b *testing.B) {
-		epfd, _ := newHostSet(b, others, -1, unix.EPOLLIN)
-		fd := kerneltest.HostEventfd(b, 0)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: 1}
-		settle(b)
-		for b.Loop() {
-			if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-				b.Fatal(err)
-			}
-			if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostCtlAddDel(b, others) })
 	b.Run("impl=gvisor", func(b *testing.B) {
 		g := newGvisorEnv(b)
 		ep, _ := newGvisorSet(b, g, others, -1, linux.EPOLLIN)
 		f := g.eventfd(b, 0)
 		defer g.drop(f)
 		ev := gvisorEvent(linux.EPOLLIN, 1)
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if err := ep.AddInterest(f, 5000, ev); err != nil {
 				b.Fatal(err)
@@ -114,28 +76,14 @@ func BenchmarkCtlAddDel(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=model", func(b *testing.B) {
-		ep, _ := newModelSet(b, others, -1, waiter.EventIn)
-		f := fs.NewEventfd(0, unix.O_NONBLOCK)
-		defer f.DecRef()
-		id := epoll.FileIdentifier{File: f, Fd: 5000}
-		settle(b)
-		for b.Loop() {
-			if err := ep.Add(id, waiter.EventIn, 1); err != nil {
-				b.Fatal(err)
-			}
-			if err := ep.Delete(id); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlAddDel(b, others) })
 	b.Run("impl=syscall", func(b *testing.B) {
 		x, ep, _ := newSyscallSet(b, others, -1, unix.EPOLLIN)
 		fd := x.eventfd(0)
 		x.setEvent(unix.EPOLLIN, 1)
 		add := [6]uintptr{ep, unix.EPOLL_CTL_ADD, fd, ctlEvent}
 		del := [6]uintptr{ep, unix.EPOLL_CTL_DEL, fd, 0}
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if _, e := x.t.Syscall(syscalls.AMD64EpollCtl, add); e != 0 {
 				b.Fatal(e)
@@ -152,20 +100,10 @@ func BenchmarkCtlAddDel(b *testing.B) {
 // except through the syscall layer (it would cost a guest-memory write).
 func BenchmarkCtlMod(b *testing.B) {
 	const target = others / 2
-	b.Run("impl=host", func(b *testing.B) {
-		epfd, fds := newHostSet(b, others, -1, unix.EPOLLIN)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET}
-		settle(b)
-		for b.Loop() {
-			ev.Fd++
-			if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, fds[target], &ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostCtlMod(b, others) })
 	b.Run("impl=gvisor", func(b *testing.B) {
 		ep, files := newGvisorSet(b, newGvisorEnv(b), others, -1, linux.EPOLLIN)
-		settle(b)
+		kerneltest.Settle(b)
 		i := int32(0)
 		for b.Loop() {
 			i++
@@ -174,23 +112,12 @@ func BenchmarkCtlMod(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=model", func(b *testing.B) {
-		ep, files := newModelSet(b, others, -1, waiter.EventIn)
-		id := epoll.FileIdentifier{File: files[target], Fd: target}
-		settle(b)
-		i := uint64(0)
-		for b.Loop() {
-			i++
-			if err := ep.Modify(id, waiter.EventIn|waiter.EventET, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlMod(b, others) })
 	b.Run("impl=syscall", func(b *testing.B) {
 		x, ep, fds := newSyscallSet(b, others, -1, unix.EPOLLIN)
 		x.setEvent(unix.EPOLLIN|unix.EPOLLET, 7)
 		mod := [6]uintptr{ep, unix.EPOLL_CTL_MOD, fds[target], ctlEvent}
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if _, e := x.t.Syscall(syscalls.AMD64EpollCtl, mod); e != 0 {
 				b.Fatal(e)
@@ -216,7 +143,7 @@ func BenchmarkWakeupRoundTrip(b *testing.B) {
 		b.Run("impl="+impl.name, func(b *testing.B) {
 			roundTrip, stop := impl.setup(b)
 			defer stop()
-			settle(b)
+			kerneltest.Settle(b)
 			for b.Loop() {
 				roundTrip()
 			}
@@ -237,7 +164,7 @@ func BenchmarkEventfdWriteRead(b *testing.B) {
 		defer g.drop(f)
 		one := usermem.BytesIOSequence([]byte{1, 0, 0, 0, 0, 0, 0, 0})
 		taken := usermem.BytesIOSequence(make([]byte, 8))
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if _, err := f.Write(g.ctx, one, vfs.WriteOptions{}); err != nil {
 				b.Fatal(err)
@@ -251,7 +178,7 @@ func BenchmarkEventfdWriteRead(b *testing.B) {
 		f := fs.NewEventfd(0, unix.O_NONBLOCK)
 		defer f.DecRef()
 		one, taken := []byte{1, 0, 0, 0, 0, 0, 0, 0}, make([]byte, 8)
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if _, err := f.Write(one); err != nil {
 				b.Fatal(err)
@@ -266,7 +193,7 @@ func BenchmarkEventfdWriteRead(b *testing.B) {
 		efd := x.eventfd(0)
 		w := [6]uintptr{efd, oneWord, 8}
 		r := [6]uintptr{efd, readWord, 8}
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if k, e := x.t.Syscall(syscalls.AMD64Write, w); k != 8 || e != 0 {
 				b.Fatal(k, e)

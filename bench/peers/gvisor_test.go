@@ -9,6 +9,8 @@ import (
 	"gvisor.dev/gvisor/pkg/sentry/vfs"
 	"gvisor.dev/gvisor/pkg/usermem"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/guestpoll/guestpoll/internal/kerneltest"
 )
 
 // gvisorEnv is the part of gVisor's sentry that its epoll needs: a
@@ -60,7 +62,7 @@ func gvisorEvent(events uint32, data int32) linux.EpollEvent {
 	return linux.EpollEvent{Events: events, Data: [2]int32{data, 0}}
 }
 
-// newGvisorSet is newHostSet on gVisor: an instance with n eventfd
+// newGvisorSet is kerneltest.HostSet on gVisor: an instance with n eventfd
 // registrations (fd number and data = index), the one at index ready
 // holding 1.
 func newGvisorSet(tb testing.TB, g *gvisorEnv, n, ready int, events uint32) (*vfs.EpollInstance, []*vfs.FileDescription) {
@@ -104,7 +106,7 @@ func newGvisorSide(tb testing.TB, g *gvisorEnv, own, peer *vfs.FileDescription) 
 		taken: usermem.BytesIOSequence(make([]byte, 8))}
 }
 
-func (s *gvisorSide) signal() {
+func (s *gvisorSide) Signal() {
 	if _, err := s.peer.Write(s.g.ctx, s.one, vfs.WriteOptions{}); err != nil {
 		panic(err)
 	}
@@ -133,7 +135,7 @@ func (s *gvisorSide) wait() {
 	}
 }
 
-func (s *gvisorSide) await() {
+func (s *gvisorSide) Await() {
 	for {
 		s.wait()
 		if _, err := s.own.Read(s.g.ctx, s.taken, vfs.ReadOptions{}); err == nil {
@@ -148,5 +150,5 @@ func gvisorRoundTrip(tb testing.TB) (roundTrip, stop func()) {
 	e1, e2 := g.eventfd(tb, 0), g.eventfd(tb, 0)
 	a := newGvisorSide(tb, g, e2, e1) // waits on e2, signals e1
 	bb := newGvisorSide(tb, g, e1, e2)
-	return pingPong(a, bb, func() { g.drop(e1, e2) })
+	return kerneltest.PingPong(a, bb, func() { g.drop(e1, e2) })
 }

@@ -72,10 +72,10 @@ func BenchmarkHostfdEvents(b *testing.B) {
 }
 
 func hostEvents(b *testing.B, n int) {
-	epfd, fds := newHostSet(b, n, -1, unix.EPOLLIN|unix.EPOLLET)
+	epfd, fds := kerneltest.HostSet(b, n, -1, unix.EPOLLIN|unix.EPOLLET)
 	evs := make([]unix.EpollEvent, 8)
 	cpu0 := cpuNow()
-	settle(b)
+	kerneltest.Settle(b)
 	for i := 0; b.Loop(); i++ {
 		k := (i * 7919) % n
 		if err := kerneltest.HostEventfdWrite(fds[k], 1); err != nil {
@@ -134,7 +134,7 @@ func bridgeEvents(b *testing.B, n int) {
 	br.Sync()
 	buf := make([]byte, 8)
 	cpu0 := cpuNow()
-	settle(b)
+	kerneltest.Settle(b)
 	for i := 0; b.Loop(); i++ {
 		w := fds[(i*7919)%n]
 		// Behind the bridge's back, as another process sharing the

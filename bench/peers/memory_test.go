@@ -33,32 +33,7 @@ func liveHeap() int64 {
 // the growth of the kernel's slab objects (/proc/slabinfo) for the host,
 // over as many ADDs as RLIMIT_NOFILE allows. ns/op is a whole round.
 func BenchmarkRegistrationMemory(b *testing.B) {
-	b.Run("impl=host", func(b *testing.B) {
-		if _, ok := kerneltest.HostSlabBytes(); !ok {
-			b.Skip("neither /proc/slabinfo nor /proc/meminfo")
-		}
-		_, limit := kerneltest.HostFDRoom(0)
-		m := min(registrations, int(limit)-200)
-		fds := make([]int, m)
-		for i := range fds {
-			fds[i] = kerneltest.HostEventfd(b, 0)
-		}
-		var perReg float64
-		for b.Loop() {
-			epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-			if err != nil {
-				b.Fatal(err)
-			}
-			before, _ := kerneltest.HostSlabBytes()
-			for i, fd := range fds {
-				kerneltest.HostCtl(b, epfd, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN, uint64(i))
-			}
-			after, _ := kerneltest.HostSlabBytes()
-			perReg = float64(after-before) / float64(m)
-			unix.Close(epfd)
-		}
-		b.ReportMetric(perReg, "B/reg")
-	})
+	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostRegistrationMemory(b, registrations) })
 	b.Run("impl=gvisor", func(b *testing.B) {
 		g := newGvisorEnv(b)
 		var perReg float64

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 
+	"github.com/guestpoll/guestpoll/internal/kerneltest"
 	"github.com/guestpoll/guestpoll/kernel/epoll"
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 	"github.com/guestpoll/guestpoll/syscalls"
@@ -18,7 +19,7 @@ import (
 // with its data, so the harvest benchmarks measure the same work.
 func TestHarvestSetsAgree(t *testing.T) {
 	const n, ready = 3, 1
-	epfd, _ := newHostSet(t, n, ready, unix.EPOLLIN)
+	epfd, _ := kerneltest.HostSet(t, n, ready, unix.EPOLLIN)
 	hevs := make([]unix.EpollEvent, 64)
 	if k, err := unix.EpollWait(epfd, hevs, 0); k != 1 || hevs[0].Fd != ready {
 		t.Errorf("host: %d events (%v), first %+v", k, err, hevs[0])
@@ -27,7 +28,7 @@ func TestHarvestSetsAgree(t *testing.T) {
 	if got := gep.ReadEvents(nil, 64); len(got) != 1 || got[0].Data[0] != ready || got[0].Events != linux.EPOLLIN {
 		t.Errorf("gvisor: %+v", got)
 	}
-	mep, _ := newModelSet(t, n, ready, waiter.EventIn)
+	mep, _ := kerneltest.ModelSet(t, epoll.NewDomain(), n, ready, waiter.EventIn)
 	buf := make([]epoll.Event, 64)
 	if k, err := mep.ReadEvents(buf, len(buf), nil); k != 1 || buf[0].Data != ready {
 		t.Errorf("model: %d events (%v), first %+v", k, err, buf[0])

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/guestpoll/guestpoll/internal/kerneltest"
 	"github.com/guestpoll/guestpoll/kernel/fd"
 	"github.com/guestpoll/guestpoll/syscalls"
 )
@@ -90,7 +91,7 @@ func (x *syscallEnv) ctl(ep uintptr, op int, fd uintptr, events uint32, data uin
 	x.must(syscalls.AMD64EpollCtl, ep, uintptr(op), fd, ctlEvent)
 }
 
-// newSyscallSet is newHostSet through the syscall layer; it returns the
+// newSyscallSet is kerneltest.HostSet through the syscall layer; it returns the
 // epoll fd and the eventfds.
 func newSyscallSet(tb testing.TB, n, ready int, events uint32) (*syscallEnv, uintptr, []uintptr) {
 	x := newSyscallEnv(tb)
@@ -114,13 +115,13 @@ type syscallSide struct {
 	wait, read, write [6]uintptr
 }
 
-func (s *syscallSide) signal() {
+func (s *syscallSide) Signal() {
 	if _, e := s.t.Syscall(syscalls.AMD64Write, s.write); e != 0 {
 		panic(e)
 	}
 }
 
-func (s *syscallSide) await() {
+func (s *syscallSide) Await() {
 	for {
 		if _, e := s.t.Syscall(syscalls.AMD64EpollWait, s.wait); e != 0 {
 			panic(e)
@@ -148,5 +149,5 @@ func syscallRoundTrip(tb testing.TB) (roundTrip, stop func()) {
 		wait:  [6]uintptr{ep1, waitOut + 0x400, 8, forever},
 		read:  [6]uintptr{e1, readWord + 8, 8},
 		write: [6]uintptr{e2, oneWord, 8}}
-	return pingPong(a, peer, func() {})
+	return kerneltest.PingPong(a, peer, func() {})
 }

@@ -3,6 +3,11 @@
 // syscall layer, except that every pipe, eventfd, socketpair, socket and
 // timerfd a script creates is a real host fd imported through package
 // hostfd (epoll itself, the fd table and regular files stay the model's).
+// The version 3 socket steps act on host sockets: listen_socket binds and
+// listens on the host (its abstract address, private by the run's nonce,
+// is in the host's namespace), connect connects a new host socket,
+// accept4 accepts on the host and imports the new fd, and send and recv
+// with flags are the host's sendto and recvfrom.
 // The "hostfd-epoll" backend is the same with a bridge whose notifier is
 // hostfd.NotifyEpoll (an edge-triggered host epoll) instead of the
 // default ppoll pollers.

@@ -76,18 +76,3 @@ func (m *Machine) Close() error {
 	}
 	return err
 }
-
-// modelOnlyOperations are the version 3 operations on files that the
-// bridge's host fds do not serve yet: bind, listen, connect and accept4,
-// and sendto/recvfrom with flags act on the model's own sockets only
-// (hostfd has no fs.Listener or fs.MessageIO), so here they stay
-// unsupported steps. FIFOs are served (openat makes model FIFOs on this
-// backend too), and so are pipe sizes (host pipes are fs.PipeSizers).
-var modelOnlyOperations = map[string]bool{
-	"listen_socket": true, "connect": true, "accept4": true, "send": true, "recv": true,
-}
-
-// ServesOperation implements conformance.OperationServer.
-func (m *Machine) ServesOperation(op string) bool {
-	return !modelOnlyOperations[op] && m.Machine.ServesOperation(op)
-}

@@ -24,66 +24,6 @@ import (
 	"github.com/guestpoll/guestpoll/kernel/waiter"
 )
 
-// modelSet is an epoll instance with n eventfd registrations (fd numbers
-// 0..n-1, data = fd number), the one at index ready holding a non-zero
-// counter (ready < 0: none).
-type modelSet struct {
-	ep    *epoll.EventPoll
-	files []*fs.File
-}
-
-func newModelSet(b *testing.B, d *epoll.Domain, n, ready int, events waiter.EventMask) *modelSet {
-	b.Helper()
-	epf := epoll.NewFile(d)
-	ep, _ := epoll.FromFile(epf)
-	s := &modelSet{ep: ep, files: make([]*fs.File, n)}
-	for i := range s.files {
-		var init uint64
-		if i == ready {
-			init = 1
-		}
-		f := fs.NewEventfd(init, unix.O_NONBLOCK)
-		s.files[i] = f
-		if err := ep.Add(epoll.FileIdentifier{File: f, Fd: int32(i)}, events, uint64(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Cleanup(func() {
-		epf.DecRef()
-		for _, f := range s.files {
-			f.DecRef()
-		}
-	})
-	return s
-}
-
-// hostSet is the host counterpart of modelSet.
-func newHostSet(b *testing.B, n, ready int, events uint32) (epfd int, fds []int) {
-	b.Helper()
-	if ok, limit := kerneltest.HostFDRoom(n + 1); !ok {
-		b.Skipf("needs %d fds; RLIMIT_NOFILE is %d", n+1, limit)
-	}
-	epfd = kerneltest.HostEpoll(b)
-	fds = make([]int, n)
-	for i := range fds {
-		var init uint
-		if i == ready {
-			init = 1
-		}
-		fds[i] = kerneltest.HostEventfd(b, init)
-		kerneltest.HostCtl(b, epfd, unix.EPOLL_CTL_ADD, fds[i], events, uint64(i))
-	}
-	return epfd, fds
-}
-
-// settle collects setup garbage so that a background GC does not run
-// inside the timed loop of a benchmark with a large setup.
-func settle(b *testing.B) {
-	runtime.GC()
-	b.ReportAllocs()
-	b.ResetTimer()
-}
-
 var harvestSizes = []int{1, 1000, 100000}
 
 // BenchmarkHarvest: 1 level-triggered ready registration among n. The
@@ -92,24 +32,10 @@ var harvestSizes = []int{1, 1000, 100000}
 func BenchmarkHarvest(b *testing.B) {
 	for _, n := range harvestSizes {
 		b.Run(fmt.Sprintf("impl=model/n=%d", n), func(b *testing.B) {
-			s := newModelSet(b, epoll.NewDomain(), n, n/2, waiter.EventIn)
-			buf := make([]epoll.Event, 64)
-			settle(b)
-			for b.Loop() {
-				if k, _ := s.ep.ReadEvents(buf, len(buf), nil); k != 1 {
-					b.Fatalf("harvested %d", k)
-				}
-			}
+			kerneltest.BenchModelHarvest(b, n)
 		})
 		b.Run(fmt.Sprintf("impl=host/n=%d", n), func(b *testing.B) {
-			epfd, _ := newHostSet(b, n, n/2, unix.EPOLLIN)
-			evs := make([]unix.EpollEvent, 64)
-			settle(b)
-			for b.Loop() {
-				if k, err := unix.EpollWait(epfd, evs, 0); k != 1 {
-					b.Fatalf("harvested %d: %v", k, err)
-				}
-			}
+			kerneltest.BenchHostHarvest(b, n)
 		})
 	}
 }
@@ -119,20 +45,20 @@ func BenchmarkHarvest(b *testing.B) {
 func BenchmarkWaitNothingReady(b *testing.B) {
 	const n = 1000
 	b.Run(fmt.Sprintf("impl=model/n=%d", n), func(b *testing.B) {
-		s := newModelSet(b, epoll.NewDomain(), n, -1, waiter.EventIn)
+		ep, _ := kerneltest.ModelSet(b, epoll.NewDomain(), n, -1, waiter.EventIn)
 		buf := make([]epoll.Event, 64)
 		th := kerneltest.NewThread()
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
-			if k, _ := s.ep.Wait(th, buf, len(buf), nil, time.Time{}, true); k != 0 {
+			if k, _ := ep.Wait(th, buf, len(buf), nil, time.Time{}, true); k != 0 {
 				b.Fatalf("harvested %d", k)
 			}
 		}
 	})
 	b.Run(fmt.Sprintf("impl=host/n=%d", n), func(b *testing.B) {
-		epfd, _ := newHostSet(b, n, -1, unix.EPOLLIN)
+		epfd, _ := kerneltest.HostSet(b, n, -1, unix.EPOLLIN)
 		evs := make([]unix.EpollEvent, 64)
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if k, err := unix.EpollWait(epfd, evs, 0); k != 0 {
 				b.Fatalf("harvested %d: %v", k, err)
@@ -144,141 +70,15 @@ func BenchmarkWaitNothingReady(b *testing.B) {
 // BenchmarkCtlAddDel: EPOLL_CTL_ADD then EPOLL_CTL_DEL of one eventfd on an
 // instance holding 1000 other registrations.
 func BenchmarkCtlAddDel(b *testing.B) {
-	b.Run("impl=model", func(b *testing.B) {
-		s := newModelSet(b, epoll.NewDomain(), 1000, -1, waiter.EventIn)
-		f := fs.NewEventfd(0, unix.O_NONBLOCK)
-		defer f.DecRef()
-		id := epoll.FileIdentifier{File: f, Fd: 5000}
-		settle(b)
-		for b.Loop() {
-			if err := s.ep.Add(id, waiter.EventIn, 1); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.ep.Delete(id); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("impl=host", func(b *testing.B) {
-		epfd, _ := newHostSet(b, 1000, -1, unix.EPOLLIN)
-		fd := kerneltest.HostEventfd(b, 0)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: 1}
-		settle(b)
-		for b.Loop() {
-			if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-				b.Fatal(err)
-			}
-			if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlAddDel(b, 1000) })
+	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostCtlAddDel(b, 1000) })
 }
 
 // BenchmarkCtlMod: EPOLL_CTL_MOD of a registration whose target is not
 // ready (so MOD queues nothing), among 1000.
 func BenchmarkCtlMod(b *testing.B) {
-	b.Run("impl=model", func(b *testing.B) {
-		s := newModelSet(b, epoll.NewDomain(), 1000, -1, waiter.EventIn)
-		id := epoll.FileIdentifier{File: s.files[500], Fd: 500}
-		settle(b)
-		i := uint64(0)
-		for b.Loop() {
-			i++
-			if err := s.ep.Modify(id, waiter.EventIn|waiter.EventET, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("impl=host", func(b *testing.B) {
-		epfd, fds := newHostSet(b, 1000, -1, unix.EPOLLIN)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET}
-		settle(b)
-		for b.Loop() {
-			ev.Fd++
-			if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, fds[500], &ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// pingPong is one side's half of the wakeup round trip: block until the
-// own eventfd is readable, consume it, signal the peer.
-type pingPong struct {
-	ep   *epoll.EventPoll
-	th   *kerneltest.Thread
-	own  *fs.File
-	peer *fs.File
-	buf  []epoll.Event
-	word []byte
-}
-
-func newPingPong(d *epoll.Domain, own, peer *fs.File, events waiter.EventMask) *pingPong {
-	epf := epoll.NewFile(d)
-	ep, _ := epoll.FromFile(epf)
-	if err := ep.Add(epoll.FileIdentifier{File: own, Fd: 3}, events, 3); err != nil {
-		panic(err)
-	}
-	return &pingPong{ep: ep, th: kerneltest.NewThread(), own: own, peer: peer,
-		buf: make([]epoll.Event, 8), word: make([]byte, 8)}
-}
-
-func (p *pingPong) signal() {
-	p.word[0] = 1
-	if _, err := p.peer.Write(p.word); err != nil {
-		panic(err)
-	}
-}
-
-func (p *pingPong) await() uint64 {
-	for {
-		if _, err := p.ep.Wait(p.th, p.buf, len(p.buf), nil, time.Time{}, false); err != nil {
-			panic(err)
-		}
-		if _, err := p.own.Read(p.word); err == nil {
-			return uint64(p.word[0])
-		}
-	}
-}
-
-func (p *pingPong) close() { p.ep.File().DecRef() }
-
-// modelRoundTrip sets up two goroutines ping-ponging through two eventfds,
-// each watched by its own instance; it returns the function that does one
-// round trip and the one that stops the peer goroutine.
-func modelRoundTrip(events waiter.EventMask) (roundTrip, stop func()) {
-	d := epoll.NewDomain()
-	e1 := fs.NewEventfd(0, unix.O_NONBLOCK)
-	e2 := fs.NewEventfd(0, unix.O_NONBLOCK)
-	a := newPingPong(d, e2, e1, events) // waits on e2, signals e1
-	bb := newPingPong(d, e1, e2, events)
-	var quit atomic.Bool
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			bb.await()
-			if quit.Load() {
-				return
-			}
-			bb.signal()
-		}
-	}()
-	roundTrip = func() {
-		a.signal()
-		a.await()
-	}
-	stop = func() {
-		quit.Store(true)
-		a.signal()
-		<-done
-		a.close()
-		bb.close()
-		e1.DecRef()
-		e2.DecRef()
-	}
-	return roundTrip, stop
+	b.Run("impl=model", func(b *testing.B) { kerneltest.BenchModelCtlMod(b, 1000) })
+	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostCtlMod(b, 1000) })
 }
 
 // BenchmarkWakeupRoundTrip: two goroutines (threads on the host)
@@ -288,9 +88,9 @@ func modelRoundTrip(events waiter.EventMask) (roundTrip, stop func()) {
 // against.
 func BenchmarkWakeupRoundTrip(b *testing.B) {
 	b.Run("impl=model", func(b *testing.B) {
-		roundTrip, stop := modelRoundTrip(waiter.EventIn)
+		roundTrip, stop := kerneltest.ModelRoundTrip(waiter.EventIn)
 		defer stop()
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			roundTrip()
 		}
@@ -337,32 +137,7 @@ func BenchmarkRegistrationMemory(b *testing.B) {
 		}
 		b.ReportMetric(perReg, "B/reg")
 	})
-	b.Run("impl=host", func(b *testing.B) {
-		if _, ok := kerneltest.HostSlabBytes(); !ok {
-			b.Skip("neither /proc/slabinfo nor /proc/meminfo")
-		}
-		_, limit := kerneltest.HostFDRoom(0)
-		m := min(n, int(limit)-200)
-		fds := make([]int, m)
-		for i := range fds {
-			fds[i] = kerneltest.HostEventfd(b, 0)
-		}
-		var perReg float64
-		for b.Loop() {
-			epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-			if err != nil {
-				b.Fatal(err)
-			}
-			before, _ := kerneltest.HostSlabBytes()
-			for i, fd := range fds {
-				kerneltest.HostCtl(b, epfd, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN, uint64(i))
-			}
-			after, _ := kerneltest.HostSlabBytes()
-			perReg = float64(after-before) / float64(m)
-			unix.Close(epfd)
-		}
-		b.ReportMetric(perReg, "B/reg")
-	})
+	b.Run("impl=host", func(b *testing.B) { kerneltest.BenchHostRegistrationMemory(b, n) })
 }
 
 // countingThread counts how often its sleeps end in a wakeup, so a
@@ -645,7 +420,7 @@ func BenchmarkScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		buf := make([]epoll.Event, 64)
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if k, _ := ep.ReadEvents(buf, len(buf), nil); k != 1 {
 				b.Fatalf("harvested %d", k)
@@ -672,7 +447,7 @@ func BenchmarkScale(b *testing.B) {
 		}
 		buf := make([]epoll.Event, 64)
 		ep := eps[n/2]
-		settle(b)
+		kerneltest.Settle(b)
 		for b.Loop() {
 			if k, _ := ep.ReadEvents(buf, len(buf), nil); k != 1 {
 				b.Fatalf("harvested %d", k)
@@ -733,7 +508,7 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 // waiter, timer or buffer per wait, read or write).
 func TestWakeupRoundTripAllocatesNothing(t *testing.T) {
 	for _, ev := range []waiter.EventMask{waiter.EventIn, waiter.EventIn | waiter.EventET} {
-		roundTrip, stop := modelRoundTrip(ev)
+		roundTrip, stop := kerneltest.ModelRoundTrip(ev)
 		for i := 0; i < 100; i++ { // warm up: goroutine stacks, sudogs
 			roundTrip()
 		}

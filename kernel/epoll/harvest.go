@@ -28,10 +28,6 @@ import (
 // If w is an EventCommitter, nothing is consumed before its CommitEvents
 // accepts the whole harvest; a refusal puts every harvested event back and
 // ReadEvents returns 0 with the refusal's error.
-//
-// It follows ep_send_events step by step (and runs over 80 lines for it):
-// take the ready list, poll and copy item by item, put back what was not
-// delivered, splice the overflow list, re-queue level-triggered items.
 func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error) {
 	return ep.ReadEventsFor(nil, buf, max, w)
 }
@@ -39,6 +35,10 @@ func (ep *EventPoll) ReadEvents(buf []Event, max int, w EventWriter) (int, error
 // ReadEventsFor is ReadEvents by thread caller: targets whose readiness
 // depends on the caller (fs.CallerPollable) are polled as it sees them, as
 // ep_send_events polls with current.
+//
+// It follows ep_send_events step by step (and runs over 80 lines for it):
+// take the ready list, poll and copy item by item, put back what was not
+// delivered, splice the overflow list, re-queue level-triggered items.
 func (ep *EventPoll) ReadEventsFor(caller any, buf []Event, max int, w EventWriter) (int, error) {
 	if w == nil && max > len(buf) {
 		max = len(buf)

@@ -131,7 +131,8 @@
 //     with key 0. Listener (unixlisten.go): bind, listen, connect and
 //     accept, with unix_recvq_full's backlog, a connection waking the
 //     listener once (IN|PRI|RDNORM|RDBAND, wake-one) and connects to a
-//     full listener waiting on its peer_wait queue (ConnectWait).
+//     full listener waiting on its peer_wait queue (ConnectWait; another
+//     package's Listener gives its own queue with NewConnectWait).
 //     MessageIO (oob.go): MSG_OOB on streams (PRI while an out-of-band
 //     byte is pending, the mark, the byte left behind) and MSG_PEEK.
 //   - timerfd (timerfd.go, NewTimerfd, TimerFile) on a Clock (clock.go:

@@ -24,6 +24,7 @@ func TestReferenceMisusePanics(t *testing.T) {
 	kerneltest.MustPanic(t, "fs: File.Read on a released file", func() { released().Read(make([]byte, 8)) })
 	kerneltest.MustPanic(t, "fs: File.Write on a released file", func() { released().Write(make([]byte, 8)) })
 	kerneltest.MustPanic(t, "fs: New with a nil Impl", func() { fs.New(nil, unix.O_RDWR) })
+	kerneltest.MustPanic(t, "fs.NewConnectWait: nil queue", func() { fs.NewConnectWait(nil) })
 
 	// A file revived by IncRef would be released twice: IncRef must panic
 	// before DecRef can run the implementation's Release again.

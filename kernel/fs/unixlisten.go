@@ -112,16 +112,27 @@ type Listener interface {
 // ConnectWait is where a connect to a full listener waits (peer_wait): a
 // Waitable for the syscall layer's Task.Block, whose Ready should retry
 // the connect. It reports no readiness of its own.
-type ConnectWait struct{ l *unixSocket }
+type ConnectWait struct{ q *waiter.Queue }
+
+// NewConnectWait returns the ConnectWait of a listener whose peer_wait
+// queue is q, for a Listener of another package: q must be woken (key 0)
+// wake-one on each accept and entirely when the listener closes or its
+// backlog grows, as a model listener's is.
+func NewConnectWait(q *waiter.Queue) *ConnectWait {
+	if q == nil {
+		panic("fs.NewConnectWait: nil queue")
+	}
+	return &ConnectWait{q: q}
+}
 
 // Readiness implements Waitable.
 func (c *ConnectWait) Readiness(mask waiter.EventMask) waiter.EventMask { return 0 }
 
 // EventRegister implements Waitable.
-func (c *ConnectWait) EventRegister(e *waiter.Entry) { c.l.peerWait.Register(e) }
+func (c *ConnectWait) EventRegister(e *waiter.Entry) { c.q.Register(e) }
 
 // EventUnregister implements Waitable.
-func (c *ConnectWait) EventUnregister(e *waiter.Entry) { c.l.peerWait.Unregister(e) }
+func (c *ConnectWait) EventUnregister(e *waiter.Entry) { c.q.Unregister(e) }
 
 // Bind implements Listener.
 func (s *unixSocket) Bind(f *File, names Names, addr []byte) error {
@@ -218,7 +229,7 @@ func (s *unixSocket) Connect(f *File, names Names, addr []byte) (*ConnectWait, e
 	}
 	if len(l.pending) > l.backlog {
 		l.mu.Unlock()
-		return &ConnectWait{l: l}, unix.EAGAIN
+		return &ConnectWait{q: &l.peerWait}, unix.EAGAIN
 	}
 	if l == s {
 		l.mu.Unlock()
