@@ -93,15 +93,15 @@ func (c *conn) Release(*fs.File)                    {}
 // accept sleeps as an exclusive waiter, and a signal ends it with
 // ERESTARTSYS (ErrRestart), which Syscall settles as Linux does.
 func accept4(t *syscalls.Task, a [6]uintptr) (uintptr, unix.Errno) {
-	flags := int32(a[3])
-	if flags&^(unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK) != 0 {
-		return 0, unix.EINVAL
-	}
-	f, err := t.FDTable().GetFile(int32(a[0]))
+	f, err := t.FDTable().GetFile(int32(a[0])) // the fd first, as __sys_accept4
 	if err != nil {
 		return 0, unix.EBADF
 	}
 	defer f.DecRef()
+	flags := int32(a[3])
+	if flags&^(unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK) != 0 {
+		return 0, unix.EINVAL
+	}
 	l, ok := f.Impl().(*listener)
 	if !ok {
 		return 0, unix.ENOTSOCK

@@ -450,9 +450,16 @@ func TestBlockWakeupWinsOverSignal(t *testing.T) {
 		x.k.RegisterSyscall(syscalls.AMD64, amd64EmbedderAccept, accept4)
 		l := &listener{}
 		lfd := x.install(l, unix.O_RDWR)
+		// The connection and the signal both arrive before the task can
+		// take the connection: the wakeup is sent and the signal made
+		// pending under the listener's lock, which the handler's retry
+		// needs (take), so the call cannot end between the two.
 		whenQueued(&l.queue, func() {
-			l.connect(1)
+			l.mu.Lock()
+			l.backlog = append(l.backlog, 1)
+			l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 			x.t.Interrupt(int(unix.SIGUSR1))
+			l.mu.Unlock()
 		})
 		if _, e := x.t.Syscall(amd64EmbedderAccept, [6]uintptr{lfd}); e != 0 {
 			t.Fatalf("round %d: accept4 %s with a connection queued for it", i, errName(e))
