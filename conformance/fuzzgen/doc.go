@@ -1,5 +1,5 @@
 // Package fuzzgen is guestpoll's differential fuzzer: it decodes fuzzer
-// bytes into conformance scripts (shared/conformance-scripts.md) and runs
+// bytes into conformance scripts (the format: docs/conformance-format.md) and runs
 // them on the host kernel and on the model. Any difference is a model bug
 // with a ready-made reproducer (or a generator bug, see below).
 //

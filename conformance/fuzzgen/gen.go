@@ -21,7 +21,7 @@ type Step struct {
 }
 
 // Generate decodes fuzzer bytes into a script. Every input decodes to a
-// valid script (conformance/scripts format) that is single-threaded,
+// valid script (docs/conformance-format.md) that is single-threaded,
 // never blocks (every pollable file is O_NONBLOCK, waits have timeout 0),
 // never depends on fd numbers and never names a raw fd the harness could
 // own.
