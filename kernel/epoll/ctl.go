@@ -58,6 +58,11 @@ func (ep *EventPoll) AddFor(caller any, id FileIdentifier, events waiter.EventMa
 		return unix.EPERM
 	}
 	target, targetIsEpoll := FromFile(id.File)
+	if targetIsEpoll && target.domain != ep.domain {
+		// The loop and depth checks walk one Domain's graph under its
+		// locks: a link between two Domains would go unchecked.
+		panic("epoll: epoll_ctl ADD of an epoll instance of another Domain (one Domain per kernel)")
+	}
 	if events&waiter.EventExclusive != 0 && (targetIsEpoll || events&^exclusiveAllowed != 0) {
 		return unix.EINVAL
 	}

@@ -68,9 +68,11 @@
 // sees this; one that does not, racing the release, gets EBADF or a
 // registration the release then removes (AddWatch decides atomically with
 // the target's release, the instance's mutex with the instance's). A
-// FileIdentifier with a nil File, an EventPoll not made by NewFile, and
-// NewFile with a nil Domain panic naming the misuse. A target that is not pollable is EPERM at every op, so
-// its queue is never hooked (fs.File.EventRegister of such a file panics).
+// FileIdentifier with a nil File, an EventPoll not made by NewFile,
+// NewFile with a nil Domain, and an ADD of an epoll instance of another
+// Domain (whose nesting no lock of this one covers) panic naming the
+// misuse. A target that is not pollable is EPERM at every op, so its queue
+// is never hooked (fs.File.EventRegister of such a file panics).
 //
 // # Memory and cost
 //

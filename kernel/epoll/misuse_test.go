@@ -139,3 +139,18 @@ func TestCtlOnZeroEventPollPanics(t *testing.T) {
 		new(epoll.EventPoll).Add(epoll.FileIdentifier{File: f, Fd: 3}, in, 0)
 	})
 }
+
+// Nesting checks walk one Domain's graph: adding an instance of another
+// Domain panics instead of linking two graphs no lock covers together.
+func TestAddOfInstanceOfAnotherDomainPanics(t *testing.T) {
+	a, b := epoll.NewFile(epoll.NewDomain()), epoll.NewFile(epoll.NewDomain())
+	defer a.DecRef()
+	defer b.DecRef()
+	ep, _ := epoll.FromFile(a)
+	kerneltest.MustPanic(t, "epoll: epoll_ctl ADD of an epoll instance of another Domain", func() {
+		ep.Add(epoll.FileIdentifier{File: b, Fd: 4}, in, 0)
+	})
+	if ep.Len() != 0 {
+		t.Fatalf("the failed ADD left %d registrations", ep.Len())
+	}
+}
