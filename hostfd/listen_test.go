@@ -375,24 +375,7 @@ func TestHostBlockingAcceptConnect(t *testing.T) {
 	time.Sleep(quiet)
 	c1 := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	call(syscalls.AMD64Connect, c1, addr, uintptr(len(sa)))
-	var second chan callResult
-	select {
-	case r := <-ch1:
-		second = ch2
-		if r.e != 0 {
-			t.Fatalf("accept4: %v", r)
-		}
-	case r := <-ch2:
-		second = ch1
-		if r.e != 0 {
-			t.Fatalf("accept4: %v", r)
-		}
-	case <-time.After(long):
-		t.Fatal("a connection completed no blocked accept4")
-	}
-	if !still(second) {
-		t.Fatal("one connection completed both blocked accept4s (not exclusive)")
-	}
+	second := exactlyOne(t, "a connection", "accept4", ch1, ch2, still)
 	c2 := call(syscalls.AMD64Socket, unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	call(syscalls.AMD64Connect, c2, addr, uintptr(len(sa)))
 	if r := result(t, "the second accept4", second); r.e != 0 {
@@ -419,25 +402,35 @@ func TestHostBlockingAcceptConnect(t *testing.T) {
 	ch2 = startCall(t2, syscalls.AMD64Connect, [6]uintptr{c5, addr, uintptr(len(sa))})
 	time.Sleep(quiet)
 	call(syscalls.AMD64Accept4, l, 0, 0, unix.SOCK_NONBLOCK)
-	select {
-	case r := <-ch1:
-		second = ch2
-		if r.e != 0 {
-			t.Fatalf("connect let in: %v", r)
-		}
-	case r := <-ch2:
-		second = ch1
-		if r.e != 0 {
-			t.Fatalf("connect let in: %v", r)
-		}
-	case <-time.After(long):
-		t.Fatal("an accept let no blocked connect in")
-	}
-	if !still(second) {
-		t.Fatal("one accept let both blocked connects in (not exclusive)")
-	}
+	second = exactlyOne(t, "an accept", "connect", ch1, ch2, still)
 	call(syscalls.AMD64Close, l) // the listener's close refuses the other
 	if r := result(t, "the connect waiting on a closed listener", second); r.e != unix.ECONNREFUSED {
 		t.Fatalf("connect after the listener's close: %v, want ECONNREFUSED", r)
 	}
+}
+
+// exactlyOne waits for one of two blocked calls to succeed after cause
+// and checks that the other still waits (an exclusive wakeup); it returns
+// the one still waiting.
+func exactlyOne(t *testing.T, cause, what string, ch1, ch2 chan callResult, still func(chan callResult) bool) chan callResult {
+	t.Helper()
+	var other chan callResult
+	select {
+	case r := <-ch1:
+		other = ch2
+		if r.e != 0 {
+			t.Fatalf("%s: %v", what, r)
+		}
+	case r := <-ch2:
+		other = ch1
+		if r.e != 0 {
+			t.Fatalf("%s: %v", what, r)
+		}
+	case <-time.After(long):
+		t.Fatalf("%s completed no blocked %s", cause, what)
+	}
+	if !still(other) {
+		t.Fatalf("%s completed both blocked %ss (not exclusive)", cause, what)
+	}
+	return other
 }
