@@ -129,7 +129,10 @@ func BenchmarkCtlMod(b *testing.B) {
 // BenchmarkWakeupRoundTrip: two goroutines (locked OS threads on the host)
 // ping-pong through two eventfds, each watched level-triggered by its own
 // epoll instance, with blocking waits; impl=chan is a bare ping-pong over
-// unbuffered channels, the floor of any goroutine handoff.
+// unbuffered channels, the floor of any goroutine handoff, and impl=floor
+// the model's synchronisation alone around the same parking
+// (kerneltest.BenchSyncFloorRoundTrip), the best the model can reach: its
+// ratio to chan is printed beside the round-trip target.
 func BenchmarkWakeupRoundTrip(b *testing.B) {
 	b.Run("impl=host", kerneltest.BenchHostRoundTrip)
 	for _, impl := range []struct {
@@ -150,6 +153,7 @@ func BenchmarkWakeupRoundTrip(b *testing.B) {
 		})
 	}
 	b.Run("impl=chan", kerneltest.BenchChanPingPong)
+	b.Run("impl=floor", kerneltest.BenchSyncFloorRoundTrip)
 }
 
 // BenchmarkEventfdWriteRead: an 8-byte write then an 8-byte read of a

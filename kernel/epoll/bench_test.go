@@ -84,8 +84,10 @@ func BenchmarkCtlMod(b *testing.B) {
 // BenchmarkWakeupRoundTrip: two goroutines (threads on the host)
 // ping-pong through two eventfds, each watched level-triggered by its own
 // instance, with blocking waits; impl=chan is a bare unbuffered channel
-// ping-pong between two goroutines, the floor the model is measured
-// against.
+// ping-pong between two goroutines, the reference the model is measured
+// against, and impl=floor the model's synchronisation alone around the
+// same parking (kerneltest.BenchSyncFloorRoundTrip): the best the model
+// can reach.
 func BenchmarkWakeupRoundTrip(b *testing.B) {
 	b.Run("impl=model", func(b *testing.B) {
 		roundTrip, stop := kerneltest.ModelRoundTrip(waiter.EventIn)
@@ -97,6 +99,7 @@ func BenchmarkWakeupRoundTrip(b *testing.B) {
 	})
 	b.Run("impl=host", kerneltest.BenchHostRoundTrip)
 	b.Run("impl=chan", kerneltest.BenchChanPingPong)
+	b.Run("impl=floor", kerneltest.BenchSyncFloorRoundTrip)
 }
 
 // BenchmarkRegistrationMemory: heap growth per ADD over 100000 ADDs of

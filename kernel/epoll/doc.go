@@ -151,6 +151,12 @@
 //     ready list or the scan flag ends with publishLocked.
 //   - EventPoll.sleeping, the mirror of "ep.waiters is not empty", by
 //     wakeup callbacks and harvests before they take waitMu.
+//   - A sleeper's own wait entry, by the sleeper after Sleep
+//     (waiter.Entry.Unlinked, Linux's list_empty_careful in ep_poll): the
+//     waker unlinks it under waitMu and clears its linked word last,
+//     atomically, after publishing sleeping; a sleeper that finds it
+//     unlinked skips waitMu, one that finds it linked (timeout, signal)
+//     unregisters under waitMu as before.
 //   - The emptiness of the pollers queue and of targets' queues
 //     (waiter.Queue.Empty): pollers poll the instance (taking
 //     EventPoll.mu) after registering.

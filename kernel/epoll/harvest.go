@@ -263,12 +263,17 @@ func (ep *EventPoll) Wait(b Blocker, buf []Event, max int, w EventWriter, deadli
 			continue
 		}
 		timedOut = b.Sleep(deadline)
-		// Woken threads were unlinked by the waker; one that is still linked
-		// timed out or was interrupted.
-		ep.waitMu.Lock()
-		stillLinked := ep.waiters.Unregister(e)
-		ep.publishWaitMuLocked()
-		ep.waitMu.Unlock()
+		// Woken threads were unlinked by the waker, which also refreshed
+		// the sleeping mirror: as Linux's ep_poll, a thread that finds its
+		// entry unlinked skips the wait lock. One that is still linked
+		// timed out or was interrupted, and unregisters under the lock.
+		stillLinked := false
+		if !e.Unlinked() {
+			ep.waitMu.Lock()
+			stillLinked = ep.waiters.Unregister(e)
+			ep.publishWaitMuLocked()
+			ep.waitMu.Unlock()
+		}
 		eavail = !(timedOut && stillLinked)
 	}
 }

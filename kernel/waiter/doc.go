@@ -33,7 +33,10 @@
 //     after Unregister returns no Wake of that entry is running or will
 //     run.
 //   - An entry marked auto-remove is unlinked by the walk when its Wake
-//     returns true; Linked reports whether that happened.
+//     returns true; Linked reports whether that happened, and
+//     Entry.Unlinked lets the entry's owner ask without the lock (the
+//     walk clears the entry's linked word last, atomically; Linux's
+//     list_empty_careful).
 //   - Misuse panics naming it: Register of an entry already on a queue or
 //     never Init, Init of an entry on a queue or with a nil Waker, and
 //     Unregister from a queue the entry is not at either end of (an entry

@@ -17,13 +17,18 @@ type Waker interface {
 // unusable; call Init. An Entry is owned by its registrant and lives as
 // long as it does.
 type Entry struct {
-	// next and prev link the entry into its list; linked says it is on it.
-	// Guarded by the list's lock. An entry does not record which list it is
-	// on (it is embedded in every epoll registration, so every word
-	// counts): callers always unregister from the list they registered on.
+	// next and prev link the entry into its list; linked is 1 while it
+	// is on it. Guarded by the list's lock. An entry does not record which
+	// list it is on (it is embedded in every epoll registration, so every
+	// word counts): callers always unregister from the list they
+	// registered on. linked is also read without the lock by the entry's
+	// owner (Unlinked): a wake-one walk that auto-removes the entry clears
+	// it with an atomic store, after every other write to the entry; every
+	// other write happens under the lock in the owner's own calls, so it is
+	// ordered before the owner's lockless read anyway.
 	next, prev *Entry
 	waker      Waker // immutable after Init
-	linked     bool
+	linked     uint32
 	exclusive  bool // immutable after Init
 	autoRemove bool // immutable after Init
 }
@@ -35,7 +40,7 @@ type Entry struct {
 // no list, and w must not be nil; otherwise Init panics.
 func (e *Entry) Init(w Waker, exclusive, autoRemove bool) {
 	switch {
-	case e.linked:
+	case e.linked != 0:
 		panic("waiter: Entry.Init of an entry that is on a queue (Unregister it first)")
 	case w == nil:
 		panic("waiter: Entry.Init with a nil Waker")
@@ -47,6 +52,15 @@ func (e *Entry) Init(w Waker, exclusive, autoRemove bool) {
 
 // Exclusive reports whether the entry takes part in wake-one walks.
 func (e *Entry) Exclusive() bool { return e.exclusive }
+
+// Unlinked reports, without the list's lock, whether e is on no list, as
+// Linux's list_empty_careful lets a thread woken in ep_poll skip the wait
+// queue's lock. Only e's owner may call it: the goroutine that registers
+// and unregisters e, between those calls. True means a walk auto-removed e
+// (Wake returned true) and is done with it, so the owner need not
+// Unregister; false means e may still be linked, and the owner must
+// Unregister it under the list's lock as usual.
+func (e *Entry) Unlinked() bool { return atomic.LoadUint32(&e.linked) == 0 }
 
 // List is a wait list with no lock of its own: its owner guards every call
 // with a lock it already holds on the paths that register and notify (an
@@ -69,12 +83,12 @@ func (l *List) RegisterHead(e *Entry) { l.linkAt(e, true) }
 
 func (l *List) linkAt(e *Entry, atHead bool) {
 	switch {
-	case e.linked:
+	case e.linked != 0:
 		panic("waiter: entry registered twice (it is already on a queue)")
 	case e.waker == nil:
 		panic("waiter: Register of an entry that was never Init")
 	}
-	e.linked = true
+	e.linked = 1
 	if !atHead || l.head == nil {
 		e.prev, e.next = l.tail, nil
 		if l.tail != nil {
@@ -97,6 +111,20 @@ func (l *List) unlink(e *Entry) {
 	if e.prev == nil && l.head != e || e.next == nil && l.tail != e {
 		panic("waiter: Unregister of an entry from a queue it is not on")
 	}
+	l.detach(e)
+	e.linked = 0
+}
+
+// unlinkWoken is unlink for a walk that auto-removes a woken entry (which
+// is on l by construction): the owner may be reading linked without the
+// lock (Unlinked), so it is cleared atomically and last.
+func (l *List) unlinkWoken(e *Entry) {
+	l.detach(e)
+	atomic.StoreUint32(&e.linked, 0)
+}
+
+// detach takes e out of l's links.
+func (l *List) detach(e *Entry) {
 	if e.prev != nil {
 		e.prev.next = e.next
 	} else {
@@ -107,14 +135,14 @@ func (l *List) unlink(e *Entry) {
 	} else {
 		l.tail = e.prev
 	}
-	e.next, e.prev, e.linked = nil, nil, false
+	e.next, e.prev = nil, nil
 }
 
 // Unregister unlinks e and reports whether it was still linked (an
 // auto-remove entry that was woken has already been unlinked). e must be on
 // l or on no list.
 func (l *List) Unregister(e *Entry) bool {
-	linked := e.linked
+	linked := e.linked != 0
 	if linked {
 		l.unlink(e)
 	}
@@ -135,8 +163,8 @@ func (l *List) notify(key EventMask, exclusiveBudget int) {
 	for e := l.head; e != nil; {
 		next := e.next
 		taken := e.waker.Wake(key)
-		if taken && e.autoRemove && e.linked {
-			l.unlink(e)
+		if taken && e.autoRemove && e.linked != 0 {
+			l.unlinkWoken(e)
 		}
 		if taken && e.exclusive && exclusiveBudget > 0 {
 			exclusiveBudget--
@@ -203,7 +231,7 @@ func (q *Queue) Unregister(e *Entry) bool {
 // Linked reports whether e is on q (e must be on q or on no queue).
 func (q *Queue) Linked(e *Entry) bool {
 	q.mu.Lock()
-	linked := e.linked
+	linked := e.linked != 0
 	q.mu.Unlock()
 	return linked
 }

@@ -1,6 +1,8 @@
 package waiter
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -206,5 +208,49 @@ func TestListUnderOwnersLock(t *testing.T) {
 		s.Drain()
 	}); allocs != 0 {
 		t.Fatalf("List register/notify/unregister allocate %v", allocs)
+	}
+}
+
+// TestUnlinkedWithoutLock: Unlinked, the owner's lockless look, is false
+// while the entry is registered (also after a wakeup it declined or that
+// did not auto-remove it) and true once a walk auto-removed it; a woken
+// entry read concurrently by its owner is race-free (go test -race).
+func TestUnlinkedWithoutLock(t *testing.T) {
+	var log []string
+	var l List
+	var mu sync.Mutex
+	auto, _ := newEntry("auto", &log, true, true, true)
+	keep, _ := newEntry("keep", &log, false, true, false)
+	if !auto.Unlinked() {
+		t.Fatal("a new entry is not unlinked")
+	}
+	l.Register(auto)
+	l.Register(keep)
+	if auto.Unlinked() || keep.Unlinked() {
+		t.Fatal("a registered entry reads as unlinked")
+	}
+	l.Notify(EventIn)
+	if !auto.Unlinked() {
+		t.Fatal("an auto-removed entry reads as linked")
+	}
+	if keep.Unlinked() {
+		t.Fatal("an entry the walk kept reads as unlinked")
+	}
+	l.Unregister(keep)
+	for i := 0; i < 1000; i++ {
+		mu.Lock()
+		l.Register(auto)
+		mu.Unlock()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			mu.Lock()
+			l.Notify(EventIn)
+			mu.Unlock()
+		}()
+		for !auto.Unlinked() {
+			runtime.Gosched()
+		}
+		<-done
 	}
 }
