@@ -13,6 +13,12 @@
 //     round trips), the model's allocations, issue 7's target and whether
 //     it is met.
 //
+// Where the run measured a synchronisation floor (impl=floor of the
+// wakeup round trip: the model's locks and atomics alone around the same
+// parking), both tables print its ratio to the channel ping-pong beside
+// the round trip's, and a missed target whose floor is above the limit
+// says it is out of reach.
+//
 // `make bench` produces both:
 //
 //	make bench                      # runs everything, then this

@@ -151,6 +151,9 @@ func writeModelTable(w io.Writer, p *results) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n",
 			r.op, format(m, mok, r.unit), refText, ratio, allocText, r.target, status)
+		if r.ref == "chan" {
+			writeFloorRow(w, p, r.key)
+		}
 	}
 	// Anything else that has a model and a host variant, for information.
 	for _, key := range p.Keys() {
@@ -169,4 +172,18 @@ func writeModelTable(w io.Writer, p *results) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | | |\n", key, format(m, mok, "ns/op"), format(h, hok, "ns/op"), ratio, allocs)
 	}
+}
+
+// writeFloorRow prints, under a round trip compared with the channel
+// ping-pong, the synchronisation floor measured in the same run
+// (benchresults.FloorImpl), when there is one: the best the model's
+// round trip can reach.
+func writeFloorRow(w io.Writer, p *results, key string) {
+	floor, ok := p.Get(key, benchresults.FloorImpl, "ns/op")
+	ref, rok := p.Get(key, "chan", "ns/op")
+	if !ok || !rok || ref == 0 {
+		return
+	}
+	fmt.Fprintf(w, "| … its synchronisation floor | %s | %s (chan) | %.2f | - | the best the model can reach | |\n",
+		format(floor, true, "ns/op"), format(ref, true, "ns/op"), floor/ref)
 }

@@ -75,6 +75,7 @@ func (r peersRow) targetText(p *results) (target, status string) {
 		if t.MaxAllocs >= 0 {
 			text += allocLimit(t.MaxAllocs)
 		}
+		text += floorText(p, t.Key, t.Ref)
 		ts = append(ts, text)
 		v := t.Eval(p)
 		status := v.Status()
@@ -194,4 +195,15 @@ func allocLimit(n float64) string {
 		return ", 0 allocs"
 	}
 	return fmt.Sprintf(", ≤ %.0f alloc", n)
+}
+
+// floorText is ", synchronisation floor N ns = Rx <ref>" when the run
+// measured key's impl=floor (benchresults.FloorImpl), else "".
+func floorText(p *results, key, ref string) string {
+	floor, ok := p.Get(key, benchresults.FloorImpl, "ns/op")
+	r, rok := p.Get(key, ref, "ns/op")
+	if !ok || !rok || r == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; synchronisation floor %.0f ns = %.2fx %s", floor, floor/r, implName(ref))
 }

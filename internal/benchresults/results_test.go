@@ -85,3 +85,30 @@ func TestSplitImpl(t *testing.T) {
 		t.Errorf("got %q %q", key, impl)
 	}
 }
+
+// TestFloor: a target with an impl=floor beside it reports the floor's
+// ratio, and a missed target whose floor is above the limit says it is
+// out of reach.
+func TestFloor(t *testing.T) {
+	const run = `pkg: github.com/guestpoll/guestpoll/bench/peers
+BenchmarkWakeupRoundTrip/impl=model-2	100	1000.0 ns/op	0 B/op	0 allocs/op
+BenchmarkWakeupRoundTrip/impl=chan-2	100	400.0 ns/op	0 B/op	0 allocs/op
+BenchmarkWakeupRoundTrip/impl=floor-2	100	700.0 ns/op	0 B/op	0 allocs/op
+`
+	out, err := Parse(strings.NewReader(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := Targets[5].Eval(out.Peers)
+	if v.Floor != 1.75 {
+		t.Errorf("floor %v, want 1.75 (700 / 400)", v.Floor)
+	}
+	if want := "MISSED: 2.50x, target 1.50x; out of reach: the synchronisation floor alone is 1.75x"; v.Status() != want {
+		t.Errorf("%q, want %q", v.Status(), want)
+	}
+	// A floor within the limit does not excuse the miss.
+	out, _ = Parse(strings.NewReader(strings.Replace(run, "700.0", "500.0", 1)))
+	if v := Targets[5].Eval(out.Peers); v.Status() != "MISSED: 2.50x, target 1.50x" || v.Floor != 1.25 {
+		t.Errorf("%q, floor %v", v.Status(), v.Floor)
+	}
+}

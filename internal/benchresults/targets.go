@@ -24,8 +24,18 @@ var Targets = []Target{
 	{"wakeup round trip: model / chan", "WakeupRoundTrip", "model", "chan", 1.5, 0},
 }
 
+// FloorImpl is the implementation that measures, beside a target's Impl
+// and Ref, what Impl's synchronisation alone costs
+// (BenchmarkWakeupRoundTrip/impl=floor): Impl cannot do better than it
+// without changing what synchronises, so a target whose floor is above
+// its limit is out of reach, and the same run shows it.
+const FloorImpl = "floor"
+
 // Verdict is a Target judged against one run's medians.
 type Verdict struct {
+	// Floor is FloorImpl's median over Ref's, when the run measured it
+	// for the target's key; else 0.
+	Floor float64
 	Ratio float64 // Impl / Ref
 	// RoundMin and RoundMax are the smallest and largest ratio of one
 	// round's samples (the i-th of Impl over the i-th of Ref), when both
@@ -50,6 +60,9 @@ func (t Target) Eval(r *Results) Verdict {
 		out.RoundMin, out.RoundMax = out.Ratio, out.Ratio
 	}
 	out.Allocs, _ = r.Get(t.Key, t.Impl, "allocs/op")
+	if floor, ok := r.Get(t.Key, FloorImpl, "ns/op"); ok {
+		out.Floor = floor / ref
+	}
 	var why []string
 	if out.Ratio > t.Limit {
 		out.Met = false
@@ -58,6 +71,9 @@ func (t Target) Eval(r *Results) Verdict {
 	if t.MaxAllocs >= 0 && out.Allocs > t.MaxAllocs {
 		out.Met = false
 		why = append(why, fmt.Sprintf("%.0f allocs, target %.0f", out.Allocs, t.MaxAllocs))
+	}
+	if !out.Met && out.Floor > t.Limit {
+		why = append(why, fmt.Sprintf("out of reach: the synchronisation floor alone is %.2fx", out.Floor))
 	}
 	for i, w := range why {
 		if i > 0 {
