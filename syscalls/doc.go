@@ -206,7 +206,9 @@
 // Epoll and file locks are taken inside the kernel packages, never while
 // the syscall layer holds sigMu; Task.Block holds none of the package's
 // locks while it registers, checks and sleeps. GuestMemory has its own
-// RWMutex, also a leaf. Kernel.inoMu (fdinfo inode numbers) is a leaf
+// RWMutex, also a leaf, which Map, Unmap and first writes to a page take;
+// CopyIn and CopyOut take no lock: they read a lockless index that every
+// change under the lock keeps up to date (memIndex). Kernel.inoMu (fdinfo inode numbers) is a leaf
 // taken only by FDInfo. The handler registry's lock is a leaf taken only
 // by RegisterSyscall and SetFallbackSyscall; Syscall reads the published
 // table with one atomic load.

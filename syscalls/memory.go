@@ -3,6 +3,7 @@ package syscalls
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,24 +36,31 @@ type mapping struct{ start, end uint64 } // [start, end), page aligned
 // for concurrent use by several tasks.
 //
 // mu guards the mappings and the page table (which pages exist), not the
-// bytes in the pages: CopyIn, and CopyOut into pages that exist, hold it
-// for reading while they copy, so Unmap (which frees pages) waits for
-// them; allocating a page on first write, Map and Unmap hold it for
-// writing. Copies that touch the same bytes at once are not ordered with
-// each other, as guest accesses to one page from two CPUs are not on real
-// hardware (and the race detector reports them, as it should: the guest
-// has a data race).
+// bytes in the pages: Map, Unmap and allocating a page on first write hold
+// it for writing, and keep a lockless index of both up to date
+// (memIndex). CopyIn, and CopyOut into pages that exist, read that index
+// and take no lock, as Linux's user copies take none: a copy that races
+// an Unmap either sees the range unmapped (EFAULT) or copies to or from
+// the pages it found, which the Unmap then drops, as if the copy had
+// finished first. Copies that touch the same bytes at once are not
+// ordered with each other, as guest accesses to one page from two CPUs
+// are not on real hardware (and the race detector reports them, as it
+// should: the guest has a data race).
 type GuestMemory struct {
 	mu sync.RWMutex
 	// +checklocks:mu
 	maps []mapping // sorted, non-overlapping
 	// +checklocks:mu
 	pages map[uint64]*[PageSize]byte // the map, not the pages' contents
+	// index mirrors maps and pages for CopyIn and CopyOut (memindex.go).
+	index atomic.Pointer[memIndex]
 }
 
 // NewGuestMemory returns an empty address space.
 func NewGuestMemory() *GuestMemory {
-	return &GuestMemory{pages: make(map[uint64]*[PageSize]byte)}
+	m := &GuestMemory{pages: make(map[uint64]*[PageSize]byte)}
+	m.index.Store(&memIndex{})
+	return m
 }
 
 func pageRange(addr, size uint64) (uint64, uint64, bool) {
@@ -91,6 +99,7 @@ func (m *GuestMemory) Map(addr, size uint64) error {
 		out = append(out, r)
 	}
 	m.maps = out
+	m.publishMapsLocked()
 	return nil
 }
 
@@ -104,10 +113,12 @@ func (m *GuestMemory) Unmap(addr, size uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.removeLocked(start, end, true)
+	m.publishMapsLocked()
 	return nil
 }
 
-// removeLocked unmaps [start, end), freeing its pages if free is set.
+// removeLocked unmaps [start, end), freeing its pages if free is set; the
+// caller publishes the new mappings (publishMapsLocked).
 //
 // +checklocks:m.mu
 func (m *GuestMemory) removeLocked(start, end uint64, free bool) {
@@ -129,12 +140,12 @@ func (m *GuestMemory) removeLocked(start, end uint64, free bool) {
 		if uint64(len(m.pages)) < (end-start)/PageSize {
 			for p := range m.pages {
 				if p >= start && p < end {
-					delete(m.pages, p)
+					m.freePageLocked(p)
 				}
 			}
 		} else {
 			for p := start; p < end; p += PageSize {
-				delete(m.pages, p)
+				m.freePageLocked(p)
 			}
 		}
 	}
@@ -143,11 +154,7 @@ func (m *GuestMemory) removeLocked(start, end uint64, free bool) {
 // mappedLocked reports whether the page at p is mapped.
 //
 // +checklocksread:m.mu
-func (m *GuestMemory) mappedLocked(p uint64) bool {
-	maps := m.maps
-	i := sort.Search(len(maps), func(i int) bool { return maps[i].end > p })
-	return i < len(maps) && maps[i].start <= p
-}
+func (m *GuestMemory) mappedLocked(p uint64) bool { return mappedIn(m.maps, p) }
 
 // Mapped reports whether every byte of [addr, addr+size) is mapped.
 func (m *GuestMemory) Mapped(addr, size uint64) bool {
@@ -168,23 +175,20 @@ func (m *GuestMemory) Mapped(addr, size uint64) bool {
 	return true
 }
 
-// CopyIn implements Memory.
+// CopyIn implements Memory. It takes no lock (see memIndex).
 func (m *GuestMemory) CopyIn(addr uint64, dst []byte) error {
 	if addr+uint64(len(dst)) < addr {
 		return unix.EFAULT
 	}
-	// Unlocked without defer (cheaper on every read and write's path);
-	// nothing in the loop can panic.
-	m.mu.RLock()
+	x := m.index.Load()
 	for len(dst) > 0 {
 		p := addr &^ (PageSize - 1)
-		if !m.mappedLocked(p) {
-			m.mu.RUnlock()
+		if !mappedIn(x.maps, p) {
 			return unix.EFAULT
 		}
 		off := addr - p
 		n := min(uint64(len(dst)), PageSize-off)
-		if pg := m.pages[p]; pg != nil {
+		if pg := x.page(p); pg != nil {
 			copy(dst[:n], pg[off:off+n])
 		} else {
 			clear(dst[:n])
@@ -192,26 +196,24 @@ func (m *GuestMemory) CopyIn(addr uint64, dst []byte) error {
 		dst = dst[n:]
 		addr += n
 	}
-	m.mu.RUnlock()
 	return nil
 }
 
-// CopyOut implements Memory. Copies into pages that exist run under the
-// read lock (the common case: a task's event and I/O buffers are written
-// again and again); at the first page that does not, the rest is copied by
-// copyOutAlloc under the write lock.
+// CopyOut implements Memory. Copies into pages that exist take no lock
+// (the common case: a task's event and I/O buffers are written again and
+// again; see memIndex); at the first page that does not, the rest is
+// copied by copyOutAlloc under the write lock.
 func (m *GuestMemory) CopyOut(addr uint64, src []byte) error {
 	if addr+uint64(len(src)) < addr {
 		return unix.EFAULT
 	}
-	m.mu.RLock()
+	x := m.index.Load()
 	for len(src) > 0 {
 		p := addr &^ (PageSize - 1)
-		if !m.mappedLocked(p) {
-			m.mu.RUnlock()
+		if !mappedIn(x.maps, p) {
 			return unix.EFAULT
 		}
-		pg := m.pages[p]
+		pg := x.page(p)
 		if pg == nil {
 			break
 		}
@@ -221,7 +223,6 @@ func (m *GuestMemory) CopyOut(addr uint64, src []byte) error {
 		src = src[n:]
 		addr += n
 	}
-	m.mu.RUnlock()
 	if len(src) == 0 {
 		return nil
 	}
@@ -229,7 +230,7 @@ func (m *GuestMemory) CopyOut(addr uint64, src []byte) error {
 }
 
 // copyOutAlloc is CopyOut under the write lock, allocating missing pages.
-// The mappings may have changed since CopyOut's read-locked part; the
+// The mappings may have changed since CopyOut's lockless part; the
 // result is then the one of a copy that an Unmap or Map overtook midway.
 func (m *GuestMemory) copyOutAlloc(addr uint64, src []byte) error {
 	m.mu.Lock()
@@ -244,7 +245,7 @@ func (m *GuestMemory) copyOutAlloc(addr uint64, src []byte) error {
 		pg := m.pages[p]
 		if pg == nil {
 			pg = new([PageSize]byte)
-			m.pages[p] = pg
+			m.setPageLocked(p, pg)
 		}
 		copy(pg[off:off+n], src[:n])
 		src = src[n:]

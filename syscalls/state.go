@@ -280,7 +280,8 @@ func RestoreMemory(st *MemoryState) (*GuestMemory, error) {
 	for _, p := range st.Pages {
 		pg := new([PageSize]byte)
 		copy(pg[:], p.Data)
-		m.pages[p.Addr] = pg
+		m.setPageLocked(p.Addr, pg)
 	}
+	m.publishMapsLocked()
 	return m, nil
 }
