@@ -40,17 +40,17 @@ type floorSide struct {
 	// pushes with one compare-and-swap, the harvest takes it with one
 	// swap; link is the item's link on it, which the harvest clears with
 	// one store so that the next wakeup pushes again.
-	woken, link atomic.Uint32
+	woken, link atomic.Uint32 // +checklocksignore: not guarded (atomics; the tool guesses from uses under harvest)
 	// sleeping mirrors "a thread is registered" (EventPoll.sleeping): the
 	// sleeper stores it registering, the waker clearing it; the wakeup
 	// loads it to skip the wait lock when nobody sleeps.
-	sleeping atomic.Bool
+	sleeping atomic.Bool // +checklocksignore: not guarded (an atomic; the tool guesses from uses under wait)
 	// avail mirrors "the ready list is not empty" (EventPoll.avail): the
 	// harvest that moves the woken item onto the ready list stores true,
 	// the one that drops it stale stores false. A sleeper reads it after
 	// registering, and a harvest that leaves items queued reads sleeping
 	// after storing it, so both stores must be sequentially consistent.
-	avail atomic.Bool
+	avail atomic.Bool   // +checklocksignore: not guarded (an atomic; the tool guesses from uses under harvest)
 	token chan struct{} // the thread's waiter.Sleeper
 	_     [64]byte      // sides on their own cache lines, as the model's objects
 }

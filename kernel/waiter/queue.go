@@ -25,9 +25,14 @@ type Entry struct {
 	// owner (Unlinked): a wake-one walk that auto-removes the entry clears
 	// it with an atomic store, after every other write to the entry; every
 	// other write happens under the lock in the owner's own calls, so it is
-	// ordered before the owner's lockless read anyway.
-	next, prev *Entry
-	waker      Waker // immutable after Init
+	// ordered before the owner's lockless read anyway. (next and prev are
+	// declared apart: checklocks matches a field's annotation by its
+	// position in the declaration list, so two names on one line would
+	// move linked's onto waker.)
+	next  *Entry
+	prev  *Entry
+	waker Waker // immutable after Init
+	// +checklocksignore: written under the list's lock, read under it or atomically by the owner.
 	linked     uint32
 	exclusive  bool // immutable after Init
 	autoRemove bool // immutable after Init
