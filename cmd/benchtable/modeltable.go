@@ -177,13 +177,20 @@ func writeModelTable(w io.Writer, p *results) {
 // writeFloorRow prints, under a round trip compared with the channel
 // ping-pong, the synchronisation floor measured in the same run
 // (benchresults.FloorImpl), when there is one: the best the model's
-// round trip can reach.
+// round trip can reach. Its status says whether that puts issue 17's
+// target for the key out of reach.
 func writeFloorRow(w io.Writer, p *results, key string) {
 	floor, ok := p.Get(key, benchresults.FloorImpl, "ns/op")
 	ref, rok := p.Get(key, "chan", "ns/op")
 	if !ok || !rok || ref == 0 {
 		return
 	}
-	fmt.Fprintf(w, "| … its synchronisation floor | %s | %s (chan) | %.2f | - | the best the model can reach | |\n",
-		format(floor, true, "ns/op"), format(ref, true, "ns/op"), floor/ref)
+	status := ""
+	for _, t := range benchresults.Targets {
+		if t.Key == key && t.Ref == "chan" && floor/ref > t.Limit {
+			status = fmt.Sprintf("the %.2gx target is out of reach", t.Limit)
+		}
+	}
+	fmt.Fprintf(w, "| … its synchronisation floor | %s | %s (chan) | %.2f | - | the best the model can reach | %s |\n",
+		format(floor, true, "ns/op"), format(ref, true, "ns/op"), floor/ref, status)
 }
