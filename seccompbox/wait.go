@@ -51,8 +51,18 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 			"and one it blocks may (pid %d)", th.tid)
 		b.stats[statSigmask].count.Add(1)
 	}
+	if nonblocking {
+		// The receiver's own call: nothing keeps a wait served inline
+		// past finishWait (only a dispatched one is in flight).
+		c := &b.recv.inline
+		*c = call{n: *n, th: th, inst: inst, start: start}
+		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
+		b.recv.serveWait(c, false)
+		b.finishWait(c, &b.recv.mem)
+		return
+	}
 	c := &call{n: *n, th: th, inst: inst, start: start}
-	if !nonblocking && n.nr != unix.SYS_EPOLL_PWAIT2 {
+	if n.nr != unix.SYS_EPOLL_PWAIT2 {
 		// Events already queued: the first harvest of a blocking wait is
 		// a zero-timeout one (Linux's ep_poll harvests before it sleeps),
 		// served here, without a hand-off to the worker. Only when it
@@ -66,12 +76,6 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 				return
 			}
 		}
-	}
-	if nonblocking {
-		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
-		b.recv.serveWait(c, false)
-		b.finishWait(c, &b.recv.mem)
-		return
 	}
 	th.calls.dispatch(c, func() modelWait { return b.startWorker(th) })
 	th.work <- c
@@ -112,6 +116,8 @@ type server struct {
 	holdsPoll bool
 	// event is the receiver's buffer for an epoll_ctl's event (ctl).
 	event [12]byte
+	// inline is the receiver's nonblocking wait (wait).
+	inline call
 }
 
 func (s *server) init(b *Box, pid int) {
