@@ -16,6 +16,8 @@ import (
 // (the guest makes b.N of each itself, in ten blocks, and reports the
 // fastest block's mean: nanoseconds per call; boxed-ctl-x and
 // boxed-wait0-x are the boxed calls' cost over the bare round trip's).
+// In the same run it times the system calls the box adds to the round
+// trip (measureSyscallCosts), as sys-NAME-ns.
 func BenchmarkOverhead(b *testing.B) {
 	if buildErr != nil {
 		b.Fatal(buildErr)
@@ -41,5 +43,8 @@ func BenchmarkOverhead(b *testing.B) {
 	b.ReportMetric(bb, "boxed-bare-ns")
 	b.ReportMetric(bc/bb, "boxed-ctl-x")
 	b.ReportMetric(bw/bb, "boxed-wait0-x")
+	for name, ns := range measureSyscallCosts(b, 10, max(b.N/10, 1)) {
+		b.ReportMetric(ns, "sys-"+name+"-ns")
+	}
 	b.ReportMetric(0, "ns/op")
 }
