@@ -125,6 +125,10 @@ func (s *server) init(b *Box, pid int) {
 	s.mem.pid, s.mem.listener = pid, b.listener
 	s.table = newViewTable()
 	s.task = syscalls.NewTask(b.k, s.table, &s.mem, syscalls.AMD64)
+	// Only this server's goroutine changes its view table, and never while
+	// its task is inside a call (install before, close after): the
+	// promise of a task-owned table, whose lookups take no reference.
+	s.table.SetTaskOwned()
 	s.task.SetEventCommit(s.commit)
 }
 
