@@ -215,7 +215,11 @@ func (b *Box) finishWait(c *call, mem *guestMem) {
 	if refused {
 		b.stats[statRolledBack].count.Add(1)
 	}
-	b.account(c.n.nr, c.start)
+	d := int64(time.Since(c.start))
+	b.accountAt(statIndex(c.n.nr), d)
+	if mem != &b.recv.mem {
+		b.accountAt(statWaitWorker, d)
+	}
 }
 
 // worker runs the blocking waits of one guest thread, until its channel

@@ -240,11 +240,13 @@ http {
 
 // statLine is one line of epollbox -stats: the call, its count, mean and
 // longest service time.
-var statLine = regexp.MustCompile(`^\s*(epoll_ctl|epoll_wait|epoll_pwait|epoll_pwait2|rt_sigreturn|poll/select \(synced\))\s+(\d+)\s+(\S+)\s`)
+var statLine = regexp.MustCompile(`^\s*(epoll_ctl|epoll_wait|epoll_pwait|epoll_pwait2|waits served inline|rt_sigreturn|poll/select \(synced\))\s+(\d+)\s+(\S+)\s`)
 
 // callTimes summarizes epollbox -stats output: the mean service time of
 // each trapped call made, with its count (a blocking wait's includes the
-// time it blocked).
+// time it blocked; "waits served inline", those of every kind the box
+// answered without a hand-off to a worker, is what it adds to a wait that
+// does not sleep).
 func callTimes(stats string) string {
 	var parts []string
 	for _, line := range strings.Split(stats, "\n") {
