@@ -808,11 +808,17 @@ func TestStats(t *testing.T) {
 	needGuest(t)
 	_, _, b := runBoxed(t, Options{}, "partial")
 	got := map[string]int64{}
+	var inlineMean time.Duration
 	for _, s := range b.Stats() {
 		got[s.Name] = s.Count
+		if s.Name == "waits served inline" {
+			inlineMean = s.Mean
+		}
 	}
-	// partial: 1 epoll_create1, 3 + 1 epoll_ctl, 7 epoll_wait.
-	if got["epoll_create1"] != 1 || got["epoll_ctl"] != 4 || got["epoll_wait"] != 7 {
-		t.Errorf("stats: %v", got)
+	// partial: 1 epoll_create1, 3 + 1 epoll_ctl, 7 epoll_wait, each with
+	// a zero timeout: served inline, none handed to a worker.
+	if got["epoll_create1"] != 1 || got["epoll_ctl"] != 4 || got["epoll_wait"] != 7 ||
+		got["waits served inline"] != 7 || got["waits handed to a worker"] != 0 || inlineMean <= 0 {
+		t.Errorf("stats: %v (inline waits' mean %v)", got, inlineMean)
 	}
 }

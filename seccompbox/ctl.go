@@ -40,7 +40,8 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	// What the guest did before this call reaches the model first (a
 	// wakeup queues its item before a MOD here queues another).
 	b.drainHost()
-	target := b.ctlTarget(th, inst, epfd, tfd, op, events)
+	var target ctlTarget
+	b.ctlTarget(&target, th, inst, epfd, tfd, op, events)
 	defer target.release()
 	if target.err != 0 {
 		b.reply(th, n, 0, target.err, false)
@@ -97,41 +98,40 @@ type ctlTarget struct {
 	found *regProxy  // the proxy of an existing registration of the file
 	child *instance  // a nested instance
 	fresh *regProxy  // a proxy made for this call; its reference is the call's until recordCtl
-	drop  []*fs.File // references the call drops at its end
+	held  *fs.File   // the reference the call holds on file, dropped at its end
+	drop  []*fs.File // other references the call drops at its end
 	// err is the call's answer when the box could make no proxy (out of
 	// fds for probes).
 	err unix.Errno
 }
 
-// ctlTarget resolves guest fd tfd of an epoll_ctl on inst: the instance
-// itself (tfd == epfd), the proxy of an existing registration of the same
-// guest file through tfd, a nested instance, a new proxy for an ADD, or for
-// another op a file registered nowhere (for the model's ENOENT or EPERM).
-func (b *Box) ctlTarget(th *thread, inst *instance, epfd, tfd, op int32, events uint32) ctlTarget {
-	var t ctlTarget
+// ctlTarget resolves, into t, guest fd tfd of an epoll_ctl on inst: the
+// instance itself (tfd == epfd), the proxy of an existing registration of
+// the same guest file through tfd, a nested instance, a new proxy for an
+// ADD, or for another op a file registered nowhere (for the model's ENOENT
+// or EPERM).
+func (b *Box) ctlTarget(t *ctlTarget, th *thread, inst *instance, epfd, tfd, op int32, events uint32) {
 	if tfd == epfd {
 		t.file = inst.file
-		return t
+		return
 	}
 	if r := inst.proxyForGuestFd(th.tid, tfd); r != nil && r.file.TryIncRef() {
 		// The registered file is still at tfd (one kcmp). The call holds
 		// a reference: the sweeper may forget the registration meanwhile.
-		t.found, t.file = r, r.file
-		t.drop = append(t.drop, r.file)
-		return t
+		t.found, t.file, t.held = r, r.file, r.file
+		return
 	}
 	g, e := b.getfd(th, tfd)
 	if e != 0 {
-		return t
+		return
 	}
 	b.slotMu.Lock()
 	if rawDup3(g, b.slot) == 0 {
-		b.ctlTargetAtSlot(&t, th.tid, inst, tfd, op, events, isEpollFile(g))
+		b.ctlTargetAtSlot(t, th.tid, inst, tfd, op, events, isEpollFile(g))
 		rawClose(b.slot)
 	}
 	b.slotMu.Unlock()
 	rawClose(g)
-	return t
 }
 
 // ctlTargetAtSlot resolves the guest file duplicated at the slot (the
@@ -149,15 +149,14 @@ func (b *Box) ctlTargetAtSlot(t *ctlTarget, tid int32, inst *instance, tfd, op i
 	found, gone := inst.findProxy(tfd)
 	t.drop = append(t.drop, gone...)
 	if found != nil && found.file.TryIncRef() {
-		t.found, t.file = found, found.file
-		t.drop = append(t.drop, found.file)
+		t.found, t.file, t.held = found, found.file, found.file
 		return
 	}
 	if op != unix.EPOLL_CTL_ADD {
 		// Not registered: the model answers ENOENT, or EPERM for a file
 		// epoll cannot watch.
 		t.file = b.unregisteredFile()
-		t.drop = append(t.drop, t.file)
+		t.held = t.file
 		return
 	}
 	if r := b.sharedExclusiveFor(op, events); r != nil {
@@ -192,8 +191,7 @@ func (b *Box) nestedAtSlot(t *ctlTarget, tid, tfd int32) bool {
 		return false
 	}
 	if child.file.TryIncRef() {
-		t.child, t.file = child, child.file
-		t.drop = append(t.drop, child.file)
+		t.child, t.file, t.held = child, child.file, child.file
 	}
 	return true // else released meanwhile: EBADF, as for a closed fd
 }
@@ -201,6 +199,9 @@ func (b *Box) nestedAtSlot(t *ctlTarget, tid, tfd int32) bool {
 // release drops the references the call held on its target, apart from
 // fresh, which ctl drops at once when the registration failed.
 func (t *ctlTarget) release() {
+	if t.held != nil {
+		t.held.DecRef()
+	}
 	for _, f := range t.drop {
 		f.DecRef()
 	}

@@ -35,7 +35,8 @@
 //     triggered, in host "probe" epolls through a transient duplicate that
 //     is closed at once, so the guest's close releases it as natively (and
 //     its probe items with it). Readiness is a zero-timeout epoll_wait of a
-//     probe; wakeups reach the model through a central host epoll holding
+//     probe, skipped for a side whose last poll found nothing ready until
+//     a wakeup of it is harvested (proxy.idleSide); wakeups reach the model through a central host epoll holding
 //     the probes, edge-triggered. Each probe also holds an always-readable
 //     eventfd (Box.ready), so that a poll of the central epoll never prunes
 //     a probe from its ready list (Linux's poll of an epoll fd drops
@@ -169,9 +170,10 @@
 // collect (the sweeper's, and newInstance's when the instances have
 // doubled) holds none of the box's locks while it takes another, nor
 // while it drops the references that release proxies and model instances.
-// The receiver alone owns the pidfds, the slot's contents between
-// slotMu's lock and unlock, and the notification-id bookkeeping (lastID,
-// lastGap, gapUntil, checkFrame).
+// The receiver alone owns the pidfds, each thread's last instance
+// (thread.lastEp), the slot's contents between slotMu's lock and unlock,
+// and the notification-id bookkeeping (lastID, lastGap, gapUntil,
+// checkFrame).
 //
 // Model locks are never held while the box takes its own, except proxy.mu
 // (under Readiness) and the bell waker, which only sends on a channel.

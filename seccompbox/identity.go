@@ -84,11 +84,20 @@ func (b *Box) identify(tid, num int32) *instance {
 // box then forgets the instance, but a call in progress keeps its file, as
 // an fdget does in Linux.
 func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
-	// The instance this thread last found at epfd, checked in one kcmp.
+	// The instance of the thread's last epoll call, then the one the
+	// thread last found at epfd, each checked in one kcmp.
+	last := th.lastEp
+	if last != nil && th.lastEpfd == epfd {
+		if last.isGuestFd(th.tid, epfd) && last.file.TryIncRef() {
+			return last
+		}
+		th.lastEp = nil
+	}
 	b.mu.Lock()
 	cached := b.idCache[fdKey{th.tid, epfd}]
 	b.mu.Unlock()
-	if cached != nil && cached.isGuestFd(th.tid, epfd) && cached.file.TryIncRef() {
+	if cached != nil && (cached != last || th.lastEpfd != epfd) && cached.isGuestFd(th.tid, epfd) && cached.file.TryIncRef() {
+		th.lastEpfd, th.lastEp = epfd, cached
 		return cached
 	}
 	g, e := b.getfd(th, epfd)
@@ -111,6 +120,9 @@ func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
 	rawClose(g)
 	if inst != nil && !inst.file.TryIncRef() {
 		return nil
+	}
+	if inst != nil {
+		th.lastEpfd, th.lastEp = epfd, inst
 	}
 	return inst
 }

@@ -279,8 +279,9 @@ func (inst *instance) removeProxy(fd int32, f *fs.File) *fs.File {
 // if that fd still holds the registered file, checked without the slot
 // (isEpollItem); nil means the slow way must decide.
 func (inst *instance) proxyForGuestFd(tid, num int32) *regProxy {
+	var buf [4]*regProxy // a copy, since the check runs without inst.mu
 	inst.mu.Lock()
-	rs := append([]*regProxy(nil), inst.proxies[num]...)
+	rs := append(buf[:0], inst.proxies[num]...)
 	inst.mu.Unlock()
 	for _, r := range rs {
 		if r.p != nil && r.p.isGuestFd(tid, num) {

@@ -66,6 +66,9 @@ type proxy struct {
 	readies [2]int
 	// +checklocks:mu
 	masks [2]uint32
+	// idle[i]: the last poll of side i found nothing ready (idleSide).
+	// +checklocks:mu
+	idle [2]bool
 	// +checklocks:mu
 	released bool
 	// keys are Linux's wakeup keys of the file's type for each side (a
@@ -331,8 +334,23 @@ func (p *proxy) pollSide(i int) uint32 {
 	}
 	r := pollProbe(fd)
 	p.done(i, fd)
+	p.idle[i] = r == 0
 	return r
 }
+
+// idleSide reports whether side i of the guest file is still as its last
+// poll found it, with nothing ready (p.mu held), so that Readiness need
+// not poll it again. A file becomes ready only with a wakeup (a poll that
+// slept would otherwise never wake), every wakeup of the side queues its
+// probe in the central epoll, and harvesting it (hostEvent) polls the side
+// again. Readiness runs in a call that has harvested the central epoll
+// first (drainHost: what the guest did before the call is seen), or in a
+// worker's model harvest, where a wakeup not harvested yet is one that
+// raced with the wait, as in Linux it may come before or after the
+// harvest's poll of the item.
+//
+// +checklocks:p.mu
+func (p *proxy) idleSide(i int) bool { return p.idle[i] }
 
 // matchesSlot reports whether the file duplicated at the slot is this
 // proxy's guest file (the caller holds slotMu): a MOD of the probe's item,
@@ -415,8 +433,9 @@ func (p *proxy) Release(*fs.File) {
 }
 
 // Readiness implements fs.Pollable: the current mask, from the probes that
-// watch the bits asked for (one zero-timeout epoll_wait each). Both probes
-// report HUP and ERR, so a mask of those alone needs one probe.
+// watch the bits asked for (one zero-timeout epoll_wait each, unless the
+// side is known idle: idleSide). Both probes report HUP and ERR, so a mask
+// of those alone needs one probe.
 func (p *proxy) Readiness(_ *fs.File, mask waiter.EventMask) waiter.EventMask {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -427,12 +446,17 @@ func (p *proxy) Readiness(_ *fs.File, mask waiter.EventMask) waiter.EventMask {
 	polled := false
 	for i := range p.probes {
 		if p.hasProbe(i) && (uint32(mask)&p.masks[i] != 0 || mask == 0) {
-			r |= p.pollSide(i)
+			if !p.idleSide(i) {
+				r |= p.pollSide(i)
+			}
 			polled = true
 		}
 	}
 	if !polled && uint32(mask)&hupErr != 0 {
 		for i := range p.probes {
+			if p.hasProbe(i) && p.idleSide(i) {
+				return 0
+			}
 			if p.hasProbe(i) {
 				return waiter.EventMask(p.pollSide(i))
 			}

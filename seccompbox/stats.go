@@ -19,6 +19,8 @@ const (
 	statPwait2
 	statPoll
 	statSigreturn
+	statWaitInline // the waits of every kind the receiver served itself, without a hand-off to a worker (Stats derives it)
+	statWaitWorker // the waits of every kind handed to a worker (which may sleep)
 	statSigmask    // blocking pwaits with a signal mask (not emulated)
 	statCancelled  // waits the guest was interrupted out of
 	statRolledBack // waits whose events were copied out but whose answer failed: the events were put back
@@ -29,7 +31,8 @@ const (
 )
 
 var statNames = [statN]string{"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
-	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "rt_sigreturn", "blocking pwait with sigmask",
+	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "rt_sigreturn", "waits served inline", "waits handed to a worker",
+	"blocking pwait with sigmask",
 	"waits interrupted", "harvests put back (answer failed)", "interrupted calls settled at sigreturn",
 	"dropped answers mended at sigreturn", "instance identity comparisons"}
 
@@ -60,8 +63,12 @@ func statIndex(nr int32) int {
 }
 
 func (b *Box) account(nr int32, start time.Time) {
-	s := &b.stats[statIndex(nr)]
-	d := int64(time.Since(start))
+	b.accountAt(statIndex(nr), int64(time.Since(start)))
+}
+
+// accountAt adds a service time of d nanoseconds to stat i.
+func (b *Box) accountAt(i int, d int64) {
+	s := &b.stats[i]
 	s.count.Add(1)
 	s.nanos.Add(d)
 	for {
@@ -80,7 +87,7 @@ type Stat struct {
 	// the answer (for a blocking wait, the time it blocked included); zero
 	// for plain counters.
 	Mean time.Duration
-	// Max is the longest service time.
+	// Max is the longest service time (zero when not kept).
 	Max time.Duration
 }
 
@@ -90,8 +97,24 @@ func (b *Box) Stats() []Stat {
 	out := make([]Stat, 0, statN)
 	for i := 0; i < statN; i++ {
 		s := Stat{Name: statNames[i], Count: b.stats[i].count.Load()}
+		nanos := b.stats[i].nanos.Load()
+		if i == statWaitInline {
+			// The waits not handed to a worker: every wait's count and
+			// time less the workers', so that the receiver's fast path
+			// pays for no second account. Their longest time is not
+			// kept.
+			s.Count, nanos = 0, 0
+			for _, j := range []int{statWait, statPwait, statPwait2, statWaitWorker} {
+				sign := int64(1)
+				if j == statWaitWorker {
+					sign = -1
+				}
+				s.Count += sign * b.stats[j].count.Load()
+				nanos += sign * b.stats[j].nanos.Load()
+			}
+		}
 		if s.Count > 0 && i < statSigmask {
-			s.Mean = time.Duration(b.stats[i].nanos.Load() / s.Count)
+			s.Mean = time.Duration(nanos / s.Count)
 			s.Max = time.Duration(b.stats[i].max.Load())
 		}
 		out = append(out, s)

@@ -21,6 +21,12 @@ type thread struct {
 
 	calls threadCalls
 
+	// lastEp is the instance resolveEpfd last found at the thread's guest
+	// fd lastEpfd, checked again at each use (a kcmp), without Box.mu.
+	// Only the receiver uses them.
+	lastEpfd int32
+	lastEp   *instance
+
 	// work is the worker's channel; made with the worker
 	// (threadCalls.dispatch), closed when the thread is retired.
 	work chan *call

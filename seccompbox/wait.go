@@ -51,8 +51,18 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 			"and one it blocks may (pid %d)", th.tid)
 		b.stats[statSigmask].count.Add(1)
 	}
+	if nonblocking {
+		// The receiver's own call: nothing keeps a wait served inline
+		// past finishWait (only a dispatched one is in flight).
+		c := &b.recv.inline
+		*c = call{n: *n, th: th, inst: inst, start: start}
+		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
+		b.recv.serveWait(c, false)
+		b.finishWait(c, &b.recv.mem)
+		return
+	}
 	c := &call{n: *n, th: th, inst: inst, start: start}
-	if !nonblocking && n.nr != unix.SYS_EPOLL_PWAIT2 {
+	if n.nr != unix.SYS_EPOLL_PWAIT2 {
 		// Events already queued: the first harvest of a blocking wait is
 		// a zero-timeout one (Linux's ep_poll harvests before it sleeps),
 		// served here, without a hand-off to the worker. Only when it
@@ -66,12 +76,6 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 				return
 			}
 		}
-	}
-	if nonblocking {
-		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
-		b.recv.serveWait(c, false)
-		b.finishWait(c, &b.recv.mem)
-		return
 	}
 	th.calls.dispatch(c, func() modelWait { return b.startWorker(th) })
 	th.work <- c
@@ -112,6 +116,8 @@ type server struct {
 	holdsPoll bool
 	// event is the receiver's buffer for an epoll_ctl's event (ctl).
 	event [12]byte
+	// inline is the receiver's nonblocking wait (wait).
+	inline call
 }
 
 func (s *server) init(b *Box, pid int) {
@@ -119,6 +125,10 @@ func (s *server) init(b *Box, pid int) {
 	s.mem.pid, s.mem.listener = pid, b.listener
 	s.table = newViewTable()
 	s.task = syscalls.NewTask(b.k, s.table, &s.mem, syscalls.AMD64)
+	// Only this server's goroutine changes its view table, and never while
+	// its task is inside a call (install before, close after): the
+	// promise of a task-owned table, whose lookups take no reference.
+	s.table.SetTaskOwned()
 	s.task.SetEventCommit(s.commit)
 }
 
@@ -205,7 +215,11 @@ func (b *Box) finishWait(c *call, mem *guestMem) {
 	if refused {
 		b.stats[statRolledBack].count.Add(1)
 	}
-	b.account(c.n.nr, c.start)
+	d := int64(time.Since(c.start))
+	b.accountAt(statIndex(c.n.nr), d)
+	if mem != &b.recv.mem {
+		b.accountAt(statWaitWorker, d)
+	}
 }
 
 // worker runs the blocking waits of one guest thread, until its channel

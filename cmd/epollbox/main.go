@@ -85,7 +85,10 @@ func run(argv []string) int {
 		for _, s := range box.Stats() {
 			mean, max := "-", "-"
 			if s.Mean > 0 {
-				mean, max = s.Mean.String(), s.Max.String()
+				mean = s.Mean.String()
+			}
+			if s.Max > 0 {
+				max = s.Max.String()
 			}
 			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t\n", s.Name, s.Count, mean, max)
 		}

@@ -7,7 +7,9 @@ package main
 // redis-benchmark, nginx (master and 2 workers) by wrk, each on a loopback
 // port, for a bounded number of requests. Each must answer with zero
 // errors and shut down cleanly (exit status 0, no process left). It prints
-// requests per second native vs boxed. Run it with
+// requests per second native vs boxed, each program's mean service time
+// per trapped call (epollbox -stats), and what one trapped call costs
+// (seccompbox's BenchmarkOverhead, run after the programs). Run it with
 //
 //	go test -tags realprograms -count=1 -v -run TestRealPrograms ./cmd/epollbox
 //
@@ -236,15 +238,47 @@ http {
 	for _, r := range results {
 		fmt.Printf("%-40s %24s %24s   %s\n", r.name, r.native, r.boxed, r.perCall)
 	}
+	fmt.Printf("\nper trapped call (seccompbox BenchmarkOverhead, this run): %s\n", overheadFigures(t))
+}
+
+// overheadFigures runs seccompbox's BenchmarkOverhead and summarizes what a
+// trapped call costs under the box: the bare seccomp round trip, epoll_ctl
+// (MOD) and epoll_wait with a zero timeout (with their ratio to the round
+// trip), and the box's own system calls timed beside them.
+func overheadFigures(t *testing.T) string {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkOverhead$", "-benchtime", "20000x", "./seccompbox")
+	cmd.Dir = filepath.Join("..", "..")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("BenchmarkOverhead: %v\n%s", err, out)
+		return "-"
+	}
+	m := map[string]float64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && strings.HasPrefix(f[0], "BenchmarkOverhead") {
+			for i := 2; i+1 < len(f); i += 2 {
+				if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+					m[f[i+1]] = v
+				}
+			}
+		}
+	}
+	us := func(k string) string { return fmt.Sprintf("%.2f µs", m[k]/1000) }
+	return fmt.Sprintf("bare round trip %s; epoll_ctl MOD %s (%.2fx); epoll_wait(0) %s (%.2fx); "+
+		"kcmp %s, process_vm_readv %s, harvest %s, re-poll %s",
+		us("boxed-bare-ns"), us("boxed-ctl-ns"), m["boxed-ctl-x"], us("boxed-wait0-ns"), m["boxed-wait0-x"],
+		us("sys-kcmp-ns"), us("sys-readv-ns"), us("sys-harvest-ns"), us("sys-repoll-ns"))
 }
 
 // statLine is one line of epollbox -stats: the call, its count, mean and
 // longest service time.
-var statLine = regexp.MustCompile(`^\s*(epoll_ctl|epoll_wait|epoll_pwait|epoll_pwait2|rt_sigreturn|poll/select \(synced\))\s+(\d+)\s+(\S+)\s`)
+var statLine = regexp.MustCompile(`^\s*(epoll_ctl|epoll_wait|epoll_pwait|epoll_pwait2|waits served inline|rt_sigreturn|poll/select \(synced\))\s+(\d+)\s+(\S+)\s`)
 
 // callTimes summarizes epollbox -stats output: the mean service time of
 // each trapped call made, with its count (a blocking wait's includes the
-// time it blocked).
+// time it blocked; "waits served inline", those of every kind the box
+// answered without a hand-off to a worker, is what it adds to a wait that
+// does not sleep).
 func callTimes(stats string) string {
 	var parts []string
 	for _, line := range strings.Split(stats, "\n") {
