@@ -85,3 +85,17 @@ func TestSplitImpl(t *testing.T) {
 		t.Errorf("got %q %q", key, impl)
 	}
 }
+
+func TestMin(t *testing.T) {
+	out, err := Parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The peers' model harvest: 40, 60, 45.
+	if v, ok := out.Peers.Min("Harvest/n=1", "model", "ns/op"); !ok || v != 40 {
+		t.Errorf("Min = %v, %v; want 40", v, ok)
+	}
+	if _, ok := out.Peers.Min("Harvest/n=1", "host", "ns/op"); ok {
+		t.Error("Min of an impl without results reported one")
+	}
+}
