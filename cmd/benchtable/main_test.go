@@ -107,3 +107,36 @@ func TestPeersTable(t *testing.T) {
 		t.Errorf("a row without data was printed:\n%s", out)
 	}
 }
+
+// scaleSample has two rounds of the scale benchmarks and their
+// references: harvest flat at 1,000,000 registrations (medians 27 against
+// 25), not at 100,000 instances (33.5 against 25; minimums 32 against
+// 24); the wakeup rows against their own base case.
+const scaleSample = `goos: linux
+cpu: Test CPU
+BenchmarkHarvest/impl=model/n=1-2	100	24.0 ns/op	0 B/op	0 allocs/op
+BenchmarkHarvest/impl=model/n=1-2	100	26.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScale/impl=model/case=regs-1000000-2	100	26.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScale/impl=model/case=regs-1000000-2	100	28.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScale/impl=model/case=instances-100000-2	100	32.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScale/impl=model/case=instances-100000-2	100	35.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScaleWakeup/impl=model/case=base-2	100	100.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScaleWakeup/impl=model/case=base-2	100	100.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScaleWakeup/impl=model/case=regs-1000000-2	100	105.0 ns/op	0 B/op	0 allocs/op
+BenchmarkScaleWakeup/impl=model/case=regs-1000000-2	100	107.0 ns/op	0 B/op	0 allocs/op
+`
+
+func TestScaleRows(t *testing.T) {
+	out := table(t, scaleSample)
+	wantLines(t, out,
+		"| harvest, 1 ready of 1000000 registrations | 27.0 ns | 25.0 ns (Harvest/n=1) | 1.08 | 0 | ≤ 1.1x Harvest/n=1 | met |",
+		"| harvest, 1 ready on 1 of 100000 instances | 33.5 ns | 25.0 ns (Harvest/n=1) | 1.34 | 0 | ≤ 1.1x Harvest/n=1 | MISSED: 1.34x, target 1.10x (minimums 1.33x) |",
+		"| wakeup + harvest, 1 of 1000000 registrations | 106.0 ns | 100.0 ns (ScaleWakeup/case=base) | 1.06 | 0 | ≤ 1.1x ScaleWakeup/case=base | met |",
+	)
+	// No data, no row; and the reference is not printed again on its own.
+	for _, absent := range []string{"wakeup + harvest, on 1 of 100000", "| ScaleWakeup/case=base |"} {
+		if strings.Contains(out, absent) {
+			t.Errorf("table has %q:\n%s", absent, out)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package benchresults
 import (
 	"bufio"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,6 +129,15 @@ func (p *Results) Has(key, impl string) bool { return p.byKey[key][impl] != nil 
 // Get returns the median of unit's values for key and impl.
 func (p *Results) Get(key, impl, unit string) (float64, bool) {
 	return median(p.byKey[key][impl][unit])
+}
+
+// Min returns the smallest of unit's values for key and impl.
+func (p *Results) Min(key, impl, unit string) (float64, bool) {
+	v := p.byKey[key][impl][unit]
+	if len(v) == 0 {
+		return 0, false
+	}
+	return slices.Min(v), true
 }
 
 func median(v []float64) (float64, bool) {

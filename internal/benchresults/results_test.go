@@ -112,3 +112,17 @@ BenchmarkWakeupRoundTrip/impl=floor-2	100	700.0 ns/op	0 B/op	0 allocs/op
 		t.Errorf("%q, floor %v", v.Status(), v.Floor)
 	}
 }
+
+func TestMin(t *testing.T) {
+	out, err := Parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The peers' model harvest: 40, 60, 45.
+	if v, ok := out.Peers.Min("Harvest/n=1", "model", "ns/op"); !ok || v != 40 {
+		t.Errorf("Min = %v, %v; want 40", v, ok)
+	}
+	if _, ok := out.Peers.Min("Harvest/n=1", "host", "ns/op"); ok {
+		t.Error("Min of an impl without results reported one")
+	}
+}

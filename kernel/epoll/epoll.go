@@ -22,10 +22,16 @@ type EventPoll struct {
 	// guards interest, the ready list and the scan state, and makes a
 	// harvest's walk exclusive. Targets are polled under it.
 	mu sync.Mutex
-	// +checklocks:mu
-	interest interestSet
+	// ready is the ready list (Linux's ep->rdllist). It stays at offset
+	// 24, inside the struct's first 64 bytes: every harvest copies and
+	// clears it as one 16-byte access, and an EventPoll (192-byte size
+	// class, so 64-byte aligned) placed across a page boundary made that
+	// access straddle the page when it sat at offset 56, which cost about
+	// a quarter of a harvest (docs/performance.md, round 7).
 	// +checklocks:mu
 	ready itemList
+	// +checklocks:mu
+	interest interestSet
 	// scanning is set while a harvest or a readiness check walks a private
 	// copy of the ready list; wakeups then go on woken as always, and the
 	// scan's end treats them as Linux's overflow list.
