@@ -115,11 +115,19 @@ func (ep *EventPoll) insertLocked(caller any, id FileIdentifier, target *EventPo
 		return unix.ENOSPC
 	}
 	it := &item{ep: ep, file: id.File, fd: id.Fd, events: events | waiter.EventErr | waiter.EventHUp, data: data}
-	it.hook.Init(it, events&waiter.EventExclusive != 0, false)
-	it.watch.Owner = it
-	if !id.File.AddWatch(&it.watch) {
-		// The target's release raced checkOpen (its caller held no
-		// reference); AddWatch decides atomically with that release.
+	it.watch.Hook.Init(it, events&waiter.EventExclusive != 0, false)
+	// The target's release may race checkOpen (its caller held no
+	// reference); AddWatch and HookWatch decide atomically with that
+	// release. Without a full check the watch is linked and the item
+	// hooked in one step (one lock pair on the target when its type
+	// allows); with one, the wakeup-path check walks watch lists, so the
+	// watch goes first and the hook after the check, as in ep_insert.
+	if fullCheck {
+		if !id.File.AddWatch(&it.watch) {
+			d.watches.Add(-1)
+			return unix.EBADF
+		}
+	} else if !id.File.HookWatch(&it.watch, caller) {
 		d.watches.Add(-1)
 		return unix.EBADF
 	}
@@ -133,11 +141,13 @@ func (ep *EventPoll) insertLocked(caller any, id FileIdentifier, target *EventPo
 		target.watchers.Add(1)
 		d.graphMu.Unlock()
 	}
-	if fullCheck && !ep.reversePathsOK(it) {
-		ep.removeLocked(it)
-		return unix.EINVAL
+	if fullCheck {
+		if !ep.reversePathsOK(it) {
+			ep.removeLocked(it)
+			return unix.EINVAL
+		}
+		id.File.EventRegisterFor(&it.watch.Hook, caller)
 	}
-	id.File.EventRegisterFor(&it.hook, caller)
 	ep.queueIfReadyLocked(it, caller)
 	return nil
 }

@@ -258,13 +258,13 @@ func (ep *EventPoll) Len() int {
 }
 
 // removeLocked takes it out of the instance: off the target's queue (after
-// which its callback cannot run), off the target's watch list, out of the
+// which its callback cannot run) and watch list, under one lock pair
+// when the target's type allows (fs.File.RemoveWatch), out of the
 // interest set and the ready list. ep.mu is held, and no scan can be
 // in progress (scans hold ep.mu too).
 //
 // +checklocks:ep.mu
 func (ep *EventPoll) removeLocked(it *item) {
-	it.file.EventUnregister(&it.hook)
 	it.file.RemoveWatch(&it.watch)
 	ep.interest.remove(it)
 	if it.target() != nil {

@@ -45,11 +45,10 @@ type item struct {
 	// hnext chains the item in its bucket of ep.interest. Guarded by ep.mu.
 	hnext *item
 
-	// hook is the entry on the target's wait queue(s); its waker is the
-	// item. Registered while the item is in ep.interest.
-	hook waiter.Entry
-	// watch links the item on the target file's watch list so the file's
-	// final release removes it.
+	// watch is the item's hook on the target's wait queue(s) (watch.Hook,
+	// whose waker is the item; hooked while the item is in ep.interest)
+	// and its link on the target file's watch list, so the file's final
+	// release removes it.
 	watch fs.Watch
 }
 
