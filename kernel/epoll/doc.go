@@ -76,10 +76,13 @@
 //
 // # Memory and cost
 //
-// A registration is one 144-byte item (the only allocation of an ADD) plus
+// A registration is one 128-byte item (the only allocation of an ADD) plus
 // about one pointer in the interest table (index.go, a chained hash table
 // rather than a Go map, which would cost some 40 bytes more); epoll-in-epoll
-// registrations are also in a small per-instance set. A harvest takes
+// registrations are also in a small per-instance set. An ADD and a DEL
+// each take EventPoll.mu and, on an eventfd target, one lock pair (its
+// watch list is guarded by its queue's lock; two pairs on other types),
+// and one atomic add of the max_user_watches count. A harvest takes
 // EventPoll.mu once and no other lock (plus one atomic swap when
 // something was woken, and waitMu when a thread sleeps), and polls each
 // queued target once; docs/performance.md has the measurements.
@@ -90,8 +93,12 @@
 //	  EventPoll.mu                   (outer instance before inner ones;
 //	                                  guards the ready list too)
 //	    file state locks             (polling a target)
+//	    a target's queue locks and   (hooking and unhooking at ADD and
+//	      watch lock                  DEL: one critical section for an
+//	                                  eventfd, fs.File.HookWatch)
 //	    Domain.graphMu               (nested lists; leaf except for...)
-//	      fs.File.watchMu            (...watch lists, walked bottom-up)
+//	      file watch locks           (...watch lists, walked bottom-up;
+//	                                  an eventfd's is its queue's lock)
 //	    EventPoll.waitMu             (ep.waiters only; sleepers' wakers
 //	                                  run under it)
 //
@@ -108,7 +115,7 @@
 // of every saved instance at once, taken in the caller's order rather than
 // outer before inner: it runs only in a quiescent kernel, where nothing
 // else takes EventPoll.mu (wakeups take no epoll lock but waitMu). Inside
-// it takes each target's watchMu, then each instance's waitMu, in turn.
+// it takes each target's watch lock, then each instance's waitMu, in turn.
 //
 // Wakeup callbacks run with the target's queue lock held and take no lock
 // to queue: they push the item on the woken list. Only if a thread sleeps
