@@ -235,7 +235,5 @@ func (ep *EventPoll) queueIfReadyLocked(it *item, caller any) {
 	ep.ready.pushBack(it)
 	ep.publishLocked()
 	ep.wakeOneSleeper()
-	if !ep.pollers.Empty() {
-		ep.pollers.Notify(waiter.EventIn)
-	}
+	ep.pollers.Notify(waiter.EventIn) // lockless when nobody polls
 }

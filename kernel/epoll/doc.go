@@ -158,9 +158,9 @@
 //     ready list or the scan flag ends with publishLocked.
 //   - EventPoll.sleeping, the mirror of "ep.waiters is not empty", by
 //     wakeup callbacks and harvests before they take waitMu.
-//   - The emptiness of the pollers queue and of targets' queues
-//     (waiter.Queue.Empty): pollers poll the instance (taking
-//     EventPoll.mu) after registering.
+//   - The emptiness of the pollers queue and of targets' queues (the
+//     lockless look of waiter.Queue.Notify): pollers poll the instance
+//     (taking EventPoll.mu) after registering.
 //   - EventPoll.watchers, the number of other instances' registrations
 //     of this one (kept with the nested sets under graphMu), by Add to
 //     decide whether a full check is needed; Linux reads the file's

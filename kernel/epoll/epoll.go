@@ -111,9 +111,7 @@ func (ep *EventPoll) Release(*fs.File) {
 	ep.mu.Lock()
 	ep.interest.forEach(ep.removeLocked)
 	ep.mu.Unlock()
-	if !ep.pollers.Empty() {
-		ep.pollers.Notify(waiter.EventIn)
-	}
+	ep.pollers.Notify(waiter.EventIn) // lockless when nobody polls
 }
 
 // EventRegister implements fs.Pollable: outer instances and poll callers

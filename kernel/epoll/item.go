@@ -129,9 +129,7 @@ func (it *item) Wake(key waiter.EventMask) bool {
 		ep.publishWaitMuLocked()
 		ep.waitMu.Unlock()
 	}
-	if !ep.pollers.Empty() {
-		ep.pollers.Notify(waiter.EventIn)
-	}
+	ep.pollers.Notify(waiter.EventIn) // lockless when nobody polls
 	return take
 }
 
