@@ -114,8 +114,7 @@ func (ep *EventPoll) insertLocked(caller any, id FileIdentifier, target *EventPo
 		d.watches.Add(-1)
 		return unix.ENOSPC
 	}
-	it := &item{ep: ep, file: id.File, fd: id.Fd, events: events | waiter.EventErr | waiter.EventHUp, data: data}
-	it.watch.Hook.Init(it, events&waiter.EventExclusive != 0, false)
+	it := ep.newItemLocked(id, events, data)
 	// The target's release may race checkOpen (its caller held no
 	// reference); AddWatch and HookWatch decide atomically with that
 	// release. Without a full check the watch is linked and the item
@@ -208,6 +207,7 @@ func (ep *EventPoll) Delete(id FileIdentifier) error {
 		return unix.ENOENT
 	}
 	ep.removeLocked(it)
+	ep.keepSpareLocked(it)
 	return nil
 }
 

@@ -24,6 +24,13 @@ type EventPoll struct {
 	mu sync.Mutex
 	// +checklocks:mu
 	interest interestSet
+	// spare is the item of the last registration removed by DEL or by its
+	// target's release, kept for the next ADD to reuse (nil when there is
+	// none): an ADD after a removal allocates nothing. Its file is nil, so
+	// it keeps no target alive; see item.FileReleased for why reusing it
+	// is safe.
+	// +checklocks:mu
+	spare *item
 	// +checklocks:mu
 	ready itemList
 	// scanning is set while a harvest or a readiness check walks a private
@@ -110,6 +117,7 @@ func (ep *EventPoll) Write(*fs.File, []byte) (int, error) { return 0, unix.EINVA
 func (ep *EventPoll) Release(*fs.File) {
 	ep.mu.Lock()
 	ep.interest.forEach(ep.removeLocked)
+	ep.spare = nil
 	ep.mu.Unlock()
 	ep.pollers.Notify(waiter.EventIn) // lockless when nobody polls
 }
@@ -279,6 +287,34 @@ func (ep *EventPoll) removeLocked(it *item) {
 		ep.publishLocked()
 	}
 	ep.domain.watches.Add(-1)
+}
+
+// keepSpareLocked keeps it, just removed, as the instance's spare for the
+// next ADD (replacing an older one), dropping its target.
+//
+// +checklocks:ep.mu
+func (ep *EventPoll) keepSpareLocked(it *item) {
+	it.file = nil
+	ep.spare = it
+}
+
+// newItemLocked returns an item for a new registration: the spare, if
+// there is one, else a new item. A spare is off every list and out of
+// the interest set; its ep and its hook's waker (the item) are never
+// rewritten, so a release that read them without ep.mu (item.FileReleased)
+// races with nothing here.
+//
+// +checklocks:ep.mu
+func (ep *EventPoll) newItemLocked(id FileIdentifier, events waiter.EventMask, data uint64) *item {
+	it := ep.spare
+	if it == nil {
+		it = &item{ep: ep}
+	}
+	ep.spare = nil
+	it.file, it.fd, it.data = id.File, id.Fd, data
+	it.setEvents(events | waiter.EventErr | waiter.EventHUp)
+	it.watch.Hook.Init(it, events&waiter.EventExclusive != 0, false)
+	return it
 }
 
 // HasWaiters reports whether a thread is blocked in Wait (for tests and

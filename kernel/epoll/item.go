@@ -133,13 +133,18 @@ func (it *item) Wake(key waiter.EventMask) bool {
 	return take
 }
 
-// FileReleased removes the item when its target's last reference goes
-// (unless a DEL or the instance's release got there first).
-func (it *item) FileReleased(*fs.Watch) {
+// FileReleased removes the item when its target f's last reference goes,
+// unless a DEL or the instance's release got there first. A DEL may also
+// have made the item the instance's spare and a later ADD reused it for
+// another file: under ep.mu, it.file tells (an ADD of f itself fails once
+// f's release has begun). it.ep is never rewritten, so reading it without
+// the lock is safe whatever happened to the item.
+func (it *item) FileReleased(f *fs.File, _ *fs.Watch) {
 	ep := it.ep
 	ep.mu.Lock()
-	if ep.interest.find(it.file, it.fd) == it {
+	if it.file == f && ep.interest.find(it.file, it.fd) == it {
 		ep.removeLocked(it)
+		ep.keepSpareLocked(it)
 	}
 	ep.mu.Unlock()
 }

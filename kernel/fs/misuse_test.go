@@ -60,9 +60,9 @@ func TestEventRegisterOnNonPollableFilePanics(t *testing.T) {
 
 type owner struct{ f *fs.File }
 
-func (o owner) FileReleased(w *fs.Watch)   { o.f.RemoveWatch(w) }
-func (o owner) WatcherFile() *fs.File      { return nil }
-func (o owner) Wake(waiter.EventMask) bool { return true }
+func (o owner) FileReleased(f *fs.File, w *fs.Watch) { f.RemoveWatch(w) }
+func (o owner) WatcherFile() *fs.File                { return nil }
+func (o owner) Wake(waiter.EventMask) bool           { return true }
 
 func newWatch(f *fs.File) *fs.Watch {
 	w := new(fs.Watch)

@@ -31,10 +31,14 @@ func (w *Watch) Owner() WatchOwner {
 // WatchOwner is implemented by epoll registrations.
 type WatchOwner interface {
 	waiter.Waker
-	// FileReleased removes the registration because its file's last
-	// reference is gone. It is called without any of the file's locks held
-	// and must call RemoveWatch (directly or through its own removal path).
-	FileReleased(w *Watch)
+	// FileReleased removes the registration because the last reference
+	// of f, the file it watched through w, is gone. It is called without
+	// any of f's locks held and must call f.RemoveWatch(w) (directly or
+	// through its own removal path), unless w has left f's list since the
+	// release found it there: a concurrent removal got there first, and
+	// the owner may already use w for another file (an epoll instance
+	// reuses a deleted registration), which the call must leave alone.
+	FileReleased(f *File, w *Watch)
 	// WatcherFile is the epoll file that owns the registration (used to walk
 	// watch graphs upwards for nested-epoll limits).
 	WatcherFile() *File
@@ -192,16 +196,22 @@ func (f *File) ForEachWatch(fn func(w *Watch) bool) {
 	}
 }
 
-// releaseWatches removes every watch at final release.
+// releaseWatches removes every watch at final release. The owner is read
+// under the watch lock: once the lock is dropped, a concurrent removal
+// may hand w to another registration of its owner.
 func (f *File) releaseWatches() {
 	for {
 		f.watchQ.Lock()
 		w := f.watches.head
+		var o WatchOwner
+		if w != nil {
+			o = w.Owner()
+		}
 		f.watchQ.Unlock()
 		if w == nil {
 			return
 		}
-		w.Owner().FileReleased(w)
+		o.FileReleased(f, w)
 		// FileReleased must have unlinked w; if a concurrent removal did it
 		// first, the loop simply moves on to the next head.
 	}

@@ -16,9 +16,9 @@ type watchOwner struct {
 	released int
 }
 
-func (o *watchOwner) Wake(waiter.EventMask) bool { o.wakes++; return true }
-func (o *watchOwner) FileReleased(w *Watch)      { o.released++; o.f.RemoveWatch(w) }
-func (o *watchOwner) WatcherFile() *File         { return nil }
+func (o *watchOwner) Wake(waiter.EventMask) bool     { o.wakes++; return true }
+func (o *watchOwner) FileReleased(f *File, w *Watch) { o.released++; f.RemoveWatch(w) }
+func (o *watchOwner) WatcherFile() *File             { return nil }
 
 func newOwnedWatch(f *File) (*Watch, *watchOwner) {
 	o := &watchOwner{f: f}
