@@ -76,7 +76,9 @@
 //
 // # Memory and cost
 //
-// A registration is one 128-byte item (the only allocation of an ADD) plus
+// A registration is one 128-byte item (the only allocation of an ADD, and
+// none when the instance has a spare: the item of its last registration
+// removed by DEL or by its target's release, kept for the next ADD) plus
 // about one pointer in the interest table (index.go, a chained hash table
 // rather than a Go map, which would cost some 40 bytes more); epoll-in-epoll
 // registrations are also in a small per-instance set. An ADD and a DEL
@@ -140,14 +142,26 @@
 //     With sequentially consistent atomics, one of the two sees the
 //     other: no wakeup is lost. A harvest or ADD or MOD that leaves items
 //     queued publishes avail, then looks at sleeping, likewise.
-//   - An item is unhooked (EventUnregister, which waits for a running
+//   - An item is unhooked (fs.File.RemoveWatch, which waits for a running
 //     callback) before DEL drains the woken list and unlinks it, so a
-//     removed item is never pushed again.
+//     removed item is never pushed again, and may become the instance's
+//     spare (below).
 //
 // # Lockless reads
 //
 // These are read without their lock, as Linux reads their counterparts:
 //
+//   - item.ep, by a target's final release that found the item on the
+//     target's watch list and calls item.FileReleased after dropping the
+//     watch lock. A DEL may meanwhile remove the item and keep it as the
+//     instance's spare, and an ADD reuse it for another file (Linux
+//     frees an epitem through RCU for the same kind of reader; here the
+//     collector keeps the memory, and reuse is the question). The release
+//     reads the item's owner under the watch lock, and item.ep, which
+//     nothing rewrites, without a lock; everything else under
+//     EventPoll.mu, where item.file tells whether the item still watches
+//     the released file (an ADD of that file fails once its release has
+//     begun).
 //   - item.events, by the wakeup callback's filter (see item.Wake for why
 //     a racing MOD loses nothing, and why a racing ONESHOT disarm at most
 //     queues an item the next harvest drops, as in Linux).
@@ -168,7 +182,8 @@
 //     just after the watch list does (under the outer instance's mu), so
 //     the answer is the one a read of the list would have given.
 //
-// ADD allocates the item (and may grow the interest table, or the nested
-// set for an epoll target); MOD, DEL, wakeups and harvests allocate
+// ADD allocates the item unless the instance has a spare (and may grow the
+// interest table, or the nested set for an epoll target); MOD, DEL,
+// wakeups and harvests allocate
 // nothing.
 package epoll
