@@ -8,7 +8,8 @@ import (
 )
 
 // item is one registration (Linux's epitem). Its size is what a
-// registration costs (it is the only thing ADD allocates), so it holds no
+// registration costs (it is the only thing ADD allocates, when the
+// instance has no spare: EventPoll.spare), so it holds no
 // flag that its links can tell: it is 128 bytes, the fields that harvests
 // and wakeups touch first.
 type item struct {
