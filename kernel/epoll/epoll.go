@@ -299,10 +299,13 @@ func (ep *EventPoll) keepSpareLocked(it *item) {
 }
 
 // newItemLocked returns an item for a new registration: the spare, if
-// there is one, else a new item. A spare is off every list and out of
-// the interest set; its ep and its hook's waker (the item) are never
-// rewritten, so a release that read them without ep.mu (item.FileReleased)
-// races with nothing here.
+// there is one, else a new item. A spare is off every list, out of the
+// interest set and unhooked, so, like a new item, nothing else can see it
+// until it is hooked: its fields are written plainly (events too, which
+// the wakeup callback reads atomically once hooked; the queue's lock
+// orders the two). Its ep is never rewritten, and its hook's waker only
+// with the same value, after the removal that took the watch lock under
+// which a racing release read it (item.FileReleased).
 //
 // +checklocks:ep.mu
 func (ep *EventPoll) newItemLocked(id FileIdentifier, events waiter.EventMask, data uint64) *item {
@@ -312,7 +315,7 @@ func (ep *EventPoll) newItemLocked(id FileIdentifier, events waiter.EventMask, d
 	}
 	ep.spare = nil
 	it.file, it.fd, it.data = id.File, id.Fd, data
-	it.setEvents(events | waiter.EventErr | waiter.EventHUp)
+	it.events = events | waiter.EventErr | waiter.EventHUp
 	it.watch.Hook.Init(it, events&waiter.EventExclusive != 0, false)
 	return it
 }

@@ -38,8 +38,9 @@
 //     blocking I/O, poll).
 //   - HookQueuer (watch.go): every hook of the file goes on one queue for
 //     its life, whose lock then guards the file's watch list, so an epoll
-//     ADD or DEL takes one lock pair on it instead of two. eventfd. Asked
-//     once by New (ignored for a CallerPollable type).
+//     ADD or DEL takes one lock pair on it instead of two. eventfd, pipe
+//     ends, AF_UNIX sockets, timerfd. Asked once by New (ignored for a
+//     CallerPollable type).
 //   - DirectIO (file.go): whether F_SETFL may set O_DIRECT (else EINVAL).
 //     Pipe ends; hostfd (the host decides). Asked by File.SetStatusFlags.
 //   - SequenceIO (iosequence.go): read and write through the caller's
@@ -172,7 +173,8 @@
 // the file whose watch lock guards them.
 //
 // A file's watch lock is the lock of a waiter.Queue (File.watchQ): for a
-// HookQueuer type (an eventfd) the queue its epoll hooks go on, so that
+// HookQueuer type (eventfd, pipe end, socket, timerfd) the queue its epoll
+// hooks go on, so that
 // HookWatch and RemoveWatch hook and link in one critical section; for
 // every other type a queue of its own that nobody hooks. Wakers run under
 // a queue's lock, so the watch list of a HookQueuer is under a lock that

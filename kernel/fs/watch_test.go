@@ -20,6 +20,17 @@ func (o *watchOwner) Wake(waiter.EventMask) bool     { o.wakes++; return true }
 func (o *watchOwner) FileReleased(f *File, w *Watch) { o.released++; f.RemoveWatch(w) }
 func (o *watchOwner) WatcherFile() *File             { return nil }
 
+// oneQueue is a pollable type that is not a HookQueuer: its file keeps a
+// watch lock of its own.
+type oneQueue struct{ q waiter.Queue }
+
+func (o *oneQueue) Read(*File, []byte) (int, error)                    { return 0, unix.EAGAIN }
+func (o *oneQueue) Write(*File, []byte) (int, error)                   { return 0, unix.EAGAIN }
+func (o *oneQueue) Release(*File)                                      {}
+func (o *oneQueue) Readiness(*File, waiter.EventMask) waiter.EventMask { return 0 }
+func (o *oneQueue) EventRegister(_ *File, e *waiter.Entry)             { o.q.Register(e) }
+func (o *oneQueue) EventUnregister(_ *File, e *waiter.Entry)           { o.q.Unregister(e) }
+
 func newOwnedWatch(f *File) (*Watch, *watchOwner) {
 	o := &watchOwner{f: f}
 	w := new(Watch)
@@ -29,8 +40,8 @@ func newOwnedWatch(f *File) (*Watch, *watchOwner) {
 
 // TestHookWatch: HookWatch links the watch and hooks its entry, RemoveWatch
 // undoes both, and the final release removes a hooked watch, for a type
-// whose watch list shares its hook queue's lock (eventfd) and for one
-// that keeps a lock of its own (a pipe's read end).
+// whose watch list shares its hook queue's lock (eventfd, a pipe's read
+// end) and for one that keeps a lock of its own.
 func TestHookWatch(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -44,6 +55,10 @@ func TestHookWatch(t *testing.T) {
 		{"pipe", func() (*File, func(), func()) {
 			r, w := NewPipe(unix.O_NONBLOCK)
 			return r, func() { w.Write([]byte{1}) }, w.DecRef
+		}, true},
+		{"own lock", func() (*File, func(), func()) {
+			impl := &oneQueue{}
+			return New(impl, unix.O_RDWR), func() { impl.q.Notify(waiter.EventIn) }, func() {}
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +70,8 @@ func TestHookWatch(t *testing.T) {
 				hookQ = &impl.queue
 			case *pipeEnd:
 				hookQ = impl.queue()
+			case *oneQueue:
+				hookQ = &impl.q
 			}
 			hooked := func(w *Watch) bool { return hookQ.Linked(&w.Hook) }
 			if got := f.watchQ != &f.ownWatchQ; got != tc.shared || f.hookOnWatchQ != tc.shared {
