@@ -262,23 +262,32 @@ func (q *Queue) Empty() bool {
 
 // Notify is wake_up with one exclusive wakeup: every non-exclusive entry is
 // called, then exclusive entries in order until one takes the wakeup.
-func (q *Queue) Notify(key EventMask) { q.notify(key, 1) }
+//
+// An empty queue is not locked (the look is inlined into the caller). This
+// loses no wakeup as long as every registrant re-checks the state it waits
+// for after Register (which every caller does: epoll polls after hooking a
+// file, a sleeper re-checks after registering) and every notifier changes
+// the state before calling Notify: with sequentially consistent atomics,
+// either the look sees the registration or the registrant's check sees
+// the new state.
+func (q *Queue) Notify(key EventMask) {
+	if q.active.Load() {
+		q.notify(key, 1)
+	}
+}
 
 // NotifyAll calls every entry, exclusive or not (wake_up_all, key 0 style
-// state changes such as a pipe losing its last writer).
-func (q *Queue) NotifyAll(key EventMask) { q.notify(key, 0) }
-
-func (q *Queue) notify(key EventMask, exclusiveBudget int) {
-	// An empty queue is not locked. This loses no wakeup as long as every
-	// registrant re-checks the state it waits for after Register (which
-	// every caller does: epoll polls after hooking a file, a sleeper
-	// re-checks after registering) and every notifier changes the state
-	// before calling Notify: with sequentially consistent atomics, either
-	// this load sees the registration or the registrant's check sees the
-	// new state.
-	if !q.active.Load() {
-		return
+// state changes such as a pipe losing its last writer). Like Notify, it
+// does not lock an empty queue.
+func (q *Queue) NotifyAll(key EventMask) {
+	if q.active.Load() {
+		q.notify(key, 0)
 	}
+}
+
+// notify walks the queue for Notify and NotifyAll, whose lockless look
+// found the mirror set.
+func (q *Queue) notify(key EventMask, exclusiveBudget int) {
 	q.mu.Lock()
 	q.list.notify(key, exclusiveBudget)
 	q.publishLocked() // clears a mirror left set by Unregister, too
