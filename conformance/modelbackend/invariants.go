@@ -71,7 +71,7 @@ func (m *Machine) CheckInvariants() error {
 		n := 0
 		f.ForEachWatch(func(w *fs.Watch) bool {
 			n++
-			if wf := w.Owner.WatcherFile(); refs[wf] == 0 {
+			if wf := w.Owner().WatcherFile(); refs[wf] == 0 {
 				errs = append(errs, fmt.Errorf("a %T file is watched by an epoll instance no fd refers to", f.Impl()))
 			}
 			return true

@@ -114,12 +114,19 @@ func (ep *EventPoll) insertLocked(caller any, id FileIdentifier, target *EventPo
 		d.watches.Add(-1)
 		return unix.ENOSPC
 	}
-	it := &item{ep: ep, file: id.File, fd: id.Fd, events: events | waiter.EventErr | waiter.EventHUp, data: data}
-	it.hook.Init(it, events&waiter.EventExclusive != 0, false)
-	it.watch.Owner = it
-	if !id.File.AddWatch(&it.watch) {
-		// The target's release raced checkOpen (its caller held no
-		// reference); AddWatch decides atomically with that release.
+	it := ep.newItemLocked(id, events, data)
+	// The target's release may race checkOpen (its caller held no
+	// reference); AddWatch and HookWatch decide atomically with that
+	// release. Without a full check the watch is linked and the item
+	// hooked in one step (one lock pair on the target when its type
+	// allows); with one, the wakeup-path check walks watch lists, so the
+	// watch goes first and the hook after the check, as in ep_insert.
+	if fullCheck {
+		if !id.File.AddWatch(&it.watch) {
+			d.watches.Add(-1)
+			return unix.EBADF
+		}
+	} else if !id.File.HookWatch(&it.watch, caller) {
 		d.watches.Add(-1)
 		return unix.EBADF
 	}
@@ -133,11 +140,13 @@ func (ep *EventPoll) insertLocked(caller any, id FileIdentifier, target *EventPo
 		target.watchers.Add(1)
 		d.graphMu.Unlock()
 	}
-	if fullCheck && !ep.reversePathsOK(it) {
-		ep.removeLocked(it)
-		return unix.EINVAL
+	if fullCheck {
+		if !ep.reversePathsOK(it) {
+			ep.removeLocked(it)
+			return unix.EINVAL
+		}
+		id.File.EventRegisterFor(&it.watch.Hook, caller)
 	}
-	id.File.EventRegisterFor(&it.hook, caller)
 	ep.queueIfReadyLocked(it, caller)
 	return nil
 }
@@ -198,6 +207,7 @@ func (ep *EventPoll) Delete(id FileIdentifier) error {
 		return unix.ENOENT
 	}
 	ep.removeLocked(it)
+	ep.keepSpareLocked(it)
 	return nil
 }
 
@@ -225,7 +235,5 @@ func (ep *EventPoll) queueIfReadyLocked(it *item, caller any) {
 	ep.ready.pushBack(it)
 	ep.publishLocked()
 	ep.wakeOneSleeper()
-	if !ep.pollers.Empty() {
-		ep.pollers.Notify(waiter.EventIn)
-	}
+	ep.pollers.Notify(waiter.EventIn) // lockless when nobody polls
 }

@@ -76,10 +76,15 @@
 //
 // # Memory and cost
 //
-// A registration is one 144-byte item (the only allocation of an ADD) plus
+// A registration is one 128-byte item (the only allocation of an ADD, and
+// none when the instance has a spare: the item of its last registration
+// removed by DEL or by its target's release, kept for the next ADD) plus
 // about one pointer in the interest table (index.go, a chained hash table
 // rather than a Go map, which would cost some 40 bytes more); epoll-in-epoll
-// registrations are also in a small per-instance set. A harvest takes
+// registrations are also in a small per-instance set. An ADD and a DEL
+// each take EventPoll.mu and, on an eventfd target, one lock pair (its
+// watch list is guarded by its queue's lock; two pairs on other types),
+// and one atomic add of the max_user_watches count. A harvest takes
 // EventPoll.mu once and no other lock (plus one atomic swap when
 // something was woken, and waitMu when a thread sleeps), and polls each
 // queued target once; docs/performance.md has the measurements.
@@ -90,8 +95,12 @@
 //	  EventPoll.mu                   (outer instance before inner ones;
 //	                                  guards the ready list too)
 //	    file state locks             (polling a target)
+//	    a target's queue locks and   (hooking and unhooking at ADD and
+//	      watch lock                  DEL: one critical section for an
+//	                                  eventfd, fs.File.HookWatch)
 //	    Domain.graphMu               (nested lists; leaf except for...)
-//	      fs.File.watchMu            (...watch lists, walked bottom-up)
+//	      file watch locks           (...watch lists, walked bottom-up;
+//	                                  an eventfd's is its queue's lock)
 //	    EventPoll.waitMu             (ep.waiters only; sleepers' wakers
 //	                                  run under it)
 //
@@ -108,7 +117,7 @@
 // of every saved instance at once, taken in the caller's order rather than
 // outer before inner: it runs only in a quiescent kernel, where nothing
 // else takes EventPoll.mu (wakeups take no epoll lock but waitMu). Inside
-// it takes each target's watchMu, then each instance's waitMu, in turn.
+// it takes each target's watch lock, then each instance's waitMu, in turn.
 //
 // Wakeup callbacks run with the target's queue lock held and take no lock
 // to queue: they push the item on the woken list. Only if a thread sleeps
@@ -133,14 +142,26 @@
 //     With sequentially consistent atomics, one of the two sees the
 //     other: no wakeup is lost. A harvest or ADD or MOD that leaves items
 //     queued publishes avail, then looks at sleeping, likewise.
-//   - An item is unhooked (EventUnregister, which waits for a running
+//   - An item is unhooked (fs.File.RemoveWatch, which waits for a running
 //     callback) before DEL drains the woken list and unlinks it, so a
-//     removed item is never pushed again.
+//     removed item is never pushed again, and may become the instance's
+//     spare (below).
 //
 // # Lockless reads
 //
 // These are read without their lock, as Linux reads their counterparts:
 //
+//   - item.ep, by a target's final release that found the item on the
+//     target's watch list and calls item.FileReleased after dropping the
+//     watch lock. A DEL may meanwhile remove the item and keep it as the
+//     instance's spare, and an ADD reuse it for another file (Linux
+//     frees an epitem through RCU for the same kind of reader; here the
+//     collector keeps the memory, and reuse is the question). The release
+//     reads the item's owner under the watch lock, and item.ep, which
+//     nothing rewrites, without a lock; everything else under
+//     EventPoll.mu, where item.file tells whether the item still watches
+//     the released file (an ADD of that file fails once its release has
+//     begun).
 //   - item.events, by the wakeup callback's filter (see item.Wake for why
 //     a racing MOD loses nothing, and why a racing ONESHOT disarm at most
 //     queues an item the next harvest drops, as in Linux).
@@ -157,9 +178,9 @@
 //     atomically, after publishing sleeping; a sleeper that finds it
 //     unlinked skips waitMu, one that finds it linked (timeout, signal)
 //     unregisters under waitMu as before.
-//   - The emptiness of the pollers queue and of targets' queues
-//     (waiter.Queue.Empty): pollers poll the instance (taking
-//     EventPoll.mu) after registering.
+//   - The emptiness of the pollers queue and of targets' queues (the
+//     lockless look of waiter.Queue.Notify): pollers poll the instance
+//     (taking EventPoll.mu) after registering.
 //   - EventPoll.watchers, the number of other instances' registrations
 //     of this one (kept with the nested sets under graphMu), by Add to
 //     decide whether a full check is needed; Linux reads the file's
@@ -167,7 +188,8 @@
 //     just after the watch list does (under the outer instance's mu), so
 //     the answer is the one a read of the list would have given.
 //
-// ADD allocates the item (and may grow the interest table, or the nested
-// set for an epoll target); MOD, DEL, wakeups and harvests allocate
+// ADD allocates the item unless the instance has a spare (and may grow the
+// interest table, or the nested set for an epoll target); MOD, DEL,
+// wakeups and harvests allocate
 // nothing.
 package epoll

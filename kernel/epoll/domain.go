@@ -27,7 +27,7 @@ type Domain struct {
 
 	// graphMu guards every instance's nested list (its registrations whose
 	// target is another epoll). It is a leaf taken inside EventPoll.mu, and
-	// it may be held while taking File.watchMu.
+	// it may be held while taking a file's watch lock (fs.File.ForEachWatch).
 	graphMu sync.Mutex
 
 	watches    atomic.Int64 // registrations alive, across all instances

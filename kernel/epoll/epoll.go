@@ -32,6 +32,13 @@ type EventPoll struct {
 	ready itemList
 	// +checklocks:mu
 	interest interestSet
+	// spare is the item of the last registration removed by DEL or by its
+	// target's release, kept for the next ADD to reuse (nil when there is
+	// none): an ADD after a removal allocates nothing. Its file is nil, so
+	// it keeps no target alive; see item.FileReleased for why reusing it
+	// is safe.
+	// +checklocks:mu
+	spare *item
 	// scanning is set while a harvest or a readiness check walks a private
 	// copy of the ready list; wakeups then go on woken as always, and the
 	// scan's end treats them as Linux's overflow list.
@@ -116,10 +123,9 @@ func (ep *EventPoll) Write(*fs.File, []byte) (int, error) { return 0, unix.EINVA
 func (ep *EventPoll) Release(*fs.File) {
 	ep.mu.Lock()
 	ep.interest.forEach(ep.removeLocked)
+	ep.spare = nil
 	ep.mu.Unlock()
-	if !ep.pollers.Empty() {
-		ep.pollers.Notify(waiter.EventIn)
-	}
+	ep.pollers.Notify(waiter.EventIn) // lockless when nobody polls
 }
 
 // EventRegister implements fs.Pollable: outer instances and poll callers
@@ -264,13 +270,13 @@ func (ep *EventPoll) Len() int {
 }
 
 // removeLocked takes it out of the instance: off the target's queue (after
-// which its callback cannot run), off the target's watch list, out of the
+// which its callback cannot run) and watch list, under one lock pair
+// when the target's type allows (fs.File.RemoveWatch), out of the
 // interest set and the ready list. ep.mu is held, and no scan can be
 // in progress (scans hold ep.mu too).
 //
 // +checklocks:ep.mu
 func (ep *EventPoll) removeLocked(it *item) {
-	it.file.EventUnregister(&it.hook)
 	it.file.RemoveWatch(&it.watch)
 	ep.interest.remove(it)
 	if it.target() != nil {
@@ -287,6 +293,37 @@ func (ep *EventPoll) removeLocked(it *item) {
 		ep.publishLocked()
 	}
 	ep.domain.watches.Add(-1)
+}
+
+// keepSpareLocked keeps it, just removed, as the instance's spare for the
+// next ADD (replacing an older one), dropping its target.
+//
+// +checklocks:ep.mu
+func (ep *EventPoll) keepSpareLocked(it *item) {
+	it.file = nil
+	ep.spare = it
+}
+
+// newItemLocked returns an item for a new registration: the spare, if
+// there is one, else a new item. A spare is off every list, out of the
+// interest set and unhooked, so, like a new item, nothing else can see it
+// until it is hooked: its fields are written plainly (events too, which
+// the wakeup callback reads atomically once hooked; the queue's lock
+// orders the two). Its ep is never rewritten, and its hook's waker only
+// with the same value, after the removal that took the watch lock under
+// which a racing release read it (item.FileReleased).
+//
+// +checklocks:ep.mu
+func (ep *EventPoll) newItemLocked(id FileIdentifier, events waiter.EventMask, data uint64) *item {
+	it := ep.spare
+	if it == nil {
+		it = &item{ep: ep}
+	}
+	ep.spare = nil
+	it.file, it.fd, it.data = id.File, id.Fd, data
+	it.events = events | waiter.EventErr | waiter.EventHUp
+	it.watch.Hook.Init(it, events&waiter.EventExclusive != 0, false)
+	return it
 }
 
 // HasWaiters reports whether a thread is blocked in Wait (for tests and

@@ -16,6 +16,8 @@ import (
 //     items joined it);
 //   - the interest table holds each registration once, in its bucket, and
 //     its count is right; every registered item's target is alive;
+//   - the spare item, if any, is on no list, out of the interest table,
+//     and watches no file;
 //   - the nested set holds exactly the items whose target is an epoll;
 //   - the watchers count equals the number of registrations of the
 //     instance's own file (its watch list).
@@ -54,6 +56,10 @@ func (ep *EventPoll) CheckInvariants() error {
 	}
 	if len(registered) != ep.interest.n {
 		return fmt.Errorf("epoll: interest table counts %d, holds %d", ep.interest.n, len(registered))
+	}
+	if s := ep.spare; s != nil && (registered[s] || s.file != nil || s.ep != ep ||
+		s.next != nil || s.prev != nil || s.hnext != nil || s.wokenNext.Load() != nil) {
+		return fmt.Errorf("epoll: the spare item is still in use (registered %v)", registered[s])
 	}
 	queued := map[*item]bool{}
 	var prev *item

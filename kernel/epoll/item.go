@@ -8,8 +8,9 @@ import (
 )
 
 // item is one registration (Linux's epitem). Its size is what a
-// registration costs (it is the only thing ADD allocates), so it holds no
-// flag that its links can tell: it is 144 bytes, the fields that harvests
+// registration costs (it is the only thing ADD allocates, when the
+// instance has no spare: EventPoll.spare), so it holds no
+// flag that its links can tell: it is 128 bytes, the fields that harvests
 // and wakeups touch first.
 type item struct {
 	ep   *EventPoll // immutable
@@ -45,11 +46,10 @@ type item struct {
 	// hnext chains the item in its bucket of ep.interest. Guarded by ep.mu.
 	hnext *item
 
-	// hook is the entry on the target's wait queue(s); its waker is the
-	// item. Registered while the item is in ep.interest.
-	hook waiter.Entry
-	// watch links the item on the target file's watch list so the file's
-	// final release removes it.
+	// watch is the item's hook on the target's wait queue(s) (watch.Hook,
+	// whose waker is the item; hooked while the item is in ep.interest)
+	// and its link on the target file's watch list, so the file's final
+	// release removes it.
 	watch fs.Watch
 }
 
@@ -130,19 +130,22 @@ func (it *item) Wake(key waiter.EventMask) bool {
 		ep.publishWaitMuLocked()
 		ep.waitMu.Unlock()
 	}
-	if !ep.pollers.Empty() {
-		ep.pollers.Notify(waiter.EventIn)
-	}
+	ep.pollers.Notify(waiter.EventIn) // lockless when nobody polls
 	return take
 }
 
-// FileReleased removes the item when its target's last reference goes
-// (unless a DEL or the instance's release got there first).
-func (it *item) FileReleased(*fs.Watch) {
+// FileReleased removes the item when its target f's last reference goes,
+// unless a DEL or the instance's release got there first. A DEL may also
+// have made the item the instance's spare and a later ADD reused it for
+// another file: under ep.mu, it.file tells (an ADD of f itself fails once
+// f's release has begun). it.ep is never rewritten, so reading it without
+// the lock is safe whatever happened to the item.
+func (it *item) FileReleased(f *fs.File, _ *fs.Watch) {
 	ep := it.ep
 	ep.mu.Lock()
-	if ep.interest.find(it.file, it.fd) == it {
+	if it.file == f && ep.interest.find(it.file, it.fd) == it {
 		ep.removeLocked(it)
+		ep.keepSpareLocked(it)
 	}
 	ep.mu.Unlock()
 }

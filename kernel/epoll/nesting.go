@@ -66,7 +66,7 @@ func (ep *EventPoll) upDepth(level int) int {
 	}
 	depth := 0
 	ep.file.ForEachWatch(func(w *fs.Watch) bool {
-		parent := w.Owner.(*item).ep
+		parent := w.Hook.Waker().(*item).ep
 		if d := parent.upDepth(level+1) + 1; d > depth {
 			depth = d
 		}
@@ -139,7 +139,7 @@ func countPaths(f *fs.File, depth int, counts *[maxNests + 1]int) bool {
 	}
 	ok := true
 	f.ForEachWatch(func(w *fs.Watch) bool {
-		parent := w.Owner.(*item).ep.file
+		parent := w.Hook.Waker().(*item).ep.file
 		if !parent.Watched() {
 			if depth > 0 {
 				counts[depth]++

@@ -6,10 +6,10 @@ import (
 )
 
 // TestItemSize: an item is what one registration allocates; it must fit
-// the 144-byte size class (docs/performance.md's memory target).
+// the 128-byte size class (docs/performance.md's memory target).
 func TestItemSize(t *testing.T) {
-	if s := unsafe.Sizeof(item{}); s > 144 {
-		t.Errorf("item is %d bytes, want at most 144", s)
+	if s := unsafe.Sizeof(item{}); s > 128 {
+		t.Errorf("item is %d bytes, want at most 128", s)
 	}
 }
 

@@ -106,7 +106,7 @@ func SaveInstances(eps []*EventPoll, files []*fs.File, callers HookCallers) ([]I
 	for fi, f := range files {
 		rank := int32(0)
 		f.ForEachWatch(func(w *fs.Watch) bool {
-			it, ok := w.Owner.(*item)
+			it, ok := w.Hook.Waker().(*item)
 			if !ok {
 				err = fmt.Errorf("epoll: file %d has a watch of another kind", fi)
 				return false
@@ -119,7 +119,7 @@ func SaveInstances(eps []*EventPoll, files []*fs.File, callers HookCallers) ([]I
 			itemIndex[it] = int32(len(out[k].Items))
 			caller := int32(-1)
 			if callers.Save != nil {
-				caller = callers.Save(f, &it.hook)
+				caller = callers.Save(f, &it.watch.Hook)
 			}
 			out[k].Items = append(out[k].Items, ItemState{
 				Target: int32(fi), Fd: it.fd, Events: uint32(it.events), Data: it.data, WatchRank: rank,
@@ -371,8 +371,7 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 		for j := range st.Items {
 			is := &st.Items[j]
 			it := &item{ep: ep, file: files[is.Target], fd: is.Fd, events: waiter.EventMask(is.Events), data: is.Data}
-			it.hook.Init(it, it.events&waiter.EventExclusive != 0, false)
-			it.watch.Owner = it
+			it.watch.Hook.Init(it, it.events&waiter.EventExclusive != 0, false)
 			items[k][j] = it
 			ep.interest.insert(it) // +checklocksignore: not shared yet.
 			if v.fi.Instance[is.Target] >= 0 {
@@ -388,12 +387,11 @@ func RestoreInstances(d *Domain, v *ValidInstances, files []*fs.File, repoll fun
 		}
 	}
 	for r, it := range byRank {
-		it.file.AddWatch(&it.watch)
 		var c any
 		if callers.Restore != nil && caller[r] >= 0 {
 			c = callers.Restore(caller[r])
 		}
-		it.file.EventRegisterFor(&it.hook, c)
+		it.file.HookWatch(&it.watch, c)
 	}
 	for k := range states {
 		ep := eps[k]

@@ -36,6 +36,11 @@
 //     once by New; used through File.Readiness, File.EventRegister and
 //     File.EventUnregister by package epoll and by syscalls (epoll_ctl,
 //     blocking I/O, poll).
+//   - HookQueuer (watch.go): every hook of the file goes on one queue for
+//     its life, whose lock then guards the file's watch list, so an epoll
+//     ADD or DEL takes one lock pair on it instead of two. eventfd, pipe
+//     ends, AF_UNIX sockets, timerfd. Asked once by New (ignored for a
+//     CallerPollable type).
 //   - DirectIO (file.go): whether F_SETFL may set O_DIRECT (else EINVAL).
 //     Pipe ends; hostfd (the host decides). Asked by File.SetStatusFlags.
 //   - SequenceIO (iosequence.go): read and write through the caller's
@@ -90,9 +95,11 @@
 // misuse, rather than corrupting state: IncRef or DecRef of a released
 // file (a reference dropped twice), Read or Write of a released file,
 // EventRegister or EventUnregister of a file that is not Pollable, New of
-// a nil Impl, AddWatch of a Watch without an Owner or already linked,
-// RemoveWatch of a Watch at either end of another file's list.
-// AddWatch of a released file links nothing and reports false.
+// a nil Impl (or of a HookQueuer whose HookQueue is nil), AddWatch or
+// HookWatch of a Watch without an Owner (a Hook whose Waker is not a
+// WatchOwner) or already linked, RemoveWatch of a Watch at either end of
+// another file's list. AddWatch and HookWatch of a released file link and
+// hook nothing and report false.
 //
 // # Wakeup keys
 //
@@ -154,15 +161,26 @@
 // # Lock order
 //
 //	timerfd fireMu  >  file state lock (pipe, socket, timerfd mutex)  >  FakeClock mutex
-//	epoll instance mutex  >  File.watchMu
+//	epoll instance mutex  >  a file's watch lock  >  (bottom-up) the watch lock of an epoll watching it
 //	UnixNamespace.mu  >  socket lock (bind only; connect looks the name up first)
 //	listener's socket lock  >  the lock of a connection pair (connect)
 //	PathNamespace.mu  >  FIFO node mutex (unlink); a FIFO node's and its pipe's mutexes never nest
 //
 // The fields these locks guard carry +checklocks annotations, and the
 // functions that need one are named and annotated as docs/locking.md says
-// (fooLocked: the receiver's mu). A Watch's links stay in prose: a Watch
-// does not know the file whose watchMu guards them.
+// (fooLocked: the receiver's mu; the watch functions' fooLocked: the
+// file's watch lock). A Watch's links stay in prose: a Watch does not know
+// the file whose watch lock guards them.
+//
+// A file's watch lock is the lock of a waiter.Queue (File.watchQ): for a
+// HookQueuer type (eventfd, pipe end, socket, timerfd) the queue its epoll
+// hooks go on, so that
+// HookWatch and RemoveWatch hook and link in one critical section; for
+// every other type a queue of its own that nobody hooks. Wakers run under
+// a queue's lock, so the watch list of a HookQueuer is under a lock that
+// wakers run under: nothing that holds it notifies that queue, and
+// ForEachWatch callbacks take only the watch locks of the epolls above
+// (bottom-up, as the nesting checks walk), never a lock a waker takes.
 //
 // A timerfd's fireMu is held by its expiry for the whole expiry (count and
 // wakeup) and by a checkpoint for the whole save (FreezeTimers): nothing

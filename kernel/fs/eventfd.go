@@ -116,6 +116,9 @@ func (e *eventfd) EventRegister(f *File, w *waiter.Entry) { e.queue.Register(w) 
 // EventUnregister implements Pollable.
 func (e *eventfd) EventUnregister(f *File, w *waiter.Entry) { e.queue.Unregister(w) }
 
+// HookQueue implements HookQueuer: every entry goes on the one queue.
+func (e *eventfd) HookQueue(*File) *waiter.Queue { return &e.queue }
+
 // Count returns the counter (fdinfo's eventfd-count).
 func (e *eventfd) Count() uint64 { return e.count.Load() }
 

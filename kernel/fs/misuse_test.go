@@ -60,17 +60,28 @@ func TestEventRegisterOnNonPollableFilePanics(t *testing.T) {
 
 type owner struct{ f *fs.File }
 
-func (o owner) FileReleased(w *fs.Watch) { o.f.RemoveWatch(w) }
-func (o owner) WatcherFile() *fs.File    { return nil }
+func (o owner) FileReleased(f *fs.File, w *fs.Watch) { f.RemoveWatch(w) }
+func (o owner) WatcherFile() *fs.File                { return nil }
+func (o owner) Wake(waiter.EventMask) bool           { return true }
+
+func newWatch(f *fs.File) *fs.Watch {
+	w := new(fs.Watch)
+	w.Hook.Init(owner{f}, false, false)
+	return w
+}
 
 func TestAddWatchMisuse(t *testing.T) {
 	f := fs.NewEventfd(0, 0)
-	w := &fs.Watch{Owner: owner{f}}
+	w := newWatch(f)
 	if !f.AddWatch(w) {
 		t.Fatal("AddWatch on a live file failed")
 	}
 	kerneltest.MustPanic(t, "fs: File.AddWatch of a Watch that is already on a watch list", func() { f.AddWatch(w) })
+	kerneltest.MustPanic(t, "fs: File.AddWatch of a Watch that is already on a watch list", func() { f.HookWatch(w, nil) })
 	kerneltest.MustPanic(t, "fs: File.AddWatch of a Watch without an Owner", func() { f.AddWatch(&fs.Watch{}) })
+	var notOwner fs.Watch
+	notOwner.Hook.Init(waiter.NewSleeper(), false, false)
+	kerneltest.MustPanic(t, "fs: File.AddWatch of a Watch without an Owner", func() { f.HookWatch(&notOwner, nil) })
 	g := fs.NewEventfd(0, 0)
 	defer g.DecRef()
 	kerneltest.MustPanic(t, "fs: File.RemoveWatch of a Watch that is on another file's watch list", func() { g.RemoveWatch(w) })
@@ -79,7 +90,10 @@ func TestAddWatchMisuse(t *testing.T) {
 		t.Fatal("release left a watch")
 	}
 	// On a released file the watch would never be removed: refused.
-	if f.AddWatch(&fs.Watch{Owner: owner{f}}) || f.Watched() {
+	if f.AddWatch(newWatch(f)) || f.Watched() {
 		t.Fatal("AddWatch on a released file linked the watch")
+	}
+	if late := newWatch(f); f.HookWatch(late, nil) || f.Watched() {
+		t.Fatal("HookWatch on a released file linked the watch")
 	}
 }

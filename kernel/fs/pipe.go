@@ -451,6 +451,9 @@ func (e *pipeEnd) EventRegister(f *File, w *waiter.Entry) { e.queue().Register(w
 // EventUnregister implements Pollable.
 func (e *pipeEnd) EventUnregister(f *File, w *waiter.Entry) { e.queue().Unregister(w) }
 
+// HookQueue implements HookQueuer: an end hooks one queue for its life.
+func (e *pipeEnd) HookQueue(*File) *waiter.Queue { return e.queue() }
+
 func (e *pipeEnd) queue() *waiter.Queue {
 	switch {
 	case e.reader && e.writer:

@@ -774,6 +774,9 @@ func (s *unixSocket) EventRegister(f *File, w *waiter.Entry) { s.queue.Register(
 // EventUnregister implements Pollable.
 func (s *unixSocket) EventUnregister(f *File, w *waiter.Entry) { s.queue.Unregister(w) }
 
+// HookQueue implements HookQueuer: a socket hooks its one queue.
+func (s *unixSocket) HookQueue(*File) *waiter.Queue { return &s.queue }
+
 // Outq implements Socket.
 func (s *unixSocket) Outq() int {
 	s.mu.Lock()

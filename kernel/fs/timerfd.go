@@ -163,6 +163,9 @@ func (t *timerfd) EventRegister(f *File, w *waiter.Entry) { t.queue.Register(w) 
 // EventUnregister implements Pollable.
 func (t *timerfd) EventUnregister(f *File, w *waiter.Entry) { t.queue.Unregister(w) }
 
+// HookQueue implements HookQueuer: a timerfd hooks its one queue.
+func (t *timerfd) HookQueue(*File) *waiter.Queue { return &t.queue }
+
 // SetTime implements TimerFile.
 func (t *timerfd) SetTime(f *File, flags uint32, value, interval int64) (int64, int64, error) {
 	if flags&^uint32(TFDTimerAbstime|TFDTimerCancelOnSet) != 0 || value < 0 || interval < 0 {

@@ -59,6 +59,17 @@
 // Queue.Empty, and Notify of an empty queue, take no lock (Linux's
 // waitqueue_active): a registrant must re-check the state it waits for
 // after Register, and a notifier must change that state before Notify.
+// The lockless mirror they read is set by the registration that makes the
+// queue non-empty and cleared by the first notification (or Empty) that
+// finds it empty, not by Unregister, so that an entry that comes and goes
+// between notifications stores nothing.
+//
+// Queue.Lock and Unlock let an owner guard more state with the queue's
+// lock and register or unregister in the same critical section
+// (RegisterLocked, UnregisterLocked): a file's watch list (package fs)
+// is guarded by the lock of the one queue its type hooks. That state is
+// then under a lock wakers run under, so its holder must not notify the
+// queue or take a lock that a waker takes before the queue's.
 //
 // Notify, NotifyAll, Register and Unregister allocate nothing.
 package waiter

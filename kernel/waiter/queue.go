@@ -67,6 +67,9 @@ func (e *Entry) Exclusive() bool { return e.exclusive }
 // Unregister it under the list's lock as usual.
 func (e *Entry) Unlinked() bool { return atomic.LoadUint32(&e.linked) == 0 }
 
+// Waker returns the entry's waker (nil before Init).
+func (e *Entry) Waker() Waker { return e.waker }
+
 // List is a wait list with no lock of its own: its owner guards every call
 // with a lock it already holds on the paths that register and notify (an
 // epoll instance guards its sleepers with its wait lock), and wakers
@@ -187,10 +190,14 @@ type Queue struct {
 	mu sync.Mutex
 	// +checklocks:mu
 	list List
-	// active mirrors !list.Empty(); publishLocked writes it under mu, and
-	// Empty and notify read it without mu (Linux's lockless
-	// waitqueue_active), so that Empty and a Notify of an empty queue take
-	// no lock.
+	// active is true whenever the list is not empty, for notify's
+	// lockless look (Linux's waitqueue_active), so that a Notify of an
+	// empty queue takes no lock. It is written under mu only: set by a
+	// registration that finds it false, cleared by a notify (or an Empty)
+	// that finds the list empty, not by Unregister. A queue whose entries
+	// come and go between notifications (an epoll ADD and DEL of a quiet
+	// file) thus stores nothing; the first notify after the last entry
+	// left pays one lock pair to clear it.
 	active atomic.Bool
 }
 
@@ -212,7 +219,8 @@ func (q *Queue) RegisterHead(e *Entry) {
 	q.publishLocked()
 }
 
-// publishLocked updates the lockless mirror of the list's emptiness.
+// publishLocked updates the lockless mirror of the list's emptiness. It
+// stores only when the value changes: an atomic store is a full barrier.
 //
 // +checklocks:q.mu
 func (q *Queue) publishLocked() {
@@ -224,14 +232,40 @@ func (q *Queue) publishLocked() {
 // Unregister unlinks e from q and reports whether it was still linked (an
 // auto-remove entry that was woken has already been unlinked). After it
 // returns, e's Wake is not running and will not be called by q. e must be
-// on q or on no queue.
+// on q or on no queue. It leaves the lockless mirror set (see active).
 func (q *Queue) Unregister(e *Entry) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	linked := q.list.Unregister(e)
-	q.publishLocked()
-	return linked
+	return q.list.Unregister(e)
 }
+
+// Lock takes q's lock, for an owner that guards more state with it (a
+// file's watch list, fs.File) and changes that state in the same critical
+// section as RegisterLocked or UnregisterLocked. Wakers run under this
+// lock: the holder must not notify q or take a lock a waker takes before
+// it.
+//
+// +checklocksacquire:q.mu
+func (q *Queue) Lock() { q.mu.Lock() }
+
+// Unlock releases the lock Lock took.
+//
+// +checklocksrelease:q.mu
+func (q *Queue) Unlock() { q.mu.Unlock() }
+
+// RegisterLocked is Register with q's lock held (Lock). A misuse panics
+// with the lock still held: the caller's deferred Unlock releases it.
+//
+// +checklocks:q.mu
+func (q *Queue) RegisterLocked(e *Entry) {
+	q.list.Register(e)
+	q.publishLocked()
+}
+
+// UnregisterLocked is Unregister with q's lock held (Lock).
+//
+// +checklocks:q.mu
+func (q *Queue) UnregisterLocked(e *Entry) bool { return q.list.Unregister(e) }
 
 // Linked reports whether e is on q (e must be on q or on no queue).
 func (q *Queue) Linked(e *Entry) bool {
@@ -242,32 +276,53 @@ func (q *Queue) Linked(e *Entry) bool {
 }
 
 // Empty reports whether nobody is registered (Linux's !waitqueue_active).
-// It takes no lock: the answer is exact for a caller that holds a lock the
-// registrants also hold while registering, and otherwise obeys the rule of
-// Notify below.
-func (q *Queue) Empty() bool { return !q.active.Load() }
+// It takes no lock when the lockless mirror says so; the answer is then
+// exact for a caller that holds a lock the registrants also hold while
+// registering, and otherwise obeys the rule of Notify below. When the
+// mirror is set, Empty looks at the list under the lock (clearing a mirror
+// left set by Unregister). A caller about to Notify need not ask: Notify
+// makes the same lockless look.
+func (q *Queue) Empty() bool {
+	if !q.active.Load() {
+		return true
+	}
+	q.mu.Lock()
+	empty := q.list.Empty()
+	q.publishLocked()
+	q.mu.Unlock()
+	return empty
+}
 
 // Notify is wake_up with one exclusive wakeup: every non-exclusive entry is
 // called, then exclusive entries in order until one takes the wakeup.
-func (q *Queue) Notify(key EventMask) { q.notify(key, 1) }
+//
+// An empty queue is not locked (the look is inlined into the caller). This
+// loses no wakeup as long as every registrant re-checks the state it waits
+// for after Register (which every caller does: epoll polls after hooking a
+// file, a sleeper re-checks after registering) and every notifier changes
+// the state before calling Notify: with sequentially consistent atomics,
+// either the look sees the registration or the registrant's check sees
+// the new state.
+func (q *Queue) Notify(key EventMask) {
+	if q.active.Load() {
+		q.notify(key, 1)
+	}
+}
 
 // NotifyAll calls every entry, exclusive or not (wake_up_all, key 0 style
-// state changes such as a pipe losing its last writer).
-func (q *Queue) NotifyAll(key EventMask) { q.notify(key, 0) }
-
-func (q *Queue) notify(key EventMask, exclusiveBudget int) {
-	// An empty queue is not locked. This loses no wakeup as long as every
-	// registrant re-checks the state it waits for after Register (which
-	// every caller does: epoll polls after hooking a file, a sleeper
-	// re-checks after registering) and every notifier changes the state
-	// before calling Notify: with sequentially consistent atomics, either
-	// this load sees the registration or the registrant's check sees the
-	// new state.
-	if !q.active.Load() {
-		return
+// state changes such as a pipe losing its last writer). Like Notify, it
+// does not lock an empty queue.
+func (q *Queue) NotifyAll(key EventMask) {
+	if q.active.Load() {
+		q.notify(key, 0)
 	}
+}
+
+// notify walks the queue for Notify and NotifyAll, whose lockless look
+// found the mirror set.
+func (q *Queue) notify(key EventMask, exclusiveBudget int) {
 	q.mu.Lock()
 	q.list.notify(key, exclusiveBudget)
-	q.publishLocked()
+	q.publishLocked() // clears a mirror left set by Unregister, too
 	q.mu.Unlock()
 }

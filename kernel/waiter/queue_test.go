@@ -254,3 +254,68 @@ func TestUnlinkedWithoutLock(t *testing.T) {
 		<-done
 	}
 }
+
+// TestUnregisterLeavesMirrorSet: Unregister stores nothing in the lockless
+// mirror (an entry that comes and goes between notifications, an epoll
+// ADD and DEL, costs no atomic store), Empty stays exact, and the next
+// notify clears the mirror so that later notifies of the empty queue are
+// lockless again.
+func TestUnregisterLeavesMirrorSet(t *testing.T) {
+	var log []string
+	var q Queue
+	e, _ := newEntry("e", &log, false, true, false)
+	q.Register(e)
+	q.Unregister(e)
+	if !q.active.Load() {
+		t.Fatal("Unregister cleared the mirror")
+	}
+	q.Register(e) // finds the mirror set: stores nothing
+	q.Unregister(e)
+	q.Notify(EventIn)
+	if len(log) != 0 || q.active.Load() {
+		t.Fatalf("notify of the emptied queue: woke %v, mirror %v", log, q.active.Load())
+	}
+	q.Register(e)
+	q.Unregister(e)
+	if !q.Empty() || q.active.Load() {
+		t.Fatal("Empty of the emptied queue did not report it empty and clear the mirror")
+	}
+	q.Register(e)
+	q.Notify(EventIn)
+	if len(log) != 1 || q.Empty() {
+		t.Fatalf("registered entry: woke %v, empty %v", log, q.Empty())
+	}
+}
+
+// TestLockedRegistration: RegisterLocked and UnregisterLocked under Lock
+// behave as Register and Unregister, and a misuse panics leaving the lock
+// to the caller's deferred Unlock.
+func TestLockedRegistration(t *testing.T) {
+	var log []string
+	var q Queue
+	e, _ := newEntry("e", &log, false, true, false)
+	q.Lock()
+	q.RegisterLocked(e)
+	q.Unlock()
+	q.Notify(EventIn)
+	if len(log) != 1 || !q.Linked(e) {
+		t.Fatalf("after RegisterLocked: woke %v, linked %v", log, q.Linked(e))
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("RegisterLocked of a registered entry did not panic")
+			}
+		}()
+		q.Lock()
+		defer q.Unlock()
+		q.RegisterLocked(e)
+	}()
+	q.Lock()
+	linked := q.UnregisterLocked(e)
+	again := q.UnregisterLocked(e)
+	q.Unlock()
+	if !linked || again || !q.Empty() {
+		t.Fatalf("UnregisterLocked reported %v then %v; empty %v", linked, again, q.Empty())
+	}
+}
