@@ -70,6 +70,12 @@ func (s shadow) EventUnregister(_ *fs.File, e *waiter.Entry) { s.d.q.Unregister(
 type kthread struct {
 	sleeper *waiter.Sleeper
 	entry   waiter.Entry
+	// settled, if set, is closed when the wakeup that woke the thread is
+	// complete. A woken thread may harvest between two callbacks of one
+	// notify (a Linux thread may between two ep_poll_callbacks) and see
+	// only the first event; Example_epollAlone waits for it to print a
+	// stable output.
+	settled chan struct{}
 }
 
 func newKthread() *kthread {
@@ -84,6 +90,9 @@ func (t *kthread) SignalPending() bool      { return false } // this kernel has 
 func (t *kthread) Sleep(deadline time.Time) bool {
 	if deadline.IsZero() {
 		<-t.sleeper.C()
+		if t.settled != nil {
+			<-t.settled
+		}
 		return false
 	}
 	timer := time.NewTimer(time.Until(deadline))
@@ -111,12 +120,15 @@ func Example_epollAlone() {
 	ep.Add(epoll.FileIdentifier{File: d.shadow, Fd: 5}, waiter.EventIn|waiter.EventET, 5)
 	ep.Add(epoll.FileIdentifier{File: d.shadow, Fd: 6}, waiter.EventIn, 6)
 
+	t := newKthread()
+	t.settled = make(chan struct{})
 	go func() {
 		time.Sleep(10 * time.Millisecond)
-		d.post()
+		d.post() // wakes both registrations, fd 6's first
+		close(t.settled)
 	}()
 	buf := make([]epoll.Event, 8)
-	n, err := ep.Wait(newKthread(), buf, len(buf), nil, time.Time{}, false)
+	n, err := ep.Wait(t, buf, len(buf), nil, time.Time{}, false)
 	fmt.Println("wait:", n, err, buf[:n])
 
 	// close(5) while fd 6 lives: the kernel keeps the description, and
