@@ -484,8 +484,10 @@ func (b *Box) receiver() {
 		}
 		// Ids are consecutive: a gap is a notification withdrawn before
 		// it was received (its thread interrupted), which may have been
-		// an rt_sigreturn (sigreturn.go).
-		if b.lastID != 0 && n.id != b.lastID+1 {
+		// an rt_sigreturn (sigreturn.go). The ids start at a random
+		// number, so the first one received may follow a gap nobody can
+		// see: it counts as following one.
+		if b.lastID == 0 || n.id != b.lastID+1 {
 			b.gapUntil = time.Now().Add(gapWindow)
 			b.lastGap = n.id
 		}

@@ -131,7 +131,7 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 			return
 		}
 	}
-	if f.restartUnseen() {
+	if b.restartUnseen(th, &f) {
 		b.stats[statSettled].count.Add(1)
 	}
 }
@@ -245,7 +245,7 @@ func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool
 	if !restart && !eintr {
 		return false // another handler's frame (nested signals): not this one
 	}
-	if left.kind == leftUnslept {
+	if left.kind == leftRerun {
 		// Run it again: a restart, which the box serves as a new call.
 		if eintr && !f.rewrite(int64(site.nr), site.ip-syscallInsn) {
 			return false
@@ -255,7 +255,7 @@ func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool
 	}
 	answer := -int64(unix.EINTR)
 	switch left.kind {
-	case leftCtl:
+	case leftResult:
 		answer = left.val
 		if left.err != 0 {
 			answer = -int64(left.err)
@@ -337,32 +337,63 @@ func syscallBefore(mem *guestMem, rip uint64) (int32, bool) {
 	return 0, false
 }
 
-// neverEINTR reports whether Linux never fails trapped call nr, made with
-// the frame's arguments, with EINTR: epoll_ctl and epoll_create always,
-// and an epoll_wait or epoll_pwait with a zero timeout, which never
-// sleeps (ep_poll looks at signals only when it is about to).
-func (f *sigFrame) neverEINTR(nr int32) bool {
+// neverEINTR reports whether Linux never fails trapped call nr, made by
+// th with the frame's arguments, with EINTR: epoll_ctl and epoll_create
+// always, and a wait that does not sleep: one with a zero timeout, or one
+// on an instance with events queued (ep_poll harvests first, and looks at
+// signals only when it is about to sleep).
+func (b *Box) neverEINTR(th *thread, f *sigFrame, nr int32) bool {
+	arg := func(i int) uint64 { return binary.LittleEndian.Uint64(f.regs[8*argRegs[i]:]) }
 	switch nr {
 	case unix.SYS_EPOLL_CTL, unix.SYS_EPOLL_CREATE, unix.SYS_EPOLL_CREATE1:
 		return true
 	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
-		return int32(binary.LittleEndian.Uint64(f.regs[8*argRegs[3]:])) == 0
+		if int32(arg(3)) == 0 {
+			return true
+		}
+	case unix.SYS_EPOLL_PWAIT2:
+		var ts [16]byte
+		if arg(3) != 0 && f.mem.CopyIn(arg(3), ts[:]) == nil && binary.LittleEndian.Uint64(ts[:]) == 0 && binary.LittleEndian.Uint64(ts[8:]) == 0 {
+			return true
+		}
+	default:
+		return false
 	}
-	return false
+	return th != nil && b.eventsQueued(th, int32(arg(0)))
+}
+
+// eventsQueued reports whether guest fd epfd of th is an instance with
+// events queued.
+func (b *Box) eventsQueued(th *thread, epfd int32) bool {
+	inst := b.resolveEpfd(th, epfd)
+	if inst == nil {
+		return false
+	}
+	defer inst.file.DecRef()
+	b.drainHost()
+	return inst.ep.EventsAvailable()
 }
 
 // restartUnseen turns a frame saved with -EINTR right after the syscall
-// instruction of the wrapper of a call Linux never fails with EINTR
+// instruction of the wrapper of a call Linux does not fail with EINTR
 // (neverEINTR) into a restart of that call. The box never answers EINTR
 // to them either: the call was withdrawn by the signal before the box
 // received it (it saw only the gap in the notification ids), so it was
 // never done, and running it now is what Linux's call would have done.
-func (f *sigFrame) restartUnseen() bool {
+//
+// The call is known only by its wrapper's code, which must load the
+// number as an immediate (mov $nr, %eax, then syscall), as the C
+// library's wrappers of these calls do: the frame keeps the arguments but
+// not the number (rax holds -EINTR, and x86-64's sigcontext has no
+// orig_ax). A call made through a generic wrapper (the number in a
+// register: syscall(2), Go's syscall package) cannot be told from any
+// other interrupted call, and keeps its EINTR (docs/epollbox.md).
+func (b *Box) restartUnseen(th *thread, f *sigFrame) bool {
 	if int64(f.rax) != -int64(unix.EINTR) {
 		return false
 	}
 	nr, ok := syscallBefore(&f.mem, f.rip)
-	return ok && f.neverEINTR(nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
+	return ok && b.neverEINTR(th, f, nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
 }
 
 // syscallSP returns the user stack pointer of thread tid, which is blocked
