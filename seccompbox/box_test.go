@@ -348,6 +348,46 @@ func TestInterruptedCreateGetsItsFd(t *testing.T) {
 	}
 }
 
+// TestInterruptedErrorsKeepTheirErrno: each call of scenario errsignal
+// fails at once on Linux, which therefore never gives it EINTR: a create
+// with bad flags and a DEL of a closed fd (the box answers the error), a
+// ctl and a blocking wait on an eventfd (the box continues them to the
+// host), a blocking wait with maxevents -1 and a blocking pwait2 with a
+// bad sigsetsize (on one of the box's instances: they must never go to a
+// worker as if they could sleep). The test interrupts each just before
+// the box answers or continues it; the guest must still get the errno,
+// with or without SA_RESTART: the box keeps the answer, or the call is run
+// again, through the handler's frame.
+func TestInterruptedErrorsKeepTheirErrno(t *testing.T) {
+	needGuest(t)
+	pick := func(n *notif) any {
+		switch {
+		case n.nr == unix.SYS_EPOLL_CREATE1 && n.args[0] == 1,
+			n.nr == unix.SYS_EPOLL_CTL && n.args[2] == 12345,
+			n.nr == unix.SYS_EPOLL_CTL && n.args[1] == unix.EPOLL_CTL_ADD,
+			isWait(n.nr) && (int32(n.args[2]) == -1 || n.args[2] == 2):
+			return [2]uint64{uint64(n.nr), n.args[0]}
+		}
+		return nil
+	}
+	for _, sc := range []string{"errsignal", "errsignal-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			want, wantCode := runNative(t, sc)
+			hook, interrupted := interruptOnce(t, unix.SIGUSR1, pick)
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook, beforeWait: hook}, sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if n := interrupted(); n != 6 {
+				t.Errorf("interrupted %d calls, want 6", n)
+			}
+			if n := b.stats[statSettled].count.Load(); n != 6 {
+				t.Errorf("%d interrupted calls settled at sigreturn, want 6", n)
+			}
+		})
+	}
+}
+
 // TestInterruptedSigreturnRestarts: a signal that interrupts a trapped
 // rt_sigreturn (the test's hook sends SIGUSR2 before the box continues the
 // SIGUSR1 handler's) must not make rt_sigreturn return EINTR into the
@@ -498,8 +538,9 @@ func TestDaemonOutlivesGuest(t *testing.T) {
 	}
 }
 
-// TestWithdrawnCallIsRestarted: an epoll_ctl, or a zero-timeout
-// epoll_wait, interrupted by a handler without SA_RESTART before the box
+// TestWithdrawnCallIsRestarted: an epoll_ctl, or an epoll_wait that Linux
+// answers without sleeping (a zero timeout, an event queued, maxevents
+// -1), interrupted by a handler without SA_RESTART before the box
 // received it (the receiver is held in the hook of another thread's
 // epoll_ctl meanwhile) would return EINTR, which Linux's never does (the
 // ctl's registration not made). The box sees the gap in the notification
@@ -510,7 +551,12 @@ func TestWithdrawnCallIsRestarted(t *testing.T) {
 	for _, tc := range []struct {
 		sc string
 		nr int
-	}{{"withdrawnctl", unix.SYS_EPOLL_CTL}, {"withdrawnwait", unix.SYS_EPOLL_WAIT}} {
+	}{
+		{"withdrawnctl", unix.SYS_EPOLL_CTL},
+		{"withdrawnwait", unix.SYS_EPOLL_WAIT},
+		{"withdrawnqueued", unix.SYS_EPOLL_WAIT},
+		{"withdrawnbad", unix.SYS_EPOLL_WAIT},
+	} {
 		t.Run(tc.sc, func(t *testing.T) {
 			want, wantCode := runNative(t, tc.sc)
 			var mu sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -419,5 +420,27 @@ func TestMendDroppedRecognisesOnlyItsFrame(t *testing.T) {
 	}
 	if f := frame(eintr, 0x1002, n.args); f.mendDropped(answeredCall{site: a.site, val: -int64(unix.EINTR)}) {
 		t.Error("mended an EINTR answer into EINTR")
+	}
+}
+
+// TestFirstNotificationFollowsAGap: a notification withdrawn before the box
+// received it shows as a gap in the ids, after which the frames of
+// handlers are checked (restartUnseen). The first id received may follow
+// one nobody can see (the guest's very first call withdrawn, the next
+// notification its handler's rt_sigreturn): it opens the window too.
+func TestFirstNotificationFollowsAGap(t *testing.T) {
+	var b Box
+	b.noteID(1000)
+	if !time.Now().Before(b.gapUntil) || b.lastGap != 1000 {
+		t.Fatalf("the first notification opened no gap window (until %v, last gap %d)", b.gapUntil, b.lastGap)
+	}
+	b.gapUntil = time.Time{}
+	b.noteID(1001)
+	if !b.gapUntil.IsZero() {
+		t.Errorf("a consecutive id opened a gap window")
+	}
+	b.noteID(1003)
+	if !time.Now().Before(b.gapUntil) || b.lastGap != 1003 {
+		t.Errorf("a gap in the ids opened no window (until %v, last gap %d)", b.gapUntil, b.lastGap)
 	}
 }

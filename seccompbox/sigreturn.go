@@ -131,7 +131,7 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 			return
 		}
 	}
-	if b.restartUnseen(th, &f) {
+	if b.restartUnseen(n, th, &f) {
 		b.stats[statSettled].count.Add(1)
 	}
 }
@@ -337,29 +337,34 @@ func syscallBefore(mem *guestMem, rip uint64) (int32, bool) {
 	return 0, false
 }
 
-// neverEINTR reports whether Linux never fails trapped call nr, made by
-// th with the frame's arguments, with EINTR: epoll_ctl and epoll_create
-// always, and a wait that does not sleep: one with a zero timeout, or one
-// on an instance with events queued (ep_poll harvests first, and looks at
-// signals only when it is about to sleep).
-func (b *Box) neverEINTR(th *thread, f *sigFrame, nr int32) bool {
-	arg := func(i int) uint64 { return binary.LittleEndian.Uint64(f.regs[8*argRegs[i]:]) }
+// neverEINTR reports whether Linux never fails trapped call nr, made with
+// the frame's arguments by the thread of rt_sigreturn n (th, if the box
+// knows it already), with
+// EINTR: epoll_ctl and epoll_create always, and a wait that does not sleep:
+// one with a zero timeout, one whose arguments it refuses first
+// (failsEarly, an invalid pwait2 timeout), or one on an instance with
+// events queued (ep_poll harvests first, and looks at signals only when it
+// is about to sleep).
+func (b *Box) neverEINTR(n *notif, th *thread, f *sigFrame, nr int32) bool {
 	switch nr {
 	case unix.SYS_EPOLL_CTL, unix.SYS_EPOLL_CREATE, unix.SYS_EPOLL_CREATE1:
 		return true
-	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
-		if int32(arg(3)) == 0 {
-			return true
-		}
-	case unix.SYS_EPOLL_PWAIT2:
-		var ts [16]byte
-		if arg(3) != 0 && f.mem.CopyIn(arg(3), ts[:]) == nil && binary.LittleEndian.Uint64(ts[:]) == 0 && binary.LittleEndian.Uint64(ts[8:]) == 0 {
-			return true
-		}
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
 	default:
 		return false
 	}
-	return th != nil && b.eventsQueued(th, int32(arg(0)))
+	w := notif{nr: nr}
+	for i, r := range argRegs {
+		w.args[i] = binary.LittleEndian.Uint64(f.regs[8*r:])
+	}
+	if tid := int32(n.pid); b.nonblocking(tid, &w) || b.failsEarly(tid, &w) {
+		return true
+	}
+	if th == nil {
+		// The withdrawn wait was the thread's first call.
+		th = b.threadFor(n)
+	}
+	return th != nil && b.eventsQueued(th, int32(w.args[0]))
 }
 
 // eventsQueued reports whether guest fd epfd of th is an instance with
@@ -388,12 +393,12 @@ func (b *Box) eventsQueued(th *thread, epfd int32) bool {
 // orig_ax). A call made through a generic wrapper (the number in a
 // register: syscall(2), Go's syscall package) cannot be told from any
 // other interrupted call, and keeps its EINTR (docs/epollbox.md).
-func (b *Box) restartUnseen(th *thread, f *sigFrame) bool {
+func (b *Box) restartUnseen(n *notif, th *thread, f *sigFrame) bool {
 	if int64(f.rax) != -int64(unix.EINTR) {
 		return false
 	}
 	nr, ok := syscallBefore(&f.mem, f.rip)
-	return ok && b.neverEINTR(th, f, nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
+	return ok && b.neverEINTR(n, th, f, nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
 }
 
 // syscallSP returns the user stack pointer of thread tid, which is blocked
