@@ -37,7 +37,9 @@ const killBit = 1 << (unix.SIGKILL - 1)
 func (b *Box) wait(th *thread, n *notif, start time.Time) {
 	inst := b.resolveEpfd(th, int32(n.args[0]))
 	if inst == nil {
-		b.continueCall(th, n, func() bool { return b.nonblocking(th.tid, n) || b.failsEarly(th.tid, n) || !b.hostEpollAt(th, int32(n.args[0])) })
+		b.continueCall(th, n, func() bool {
+			return b.nonblocking(th.tid, n) || b.failsEarly(th.tid, n) || !b.hostEpollAt(th, int32(n.args[0]))
+		})
 		b.account(n.nr, start)
 		return
 	}
