@@ -335,6 +335,19 @@ func TestInterruptedZeroTimeoutWaitGetsItsEvents(t *testing.T) {
 	}
 }
 
+// TestInterruptedQueuedPwait2GetsItsEvents: the same for a blocking
+// epoll_pwait2 that finds an event queued, whose first harvest the box
+// makes on the receiver as for epoll_wait (before, a pwait2 always went
+// to a worker as a wait that slept, and returned EINTR).
+func TestInterruptedQueuedPwait2GetsItsEvents(t *testing.T) {
+	needGuest(t)
+	for _, sc := range []string{"queuedpwait2", "queuedpwait2-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			interruptedScenario(t, sc, unix.SIGUSR1, onlyNr(unix.SYS_EPOLL_PWAIT2), 1, statRolledBack, 1)
+		})
+	}
+}
+
 // TestInterruptedCreateGetsItsFd: an epoll_create interrupted just before
 // the box installs its placeholder still returns an epoll fd, as on
 // Linux: the box installs it at the handler's rt_sigreturn, through that

@@ -55,7 +55,7 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 		b.stats[statSigmask].count.Add(1)
 	}
 	c := &call{n: *n, th: th, inst: inst, start: start}
-	if !nonblocking && n.nr != unix.SYS_EPOLL_PWAIT2 {
+	if !nonblocking {
 		// Events already queued: the first harvest of a blocking wait is
 		// a zero-timeout one (Linux's ep_poll harvests before it sleeps),
 		// served here, without a hand-off to the worker. So is a wait
@@ -211,11 +211,18 @@ func (s *server) serveWait(c *call, harvestOnly bool) {
 	for i := range args {
 		args[i] = uintptr(c.n.args[i])
 	}
+	nr := uintptr(c.n.nr)
 	if harvestOnly {
+		// A zero timeout. epoll_pwait2's is a pointer, to a timespec
+		// nonblocking found valid: its harvest is epoll_pwait's, whose
+		// arguments are the same but for the timeout in milliseconds.
 		args[3] = 0
+		if nr == unix.SYS_EPOLL_PWAIT2 {
+			nr = unix.SYS_EPOLL_PWAIT
+		}
 	}
 	s.c = c
-	r, e := s.task.Syscall(uintptr(c.n.nr), args)
+	r, e := s.task.Syscall(nr, args)
 	s.c = nil
 	if s.holdsPoll {
 		s.holdsPoll = false

@@ -318,6 +318,21 @@ static void zerosignal(int restart) {
 	show("again", epoll_wait(ep, ev, 4, 0), ev);
 }
 
+// queuedpwait2: like zerosignal, with a blocking epoll_pwait2 (a 1 s
+// timeout) that finds an event queued: Linux's harvests before it would
+// sleep, so it never returns EINTR there either.
+static void queuedpwait2(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[4];
+	struct timespec ts = {1, 0};
+	int efd = eventfd(1, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 5);
+	show("pwait2 with an event queued", syscall(SYS_epoll_pwait2, ep, ev, 4, &ts, NULL, 8), ev);
+	show("again", epoll_wait(ep, ev, 4, 0), ev);
+}
+
 // createsignal: under the box, the test interrupts the first
 // epoll_create1 with SIGUSR1 just before the box installs its fd: the guest
 // must still get an epoll fd, as on Linux (not EINTR, and no fd leaked).
@@ -1102,6 +1117,10 @@ int main(int argc, char **argv) {
 		zerosignal(0);
 	else if (!strcmp(s, "zerosignal-restart"))
 		zerosignal(1);
+	else if (!strcmp(s, "queuedpwait2"))
+		queuedpwait2(0);
+	else if (!strcmp(s, "queuedpwait2-restart"))
+		queuedpwait2(1);
 	else if (!strcmp(s, "createsignal"))
 		createsignal(0);
 	else if (!strcmp(s, "createsignal-restart"))
