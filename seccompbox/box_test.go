@@ -267,12 +267,22 @@ func TestUndeliveredAnswerPutsEventsBack(t *testing.T) {
 // (Options.answersDropped), which is what the kernel reports for one it
 // drops. Without the mend at the handler's rt_sigreturn, the wait's event
 // was consumed from the model and lost (the retry timed out), and the
-// ctl's restart failed EEXIST (or it returned EINTR).
+// ctl's restart failed EEXIST (or it returned EINTR). Scenario errsignal's
+// ctl and wait on an eventfd, which the box continues to the host, where
+// they fail at once, returned EINTR where Linux gives EINVAL.
 func TestDroppedAnswerIsMended(t *testing.T) {
 	needGuest(t)
 	waits := func(n *notif) any {
 		if isWait(n.nr) && n.args[2] == 9 {
 			return n.id // every such answer
+		}
+		return nil
+	}
+	// The ctl and the wait on an eventfd, which the box continues to the
+	// host, where they fail at once: a dropped continue is a restart.
+	continued := func(n *notif) any {
+		if n.nr == unix.SYS_EPOLL_CTL && n.args[1] == unix.EPOLL_CTL_ADD || n.nr == unix.SYS_EPOLL_WAIT && n.args[2] == 2 {
+			return n.nr
 		}
 		return nil
 	}
@@ -285,6 +295,8 @@ func TestDroppedAnswerIsMended(t *testing.T) {
 		{"dropped-restart", waits, 20},
 		{"ctlsignal", onlyNr(unix.SYS_EPOLL_CTL), 1},
 		{"ctlsignal-restart", onlyNr(unix.SYS_EPOLL_CTL), 1},
+		{"errsignal", continued, 2},
+		{"errsignal-restart", continued, 2},
 	} {
 		t.Run(tc.sc, func(t *testing.T) {
 			want, wantCode := runNative(t, tc.sc)

@@ -87,16 +87,21 @@ func (b *Box) reply(th *thread, n *notif, val int64, e unix.Errno) {
 
 // continueCall lets the host kernel run n, a ctl or wait on an fd that is
 // not one of the box's instances, where it fails at once (EBADF, EINVAL,
-// EFAULT). If the thread left it before the box continued it, Linux would
-// still have given it that result, not EINTR: it is to run again
-// (leftRerun), unless rerun (asked only then) says the host kernel might
-// have slept in it (a wait with a timeout on a host epoll the guest
-// inherited), where EINTR is Linux's answer too.
+// EFAULT), unless rerun says the host kernel might sleep in it (a wait
+// with a timeout on a host epoll the guest inherited), where EINTR is
+// Linux's answer too. If the thread left such a call before the box
+// continued it (leftRerun), or the kernel dropped the continue (see
+// answeredCall), Linux would still have given the call its result, not
+// EINTR: it is run again.
 func (b *Box) continueCall(th *thread, n *notif, rerun func() bool) {
 	if h := b.opts.beforeAnswer; h != nil {
 		h(b, n)
 	}
-	if sendContinue(b.listener, n.id) == unix.ENOENT && (rerun == nil || rerun()) {
+	failsAtOnce := rerun == nil || rerun()
+	switch r := b.continueGuest(n.id); {
+	case r == unix.ENOENT && failsAtOnce:
 		b.dropPending(th.calls.leaveRerun(n))
+	case r == 0 && failsAtOnce:
+		th.calls.continued(n)
 	}
 }

@@ -174,6 +174,10 @@ type answeredCall struct {
 	site callSite
 	val  int64  // what the call returned: its value, or -errno
 	id   uint64 // its notification
+	// continued: the answer let the host kernel run the call (one that
+	// fails at once there, continueCall), whose result the box does not
+	// know; a dropped one is mended by running the call again.
+	continued bool
 }
 
 // threadCalls is one guest thread's trapped calls: the blocking wait in
@@ -407,6 +411,14 @@ func (tc *threadCalls) delivered(n *notif, val int64) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	tc.answered = answeredCall{site: siteOf(n), val: val, id: n.id}
+}
+
+// continued records that call n, one that fails at once on the host, was
+// continued (NOTIF_SEND took the answer), in case the kernel drops it.
+func (tc *threadCalls) continued(n *notif) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.answered = answeredCall{site: siteOf(n), id: n.id, continued: true}
 }
 
 // forgetAnswered forgets the answered call a once a handler's frame was

@@ -139,7 +139,8 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 // mendDropped rewrites the frame, if it is that of the answered call a
 // (saved for a restart or for EINTR, at a's place, with a's arguments), to
 // a's answer, which the kernel then dropped (see answeredCall): the guest
-// gets what the box did (a wait's events are in its buffer already). A
+// gets what the box did (a wait's events are in its buffer already), or
+// for a call the box continued to the host, a restart of it. A
 // call whose answer arrived would show its result instead, or another
 // place. The caller has checked that no notification was withdrawn
 // unreceived since a was answered (no gap in the ids): the same call made
@@ -150,6 +151,11 @@ func (f *sigFrame) mendDropped(a answeredCall) bool {
 	eintr := f.rip == site.ip && int64(f.rax) == -int64(unix.EINTR)
 	if !restart && !eintr || !f.argsAre(site.args) {
 		return false
+	}
+	if a.continued {
+		// The host kernel never ran it: run it now (a restart frame
+		// needs nothing).
+		return restart || f.rewrite(int64(site.nr), site.ip-syscallInsn)
 	}
 	if eintr && a.val == -int64(unix.EINTR) {
 		return false // the answer was EINTR: nothing to mend
