@@ -76,7 +76,7 @@ func serveParent(ctl int, mem Memory) {
 			if req[1] != 0 {
 				unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 			}
-			rr, _, ee := unix.Syscall6(uintptr(arg(0)), uintptr(arg(1)), uintptr(arg(2)), uintptr(arg(3)), uintptr(arg(4)), uintptr(arg(5)), uintptr(arg(6)))
+			rr, ee := hostSyscall(uintptr(arg(0)), [6]uintptr{uintptr(arg(1)), uintptr(arg(2)), uintptr(arg(3)), uintptr(arg(4)), uintptr(arg(5)), uintptr(arg(6))})
 			r, e = uint64(rr), uint64(ee)
 		case ctlAlloc:
 			a, err := mem.Alloc(arg(0))

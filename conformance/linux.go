@@ -133,8 +133,7 @@ func (m *linuxMachine) Syscall(t ThreadID, nr uintptr, a [6]uintptr) (uintptr, s
 	if th := m.thread(t); th != nil && th.flush.Swap(false) {
 		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 	}
-	r, _, e := unix.Syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])
-	return r, e
+	return hostSyscall(nr, a)
 }
 
 func (m *linuxMachine) Interrupt(t ThreadID) error {

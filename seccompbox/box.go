@@ -482,14 +482,21 @@ func (b *Box) receiver() {
 		if e := ioctlPtr(b.listener, ioctlNotifRecv, unsafe.Pointer(&n)); e != 0 {
 			continue // ENOENT: the guest was interrupted before we got it
 		}
-		// Ids are consecutive: a gap is a notification withdrawn before
-		// it was received (its thread interrupted), which may have been
-		// an rt_sigreturn (sigreturn.go).
-		if b.lastID != 0 && n.id != b.lastID+1 {
-			b.gapUntil = time.Now().Add(gapWindow)
-			b.lastGap = n.id
-		}
-		b.lastID = n.id
+		b.noteID(n.id)
 		b.handle(&n)
 	}
+}
+
+// noteID records that notification id was received. Ids are consecutive:
+// a gap is a notification withdrawn before it was received (its thread
+// interrupted), which may have been an rt_sigreturn or a call Linux never
+// fails with EINTR (sigreturn.go). The ids start at a random number, so
+// the first one received may follow a gap nobody can see (the guest's
+// first call withdrawn): it counts as following one.
+func (b *Box) noteID(id uint64) {
+	if b.lastID == 0 || id != b.lastID+1 {
+		b.gapUntil = time.Now().Add(gapWindow)
+		b.lastGap = id
+	}
+	b.lastID = id
 }

@@ -267,12 +267,22 @@ func TestUndeliveredAnswerPutsEventsBack(t *testing.T) {
 // (Options.answersDropped), which is what the kernel reports for one it
 // drops. Without the mend at the handler's rt_sigreturn, the wait's event
 // was consumed from the model and lost (the retry timed out), and the
-// ctl's restart failed EEXIST (or it returned EINTR).
+// ctl's restart failed EEXIST (or it returned EINTR). Scenario errsignal's
+// ctl and wait on an eventfd, which the box continues to the host, where
+// they fail at once, returned EINTR where Linux gives EINVAL.
 func TestDroppedAnswerIsMended(t *testing.T) {
 	needGuest(t)
 	waits := func(n *notif) any {
 		if isWait(n.nr) && n.args[2] == 9 {
 			return n.id // every such answer
+		}
+		return nil
+	}
+	// The ctl and the wait on an eventfd, which the box continues to the
+	// host, where they fail at once: a dropped continue is a restart.
+	continued := func(n *notif) any {
+		if n.nr == unix.SYS_EPOLL_CTL && n.args[1] == unix.EPOLL_CTL_ADD || n.nr == unix.SYS_EPOLL_WAIT && n.args[2] == 2 {
+			return n.nr
 		}
 		return nil
 	}
@@ -285,6 +295,8 @@ func TestDroppedAnswerIsMended(t *testing.T) {
 		{"dropped-restart", waits, 20},
 		{"ctlsignal", onlyNr(unix.SYS_EPOLL_CTL), 1},
 		{"ctlsignal-restart", onlyNr(unix.SYS_EPOLL_CTL), 1},
+		{"errsignal", continued, 2},
+		{"errsignal-restart", continued, 2},
 	} {
 		t.Run(tc.sc, func(t *testing.T) {
 			want, wantCode := runNative(t, tc.sc)
@@ -335,6 +347,19 @@ func TestInterruptedZeroTimeoutWaitGetsItsEvents(t *testing.T) {
 	}
 }
 
+// TestInterruptedQueuedPwait2GetsItsEvents: the same for a blocking
+// epoll_pwait2 that finds an event queued, whose first harvest the box
+// makes on the receiver as for epoll_wait (before, a pwait2 always went
+// to a worker as a wait that slept, and returned EINTR).
+func TestInterruptedQueuedPwait2GetsItsEvents(t *testing.T) {
+	needGuest(t)
+	for _, sc := range []string{"queuedpwait2", "queuedpwait2-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			interruptedScenario(t, sc, unix.SIGUSR1, onlyNr(unix.SYS_EPOLL_PWAIT2), 1, statRolledBack, 1)
+		})
+	}
+}
+
 // TestInterruptedCreateGetsItsFd: an epoll_create interrupted just before
 // the box installs its placeholder still returns an epoll fd, as on
 // Linux: the box installs it at the handler's rt_sigreturn, through that
@@ -344,6 +369,46 @@ func TestInterruptedCreateGetsItsFd(t *testing.T) {
 	for _, sc := range []string{"createsignal", "createsignal-restart"} {
 		t.Run(sc, func(t *testing.T) {
 			interruptedScenario(t, sc, unix.SIGUSR1, onlyNr(unix.SYS_EPOLL_CREATE1), 1, statSettled, 1)
+		})
+	}
+}
+
+// TestInterruptedErrorsKeepTheirErrno: each call of scenario errsignal
+// fails at once on Linux, which therefore never gives it EINTR: a create
+// with bad flags and a DEL of a closed fd (the box answers the error), a
+// ctl and a blocking wait on an eventfd (the box continues them to the
+// host), a blocking wait with maxevents -1 and a blocking pwait2 with a
+// bad sigsetsize (on one of the box's instances: they must never go to a
+// worker as if they could sleep). The test interrupts each just before
+// the box answers or continues it; the guest must still get the errno,
+// with or without SA_RESTART: the box keeps the answer, or the call is run
+// again, through the handler's frame.
+func TestInterruptedErrorsKeepTheirErrno(t *testing.T) {
+	needGuest(t)
+	pick := func(n *notif) any {
+		switch {
+		case n.nr == unix.SYS_EPOLL_CREATE1 && n.args[0] == 1,
+			n.nr == unix.SYS_EPOLL_CTL && n.args[2] == 12345,
+			n.nr == unix.SYS_EPOLL_CTL && n.args[1] == unix.EPOLL_CTL_ADD,
+			isWait(n.nr) && (int32(n.args[2]) == -1 || n.args[2] == 2):
+			return [2]uint64{uint64(n.nr), n.args[0]}
+		}
+		return nil
+	}
+	for _, sc := range []string{"errsignal", "errsignal-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			want, wantCode := runNative(t, sc)
+			hook, interrupted := interruptOnce(t, unix.SIGUSR1, pick)
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook, beforeWait: hook}, sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if n := interrupted(); n != 6 {
+				t.Errorf("interrupted %d calls, want 6", n)
+			}
+			if n := b.stats[statSettled].count.Load(); n != 6 {
+				t.Errorf("%d interrupted calls settled at sigreturn, want 6", n)
+			}
 		})
 	}
 }
@@ -498,8 +563,9 @@ func TestDaemonOutlivesGuest(t *testing.T) {
 	}
 }
 
-// TestWithdrawnCallIsRestarted: an epoll_ctl, or a zero-timeout
-// epoll_wait, interrupted by a handler without SA_RESTART before the box
+// TestWithdrawnCallIsRestarted: an epoll_ctl, or an epoll_wait that Linux
+// answers without sleeping (a zero timeout, an event queued, maxevents
+// -1), interrupted by a handler without SA_RESTART before the box
 // received it (the receiver is held in the hook of another thread's
 // epoll_ctl meanwhile) would return EINTR, which Linux's never does (the
 // ctl's registration not made). The box sees the gap in the notification
@@ -510,7 +576,12 @@ func TestWithdrawnCallIsRestarted(t *testing.T) {
 	for _, tc := range []struct {
 		sc string
 		nr int
-	}{{"withdrawnctl", unix.SYS_EPOLL_CTL}, {"withdrawnwait", unix.SYS_EPOLL_WAIT}} {
+	}{
+		{"withdrawnctl", unix.SYS_EPOLL_CTL},
+		{"withdrawnwait", unix.SYS_EPOLL_WAIT},
+		{"withdrawnqueued", unix.SYS_EPOLL_WAIT},
+		{"withdrawnbad", unix.SYS_EPOLL_WAIT},
+	} {
 		t.Run(tc.sc, func(t *testing.T) {
 			want, wantCode := runNative(t, tc.sc)
 			var mu sync.Mutex

@@ -43,7 +43,7 @@ func (b *Box) dropPending(pc *pending) {
 func (b *Box) create(th *thread, n *notif, start time.Time, bad, cloexec bool) {
 	defer b.account(n.nr, start)
 	if bad {
-		b.reply(th, n, 0, unix.EINVAL, false)
+		b.reply(th, n, 0, unix.EINVAL)
 		return
 	}
 	inst, ph, err := b.newInstance()
@@ -52,7 +52,7 @@ func (b *Box) create(th *thread, n *notif, start time.Time, bad, cloexec bool) {
 		if e == 0 {
 			e = unix.ENOMEM
 		}
-		b.reply(th, n, 0, e, false)
+		b.reply(th, n, 0, e)
 		return
 	}
 	if h := b.opts.beforeAnswer; h != nil {
@@ -70,7 +70,7 @@ func (b *Box) create(th *thread, n *notif, start time.Time, bad, cloexec bool) {
 		// Not installed (EMFILE): the instance has no placeholder and
 		// goes.
 		b.kill(inst)
-		b.reply(th, n, 0, e, false)
+		b.reply(th, n, 0, e)
 		return
 	}
 	b.mu.Lock()

@@ -23,7 +23,7 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	if op != unix.EPOLL_CTL_DEL {
 		ev := b.recv.event[:]
 		if b.recv.mem.CopyIn(n.args[3], ev) != nil {
-			b.reply(th, n, 0, unix.EFAULT, false)
+			b.reply(th, n, 0, unix.EFAULT)
 			return
 		}
 		events = binary.LittleEndian.Uint32(ev)
@@ -32,7 +32,7 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	}
 	inst := b.resolveEpfd(th, epfd)
 	if inst == nil {
-		sendContinue(b.listener, n.id)
+		b.continueCall(th, n, nil)
 		return
 	}
 	defer inst.file.DecRef()
@@ -44,7 +44,7 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 	b.ctlTarget(&target, th, inst, epfd, tfd, op, events)
 	defer target.release()
 	if target.err != 0 {
-		b.reply(th, n, 0, target.err, false)
+		b.reply(th, n, 0, target.err)
 		return
 	}
 	if op == unix.EPOLL_CTL_ADD && target.child != nil {
@@ -63,7 +63,7 @@ func (b *Box) ctl(th *thread, n *notif, start time.Time) {
 		target.fresh.file.DecRef() // the registration failed
 	}
 	inst.refreshBell(false)
-	b.reply(th, n, int64(r), e, true)
+	b.reply(th, n, int64(r), e)
 }
 
 // runCtl runs the epoll_ctl n on the receiver's view table, holding inst at

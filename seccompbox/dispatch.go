@@ -35,12 +35,12 @@ func (b *Box) handle(n *notif) {
 	}
 	b.dropPending(prev.create)
 	switch {
-	case kind == arrivedReplayedCtl:
-		b.reply(th, n, prev.val, prev.err, false)
+	case kind == arrivedReplayed:
+		b.reply(th, n, prev.val, prev.err)
 		return
 	case kind == arrivedRestartedWait:
 		// Linux's epoll_wait is never restarted: it returns EINTR.
-		b.reply(th, n, 0, unix.EINTR, false)
+		b.sendAnswer(n.id, 0, unix.EINTR)
 		b.account(n.nr, start)
 		return
 	}
@@ -65,19 +65,43 @@ func isWait(nr int32) bool {
 	return nr == unix.SYS_EPOLL_WAIT || nr == unix.SYS_EPOLL_PWAIT || nr == unix.SYS_EPOLL_PWAIT2
 }
 
-// reply answers n. For a side-effecting call (sideEffect), an answer that
-// cannot be delivered is kept for a restart of the same call.
-func (b *Box) reply(th *thread, n *notif, val int64, e unix.Errno, sideEffect bool) {
-	if h := b.opts.beforeAnswer; h != nil && sideEffect {
+// reply answers n, an epoll_ctl or epoll_create, with a result Linux
+// never replaces with EINTR (it does not look at signals): an answer that
+// cannot be delivered is kept for the call's restart or its handler's
+// frame (leftResult), and one NOTIF_SEND took is remembered in case the
+// kernel dropped it (answeredCall).
+func (b *Box) reply(th *thread, n *notif, val int64, e unix.Errno) {
+	if h := b.opts.beforeAnswer; h != nil {
 		h(b, n)
 	}
-	switch r := b.sendAnswer(n.id, val, e); {
-	case r == unix.ENOENT && sideEffect:
-		b.dropPending(th.calls.leaveCtl(n, val, e))
-	case r == 0 && sideEffect:
+	switch r := b.sendAnswer(n.id, val, e); r {
+	case unix.ENOENT:
+		b.dropPending(th.calls.leaveResult(n, val, e))
+	case 0:
 		if e != 0 {
 			val = -int64(e)
 		}
 		th.calls.delivered(n, val)
+	}
+}
+
+// continueCall lets the host kernel run n, a ctl or wait on an fd that is
+// not one of the box's instances, where it fails at once (EBADF, EINVAL,
+// EFAULT), unless rerun says the host kernel might sleep in it (a wait
+// with a timeout on a host epoll the guest inherited), where EINTR is
+// Linux's answer too. If the thread left such a call before the box
+// continued it (leftRerun), or the kernel dropped the continue (see
+// answeredCall), Linux would still have given the call its result, not
+// EINTR: it is run again.
+func (b *Box) continueCall(th *thread, n *notif, rerun func() bool) {
+	if h := b.opts.beforeAnswer; h != nil {
+		h(b, n)
+	}
+	failsAtOnce := rerun == nil || rerun()
+	switch r := b.continueGuest(n.id); {
+	case r == unix.ENOENT && failsAtOnce:
+		b.dropPending(th.calls.leaveRerun(n))
+	case r == 0 && failsAtOnce:
+		th.calls.continued(n)
 	}
 }

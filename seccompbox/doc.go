@@ -116,12 +116,19 @@
 //     guest. A wait that slept, restarted with no handler run (a stop: the
 //     same call from the same place with the same arguments, and no
 //     rt_sigreturn between), is answered EINTR.
-//   - A call withdrawn before the box received it (a gap in the ids) that
-//     Linux never fails with EINTR (epoll_ctl, epoll_create, a
-//     zero-timeout wait) is restarted from its handler's frame
-//     (sigFrame.restartUnseen), recognised by its wrapper's code.
-//   - A ctl whose answer could not be delivered is answered again, without
-//     being done twice, when the same call comes back (the replay cache).
+//   - A call withdrawn before the box received it (a gap in the ids; the
+//     first id received counts as following one) that Linux never fails
+//     with EINTR (epoll_ctl, epoll_create, a wait with a zero timeout,
+//     events queued or arguments refused before it would sleep) is
+//     restarted from its handler's frame (Box.restartUnseen), recognised
+//     by its wrapper's code (mov $nr, %eax; syscall: a generic wrapper
+//     keeps its EINTR, docs/epollbox.md).
+//   - A ctl or create whose answer (a result or an error) could not be
+//     delivered is answered again, without being done twice, when the
+//     same call comes back (the replay cache), or written into the
+//     handler's frame; a call the box was continuing to the host is run
+//     again. A wait whose arguments Linux refuses before it would sleep
+//     (failsEarly) is answered on the receiver, never handed to a worker.
 //   - An answer NOTIF_SEND took but the kernel dropped (the thread was
 //     woken by a signal just before: seccomp_do_user_notification) is
 //     written into the frame at the first handler's rt_sigreturn

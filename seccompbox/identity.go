@@ -127,6 +127,17 @@ func (b *Box) resolveEpfd(th *thread, epfd int32) *instance {
 	return inst
 }
 
+// hostEpollAt reports whether guest fd num of th is an epoll file (not one
+// of the box's instances, when resolveEpfd found none there).
+func (b *Box) hostEpollAt(th *thread, num int32) bool {
+	g, e := b.getfd(th, num)
+	if e != 0 {
+		return false
+	}
+	defer rawClose(g)
+	return isEpollFile(g)
+}
+
 // isEpollFile reports whether fd of the box is an epoll file (its fd link
 // names an eventpoll anon inode); true when it cannot tell.
 func isEpollFile(fd int) bool {

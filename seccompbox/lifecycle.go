@@ -30,8 +30,10 @@ import (
 // unanswered that the box still has to settle (a leftCall): a wait it was
 // interrupted out of (Linux's answer is EINTR if the wait slept; one that
 // did not is run again, since Linux's never returns EINTR without
-// sleeping), an epoll_ctl done but not answered (its result is replayed),
-// or an epoll_create whose placeholder was not installed (installed at the
+// sleeping, as is a call the box was continuing to the host), an
+// epoll_ctl done but not answered or an error of epoll_ctl or
+// epoll_create not delivered (its result is replayed), or an
+// epoll_create whose placeholder was not installed (installed at the
 // handler's rt_sigreturn, or dropped). The thread's next call (begin) or
 // its rt_sigreturn (settle) settles it. And until its next call, the box
 // remembers the last call it answered (answeredCall), whose answer the
@@ -93,17 +95,24 @@ const (
 	// its worker served); Linux's answer is EINTR, also when the kernel
 	// restarts it.
 	leftWait
-	// leftUnslept: the thread left, before its answer, a wait the box
-	// served without sleeping (a zero timeout, or events already queued).
-	// Linux's ep_poll returns a result there, never EINTR (it looks at
-	// signals only when it is about to sleep), so the call is run again:
-	// its frame is turned into a restart at rt_sigreturn, and a restart of
-	// it is served as a new call (a refused harvest's events are back at
-	// the head of the ready list).
-	leftUnslept
-	// leftCtl: an epoll_ctl the box did but could not answer; a restart of
-	// it is answered from val and err, not done twice.
-	leftCtl
+	// leftRerun: the thread left, before its answer, a call that had no
+	// effect yet and that Linux would not have failed with EINTR: a wait
+	// the box served without sleeping (a zero timeout, or events already
+	// queued), or a call the box was continuing to the host kernel (a
+	// wait or ctl on an fd that is not one of the box's instances, which
+	// fails at once). Linux's ep_poll returns a result there, never EINTR
+	// (it looks at signals only when it is about to sleep), so the call
+	// is run again: its frame is turned into a restart at rt_sigreturn,
+	// and a restart of it is served as a new call (a refused harvest's
+	// events are back at the head of the ready list).
+	leftRerun
+	// leftResult: a call the box answered with a result Linux never
+	// replaces with EINTR (an epoll_ctl it did, or any error it gave an
+	// epoll_ctl or epoll_create, such as EINVAL for bad flags or EBADF),
+	// which the thread left before the answer arrived: a restart of it is
+	// answered from val and err, not done twice, and the handler's frame
+	// gets that answer.
+	leftResult
 	// leftCreate: an epoll_create whose placeholder could not be installed
 	// (create is it).
 	leftCreate
@@ -113,8 +122,8 @@ const (
 type leftCall struct {
 	kind   leftKind
 	site   callSite
-	val    int64      // leftCtl: the result
-	err    unix.Errno // leftCtl: the errno
+	val    int64      // leftResult: the result
+	err    unix.Errno // leftResult: the errno
 	create *pending   // leftCreate
 }
 
@@ -138,9 +147,10 @@ const (
 	// in between (a stop and SIGCONT): the kernel's restart, which Linux's
 	// epoll_wait never does; the answer is EINTR.
 	arrivedRestartedWait
-	// arrivedReplayedCtl: the kernel's restart of an epoll_ctl whose answer
-	// was lost: answered from the record.
-	arrivedReplayedCtl
+	// arrivedReplayed: the kernel's restart of an epoll_ctl or
+	// epoll_create whose answer was lost (leftResult): answered from the
+	// record.
+	arrivedReplayed
 )
 
 // modelWait is the model side of a thread's worker: the task its blocking
@@ -164,6 +174,10 @@ type answeredCall struct {
 	site callSite
 	val  int64  // what the call returned: its value, or -errno
 	id   uint64 // its notification
+	// continued: the answer let the host kernel run the call (one that
+	// fails at once there, continueCall), whose result the box does not
+	// know; a dropped one is mended by running the call again.
+	continued bool
 }
 
 // threadCalls is one guest thread's trapped calls: the blocking wait in
@@ -196,8 +210,8 @@ func (tc *threadCalls) begin(site callSite) (arrival, leftCall, bool) {
 	switch {
 	case prev.kind == leftWait && prev.site == site:
 		return arrivedRestartedWait, prev, abandoned
-	case prev.kind == leftCtl && prev.site.nr == site.nr && prev.site.args == site.args:
-		return arrivedReplayedCtl, prev, abandoned
+	case prev.kind == leftResult && prev.site.nr == site.nr && prev.site.args == site.args:
+		return arrivedReplayed, prev, abandoned
 	}
 	return arrivedFresh, prev, abandoned
 }
@@ -245,11 +259,20 @@ func (tc *threadCalls) leaveLocked(l leftCall) *pending {
 	return old
 }
 
-// leaveCtl records an epoll_ctl whose answer could not be delivered.
-func (tc *threadCalls) leaveCtl(n *notif, val int64, err unix.Errno) *pending {
+// leaveResult records a call whose answer (val, err) could not be
+// delivered (leftResult).
+func (tc *threadCalls) leaveResult(n *notif, val int64, err unix.Errno) *pending {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	return tc.leaveLocked(leftCall{kind: leftCtl, site: siteOf(n), val: val, err: err})
+	return tc.leaveLocked(leftCall{kind: leftResult, site: siteOf(n), val: val, err: err})
+}
+
+// leaveRerun records a call the thread left before the box continued it
+// to the host kernel (leftRerun): it is to run again.
+func (tc *threadCalls) leaveRerun(n *notif) *pending {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.leaveLocked(leftCall{kind: leftRerun, site: siteOf(n)})
 }
 
 // leaveCreate records an epoll_create whose placeholder could not be
@@ -316,7 +339,7 @@ func (tc *threadCalls) answerLocked(c *call, stale bool, val int64, deliver func
 		return false
 	}
 	if stale || !deliver() {
-		kind := leftUnslept
+		kind := leftRerun
 		if c.slept {
 			kind = leftWait
 		}
@@ -388,6 +411,14 @@ func (tc *threadCalls) delivered(n *notif, val int64) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	tc.answered = answeredCall{site: siteOf(n), val: val, id: n.id}
+}
+
+// continued records that call n, one that fails at once on the host, was
+// continued (NOTIF_SEND took the answer), in case the kernel drops it.
+func (tc *threadCalls) continued(n *notif) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.answered = answeredCall{site: siteOf(n), id: n.id, continued: true}
 }
 
 // forgetAnswered forgets the answered call a once a handler's frame was

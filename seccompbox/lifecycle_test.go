@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -228,20 +229,20 @@ func TestRestartedWait(t *testing.T) {
 func TestReplayedCtl(t *testing.T) {
 	tc := &threadCalls{}
 	n := ctlNotif(1)
-	if old := tc.leaveCtl(&n, 0, 0); old != nil {
+	if old := tc.leaveResult(&n, 0, 0); old != nil {
 		t.Fatal("displaced a create")
 	}
 	again := n
 	again.id, again.ip = 2, 0x999 // the restart: same call, any place
 	kind, prev, abandoned := tc.begin(siteOf(&again))
-	if kind != arrivedReplayedCtl || abandoned || prev.val != 0 || prev.err != 0 {
+	if kind != arrivedReplayed || abandoned || prev.val != 0 || prev.err != 0 {
 		t.Fatalf("begin: %v %+v", kind, prev)
 	}
 	// Another call settles the record without a replay.
-	tc.leaveCtl(&n, -1, unix.EEXIST)
+	tc.leaveResult(&n, -1, unix.EEXIST)
 	other := n
 	other.args[2] = 5
-	if kind, prev, _ := tc.begin(siteOf(&other)); kind != arrivedFresh || prev.kind != leftCtl || prev.err != unix.EEXIST {
+	if kind, prev, _ := tc.begin(siteOf(&other)); kind != arrivedFresh || prev.kind != leftResult || prev.err != unix.EEXIST {
 		t.Fatalf("another call: %v %+v", kind, prev)
 	}
 }
@@ -278,7 +279,7 @@ func TestSettle(t *testing.T) {
 	tc.start(c)
 	left, _, _ := tc.handlerRan()
 	n := ctlNotif(9)
-	tc.settle(leftCall{kind: leftCtl, site: siteOf(&n)}) // not the record
+	tc.settle(leftCall{kind: leftResult, site: siteOf(&n)}) // not the record
 	if tc.left != left {
 		t.Fatal("settle forgot another record")
 	}
@@ -352,17 +353,17 @@ func TestUnsleptWaitIsRunAgain(t *testing.T) {
 	if tc.commit(c, false, 1, delivered(false, new(int))) || c.phase != waitRefused {
 		t.Fatalf("commit: phase %v", c.phase)
 	}
-	if tc.left.kind != leftUnslept || tc.left.site != siteOf(&c.n) {
-		t.Fatalf("left %+v, want leftUnslept", tc.left)
+	if tc.left.kind != leftRerun || tc.left.site != siteOf(&c.n) {
+		t.Fatalf("left %+v, want leftRerun", tc.left)
 	}
 	// The kernel's restart of it is a new call, not a restarted wait.
-	if kind, prev, _ := tc.begin(siteOf(&c.n)); kind != arrivedFresh || prev.kind != leftUnslept {
+	if kind, prev, _ := tc.begin(siteOf(&c.n)); kind != arrivedFresh || prev.kind != leftRerun {
 		t.Fatalf("begin: %v %+v", kind, prev)
 	}
 	// One answered after the inline harvest found nothing is unslept too.
 	c2 := &call{n: waitNotif(2, 0x500)}
 	tc.finish(c2, true, 1, delivered(true, new(int)))
-	if c2.phase != waitAbandoned || tc.left.kind != leftUnslept {
+	if c2.phase != waitAbandoned || tc.left.kind != leftRerun {
 		t.Fatalf("finish: phase %v, left %v", c2.phase, tc.left.kind)
 	}
 }
@@ -419,5 +420,27 @@ func TestMendDroppedRecognisesOnlyItsFrame(t *testing.T) {
 	}
 	if f := frame(eintr, 0x1002, n.args); f.mendDropped(answeredCall{site: a.site, val: -int64(unix.EINTR)}) {
 		t.Error("mended an EINTR answer into EINTR")
+	}
+}
+
+// TestFirstNotificationFollowsAGap: a notification withdrawn before the box
+// received it shows as a gap in the ids, after which the frames of
+// handlers are checked (restartUnseen). The first id received may follow
+// one nobody can see (the guest's very first call withdrawn, the next
+// notification its handler's rt_sigreturn): it opens the window too.
+func TestFirstNotificationFollowsAGap(t *testing.T) {
+	var b Box
+	b.noteID(1000)
+	if !time.Now().Before(b.gapUntil) || b.lastGap != 1000 {
+		t.Fatalf("the first notification opened no gap window (until %v, last gap %d)", b.gapUntil, b.lastGap)
+	}
+	b.gapUntil = time.Time{}
+	b.noteID(1001)
+	if !b.gapUntil.IsZero() {
+		t.Errorf("a consecutive id opened a gap window")
+	}
+	b.noteID(1003)
+	if !time.Now().Before(b.gapUntil) || b.lastGap != 1003 {
+		t.Errorf("a gap in the ids opened no window (until %v, last gap %d)", b.gapUntil, b.lastGap)
 	}
 }

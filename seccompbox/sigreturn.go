@@ -131,7 +131,7 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 			return
 		}
 	}
-	if f.restartUnseen() {
+	if b.restartUnseen(n, th, &f) {
 		b.stats[statSettled].count.Add(1)
 	}
 }
@@ -139,7 +139,8 @@ func (b *Box) sigreturn(n *notif, start time.Time) {
 // mendDropped rewrites the frame, if it is that of the answered call a
 // (saved for a restart or for EINTR, at a's place, with a's arguments), to
 // a's answer, which the kernel then dropped (see answeredCall): the guest
-// gets what the box did (a wait's events are in its buffer already). A
+// gets what the box did (a wait's events are in its buffer already), or
+// for a call the box continued to the host, a restart of it. A
 // call whose answer arrived would show its result instead, or another
 // place. The caller has checked that no notification was withdrawn
 // unreceived since a was answered (no gap in the ids): the same call made
@@ -150,6 +151,11 @@ func (f *sigFrame) mendDropped(a answeredCall) bool {
 	eintr := f.rip == site.ip && int64(f.rax) == -int64(unix.EINTR)
 	if !restart && !eintr || !f.argsAre(site.args) {
 		return false
+	}
+	if a.continued {
+		// The host kernel never ran it: run it now (a restart frame
+		// needs nothing).
+		return restart || f.rewrite(int64(site.nr), site.ip-syscallInsn)
 	}
 	if eintr && a.val == -int64(unix.EINTR) {
 		return false // the answer was EINTR: nothing to mend
@@ -245,7 +251,7 @@ func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool
 	if !restart && !eintr {
 		return false // another handler's frame (nested signals): not this one
 	}
-	if left.kind == leftUnslept {
+	if left.kind == leftRerun {
 		// Run it again: a restart, which the box serves as a new call.
 		if eintr && !f.rewrite(int64(site.nr), site.ip-syscallInsn) {
 			return false
@@ -255,7 +261,7 @@ func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool
 	}
 	answer := -int64(unix.EINTR)
 	switch left.kind {
-	case leftCtl:
+	case leftResult:
 		answer = left.val
 		if left.err != 0 {
 			answer = -int64(left.err)
@@ -338,31 +344,67 @@ func syscallBefore(mem *guestMem, rip uint64) (int32, bool) {
 }
 
 // neverEINTR reports whether Linux never fails trapped call nr, made with
-// the frame's arguments, with EINTR: epoll_ctl and epoll_create always,
-// and an epoll_wait or epoll_pwait with a zero timeout, which never
-// sleeps (ep_poll looks at signals only when it is about to).
-func (f *sigFrame) neverEINTR(nr int32) bool {
+// the frame's arguments by the thread of rt_sigreturn n (th, if the box
+// knows it already), with
+// EINTR: epoll_ctl and epoll_create always, and a wait that does not sleep:
+// one with a zero timeout, one whose arguments it refuses first
+// (failsEarly, an invalid pwait2 timeout), or one on an instance with
+// events queued (ep_poll harvests first, and looks at signals only when it
+// is about to sleep).
+func (b *Box) neverEINTR(n *notif, th *thread, f *sigFrame, nr int32) bool {
 	switch nr {
 	case unix.SYS_EPOLL_CTL, unix.SYS_EPOLL_CREATE, unix.SYS_EPOLL_CREATE1:
 		return true
-	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
-		return int32(binary.LittleEndian.Uint64(f.regs[8*argRegs[3]:])) == 0
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
+	default:
+		return false
 	}
-	return false
+	w := notif{nr: nr}
+	for i, r := range argRegs {
+		w.args[i] = binary.LittleEndian.Uint64(f.regs[8*r:])
+	}
+	if tid := int32(n.pid); b.nonblocking(tid, &w) || b.failsEarly(tid, &w) {
+		return true
+	}
+	if th == nil {
+		// The withdrawn wait was the thread's first call.
+		th = b.threadFor(n)
+	}
+	return th != nil && b.eventsQueued(th, int32(w.args[0]))
+}
+
+// eventsQueued reports whether guest fd epfd of th is an instance with
+// events queued.
+func (b *Box) eventsQueued(th *thread, epfd int32) bool {
+	inst := b.resolveEpfd(th, epfd)
+	if inst == nil {
+		return false
+	}
+	defer inst.file.DecRef()
+	b.drainHost()
+	return inst.ep.EventsAvailable()
 }
 
 // restartUnseen turns a frame saved with -EINTR right after the syscall
-// instruction of the wrapper of a call Linux never fails with EINTR
+// instruction of the wrapper of a call Linux does not fail with EINTR
 // (neverEINTR) into a restart of that call. The box never answers EINTR
 // to them either: the call was withdrawn by the signal before the box
 // received it (it saw only the gap in the notification ids), so it was
 // never done, and running it now is what Linux's call would have done.
-func (f *sigFrame) restartUnseen() bool {
+//
+// The call is known only by its wrapper's code, which must load the
+// number as an immediate (mov $nr, %eax, then syscall), as the C
+// library's wrappers of these calls do: the frame keeps the arguments but
+// not the number (rax holds -EINTR, and x86-64's sigcontext has no
+// orig_ax). A call made through a generic wrapper (the number in a
+// register: syscall(2), Go's syscall package) cannot be told from any
+// other interrupted call, and keeps its EINTR (docs/epollbox.md).
+func (b *Box) restartUnseen(n *notif, th *thread, f *sigFrame) bool {
 	if int64(f.rax) != -int64(unix.EINTR) {
 		return false
 	}
 	nr, ok := syscallBefore(&f.mem, f.rip)
-	return ok && f.neverEINTR(nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
+	return ok && b.neverEINTR(n, th, f, nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
 }
 
 // syscallSP returns the user stack pointer of thread tid, which is blocked

@@ -4,6 +4,7 @@ package seccompbox
 
 import (
 	"encoding/binary"
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,7 +37,9 @@ const killBit = 1 << (unix.SIGKILL - 1)
 func (b *Box) wait(th *thread, n *notif, start time.Time) {
 	inst := b.resolveEpfd(th, int32(n.args[0]))
 	if inst == nil {
-		sendContinue(b.listener, n.id)
+		b.continueCall(th, n, func() bool {
+			return b.nonblocking(th.tid, n) || b.failsEarly(th.tid, n) || !b.hostEpollAt(th, int32(n.args[0]))
+		})
 		b.account(n.nr, start)
 		return
 	}
@@ -44,8 +47,8 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 	if h := b.opts.beforeWait; h != nil {
 		h(b, n)
 	}
-	nonblocking := b.nonblocking(th, n)
-	if !nonblocking && n.nr != unix.SYS_EPOLL_WAIT && n.args[4] != 0 {
+	nonblocking := b.nonblocking(th.tid, n)
+	if !nonblocking && n.nr != unix.SYS_EPOLL_WAIT && n.args[4] != 0 && !b.failsEarly(th.tid, n) {
 		b.warn("sigmask", "a blocking epoll_pwait/epoll_pwait2 with a signal mask cannot be emulated: "+
 			"the box cannot change the thread's mask, so a signal the mask unblocks does not interrupt the wait "+
 			"and one it blocks may (pid %d)", th.tid)
@@ -62,19 +65,19 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 		return
 	}
 	c := &call{n: *n, th: th, inst: inst, start: start}
-	if n.nr != unix.SYS_EPOLL_PWAIT2 {
-		// Events already queued: the first harvest of a blocking wait is
-		// a zero-timeout one (Linux's ep_poll harvests before it sleeps),
-		// served here, without a hand-off to the worker. Only when it
-		// finds nothing does the wait go to the worker.
-		b.drainHost()
-		if inst.ep.EventsAvailable() {
-			b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
-			b.recv.serveWait(c, true)
-			if c.e != 0 || c.r > 0 || b.recv.mem.stale {
-				b.finishWait(c, &b.recv.mem)
-				return
-			}
+	// Events already queued: the first harvest of a blocking wait is
+	// a zero-timeout one (Linux's ep_poll harvests before it sleeps),
+	// served here, without a hand-off to the worker. So is a wait
+	// whose arguments Linux refuses before it would sleep (its
+	// error, which the harvest gives). Only when it finds nothing
+	// does the wait go to the worker.
+	b.drainHost()
+	if inst.ep.EventsAvailable() || b.failsEarly(th.tid, n) {
+		b.recv.mem.pid, b.recv.mem.id, b.recv.mem.stale = int(th.tid), n.id, false
+		b.recv.serveWait(c, true)
+		if c.e != 0 || c.r > 0 || b.recv.mem.stale {
+			b.finishWait(c, &b.recv.mem)
+			return
 		}
 	}
 	th.calls.dispatch(c, func() modelWait { return b.startWorker(th) })
@@ -82,23 +85,52 @@ func (b *Box) wait(th *thread, n *notif, start time.Time) {
 }
 
 // nonblocking reports whether wait n has a zero timeout (or an unreadable
-// one, which the syscall layer answers EFAULT without blocking).
-func (b *Box) nonblocking(th *thread, n *notif) bool {
+// or invalid one, which the syscall layer answers EFAULT or EINVAL without
+// blocking; for epoll_pwait2, also arguments it refuses before it would
+// sleep: failsEarly).
+func (b *Box) nonblocking(tid int32, n *notif) bool {
 	switch n.nr {
 	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
 		return int32(n.args[3]) == 0
 	case unix.SYS_EPOLL_PWAIT2:
 		if n.args[3] == 0 {
-			return false
+			return b.failsEarly(tid, n)
 		}
 		var ts [16]byte
-		b.recv.mem.pid = int(th.tid)
+		b.recv.mem.pid = int(tid)
 		if b.recv.mem.CopyIn(n.args[3], ts[:]) != nil {
 			return true
 		}
-		return binary.LittleEndian.Uint64(ts[:]) == 0 && binary.LittleEndian.Uint64(ts[8:]) == 0
+		sec, nsec := int64(binary.LittleEndian.Uint64(ts[:])), int64(binary.LittleEndian.Uint64(ts[8:]))
+		return sec == 0 && nsec == 0 || sec < 0 || nsec < 0 || nsec > 999999999 || b.failsEarly(tid, n)
 	}
 	return false
+}
+
+// failsEarly reports whether Linux refuses wait n on one of the box's
+// instances before it could sleep (do_epoll_wait, set_user_sigmask):
+// maxevents out of range (EINVAL), a buffer beyond the user address space
+// (EFAULT), a signal mask of the wrong size (EINVAL) or unreadable
+// (EFAULT). Such a wait is answered on the receiver, never handed to a
+// worker, where a signal would turn its error into EINTR.
+func (b *Box) failsEarly(tid int32, n *notif) bool {
+	maxev, events := int32(n.args[2]), n.args[1]
+	size := uint64(syscalls.AMD64.EventSize())
+	if maxev <= 0 || uint64(maxev) > math.MaxInt32/size {
+		return true
+	}
+	if total, top := uint64(maxev)*size, syscalls.AMD64.UserTop(); total > top || events > top-total {
+		return true
+	}
+	if n.nr == unix.SYS_EPOLL_WAIT || n.args[4] == 0 {
+		return false
+	}
+	if n.args[5] != 8 { // sigsetsize
+		return true
+	}
+	var mask [8]byte
+	b.recv.mem.pid = int(tid)
+	return b.recv.mem.CopyIn(n.args[4], mask[:]) != nil
 }
 
 // server is what serves guest system calls on one goroutine: the
@@ -187,11 +219,18 @@ func (s *server) serveWait(c *call, harvestOnly bool) {
 	for i := range args {
 		args[i] = uintptr(c.n.args[i])
 	}
+	nr := uintptr(c.n.nr)
 	if harvestOnly {
+		// A zero timeout. epoll_pwait2's is a pointer, to a timespec
+		// nonblocking found valid: its harvest is epoll_pwait's, whose
+		// arguments are the same but for the timeout in milliseconds.
 		args[3] = 0
+		if nr == unix.SYS_EPOLL_PWAIT2 {
+			nr = unix.SYS_EPOLL_PWAIT
+		}
 	}
 	s.c = c
-	r, e := s.task.Syscall(uintptr(c.n.nr), args)
+	r, e := s.task.Syscall(nr, args)
 	s.c = nil
 	if s.holdsPoll {
 		s.holdsPoll = false

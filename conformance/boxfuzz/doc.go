@@ -23,6 +23,13 @@
 //     give one to these scripts (a poll; a wait on the handoff thread,
 //     which really sleeps). An EINTR of epoll_create, epoll_ctl or a
 //     main-thread wait is left in the trace: natively there is none. The
+//     linux machine makes the epoll calls through wrappers that load the
+//     number as an immediate, as C libraries do (conformance's
+//     cwrappers_linux_amd64.s): a call a signal withdraws before the box
+//     receives it can be restarted only from such a wrapper (its frame
+//     keeps no number), and through Go's generic syscall.Syscall6 every
+//     such withdrawal would be a finding the box cannot fix
+//     (docs/epollbox.md, "What it cannot do"). The
 //     backends are registered per level as boxfuzz-linux-stormN and
 //     boxfuzz-boxed-stormN; the boxed ones start their child through
 //     boxedbackend.Launch, so the stormMachine runs inside the box. The

@@ -62,6 +62,37 @@ epoll_pwait2 ep 8 3 0 NULL
 	}
 }
 
+// TestPrepareNanosecondPwait2: an epoll_pwait2 with a timeout of 1 ns may
+// sleep on Linux (so a storm may interrupt it, and stormMachine retries
+// that): one that finds events gets the 3 s timeout, which Linux never
+// interrupts, so that the box's answer to it under a storm is checked; one
+// that finds none keeps its timeout, and an invalid one is left alone.
+func TestPrepareNanosecondPwait2(t *testing.T) {
+	in := `ep = epoll_create1 0
+r, w = pipe2 NONBLOCK
+epoll_ctl ep ADD r IN 0x1
+epoll_pwait2 ep 8 0 1 NULL
+write w 1
+epoll_pwait2 ep 8 0 1 NULL
+epoll_pwait2 ep 8 0 1000000000 NULL
+`
+	got, err := Prepare(Config{Blocking: true, Handoff: -1}, mustParse(t, in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `ep = epoll_create1 0
+r, w = pipe2 NONBLOCK
+epoll_ctl ep ADD r IN 0x1
+epoll_pwait2 ep 8 0 1 NULL
+write w 1
+epoll_pwait2 ep 8 3 0 NULL
+epoll_pwait2 ep 8 0 1000000000 NULL
+`
+	if s := conformance.FormatScript(got); s != want {
+		t.Errorf("got\n%s\nwant\n%s", s, want)
+	}
+}
+
 // TestPrepareHandoff moves the wait after a write to a helper thread
 // blocked before the write, and keeps no handoff the model's results
 // reject.

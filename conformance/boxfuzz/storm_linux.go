@@ -3,6 +3,7 @@
 package boxfuzz
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -139,7 +140,7 @@ func (m *stormMachine) Syscall(t conformance.ThreadID, nr uintptr, a [6]uintptr)
 	start := time.Now()
 	for {
 		r, e := m.Machine.Syscall(t, nr, a)
-		if e != unix.EINTR || !m.mayRetry(t, nr) {
+		if e != unix.EINTR || !m.mayRetry(t, nr, a) {
 			return r, e
 		}
 		if hasTimeout && int32(a[idx]) > 0 {
@@ -150,20 +151,31 @@ func (m *stormMachine) Syscall(t conformance.ThreadID, nr uintptr, a [6]uintptr)
 	}
 }
 
-// mayRetry says whether an EINTR of call nr on thread t is one Linux may
-// give the generated scripts, which the harness then retries on both
-// sides: a poll (Linux interrupts even a zero-timeout poll that found
-// nothing ready), and a wait on a helper thread (the handoff waits, which
-// really sleep). On the main thread a generated epoll wait never sleeps
-// (timeout 0, or events already queued, or arguments that fail first) and
-// Linux never interrupts epoll_ctl or epoll_create, so there an EINTR is a
+// mayRetry says whether an EINTR of call nr (arguments a) on thread t is
+// one Linux may give the generated scripts, which the harness then
+// retries on both sides: a poll (Linux interrupts even a zero-timeout
+// poll that found nothing ready), a wait on a helper thread (the handoff
+// waits, which really sleep), and an epoll_pwait2 with a timeout of a few
+// nanoseconds (the generator's "0 1"), which Linux's ep_poll treats as
+// one that sleeps: with nothing queued it looks at signals before it
+// sleeps (one with events queued Prepare makes blocking, never retried).
+// On the main thread any other generated epoll wait never sleeps (timeout
+// 0, or events already queued, or arguments that fail first) and Linux
+// never interrupts epoll_ctl or epoll_create, so there an EINTR is a
 // divergence (unless retryAll, LenientEnv).
-func (m *stormMachine) mayRetry(t conformance.ThreadID, nr uintptr) bool {
+func (m *stormMachine) mayRetry(t conformance.ThreadID, nr uintptr, a [6]uintptr) bool {
 	switch {
 	case m.retryAll, nr == unix.SYS_POLL, nr == unix.SYS_PPOLL:
 		return true
 	case t != conformance.MainThread:
-		return nr == unix.SYS_EPOLL_WAIT || nr == unix.SYS_EPOLL_PWAIT
+		return nr == unix.SYS_EPOLL_WAIT || nr == unix.SYS_EPOLL_PWAIT || nr == unix.SYS_EPOLL_PWAIT2
+	case nr == unix.SYS_EPOLL_PWAIT2 && a[3] != 0:
+		var ts [16]byte
+		if m.ReadMem(uint64(a[3]), ts[:]) != nil {
+			return false
+		}
+		sec, nsec := int64(binary.LittleEndian.Uint64(ts[:])), int64(binary.LittleEndian.Uint64(ts[8:]))
+		return sec == 0 && nsec > 0 && nsec < 1e9
 	}
 	return false
 }

@@ -318,6 +318,21 @@ static void zerosignal(int restart) {
 	show("again", epoll_wait(ep, ev, 4, 0), ev);
 }
 
+// queuedpwait2: like zerosignal, with a blocking epoll_pwait2 (a 1 s
+// timeout) that finds an event queued: Linux's harvests before it would
+// sleep, so it never returns EINTR there either.
+static void queuedpwait2(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[4];
+	struct timespec ts = {1, 0};
+	int efd = eventfd(1, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 5);
+	show("pwait2 with an event queued", syscall(SYS_epoll_pwait2, ep, ev, 4, &ts, NULL, 8), ev);
+	show("again", epoll_wait(ep, ev, 4, 0), ev);
+}
+
 // createsignal: under the box, the test interrupts the first
 // epoll_create1 with SIGUSR1 just before the box installs its fd: the guest
 // must still get an epoll fd, as on Linux (not EINTR, and no fd leaked).
@@ -335,6 +350,28 @@ static void createsignal(int restart) {
 	show("add", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 3), 0);
 	show("wait", epoll_wait(ep, ev, 2, 0), ev);
 	printf("fds in between: %d\n", efd - ep - 1);
+}
+
+// bad_maxevents is -1, hidden from the compiler's check of the buffer size.
+static volatile int bad_maxevents = -1;
+
+// errsignal: under the box, the test interrupts with SIGUSR1, just
+// before the box answers it (or continues it to the host), each call
+// here, all of which Linux fails at once, so never with EINTR: the guest
+// must see each one's errno, with or without SA_RESTART.
+static void errsignal(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigaction(SIGUSR1, &sa, NULL);
+	struct epoll_event ev[2];
+	uint64_t mask = 0;
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	show("create1 with bad flags", epoll_create1(1), 0);
+	show("del of a closed fd", ctl(ep, EPOLL_CTL_DEL, 12345, 0, 0), 0);
+	show("ctl on an eventfd", ctl(efd, EPOLL_CTL_ADD, ep, EPOLLIN, 0), 0);
+	show("blocking wait with maxevents -1", epoll_wait(ep, ev, bad_maxevents, -1), ev);
+	show("blocking wait on an eventfd", epoll_wait(efd, ev, 2, -1), ev);
+	show("blocking pwait2 with sigsetsize 7", syscall(SYS_epoll_pwait2, ep, ev, 2, NULL, &mask, 7), ev);
 }
 
 static volatile sig_atomic_t handled2;
@@ -392,15 +429,31 @@ static int unseen_ep, unseen_efd;
 static int unseen_r, unseen_errno;
 static struct epoll_event unseen_ev[2];
 
+// What the second thread of withdrawnctl does.
+enum unseen_call { UNSEEN_CTL, UNSEEN_ZERO_WAIT, UNSEEN_QUEUED_WAIT, UNSEEN_BAD_WAIT };
+static const char *unseen_names[] = {"add", "zero-timeout wait", "blocking wait with an event queued",
+				     "wait with maxevents -1"};
+
 // unseenctl makes the second thread's call; the main thread prints its
 // result after the join (the order of the two threads' lines is not
 // fixed under the box).
 static void *unseenctl(void *a) {
+	enum unseen_call call = *(enum unseen_call *)a;
 	usleep(50 * 1000); // the main thread's epoll_ctl on fd 100 first
-	if (a)
-		unseen_r = epoll_wait(unseen_ep, unseen_ev, 2, 0);
-	else
+	switch (call) {
+	case UNSEEN_CTL:
 		unseen_r = ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6);
+		break;
+	case UNSEEN_ZERO_WAIT:
+		unseen_r = epoll_wait(unseen_ep, unseen_ev, 2, 0);
+		break;
+	case UNSEEN_QUEUED_WAIT:
+		unseen_r = epoll_wait(unseen_ep, unseen_ev, 2, 3000);
+		break;
+	case UNSEEN_BAD_WAIT:
+		unseen_r = epoll_wait(unseen_ep, unseen_ev, bad_maxevents, -1);
+		break;
+	}
 	unseen_errno = errno;
 	return NULL;
 }
@@ -409,27 +462,27 @@ static void *unseenctl(void *a) {
 // epoll_ctl with SIGUSR1 (no SA_RESTART) while the box is still busy with
 // this thread's epoll_ctl on fd 100, so the box never receives it: Linux's
 // epoll_ctl cannot be interrupted, and the second thread must get 0, with
-// its registration made.
-// withdrawnwait: the same with a zero-timeout epoll_wait that finds an
-// event: Linux's never returns EINTR.
-static void withdrawnctl(int wait) {
+// its registration made. The other calls are waits that Linux answers
+// without sleeping, so never with EINTR: one with a zero timeout that
+// finds an event, a blocking one that finds an event queued, and one with
+// maxevents -1 (EINVAL).
+static void withdrawnctl(enum unseen_call call) {
 	struct sigaction sa = {.sa_handler = on_usr1};
 	sigaction(SIGUSR1, &sa, NULL);
 	unseen_ep = epoll_create1(0);
 	unseen_efd = eventfd(1, EFD_NONBLOCK);
-	if (wait)
+	if (call != UNSEEN_CTL)
 		ctl(unseen_ep, EPOLL_CTL_ADD, unseen_efd, EPOLLIN | EPOLLONESHOT, 6);
 	int efd = eventfd(0, EFD_NONBLOCK);
 	dup2(efd, 100);
 	pthread_t t;
-	pthread_create(&t, NULL, unseenctl, wait ? &t : NULL);
+	pthread_create(&t, NULL, unseenctl, &call);
 	show("add", ctl(unseen_ep, EPOLL_CTL_ADD, 100, EPOLLIN, 1), 0);
 	pthread_join(t, NULL);
 	errno = unseen_errno;
-	if (wait)
-		show("second thread's zero-timeout wait", unseen_r, unseen_ev);
-	else
-		show("second thread's add", unseen_r, 0);
+	char what[80];
+	snprintf(what, sizeof what, "second thread's %s", unseen_names[call]);
+	show(what, unseen_r, call == UNSEEN_CTL ? 0 : unseen_ev);
 	struct epoll_event ev[2];
 	show("wait", epoll_wait(unseen_ep, ev, 2, 0), ev);
 }
@@ -1064,6 +1117,10 @@ int main(int argc, char **argv) {
 		zerosignal(0);
 	else if (!strcmp(s, "zerosignal-restart"))
 		zerosignal(1);
+	else if (!strcmp(s, "queuedpwait2"))
+		queuedpwait2(0);
+	else if (!strcmp(s, "queuedpwait2-restart"))
+		queuedpwait2(1);
 	else if (!strcmp(s, "createsignal"))
 		createsignal(0);
 	else if (!strcmp(s, "createsignal-restart"))
@@ -1073,9 +1130,17 @@ int main(int argc, char **argv) {
 	else if (!strcmp(s, "nestedqueued"))
 		nestedqueued();
 	else if (!strcmp(s, "withdrawnctl"))
-		withdrawnctl(0);
+		withdrawnctl(UNSEEN_CTL);
 	else if (!strcmp(s, "withdrawnwait"))
-		withdrawnctl(1);
+		withdrawnctl(UNSEEN_ZERO_WAIT);
+	else if (!strcmp(s, "withdrawnqueued"))
+		withdrawnctl(UNSEEN_QUEUED_WAIT);
+	else if (!strcmp(s, "withdrawnbad"))
+		withdrawnctl(UNSEEN_BAD_WAIT);
+	else if (!strcmp(s, "errsignal"))
+		errsignal(0);
+	else if (!strcmp(s, "errsignal-restart"))
+		errsignal(1);
 	else if (!strcmp(s, "longjumped"))
 		longjumped();
 	else if (!strcmp(s, "stopped"))
