@@ -142,6 +142,10 @@
 //     installed at rt_sigreturn keeps its result as the thread's left
 //     call until the frame has it, so that an interrupted rt_sigreturn's
 //     restart writes it.
+//   - NOTIF_SEND and NOTIF_ID_VALID take notify_lock interruptibly: a
+//     signal to the box's thread while the lock is held elsewhere fails
+//     them with EINTR, having done nothing; they are made again
+//     (lockedIoctl), never taken for a withdrawn notification.
 //   - A blocking epoll_pwait or epoll_pwait2 with a signal mask cannot be
 //     emulated (the box cannot change the guest thread's mask): it is
 //     served without the mask and reported once on Options.Log.
