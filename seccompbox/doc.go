@@ -136,8 +136,7 @@
 //     (answeredCall, sigFrame.mendDropped).
 //   - A frame's place is the thread's stack pointer, from
 //     /proc/TID/syscall, which reads "running" while the thread is still
-//     on its way to sleep in the trapped call (the receiver may be woken
-//     first): the box waits for it to sleep as long as the notification
+//     on its way to sleep in the trapped call: the box waits for it to sleep as long as the notification
 //     is pending (frameaddr.go). An epoll_create whose placeholder was
 //     installed at rt_sigreturn keeps its result as the thread's left
 //     call until the frame has it, so that an interrupted rt_sigreturn's

@@ -19,14 +19,14 @@ import (
 // box can receive its notification: seccomp_do_user_notification queues
 // the notification and wakes the receiver with notify_lock held, and the
 // thread drops the lock before it goes to sleep in
-// wait_for_completion_interruptible. The receiver's NOTIF_RECV waits for
-// that lock; with SYNC_WAKE_UP the two share a CPU, and the receiver, woken
-// by the mutex_unlock, may run at once, the thread preempted before it
-// slept. The box then reads "running" for a thread that is still in the
-// call and will be asleep in it in a moment. Taking that for "no frame"
+// wait_for_completion_interruptible. A receiver already awake on another
+// CPU (serving another thread) takes the lock the moment the thread drops
+// it; if the thread is held up before it sleeps (an interrupt, its vCPU
+// descheduled by the hypervisor, preemption on a preemptible kernel), the
+// box reads "running" for a thread that is still in the call and will be
+// asleep in it in a moment. Taking that for "no frame"
 // left the frame as the kernel saved it: the guest's epoll_create or
-// epoll_ctl returned EINTR (seen once in ~6,000 runs of the box-level
-// fuzzer under a signal storm). So the box waits for the thread to sleep,
+// epoll_ctl returned EINTR. So the box waits for the thread to sleep,
 // as long as the notification is pending: an interrupted thread withdraws
 // it (then its frame is checked at its next rt_sigreturn, checkFrame).
 
