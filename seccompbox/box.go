@@ -40,6 +40,15 @@ type Options struct {
 	// rewrite the signal frame of rt_sigreturn n, after it checked that n
 	// is still pending, before the registers are written.
 	beforeFrameWrite func(b *Box, n *notif)
+	// afterLeftInstall, for tests, runs when the placeholder of an
+	// interrupted epoll_create has been installed at rt_sigreturn n,
+	// before the box checks n again and writes the frame.
+	afterLeftInstall func(b *Box, n *notif)
+	// frameReadRunning, for tests, runs when the box has read where the
+	// signal frame of rt_sigreturn n is; true makes the box take that
+	// read for /proc/TID/syscall's "running" (the thread not yet asleep in
+	// the call, frameaddr.go).
+	frameReadRunning func(b *Box, n *notif) bool
 	// beforeWait, for tests, runs when a wait on one of the box's
 	// instances arrives.
 	beforeWait func(b *Box, n *notif)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -370,6 +371,118 @@ func TestInterruptedCreateGetsItsFd(t *testing.T) {
 		t.Run(sc, func(t *testing.T) {
 			interruptedScenario(t, sc, unix.SIGUSR1, onlyNr(unix.SYS_EPOLL_CREATE1), 1, statSettled, 1)
 		})
+	}
+}
+
+// TestFrameReadWaitsForTheThreadToSleep: /proc/TID/syscall reads
+// "running" for a thread that has trapped its rt_sigreturn but is not
+// asleep in it yet (preempted on its way to sleep: frameaddr.go); the box
+// must wait for it, not leave the frame as the kernel saved it. The hook
+// makes the box's first three reads of the frame report "running", as
+// the kernel does in that window, for an epoll_create interrupted before
+// its placeholder was installed and an epoll_ctl interrupted before its
+// answer, with and without SA_RESTART. Without the wait, the create and
+// the ctl returned EINTR (the handlers without SA_RESTART; with it the
+// kernel restarts the call, which the box answers from its record).
+func TestFrameReadWaitsForTheThreadToSleep(t *testing.T) {
+	needGuest(t)
+	for _, tc := range []struct {
+		sc string
+		nr int32
+	}{
+		{"createsignal", unix.SYS_EPOLL_CREATE1},
+		{"createsignal-restart", unix.SYS_EPOLL_CREATE1},
+		{"ctlsignal", unix.SYS_EPOLL_CTL},
+		{"ctlsignal-restart", unix.SYS_EPOLL_CTL},
+	} {
+		t.Run(tc.sc, func(t *testing.T) {
+			want, wantCode := runNative(t, tc.sc)
+			hook, interrupted := interruptOnce(t, unix.SIGUSR1, onlyNr(tc.nr))
+			var mu sync.Mutex
+			reads := 0
+			running := func(b *Box, n *notif) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				reads++
+				return reads <= 3
+			}
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook, frameReadRunning: running}, tc.sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if n := interrupted(); n != 1 {
+				t.Errorf("interrupted %d calls, want 1", n)
+			}
+			if n := b.stats[statFrameWaited].count.Load(); n != 1 {
+				t.Errorf("%s: %d, want 1", statNames[statFrameWaited], n)
+			}
+			if n := b.stats[statSettled].count.Load(); n != 1 {
+				t.Errorf("%s: %d, want 1", statNames[statSettled], n)
+			}
+		})
+	}
+}
+
+// TestInstalledCreateSurvivesAnInterruptedSigreturn: the placeholder of
+// an interrupted epoll_create is installed at its handler's rt_sigreturn,
+// and then that rt_sigreturn is interrupted too (the hook sends SIGUSR2
+// between the install and the frame write, which the box then skips):
+// the create's result must wait for the rt_sigreturn's restart, which
+// writes the fd into the frame. Without the record, the restart found
+// nothing to settle: the installed fd leaked in the guest and the create
+// was run again (another fd, not the lowest free one), or returned EINTR
+// once the second after a notification gap had passed.
+func TestInstalledCreateSurvivesAnInterruptedSigreturn(t *testing.T) {
+	needGuest(t)
+	for _, sc := range []string{"createrace", "createrace-restart"} {
+		t.Run(sc, func(t *testing.T) {
+			want, wantCode := runNative(t, sc)
+			hook, interrupted := interruptOnce(t, unix.SIGUSR1, onlyNr(unix.SYS_EPOLL_CREATE1))
+			race, raced := interruptOnce(t, unix.SIGUSR2, onlyNr(unix.SYS_RT_SIGRETURN))
+			got, code, b := runBoxed(t, Options{beforeAnswer: hook, afterLeftInstall: race}, sc)
+			if got != want || code != wantCode {
+				t.Errorf("boxed (exit %d):\n%s\nnative (exit %d):\n%s", code, got, wantCode, want)
+			}
+			if n, m := interrupted(), raced(); n != 1 || m != 1 {
+				t.Errorf("interrupted %d creates and %d rt_sigreturns, want 1 each", n, m)
+			}
+			// The SIGUSR2 handler's frame (a restart of the interrupted
+			// rt_sigreturn) and the create's.
+			if n := b.stats[statSettled].count.Load(); n != 2 {
+				t.Errorf("%s: %d, want 2", statNames[statSettled], n)
+			}
+		})
+	}
+}
+
+// TestLockedIoctlsRetryEINTR: NOTIF_ID_VALID and NOTIF_SEND take the
+// filter's notify_lock with mutex_lock_interruptible, so a signal to the
+// box's thread (the Go runtime's preemption signal, say) while a guest
+// thread or a worker holds the lock fails them with EINTR before they did
+// anything. The box must make them again, not take EINTR for a withdrawn
+// notification: a frame rewrite skipped left the interrupted create's or
+// ctl's EINTR, a thread's first call was continued to the host. The test
+// fails every other NOTIF_ID_VALID attempt with EINTR, as the kernel
+// does in that race, in the scenarios of the interrupted create and ctl.
+func TestLockedIoctlsRetryEINTR(t *testing.T) {
+	needGuest(t)
+	var attempts atomic.Int64
+	fail := func(req uintptr) bool { return req == ioctlNotifIDValid && attempts.Add(1)%2 == 1 }
+	injectEINTR.Store(&fail)
+	defer injectEINTR.Store(nil)
+	for _, tc := range []struct {
+		sc string
+		nr int32
+	}{
+		{"createsignal", unix.SYS_EPOLL_CREATE1},
+		{"ctlsignal", unix.SYS_EPOLL_CTL},
+	} {
+		t.Run(tc.sc, func(t *testing.T) {
+			interruptedScenario(t, tc.sc, unix.SIGUSR1, onlyNr(tc.nr), 1, statSettled, 1)
+		})
+	}
+	if attempts.Load() == 0 {
+		t.Error("no NOTIF_ID_VALID was made")
 	}
 }
 

@@ -60,7 +60,8 @@
 // The serving code is split by concern: dispatch.go (the receiver's
 // handle), thread.go (guest threads, their pidfds and workers),
 // identity.go (the slot, instances behind guest fds), create.go, ctl.go,
-// wait.go, pollsync.go, sigreturn.go, and sweepers.go (the background
+// wait.go, pollsync.go, sigreturn.go, frameaddr.go (where a signal frame
+// is), and sweepers.go (the background
 // sweeper and doorbell refresher).
 //
 // # Identity: the slot
@@ -133,6 +134,17 @@
 //     woken by a signal just before: seccomp_do_user_notification) is
 //     written into the frame at the first handler's rt_sigreturn
 //     (answeredCall, sigFrame.mendDropped).
+//   - A frame's place is the thread's stack pointer, from
+//     /proc/TID/syscall, which reads "running" while the thread is still
+//     on its way to sleep in the trapped call: the box waits for it to sleep as long as the notification
+//     is pending (frameaddr.go). An epoll_create whose placeholder was
+//     installed at rt_sigreturn keeps its result as the thread's left
+//     call until the frame has it, so that an interrupted rt_sigreturn's
+//     restart writes it.
+//   - NOTIF_SEND and NOTIF_ID_VALID take notify_lock interruptibly: a
+//     signal to the box's thread while the lock is held elsewhere fails
+//     them with EINTR, having done nothing; they are made again
+//     (lockedIoctl), never taken for a withdrawn notification.
 //   - A blocking epoll_pwait or epoll_pwait2 with a signal mask cannot be
 //     emulated (the box cannot change the guest thread's mask): it is
 //     served without the mask and reported once on Options.Log.

@@ -114,7 +114,8 @@ const (
 	// gets that answer.
 	leftResult
 	// leftCreate: an epoll_create whose placeholder could not be installed
-	// (create is it).
+	// (create is it). Once installed at the handler's rt_sigreturn it
+	// becomes a leftResult (the fd number) until the frame has it.
 	leftCreate
 )
 
@@ -431,16 +432,22 @@ func (tc *threadCalls) forgetAnswered(a answeredCall) {
 	}
 }
 
-// takeCreate takes the left create l out of the record, to install it; false
-// if it is no longer there.
-func (tc *threadCalls) takeCreate(l leftCall) bool {
+// createDone replaces the left create l, whose placeholder the box has
+// just tried to install (fd num, or errno e), with its result
+// (leftResult), which a restart of the create or the handler's frame gets;
+// false if l is no longer the record.
+func (tc *threadCalls) createDone(l leftCall, num int64, e unix.Errno) (leftCall, bool) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if l.kind != leftCreate || tc.left != l {
-		return false
+		return l, false
 	}
-	tc.left = leftCall{}
-	return true
+	r := leftCall{kind: leftResult, site: l.site, val: num, err: e}
+	if e != 0 {
+		r.val = 0
+	}
+	tc.left = r
+	return r, true
 }
 
 // settle forgets the left call l, whose answer the box has written into

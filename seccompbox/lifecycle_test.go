@@ -255,13 +255,30 @@ func TestLeftCreate(t *testing.T) {
 	if left.kind != leftCreate || left.create != p {
 		t.Fatalf("handlerRan: %+v", left)
 	}
-	if !tc.takeCreate(left) || tc.takeCreate(left) {
-		t.Fatal("takeCreate: not exactly once")
+	// Installed: the record becomes the create's result, until settled.
+	res, ok := tc.createDone(left, 7, 0)
+	if !ok || res.kind != leftResult || res.val != 7 || res.site != p.site {
+		t.Fatalf("createDone: %+v %v", res, ok)
 	}
+	if _, ok := tc.createDone(left, 7, 0); ok {
+		t.Fatal("createDone: not exactly once")
+	}
+	if l, _, _ := tc.handlerRan(); l != res {
+		t.Fatalf("the next handler found %+v, want the result", l)
+	}
+	tc.settle(res)
+	// A failed install keeps its errno.
+	tc.leaveCreate(p)
+	left, _, _ = tc.handlerRan()
+	if res, ok := tc.createDone(left, -1, unix.EMFILE); !ok || res.err != unix.EMFILE || res.val != 0 {
+		t.Fatalf("createDone of a failed install: %+v %v", res, ok)
+	}
+	l, _, _ := tc.handlerRan()
+	tc.settle(l)
 	// The next call drops one left behind.
 	p2 := &pending{}
 	if old := tc.leaveCreate(p2); old != nil {
-		t.Fatal("displaced a taken create")
+		t.Fatal("displaced a settled create")
 	}
 	if _, prev, _ := tc.begin(callSite{nr: unix.SYS_EPOLL_WAIT}); prev.create != p2 {
 		t.Fatalf("begin did not hand back the create to drop: %+v", prev)

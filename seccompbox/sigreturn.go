@@ -5,7 +5,6 @@ package seccompbox
 import (
 	"encoding/binary"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -187,12 +186,11 @@ type sigFrame struct {
 // readFrame reads the frame the trapped rt_sigreturn n is about to
 // restore.
 func (b *Box) readFrame(n *notif) (sigFrame, bool) {
-	tid := int(n.pid)
-	sp, ok := syscallSP(tid)
+	sp, ok := b.frameSP(n)
 	if !ok {
 		return sigFrame{}, false
 	}
-	f := sigFrame{mem: guestMem{pid: tid, listener: b.listener, id: n.id}, addr: sp - frameBelowSP}
+	f := sigFrame{mem: guestMem{pid: int(n.pid), listener: b.listener, id: n.id}, addr: sp - frameBelowSP}
 	if h := b.opts.beforeFrameWrite; h != nil {
 		f.beforeWrite = func() { h(b, n) }
 	}
@@ -257,17 +255,17 @@ func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool
 		th.calls.settle(left)
 		return true
 	}
+	if left.kind == leftCreate {
+		var ok bool
+		if left, ok = b.installLeftCreate(th, n, left); !ok {
+			return false
+		}
+	}
 	answer := -int64(unix.EINTR)
-	switch left.kind {
-	case leftResult:
+	if left.kind == leftResult {
 		answer = left.val
 		if left.err != 0 {
 			answer = -int64(left.err)
-		}
-	case leftCreate:
-		var ok bool
-		if answer, ok = b.installLeftCreate(th, n, left); !ok {
-			return false
 		}
 	}
 	if (restart || f.rax != uint64(answer)) && !f.rewrite(answer, site.ip) {
@@ -279,28 +277,38 @@ func (b *Box) settleFrame(th *thread, n *notif, f *sigFrame, left leftCall) bool
 
 // installLeftCreate installs the placeholder of the create the thread
 // left, through the rt_sigreturn's own notification n (the thread is still
-// trapped), and returns the create's answer: the fd number, or the errno
-// of a failed install. False when there is nothing to settle any more (the
-// record changed, or the thread was interrupted again: the create is left
-// as it is).
-func (b *Box) installLeftCreate(th *thread, n *notif, left leftCall) (int64, bool) {
-	if !th.calls.takeCreate(left) {
-		return 0, false
-	}
+// trapped), and returns the record that replaces the create's: its result
+// (leftResult), the fd number or the errno of a failed install. The
+// record stays until the frame has that result: if the rt_sigreturn is
+// interrupted before the box writes it, its restart finds the result
+// (the fd is in the guest already) and writes it then. False, with the
+// create still left as it was, when the rt_sigreturn was interrupted
+// before the thread took the fd in: its restart installs it.
+func (b *Box) installLeftCreate(th *thread, n *notif, left leftCall) (leftCall, bool) {
 	pc := left.create
 	num, e := addfd(b.listener, n.id, pc.ph, pc.cloexec, 0)
+	if addfdInterrupted(e) {
+		return left, false
+	}
+	if h := b.opts.afterLeftInstall; h != nil && e == 0 {
+		h(b, n)
+	}
+	result, ok := th.calls.createDone(left, int64(num), e)
+	if !ok {
+		// Not the record any more (cannot happen: the receiver alone
+		// changes it while the thread is in rt_sigreturn); the fd, if
+		// installed, is the guest's.
+		return left, false
+	}
 	rawClose(pc.ph)
 	if e != 0 {
 		b.kill(pc.inst)
-		if addfdInterrupted(e) {
-			return 0, false
-		}
-		return -int64(e), true
+		return result, true
 	}
 	b.mu.Lock()
 	b.idCache[fdKey{th.tid, int32(num)}] = pc.inst
 	b.mu.Unlock()
-	return int64(num), true
+	return result, true
 }
 
 // sigreturnInterrupted reports whether a frame saved with rip and -EINTR
@@ -403,68 +411,4 @@ func (b *Box) restartUnseen(n *notif, th *thread, f *sigFrame) bool {
 	}
 	nr, ok := syscallBefore(&f.mem, f.rip)
 	return ok && b.neverEINTR(n, th, f, nr) && f.rewrite(int64(nr), f.rip-syscallInsn)
-}
-
-// syscallSP returns the user stack pointer of thread tid, which is blocked
-// in a system call, from /proc/TID/syscall ("NR ARG1..ARG6 SP PC").
-func syscallSP(tid int) (uint64, bool) {
-	var path [64]byte
-	s := append(path[:0], "/proc/"...)
-	s = appendInt(s, tid)
-	s = append(s, "/syscall\x00"...)
-	f, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&s[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
-	if e != 0 {
-		return 0, false
-	}
-	defer rawClose(int(f))
-	var buf [256]byte
-	n, e := rawRead(int(f), buf[:])
-	if e != 0 || n <= 0 {
-		return 0, false
-	}
-	return parseSyscallSP(buf[:n])
-}
-
-// parseSyscallSP returns the stack pointer of a /proc/TID/syscall line of
-// a thread blocked in a system call (nine fields: number, six arguments,
-// sp, pc, all but the number in hex with 0x), without allocating: the
-// benchmark loop's handled signals read it on every rt_sigreturn while a
-// notification gap is recent.
-func parseSyscallSP(line []byte) (uint64, bool) {
-	var sp []byte
-	fields := 0
-	for i := 0; i < len(line); {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\n') {
-			i++
-		}
-		if i == len(line) {
-			break
-		}
-		start := i
-		for i < len(line) && line[i] != ' ' && line[i] != '\n' {
-			i++
-		}
-		if fields == 7 {
-			sp = line[start:i]
-		}
-		fields++
-	}
-	if fields != 9 {
-		return 0, false // "running", or not in a system call
-	}
-	if len(sp) < 3 || sp[0] != '0' || sp[1] != 'x' || len(sp) > 18 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range sp[2:] {
-		switch {
-		case '0' <= c && c <= '9':
-			v = v<<4 | uint64(c-'0')
-		case 'a' <= c && c <= 'f':
-			v = v<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
 }

@@ -19,14 +19,16 @@ const (
 	statPwait2
 	statPoll
 	statSigreturn
-	statWaitInline // the waits of every kind the receiver served itself, without a hand-off to a worker (Stats derives it)
-	statWaitWorker // the waits of every kind handed to a worker (which may sleep)
-	statSigmask    // blocking pwaits with a signal mask (not emulated)
-	statCancelled  // waits the guest was interrupted out of
-	statRolledBack // waits whose events were copied out but whose answer failed: the events were put back
-	statSettled    // interrupted calls given Linux's answer in their signal frame (sigreturn.go)
-	statMended     // answers the kernel dropped after NOTIF_SEND took them, written into the signal frame
-	statCompared   // comparisons of a guest epoll file with an instance's placeholder (identify)
+	statWaitInline  // the waits of every kind the receiver served itself, without a hand-off to a worker (Stats derives it)
+	statWaitWorker  // the waits of every kind handed to a worker (which may sleep)
+	statSigmask     // blocking pwaits with a signal mask (not emulated)
+	statCancelled   // waits the guest was interrupted out of
+	statRolledBack  // waits whose events were copied out but whose answer failed: the events were put back
+	statSettled     // interrupted calls given Linux's answer in their signal frame (sigreturn.go)
+	statMended      // answers the kernel dropped after NOTIF_SEND took them, written into the signal frame
+	statCompared    // comparisons of a guest epoll file with an instance's placeholder (identify)
+	statFrameWaited // rt_sigreturns whose thread was still runnable when the box read its frame (frameSP waited)
+	statFrameUnread // rt_sigreturns whose frame the box wanted but could not read (frameSP)
 	statN
 )
 
@@ -34,7 +36,8 @@ var statNames = [statN]string{"epoll_create", "epoll_create1", "epoll_ctl", "epo
 	"epoll_pwait", "epoll_pwait2", "poll/select (synced)", "rt_sigreturn", "waits served inline", "waits handed to a worker",
 	"blocking pwait with sigmask",
 	"waits interrupted", "harvests put back (answer failed)", "interrupted calls settled at sigreturn",
-	"dropped answers mended at sigreturn", "instance identity comparisons"}
+	"dropped answers mended at sigreturn", "instance identity comparisons",
+	"signal frames read after waiting for the thread to sleep", "signal frames that could not be read"}
 
 type stat struct {
 	count atomic.Int64

@@ -3,6 +3,7 @@
 package seccompbox
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -119,10 +120,33 @@ func ioctlPtr(fd int, req uintptr, p unsafe.Pointer) unix.Errno {
 	return e
 }
 
+// lockedIoctl makes listener ioctl req, one that takes the filter's
+// notify_lock with mutex_lock_interruptible (seccomp_notify_send,
+// seccomp_notify_id_valid): a signal to the calling thread while another
+// holds the lock (a guest thread queueing a notification, a worker's
+// answer) fails it with EINTR before it did anything, which is neither
+// the notification withdrawn (ENOENT) nor answered. It is made again.
+func lockedIoctl(listener int, req uintptr, p unsafe.Pointer) unix.Errno {
+	for {
+		e := unix.EINTR
+		if h := injectEINTR.Load(); h == nil || !(*h)(req) {
+			e = ioctlPtr(listener, req, p)
+		}
+		if e != unix.EINTR {
+			return e
+		}
+	}
+}
+
+// injectEINTR, for tests, makes lockedIoctl's attempt fail with EINTR
+// when it returns true (what the kernel answers a signalled thread that
+// waited for notify_lock), without making the ioctl.
+var injectEINTR atomic.Pointer[func(req uintptr) bool]
+
 // notifIDValid reports whether notification id is still pending (its
 // thread has not been interrupted out of it).
 func notifIDValid(listener int, id uint64) bool {
-	return ioctlPtr(listener, ioctlNotifIDValid, unsafe.Pointer(&id)) == 0
+	return lockedIoctl(listener, ioctlNotifIDValid, unsafe.Pointer(&id)) == 0
 }
 
 // send answers notification id with val or errno e.
@@ -131,7 +155,7 @@ func send(listener int, id uint64, val int64, e unix.Errno) unix.Errno {
 	if e != 0 {
 		r.val = 0
 	}
-	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&r))
+	return lockedIoctl(listener, ioctlNotifSend, unsafe.Pointer(&r))
 }
 
 // sendAnswer answers notification id of the box's guest (send), and with
@@ -158,7 +182,7 @@ func (b *Box) continueGuest(id uint64) unix.Errno {
 // sendContinue lets the kernel run the trapped system call itself.
 func sendContinue(listener int, id uint64) unix.Errno {
 	r := notifResp{id: id, flags: notifFlagContinue}
-	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&r))
+	return lockedIoctl(listener, ioctlNotifSend, unsafe.Pointer(&r))
 }
 
 // addfdSend installs srcfd in the notifying process and answers the

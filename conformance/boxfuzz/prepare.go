@@ -35,8 +35,9 @@ const waiterThread = "STORM_WAITER"
 //     20 ms sleep between (as the corpus's thread scripts do, so that it
 //     is blocked even on a loaded machine), and is joined where it was: the helper is
 //     blocked in the wait when the step makes the events. A handoff is
-//     kept only if the model gives every step of the new script the result
-//     it gave the old one.
+//     kept only if the new script parses (the wait may name what that
+//     step binds) and the model gives every step of it the result it gave
+//     the old one.
 //
 // The model's results decide the rewrites; where the model is wrong about
 // Linux, the native run (which the boxed one is compared with) still says
@@ -87,7 +88,10 @@ func Prepare(c Config, sc *conformance.Script) (*conformance.Script, error) {
 		text, orig := handoffLines(lines, chosen)
 		hs, err := parseLines(text)
 		if err != nil {
-			return nil, err
+			// The wait names what the step before it binds (its
+			// epoll fd, a dup made just then): it cannot be started
+			// before that step.
+			continue
 		}
 		if sameResults(model, modelResults(hs), orig) {
 			return hs, nil

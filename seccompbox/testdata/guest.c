@@ -340,16 +340,28 @@ static void createsignal(int restart) {
 	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
 	sigaction(SIGUSR1, &sa, NULL);
 	struct epoll_event ev[2];
+	int lowest = dup(0);
+	close(lowest);
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
 		printf("create: -1 %s\n", strerrorname_np(errno));
 		return;
 	}
-	printf("create: cloexec %d\n", (fcntl(ep, F_GETFD) & FD_CLOEXEC) != 0);
+	printf("create: cloexec %d, the lowest free fd %d\n", (fcntl(ep, F_GETFD) & FD_CLOEXEC) != 0, ep == lowest);
 	int efd = eventfd(1, EFD_NONBLOCK);
 	show("add", ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN, 3), 0);
 	show("wait", epoll_wait(ep, ev, 2, 0), ev);
 	printf("fds in between: %d\n", efd - ep - 1);
+}
+
+// createrace: createsignal, with a SIGUSR2 handler (without SA_RESTART)
+// for the signal the test sends after the box installed the interrupted
+// create's fd at the SIGUSR1 handler's rt_sigreturn and before it wrote
+// the frame; natively no SIGUSR2 comes.
+static void createrace(int restart) {
+	struct sigaction sa = {.sa_handler = on_usr2};
+	sigaction(SIGUSR2, &sa, NULL);
+	createsignal(restart);
 }
 
 // bad_maxevents is -1, hidden from the compiler's check of the buffer size.
@@ -1125,6 +1137,10 @@ int main(int argc, char **argv) {
 		createsignal(0);
 	else if (!strcmp(s, "createsignal-restart"))
 		createsignal(1);
+	else if (!strcmp(s, "createrace"))
+		createrace(0);
+	else if (!strcmp(s, "createrace-restart"))
+		createrace(1);
 	else if (!strcmp(s, "nestedreturn"))
 		nestedreturn();
 	else if (!strcmp(s, "nestedqueued"))
