@@ -155,13 +155,21 @@ func (v *vault) recv() unix.Errno {
 
 // setfd installs fd of the box at number num of the vault. A
 // signal to the vault thread ends its notification (pause is made again,
-// a new one): the next is received and the install retried.
+// a new one): the next is received and the install retried. An EINTR (a
+// signal to the box's own thread while it waited for the listener's
+// lock) is retried at once.
 //
 // +checklocks:v.mu
 func (v *vault) setfd(num int32, fd int) unix.Errno {
 	for tries := 0; ; tries++ {
 		a := notifAddfd{id: v.id, flags: addfdFlagSetfd, srcfd: uint32(fd), newfd: uint32(num), newfdFlags: unix.O_CLOEXEC}
 		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(v.listener), ioctlNotifAddfd, uintptr(unsafe.Pointer(&a)))
+		if e == unix.EINTR {
+			// notify_lock is taken interruptibly (seccomp_notify_addfd):
+			// a signal to this thread while it waited did nothing.
+			tries--
+			continue
+		}
 		if e != unix.ENOENT || tries == 3 {
 			return e
 		}
