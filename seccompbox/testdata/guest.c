@@ -839,6 +839,7 @@ static void manyprocs(int procs, int n) {
 // until all have (more threads than the box keeps fds in reserve for their
 // pidfds), and only the number of failures is printed.
 static int fullthread_ep, fullthread_efd, fullthread_bad;
+static char fullthread_first[128]; // the first failure, for the report
 static pthread_barrier_t fullthread_done;
 static pthread_mutex_t fullthread_turn = PTHREAD_MUTEX_INITIALIZER;
 
@@ -850,8 +851,12 @@ static void *fullthread_thread(void *arg) {
 	if (!arg) {
 		printf("thread mod: %s\n", r ? strerrorname_np(errno) : "0");
 		show("thread wait", w, ev);
-	} else if (r != 0 || w != 1 || ev[0].data.u64 != 78)
-		fullthread_bad++;
+	} else if (r != 0 || w != 1 || ev[0].data.u64 != 78) {
+		if (fullthread_bad++ == 0)
+			snprintf(fullthread_first, sizeof fullthread_first, "first failure: mod %d %s, wait %d %s, data %llu\n",
+				 r, r ? strerrorname_np(errno) : "", w, w < 0 ? strerrorname_np(errno) : "",
+				 w > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
+	}
 	pthread_mutex_unlock(&fullthread_turn);
 	if (arg)
 		pthread_barrier_wait(&fullthread_done);
@@ -882,7 +887,7 @@ static void fullthread(int n, int threads) {
 		pthread_create(&th[i], &attr, fullthread_thread, &th[i]);
 	for (int i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
-	printf("threads: %d, failed: %d\n", threads, fullthread_bad);
+	printf("threads: %d, failed: %d\n%s", threads, fullthread_bad, fullthread_first);
 }
 
 // wakekeys: an edge-triggered registration is re-queued by a wakeup whose
